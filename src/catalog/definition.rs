@@ -1,0 +1,365 @@
+//! One report definition (`reports/NAME.toml`): parsed, validated, and ready to bind.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::params::{END_DATE, ParamSpec, ParamType, START_DATE};
+use super::sql::{self, BoundSql};
+use crate::db::Dialect;
+
+/// The parameters every query may use without declaring them.
+pub const BUILTIN_BINDS: &[&str] = &["tenant", "today"];
+
+/// The declared type of an output column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    Text,
+    Integer,
+    Decimal,
+    Money,
+    /// A fraction: 0.15 is 15 %.
+    Percent,
+    Date,
+    Datetime,
+    Boolean,
+}
+
+impl ColumnType {
+    /// How many decimal places an integer from the database is shifted by, unless the
+    /// definition says otherwise: money is stored in minor units, percentages in basis
+    /// points.
+    fn default_scale(self) -> u32 {
+        match self {
+            ColumnType::Money => 2,
+            ColumnType::Percent => 4,
+            _ => 0,
+        }
+    }
+
+    /// Whether the column holds an exact decimal number.
+    pub fn is_decimal(self) -> bool {
+        matches!(
+            self,
+            ColumnType::Decimal | ColumnType::Money | ColumnType::Percent
+        )
+    }
+}
+
+/// One output column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Column {
+    /// The name the query returns it under.
+    pub name: String,
+    /// The header row's text.
+    pub header: String,
+    #[serde(rename = "type")]
+    pub kind: ColumnType,
+    /// Decimal places: an integer value `v` from the database means `v / 10^scale`.
+    pub scale: u32,
+}
+
+/// Which runs may not execute at the same time as this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overlap {
+    /// One run of any report per tenant.
+    Tenant,
+    /// One run of this report per tenant.
+    TenantReport,
+    /// No restriction.
+    None,
+}
+
+/// A validated report definition.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub params: Vec<ParamSpec>,
+    pub columns: Vec<Column>,
+    pub overlap: Overlap,
+    #[serde(skip)]
+    pub overlap_wait: Duration,
+    pub max_attempts: u32,
+    #[serde(skip)]
+    pub timeout: Duration,
+    #[serde(skip)]
+    sql_sqlite: BoundSql,
+    #[serde(skip)]
+    sql_postgres: BoundSql,
+}
+
+/// A definition file that cannot be used: names the file and the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("report definition {file}: {field}: {message}")]
+pub struct DefinitionError {
+    pub file: String,
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    name: String,
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    params: Vec<ParamSpec>,
+    columns: Vec<RawColumn>,
+    #[serde(default)]
+    overlap: Option<Overlap>,
+    #[serde(default)]
+    overlap_wait: Option<String>,
+    #[serde(default)]
+    max_attempts: Option<u32>,
+    #[serde(default)]
+    timeout: Option<String>,
+    sql: String,
+    #[serde(default)]
+    sql_postgres: Option<String>,
+    #[serde(default)]
+    sql_sqlite: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumn {
+    name: String,
+    #[serde(default)]
+    header: Option<String>,
+    #[serde(rename = "type")]
+    kind: ColumnType,
+    #[serde(default)]
+    scale: Option<u32>,
+}
+
+impl Report {
+    /// Parses and validates the definition `text` read from `file`.
+    ///
+    /// # Errors
+    /// A [`DefinitionError`] naming the file and the offending field.
+    pub fn parse(file: &str, text: &str) -> Result<Report, DefinitionError> {
+        let error = |field: &str, message: String| DefinitionError {
+            file: file.to_owned(),
+            field: field.to_owned(),
+            message,
+        };
+        let raw: RawReport = toml::from_str(text).map_err(|e| {
+            let field = e
+                .span()
+                .map(|span| format!("at byte {}", span.start))
+                .unwrap_or_else(|| "syntax".to_owned());
+            error(&field, e.message().to_owned())
+        })?;
+
+        if raw.name.is_empty()
+            || !raw
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(error(
+                "name",
+                format!("{:?} must be lowercase letters, digits and _", raw.name),
+            ));
+        }
+        let duration = |field: &str, value: Option<String>, default: Duration| match value {
+            None => Ok(default),
+            Some(text) => humantime::parse_duration(&text).map_err(|e| {
+                error(
+                    field,
+                    format!("{text:?} is not a duration like 90s, 30m or 1h ({e})"),
+                )
+            }),
+        };
+        let overlap_wait = duration("overlap_wait", raw.overlap_wait, Duration::from_secs(3600))?;
+        let timeout = duration("timeout", raw.timeout, Duration::from_secs(30 * 60))?;
+        let max_attempts = raw.max_attempts.unwrap_or(3);
+        if max_attempts == 0 {
+            return Err(error("max_attempts", "must be at least 1".to_owned()));
+        }
+
+        if raw.columns.is_empty() {
+            return Err(error(
+                "columns",
+                "a report needs at least one column".to_owned(),
+            ));
+        }
+        let mut columns: Vec<Column> = Vec::with_capacity(raw.columns.len());
+        for column in raw.columns {
+            if columns.iter().any(|c| c.name == column.name) {
+                return Err(error(
+                    "columns",
+                    format!("column {:?} is declared twice", column.name),
+                ));
+            }
+            columns.push(Column {
+                header: column.header.unwrap_or_else(|| column.name.clone()),
+                scale: column.scale.unwrap_or(column.kind.default_scale()),
+                kind: column.kind,
+                name: column.name,
+            });
+        }
+
+        let mut declared: Vec<&str> = BUILTIN_BINDS.to_vec();
+        let mut ranges = 0;
+        for (i, param) in raw.params.iter().enumerate() {
+            let field = format!("params[{i}]");
+            if declared.contains(&param.name.as_str()) || param.name == super::params::COLUMNS_PARAM
+            {
+                return Err(error(
+                    &field,
+                    format!("parameter name {:?} is reserved or repeated", param.name),
+                ));
+            }
+            match &param.kind {
+                ParamType::DateRange => {
+                    ranges += 1;
+                    declared.extend([START_DATE, END_DATE]);
+                }
+                ParamType::Enum { values } if values.is_empty() => {
+                    return Err(error(&field, "an enum needs at least one value".to_owned()));
+                }
+                _ => {}
+            }
+            declared.push(&param.name);
+        }
+        if ranges > 1 {
+            return Err(error(
+                "params",
+                "a report has at most one date_range parameter".to_owned(),
+            ));
+        }
+
+        let bind =
+            |field: &str, dialect: Dialect, text: &str| -> Result<BoundSql, DefinitionError> {
+                let bound = sql::rewrite(text, dialect).map_err(|e| error(field, e.to_string()))?;
+                if !bound.names.iter().any(|n| n == "tenant") {
+                    return Err(error(field, "the query must filter by :tenant".to_owned()));
+                }
+                if let Some(unknown) = bound.names.iter().find(|n| !declared.contains(&n.as_str()))
+                {
+                    return Err(error(
+                        field,
+                        format!(":{unknown} is not a declared parameter"),
+                    ));
+                }
+                Ok(bound)
+            };
+        let sql_sqlite = bind(
+            if raw.sql_sqlite.is_some() {
+                "sql_sqlite"
+            } else {
+                "sql"
+            },
+            Dialect::Sqlite,
+            raw.sql_sqlite.as_deref().unwrap_or(&raw.sql),
+        )?;
+        let sql_postgres = bind(
+            if raw.sql_postgres.is_some() {
+                "sql_postgres"
+            } else {
+                "sql"
+            },
+            Dialect::Postgres,
+            raw.sql_postgres.as_deref().unwrap_or(&raw.sql),
+        )?;
+
+        Ok(Report {
+            name: raw.name,
+            title: raw.title,
+            description: raw.description,
+            params: raw.params,
+            columns,
+            overlap: raw.overlap.unwrap_or(Overlap::TenantReport),
+            overlap_wait,
+            max_attempts,
+            timeout,
+            sql_sqlite,
+            sql_postgres,
+        })
+    }
+
+    /// The query in `dialect`, with numbered placeholders.
+    pub fn sql(&self, dialect: Dialect) -> &BoundSql {
+        match dialect {
+            Dialect::Sqlite => &self.sql_sqlite,
+            Dialect::Postgres => &self.sql_postgres,
+        }
+    }
+
+    /// The declared column names, in declaration order.
+    pub fn column_names(&self) -> Vec<&str> {
+        self.columns.iter().map(|c| c.name.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+name = "clients"
+title = "Clients"
+sql = "SELECT name FROM clients WHERE tenant_id = :tenant"
+[[columns]]
+name = "name"
+type = "text"
+"#;
+
+    fn field_of(text: &str) -> String {
+        Report::parse("r.toml", text).unwrap_err().field
+    }
+
+    #[test]
+    fn a_minimal_definition_gets_the_documented_defaults() {
+        let report = Report::parse("clients.toml", MINIMAL).unwrap();
+        assert_eq!(report.overlap, Overlap::TenantReport);
+        assert_eq!(report.overlap_wait, Duration::from_secs(3600));
+        assert_eq!(report.max_attempts, 3);
+        assert_eq!(report.timeout, Duration::from_secs(1800));
+        assert_eq!(
+            report.sql(Dialect::Postgres).text,
+            "SELECT name FROM clients WHERE tenant_id = $1"
+        );
+    }
+
+    #[test]
+    fn sql_that_does_not_filter_by_tenant_is_rejected() {
+        let text = MINIMAL.replace("WHERE tenant_id = :tenant", "");
+        let error = Report::parse("r.toml", &text).unwrap_err();
+        assert_eq!(error.field, "sql");
+        assert!(error.to_string().contains(":tenant"), "{error}");
+    }
+
+    #[test]
+    fn an_undeclared_parameter_is_rejected() {
+        let text = MINIMAL.replace(":tenant", ":tenant AND x = :mystery");
+        assert_eq!(field_of(&text), "sql");
+    }
+
+    #[test]
+    fn bad_durations_and_types_name_their_field() {
+        assert_eq!(
+            field_of(&MINIMAL.replace("title", "timeout = \"soon\"\ntitle")),
+            "timeout"
+        );
+        let unknown_type = MINIMAL.replace("type = \"text\"", "type = \"currency\"");
+        let error = Report::parse("r.toml", &unknown_type).unwrap_err();
+        assert!(error.message.contains("currency"), "{error}");
+        let unknown_param = format!("{MINIMAL}\n[[params]]\nname = \"x\"\ntype = \"color\"\n");
+        let error = Report::parse("r.toml", &unknown_param).unwrap_err();
+        assert!(error.message.contains("color"), "{error}");
+    }
+
+    #[test]
+    fn a_dialect_override_is_checked_like_the_main_query() {
+        let text = MINIMAL.replace("sql =", "sql_postgres = \"SELECT 1\"\nsql =");
+        assert_eq!(field_of(&text), "sql_postgres");
+    }
+}

@@ -1,0 +1,108 @@
+//! The report catalog: every definition of `reports/*.toml` (or the catalog built into
+//! the binary), validated when it loads.
+
+mod definition;
+pub mod params;
+pub mod sql;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use definition::{Column, ColumnType, DefinitionError, Overlap, Report};
+pub use params::{BindValue, FieldError, ParamSpec, ParamType, ResolvedParams};
+
+use crate::settings::ReportsSource;
+
+/// The definitions shipped with quire, embedded by `build.rs`.
+const BUILT_IN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_reports.rs"));
+
+/// Errors loading the catalog; every one is a configuration error (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("cannot read the reports directory {path}: {source}")]
+    ReadDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Definition(#[from] DefinitionError),
+    #[error("report {name:?} is defined twice ({first} and {second})")]
+    Duplicate {
+        name: String,
+        first: String,
+        second: String,
+    },
+}
+
+/// Every known report, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    reports: BTreeMap<String, (String, Report)>,
+}
+
+impl Catalog {
+    /// Loads the catalog from `source`.
+    ///
+    /// # Errors
+    /// When the directory cannot be read or any definition is invalid.
+    pub fn load(source: &ReportsSource) -> Result<Catalog, CatalogError> {
+        match source {
+            ReportsSource::BuiltIn => Catalog::from_texts(
+                BUILT_IN
+                    .iter()
+                    .map(|(file, text)| ((*file).to_owned(), (*text).to_owned())),
+            ),
+            ReportsSource::Dir(dir) => Catalog::from_dir(dir),
+        }
+    }
+
+    /// The catalog built into the binary.
+    pub fn built_in() -> Catalog {
+        Catalog::load(&ReportsSource::BuiltIn).expect("the built-in catalog is valid")
+    }
+
+    fn from_dir(dir: &Path) -> Result<Catalog, CatalogError> {
+        let read_error = |source| CatalogError::ReadDir {
+            path: dir.display().to_string(),
+            source,
+        };
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(read_error)? {
+            let path = entry.map_err(read_error)?.path();
+            if path.extension().is_some_and(|ext| ext == "toml") {
+                let text = std::fs::read_to_string(&path).map_err(read_error)?;
+                files.push((path.display().to_string(), text));
+            }
+        }
+        files.sort();
+        Catalog::from_texts(files)
+    }
+
+    fn from_texts(
+        files: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Catalog, CatalogError> {
+        let mut reports = BTreeMap::new();
+        for (file, text) in files {
+            let report = Report::parse(&file, &text)?;
+            if let Some((first, _)) = reports.get(&report.name) {
+                return Err(CatalogError::Duplicate {
+                    name: report.name,
+                    first: String::clone(first),
+                    second: file,
+                });
+            }
+            reports.insert(report.name.clone(), (file, report));
+        }
+        Ok(Catalog { reports })
+    }
+
+    /// The report called `name`.
+    pub fn get(&self, name: &str) -> Option<&Report> {
+        self.reports.get(name).map(|(_, report)| report)
+    }
+
+    /// Every report, sorted by name.
+    pub fn reports(&self) -> impl Iterator<Item = &Report> {
+        self.reports.values().map(|(_, report)| report)
+    }
+}

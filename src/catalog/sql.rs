@@ -1,0 +1,185 @@
+//! Rewrites named parameters (`:tenant`, `:start_date`) into the database's own
+//! placeholders. A small tokenizer skips string literals, quoted identifiers, comments,
+//! dollar-quoted bodies and `::` casts, so that only real parameters are rewritten.
+//! Values are always bound, never interpolated.
+
+use crate::db::Dialect;
+
+/// A query with its named parameters replaced by numbered placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundSql {
+    /// The SQL text in the target dialect.
+    pub text: String,
+    /// The distinct parameter names, in placeholder order (`$1`/`?1` is `names[0]`).
+    pub names: Vec<String>,
+}
+
+/// A malformed query text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SqlError {
+    #[error("unterminated {0} in the query")]
+    Unterminated(&'static str),
+}
+
+/// Rewrites every `:name` of `sql` to `$n` (PostgreSQL) or `?n` (SQLite); one number
+/// per distinct name, so a parameter used twice is bound once.
+///
+/// # Errors
+/// When a quote, quoted identifier or block comment is never closed.
+pub fn rewrite(sql: &str, dialect: Dialect) -> Result<BoundSql, SqlError> {
+    let bytes = sql.as_bytes();
+    let mut text = String::with_capacity(sql.len());
+    let mut names: Vec<String> = Vec::new();
+    let mut copied_up_to = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' => i = skip_quoted(bytes, i, b'\'', "string literal")?,
+            b'"' => i = skip_quoted(bytes, i, b'"', "quoted identifier")?,
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                i = memchr_from(bytes, i, b'\n').unwrap_or(bytes.len());
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = sql[i + 2..]
+                    .find("*/")
+                    .map(|end| i + 2 + end + 2)
+                    .ok_or(SqlError::Unterminated("block comment"))?;
+            }
+            b'$' if dialect == Dialect::Postgres => i = skip_dollar_quoted(sql, i)?,
+            b':' if bytes.get(i + 1) == Some(&b':') => i += 2,
+            b':' if bytes.get(i + 1).is_some_and(|b| is_name_start(*b)) => {
+                let start = i + 1;
+                let end = start
+                    + bytes[start..]
+                        .iter()
+                        .take_while(|b| is_name_char(**b))
+                        .count();
+                let name = &sql[start..end];
+                let index = match names.iter().position(|known| known == name) {
+                    Some(index) => index,
+                    None => {
+                        names.push(name.to_owned());
+                        names.len() - 1
+                    }
+                };
+                text.push_str(&sql[copied_up_to..i]);
+                text.push(match dialect {
+                    Dialect::Postgres => '$',
+                    Dialect::Sqlite => '?',
+                });
+                text.push_str(&(index + 1).to_string());
+                copied_up_to = end;
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    text.push_str(&sql[copied_up_to..]);
+    Ok(BoundSql { text, names })
+}
+
+fn is_name_start(byte: u8) -> bool {
+    byte.is_ascii_alphabetic() || byte == b'_'
+}
+
+fn is_name_char(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+fn memchr_from(bytes: &[u8], from: usize, needle: u8) -> Option<usize> {
+    bytes[from..]
+        .iter()
+        .position(|b| *b == needle)
+        .map(|p| from + p)
+}
+
+/// Skips a literal opened by `quote` at `start`; a doubled quote is an escaped quote.
+fn skip_quoted(
+    bytes: &[u8],
+    start: usize,
+    quote: u8,
+    what: &'static str,
+) -> Result<usize, SqlError> {
+    let mut i = start + 1;
+    loop {
+        let close = memchr_from(bytes, i, quote).ok_or(SqlError::Unterminated(what))?;
+        if bytes.get(close + 1) == Some(&quote) {
+            i = close + 2;
+        } else {
+            return Ok(close + 1);
+        }
+    }
+}
+
+/// Skips a PostgreSQL dollar-quoted body (`$tag$ ... $tag$`); a lone `$` (as in `$1`)
+/// is passed over.
+fn skip_dollar_quoted(sql: &str, start: usize) -> Result<usize, SqlError> {
+    let rest = &sql[start + 1..];
+    let tag_len = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    if rest.as_bytes().get(tag_len) != Some(&b'$') || rest.starts_with(|c: char| c.is_ascii_digit())
+    {
+        return Ok(start + 1);
+    }
+    let delimiter = &sql[start..start + tag_len + 2];
+    let body_start = start + delimiter.len();
+    sql[body_start..]
+        .find(delimiter)
+        .map(|end| body_start + end + delimiter.len())
+        .ok_or(SqlError::Unterminated("dollar-quoted string"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pg(sql: &str) -> BoundSql {
+        rewrite(sql, Dialect::Postgres).unwrap()
+    }
+
+    #[test]
+    fn each_distinct_name_gets_one_placeholder() {
+        let bound = pg("SELECT * FROM t WHERE a = :tenant AND b >= :start AND c = :tenant");
+        assert_eq!(
+            bound.text,
+            "SELECT * FROM t WHERE a = $1 AND b >= $2 AND c = $1"
+        );
+        assert_eq!(bound.names, ["tenant", "start"]);
+    }
+
+    #[test]
+    fn sqlite_uses_numbered_question_marks() {
+        let bound = rewrite("x = :a OR y = :b OR z = :a", Dialect::Sqlite).unwrap();
+        assert_eq!(bound.text, "x = ?1 OR y = ?2 OR z = ?1");
+    }
+
+    #[test]
+    fn casts_strings_identifiers_and_comments_are_left_alone() {
+        let sql = "SELECT ':no', \"col:x\", a::text, 'it''s :no' -- :no\n/* :no */ FROM t WHERE id = :yes";
+        let bound = pg(sql);
+        assert_eq!(bound.names, ["yes"]);
+        assert!(bound.text.ends_with("id = $1"));
+        assert!(bound.text.contains("a::text"));
+        assert!(bound.text.contains("'it''s :no'"));
+    }
+
+    #[test]
+    fn dollar_quoted_bodies_are_skipped_in_postgres() {
+        let bound = pg("SELECT $tag$ :no $tag$, $$ :no $$ WHERE x = :yes");
+        assert_eq!(bound.names, ["yes"]);
+    }
+
+    #[test]
+    fn an_unterminated_literal_is_an_error() {
+        assert_eq!(
+            rewrite("SELECT 'open", Dialect::Sqlite),
+            Err(SqlError::Unterminated("string literal"))
+        );
+        assert_eq!(
+            rewrite("SELECT /* open", Dialect::Sqlite),
+            Err(SqlError::Unterminated("block comment"))
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! `quire reports list | show NAME | check`.
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use sqlx::{AssertSqlSafe, Column as _, Executor as _, SqlSafeStr as _};
+
+use super::UsageError;
+use crate::catalog::{Catalog, Report};
+use crate::db::Db;
+use crate::settings::Settings;
+
+/// Options of `quire reports`.
+#[derive(Debug, Args)]
+pub struct ReportsArgs {
+    #[command(subcommand)]
+    pub action: ReportsAction,
+}
+
+/// What to do with the catalog.
+#[derive(Debug, Subcommand)]
+pub enum ReportsAction {
+    /// One report name a line.
+    List,
+    /// A report's title, parameters and columns.
+    Show { name: String },
+    /// Validate every definition against the database.
+    Check,
+}
+
+/// Runs the chosen action.
+///
+/// # Errors
+/// An invalid catalog or unknown report is a usage error; a definition the database
+/// rejects is a runtime error naming the report.
+pub async fn run(settings: &Settings, args: ReportsArgs, json: bool) -> anyhow::Result<()> {
+    let catalog = Catalog::load(&settings.reports)?;
+    match args.action {
+        ReportsAction::List => {
+            for report in catalog.reports() {
+                println!("{}", report.name);
+            }
+        }
+        ReportsAction::Show { name } => {
+            let report = catalog
+                .get(&name)
+                .ok_or_else(|| UsageError(format!("unknown report {name:?}")))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(report)?);
+            } else {
+                print_report(report);
+            }
+        }
+        ReportsAction::Check => {
+            let db = Db::connect_reports(&settings.reports_database_url, 1)
+                .await
+                .context("opening REPORTS_DATABASE_URL")?;
+            let mut failures = 0;
+            for report in catalog.reports() {
+                match check(&db, report).await {
+                    Ok(()) => println!("ok      {}", report.name),
+                    Err(problem) => {
+                        failures += 1;
+                        println!("FAILED  {}: {problem}", report.name);
+                    }
+                }
+            }
+            db.close().await;
+            if failures > 0 {
+                anyhow::bail!("{failures} report definition(s) do not match the database");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_report(report: &Report) {
+    println!("{} — {}", report.name, report.title);
+    if !report.description.is_empty() {
+        println!("{}", report.description);
+    }
+    println!("\nparameters:");
+    for param in &report.params {
+        let kind = serde_json::to_value(&param.kind).unwrap_or_default();
+        let required = if param.required { " (required)" } else { "" };
+        println!(
+            "  {:<14} {}{required}",
+            param.name,
+            kind["type"].as_str().unwrap_or("?")
+        );
+    }
+    println!(
+        "  {:<14} list of column names",
+        crate::catalog::params::COLUMNS_PARAM
+    );
+    println!("\ncolumns:");
+    for column in &report.columns {
+        println!(
+            "  {:<20} {:<9} {}",
+            column.name,
+            format!("{:?}", column.kind).to_lowercase(),
+            column.header
+        );
+    }
+}
+
+/// Asks the database to describe the report's query and compares the columns it
+/// returns with the declared ones.
+async fn check(db: &Db, report: &Report) -> Result<(), String> {
+    let sql = AssertSqlSafe(report.sql(db.dialect()).text.clone()).into_sql_str();
+    let returned: Vec<String> = match db {
+        Db::Sqlite(pool) => pool
+            .describe(sql)
+            .await
+            .map(|d| d.columns().iter().map(|c| c.name().to_owned()).collect()),
+        Db::Postgres(pool) => pool
+            .describe(sql)
+            .await
+            .map(|d| d.columns().iter().map(|c| c.name().to_owned()).collect()),
+    }
+    .map_err(|e| e.to_string())?;
+    let declared = report.column_names();
+    if returned != declared {
+        return Err(format!(
+            "the query returns columns [{}] but the definition declares [{}]",
+            returned.join(", "),
+            declared.join(", ")
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! quire: a report-generation job runner.
+//!
+//! Map of the crate:
+//! - [`settings`]: typed settings from flags, environment, config file and defaults.
+//! - [`telemetry`]: tracing set-up (pretty or JSON logs on stderr).
+//! - [`db`]: SQLite and PostgreSQL pools and migrations.
+//! - [`clock`]: the clock that `:today` and timestamps come from, fixable in tests.
+//! - [`seed`]: the deterministic demo invoicing data generator.
+//! - [`catalog`]: report definitions (`reports/*.toml`), parameters, the SQL rewriter.
+//! - [`report`]: runs one report: resolves the tenant, streams rows from the database
+//!   into a writer, and publishes the finished file.
+//! - [`writer`]: CSV and XLSX writers fed row by row off the async runtime.
+//! - [`queue`]: the reliable Redis queue; every transition is a Lua script. Knows
+//!   nothing about reports.
+//! - [`worker`]: the worker runtime, its middleware chain and locks, around any
+//!   [`worker::JobHandler`]. Knows nothing about reports.
+//! - [`cli`]: the `quire` command line; `main.rs` only dispatches to it.
+
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod db;
+pub mod queue;
+pub mod report;
+pub mod seed;
+pub mod settings;
+pub mod storage;
+pub mod telemetry;
+pub mod worker;
+pub mod writer;

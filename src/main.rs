@@ -1,0 +1,43 @@
+//! The `quire` binary: parse the command line, load settings, set up logging, dispatch.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use quire::cli::{self, Cli, Command};
+use quire::settings::Settings;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::resolve(cli.settings.clone()) {
+        Ok(settings) => settings,
+        Err(error) => return cli::report_failure(&error.into()),
+    };
+    quire::telemetry::init(&settings.log, settings.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => return cli::report_failure(&error.into()),
+    };
+    let json = cli.json;
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Migrate => cli::migrate::run(&settings).await,
+            Command::Seed(args) => cli::seed::run(&settings, args).await,
+            Command::Render(args) => cli::render::run(&settings, args, json).await,
+            Command::Reports(args) => cli::reports::run(&settings, args, json).await,
+            Command::Demo => Err(cli::not_yet_available("demo")),
+            Command::Serve => Err(cli::not_yet_available("serve")),
+            Command::Work => Err(cli::not_yet_available("work")),
+            Command::Run => Err(cli::not_yet_available("run")),
+            Command::Enqueue { .. } => Err(cli::not_yet_available("enqueue")),
+            Command::Status { .. } => Err(cli::not_yet_available("status")),
+            Command::Restart => Err(cli::not_yet_available("restart")),
+            Command::Failed => Err(cli::not_yet_available("failed")),
+            Command::Keys => Err(cli::not_yet_available("keys")),
+            Command::Bench => Err(cli::not_yet_available("bench")),
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => cli::report_failure(&error),
+    }
+}

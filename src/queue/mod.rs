@@ -1,0 +1,1 @@
+//! The reliable Redis queue. Every transition is one Lua script (see `lua/`).

@@ -1,0 +1,273 @@
+//! Running one report: resolve the tenant and parameters, stream the query's rows into a
+//! writer on a blocking thread, and publish the finished file atomically.
+
+mod source;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::{BindValue, Catalog, FieldError, Report, ResolvedParams, params};
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::storage::{PendingFile, StoredFile};
+use crate::writer::{Cell, Format, Layout, OutputOptions, RowWriter, WriteError};
+
+pub use source::{SourceError, is_transient_sql};
+
+/// Maps a tenant slug to the id that `:tenant` binds.
+const TENANT_QUERY: &str = "SELECT id FROM tenants WHERE slug = :slug";
+
+/// Batches in flight between the query and the writer; bounds memory.
+const CHANNEL_BATCHES: usize = 4;
+
+/// What went wrong running a report. [`ReportError::is_transient`] tells the worker
+/// whether another attempt can help.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("unknown report {0:?}")]
+    UnknownReport(String),
+    #[error("unknown tenant {0:?}")]
+    UnknownTenant(String),
+    #[error("invalid parameters: {}", describe(.0))]
+    InvalidParams(Vec<FieldError>),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("the report was cancelled")]
+    Cancelled,
+    #[error("the report did not finish within its timeout of {0:?}")]
+    TimedOut(std::time::Duration),
+    #[error("the writer thread failed: {0}")]
+    WriterPanicked(String),
+}
+
+fn describe(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{} {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ReportError {
+    /// Whether a later attempt could succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ReportError::Source(error) => error.is_transient(),
+            ReportError::Write(_) | ReportError::TimedOut(_) | ReportError::WriterPanicked(_) => {
+                true
+            }
+            ReportError::UnknownReport(_)
+            | ReportError::UnknownTenant(_)
+            | ReportError::InvalidParams(_)
+            | ReportError::Cancelled => false,
+        }
+    }
+}
+
+/// One report to build.
+#[derive(Debug, Clone)]
+pub struct ReportRequest {
+    pub report: String,
+    pub tenant: String,
+    pub format: Format,
+    pub params: ResolvedParams,
+    pub options: OutputOptions,
+}
+
+/// A finished report file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub file: StoredFile,
+    pub rows: u64,
+}
+
+/// Builds reports from the report database.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    catalog: Arc<Catalog>,
+    source: Db,
+    clock: Clock,
+}
+
+impl Reporter {
+    /// A reporter reading from `source`, a read-only pool of its own (see
+    /// [`Db::connect_reports`]).
+    pub fn new(catalog: Arc<Catalog>, source: Db, clock: Clock) -> Reporter {
+        Reporter {
+            catalog,
+            source,
+            clock,
+        }
+    }
+
+    /// The catalog this reporter serves.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The report called `name`.
+    ///
+    /// # Errors
+    /// [`ReportError::UnknownReport`] when there is none.
+    pub fn report(&self, name: &str) -> Result<&Report, ReportError> {
+        self.catalog
+            .get(name)
+            .ok_or_else(|| ReportError::UnknownReport(name.to_owned()))
+    }
+
+    /// Validates request parameters and resolves them (defaults, presets) to the
+    /// canonical form a run stores.
+    ///
+    /// # Errors
+    /// An unknown report, or every invalid parameter.
+    pub fn resolve_params(
+        &self,
+        report: &str,
+        input: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ResolvedParams, ReportError> {
+        let report = self.report(report)?;
+        params::resolve(
+            &report.params,
+            &report.column_names(),
+            input,
+            self.clock.today(),
+        )
+        .map_err(ReportError::InvalidParams)
+    }
+
+    /// The id `:tenant` binds for `slug`, if the tenant exists.
+    ///
+    /// # Errors
+    /// When the database cannot be queried.
+    pub async fn tenant_id(&self, slug: &str) -> Result<Option<i64>, SourceError> {
+        let sql = crate::catalog::sql::rewrite(TENANT_QUERY, self.source.dialect())
+            .expect("the tenant query is well-formed");
+        let query = sqlx::AssertSqlSafe(sql.text);
+        let id = match &self.source {
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar(query)
+                    .bind(slug)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(query)
+                    .bind(slug)
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        Ok(id)
+    }
+
+    /// Builds `request` into the file `out`: written under a temporary name beside it,
+    /// synced and renamed only once complete. `rows_written` counts rows as they land.
+    ///
+    /// # Errors
+    /// See [`ReportError`]; on any error no file is left behind.
+    pub async fn render(
+        &self,
+        request: &ReportRequest,
+        out: &Path,
+        cancel: &CancellationToken,
+        rows_written: Arc<AtomicU64>,
+    ) -> Result<Rendered, ReportError> {
+        let report = self.report(&request.report)?;
+        let tenant_id = self
+            .tenant_id(&request.tenant)
+            .await?
+            .ok_or_else(|| ReportError::UnknownTenant(request.tenant.clone()))?;
+        let work = self.build(report, tenant_id, request, out, cancel, rows_written);
+        tokio::select! {
+            result = tokio::time::timeout(report.timeout, work) => {
+                result.map_err(|_| ReportError::TimedOut(report.timeout))?
+            }
+            () = cancel.cancelled() => Err(ReportError::Cancelled),
+        }
+    }
+
+    async fn build(
+        &self,
+        report: &Report,
+        tenant_id: i64,
+        request: &ReportRequest,
+        out: &Path,
+        cancel: &CancellationToken,
+        rows_written: Arc<AtomicU64>,
+    ) -> Result<Rendered, ReportError> {
+        let dialect = self.source.dialect();
+        let mut binds = params::bind_values(&report.params, &request.params);
+        binds.insert("tenant".into(), BindValue::Integer(Some(tenant_id)));
+        binds.insert("today".into(), BindValue::Date(Some(self.clock.today())));
+        let selected: Vec<usize> = match request.params.columns() {
+            Some(names) => names
+                .iter()
+                .filter_map(|name| report.columns.iter().position(|c| c.name == *name))
+                .collect(),
+            None => (0..report.columns.len()).collect(),
+        };
+        let columns: Vec<_> = selected
+            .iter()
+            .map(|&i| report.columns[i].clone())
+            .collect();
+
+        let pending = PendingFile::create(out).map_err(WriteError::Io)?;
+        let handle = pending.handle().map_err(WriteError::Io)?;
+        let (sender, mut receiver) = mpsc::channel::<Vec<Vec<Cell>>>(CHANNEL_BATCHES);
+        let title = report.title.clone();
+        let subject = format!("{} for {}", report.name, request.tenant);
+        let created = self.clock.now();
+        let (format, options) = (request.format, request.options);
+        let writer_cancel = cancel.clone();
+        let writer =
+            tokio::task::spawn_blocking(move || -> Result<Option<PendingFile>, ReportError> {
+                let layout = Layout {
+                    title: &title,
+                    subject: &subject,
+                    columns: &columns,
+                    created,
+                    temp_dir: pending.dir(),
+                    options,
+                };
+                let mut writer = RowWriter::create(format, handle, &layout)?;
+                while let Some(batch) = receiver.blocking_recv() {
+                    if writer_cancel.is_cancelled() {
+                        return Ok(None);
+                    }
+                    for row in &batch {
+                        writer.write_row(row)?;
+                    }
+                    rows_written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                }
+                writer.finish()?;
+                Ok(Some(pending))
+            });
+
+        let query = source::Query {
+            sql: report.sql(dialect),
+            binds: &binds,
+            columns: &report.columns,
+            selected: &selected,
+            timeout: report.timeout,
+        };
+        let streamed = source::stream(&self.source, &query, sender).await;
+        let written = writer
+            .await
+            .map_err(|e| ReportError::WriterPanicked(e.to_string()))?;
+        // A writer error explains a closed channel better than the reader's view of it.
+        let pending = written?.ok_or(ReportError::Cancelled)?;
+        // Published only once every row arrived; dropping `pending` removes the file.
+        let rows = streamed?;
+        let file = tokio::task::spawn_blocking(move || pending.publish())
+            .await
+            .map_err(|e| ReportError::WriterPanicked(e.to_string()))?
+            .map_err(WriteError::Io)?;
+        Ok(Rendered { file, rows })
+    }
+}

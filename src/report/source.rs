@@ -1,0 +1,286 @@
+//! Streams a report query's rows out of the database, decoded by the declared column
+//! types, in batches. Queries run in read-only transactions with a statement timeout.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use futures::TryStreamExt;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::FromPrimitive;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Column as _, Row, TypeInfo, ValueRef};
+use tokio::sync::mpsc;
+
+use crate::catalog::sql::BoundSql;
+use crate::catalog::{BindValue, Column, ColumnType};
+use crate::db::Db;
+use crate::writer::Cell;
+
+/// Rows travel to the writer in batches, so the channel costs little per row.
+pub const BATCH_ROWS: usize = 1024;
+
+/// A failure reading report rows.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("the report query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("column {column:?} cannot be read as {expected:?}: {found}")]
+    Decode {
+        column: String,
+        expected: ColumnType,
+        found: String,
+    },
+    #[error("the query returns {found} columns but the definition declares {declared}")]
+    ColumnCount { found: usize, declared: usize },
+    #[error("the writer stopped before the query ended")]
+    WriterGone,
+}
+
+impl SourceError {
+    /// Whether retrying can help: lost connections and timeouts can; errors in the
+    /// definition's SQL or its declared types cannot.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SourceError::Query(error) => is_transient_sql(error),
+            SourceError::Decode { .. } | SourceError::ColumnCount { .. } => false,
+            SourceError::WriterGone => true,
+        }
+    }
+}
+
+/// Whether an SQL error comes from the environment rather than from the query itself.
+pub fn is_transient_sql(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // SQLite: BUSY and LOCKED. PostgreSQL: connection exceptions, serialization
+            // failures and deadlocks, statement timeouts, operator intervention.
+            matches!(code.as_ref(), "5" | "6" | "517" | "262")
+                || code.starts_with("08")
+                || code.starts_with("40")
+                || code.starts_with("53")
+                || code.starts_with("57")
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
+}
+
+/// One report query: its SQL, its binds, the declared columns it returns, and which of
+/// them (in which order) the output wants.
+pub struct Query<'a> {
+    pub sql: &'a BoundSql,
+    pub binds: &'a BTreeMap<String, BindValue>,
+    pub columns: &'a [Column],
+    pub selected: &'a [usize],
+    pub timeout: Duration,
+}
+
+/// Runs `query` on `db` and sends its rows to `rows` in batches; returns the row count.
+///
+/// # Errors
+/// When the query fails, a value does not fit its declared type, or the receiver hangs up.
+pub async fn stream(
+    db: &Db,
+    query: &Query<'_>,
+    rows: mpsc::Sender<Vec<Vec<Cell>>>,
+) -> Result<u64, SourceError> {
+    match db {
+        Db::Sqlite(pool) => {
+            let mut conn = pool.acquire().await?;
+            let stream = bind_all(query).fetch(&mut *conn);
+            forward(stream, query, rows, decode_sqlite).await
+        }
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            let millis = query.timeout.as_millis().max(1);
+            sqlx::query(AssertSqlSafe(format!(
+                "SET LOCAL statement_timeout = {millis}"
+            )))
+            .execute(&mut *tx)
+            .await?;
+            let count = {
+                let stream = bind_all(query).fetch(&mut *tx);
+                forward(stream, query, rows, decode_postgres).await?
+            };
+            tx.commit().await?;
+            Ok(count)
+        }
+    }
+}
+
+/// The query with every named parameter bound in placeholder order.
+fn bind_all<DB: sqlx::Database>(
+    query: &Query<'_>,
+) -> sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>
+where
+    Option<String>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    Option<i64>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    Option<NaiveDate>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    Option<bool>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+{
+    let mut statement = sqlx::query(AssertSqlSafe(query.sql.text.clone()));
+    for name in &query.sql.names {
+        statement = match query.binds.get(name) {
+            Some(BindValue::Text(v)) => statement.bind(v.clone()),
+            Some(BindValue::Integer(v)) => statement.bind(*v),
+            Some(BindValue::Date(v)) => statement.bind(*v),
+            Some(BindValue::Boolean(v)) => statement.bind(*v),
+            None => statement.bind(None::<String>),
+        };
+    }
+    statement
+}
+
+async fn forward<R: Row>(
+    mut stream: impl futures::Stream<Item = Result<R, sqlx::Error>> + Unpin,
+    query: &Query<'_>,
+    rows: mpsc::Sender<Vec<Vec<Cell>>>,
+    decode: fn(&R, usize, &Column) -> Result<Cell, SourceError>,
+) -> Result<u64, SourceError> {
+    let mut count = 0u64;
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    while let Some(row) = stream.try_next().await? {
+        if count == 0 && row.len() != query.columns.len() {
+            return Err(SourceError::ColumnCount {
+                found: row.len(),
+                declared: query.columns.len(),
+            });
+        }
+        let cells = query
+            .selected
+            .iter()
+            .map(|&index| decode(&row, index, &query.columns[index]))
+            .collect::<Result<Vec<_>, _>>()?;
+        batch.push(cells);
+        count += 1;
+        if batch.len() == BATCH_ROWS {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+            rows.send(full).await.map_err(|_| SourceError::WriterGone)?;
+        }
+    }
+    if !batch.is_empty() {
+        rows.send(batch)
+            .await
+            .map_err(|_| SourceError::WriterGone)?;
+    }
+    Ok(count)
+}
+
+fn decode_error(column: &Column, found: impl Into<String>) -> SourceError {
+    SourceError::Decode {
+        column: column.name.clone(),
+        expected: column.kind,
+        found: found.into(),
+    }
+}
+
+/// SQLite values carry their own storage class, whatever the column declares.
+fn decode_sqlite(row: &SqliteRow, index: usize, column: &Column) -> Result<Cell, SourceError> {
+    let raw = row.try_get_raw(index)?;
+    if raw.is_null() {
+        return Ok(Cell::Null);
+    }
+    let storage = raw.type_info().name().to_owned();
+    let text = || row.try_get_unchecked::<String, _>(index);
+    let integer = || row.try_get_unchecked::<i64, _>(index);
+    Ok(match column.kind {
+        ColumnType::Text => Cell::Text(text()?),
+        ColumnType::Integer => Cell::Integer(integer()?),
+        ColumnType::Boolean => Cell::Boolean(integer()? != 0),
+        ColumnType::Decimal | ColumnType::Money | ColumnType::Percent => match storage.as_str() {
+            "INTEGER" => Cell::Decimal(Decimal::new(integer()?, column.scale)),
+            "REAL" => {
+                let value = row.try_get_unchecked::<f64, _>(index)?;
+                Cell::Decimal(
+                    Decimal::from_f64(value)
+                        .ok_or_else(|| decode_error(column, value.to_string()))?,
+                )
+            }
+            _ => {
+                let value = text()?;
+                Cell::Decimal(Decimal::from_str(&value).map_err(|_| decode_error(column, value))?)
+            }
+        },
+        ColumnType::Date => {
+            let value = text()?;
+            Cell::Date(parse_date(&value).ok_or_else(|| decode_error(column, value))?)
+        }
+        ColumnType::Datetime => {
+            let value = text()?;
+            Cell::DateTime(parse_datetime(&value).ok_or_else(|| decode_error(column, value))?)
+        }
+    })
+}
+
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
+}
+
+fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+}
+
+/// PostgreSQL columns have one static type each; decode by it.
+fn decode_postgres(row: &PgRow, index: usize, column: &Column) -> Result<Cell, SourceError> {
+    let raw = row.try_get_raw(index)?;
+    if raw.is_null() {
+        return Ok(Cell::Null);
+    }
+    let found = row.column(index).type_info().name().to_owned();
+    let integer = || -> Result<Option<i64>, sqlx::Error> {
+        Ok(match found.as_str() {
+            "INT8" => Some(row.try_get::<i64, _>(index)?),
+            "INT4" => Some(i64::from(row.try_get::<i32, _>(index)?)),
+            "INT2" => Some(i64::from(row.try_get::<i16, _>(index)?)),
+            _ => None,
+        })
+    };
+    let mismatch = || decode_error(column, format!("a {found} value"));
+    Ok(match column.kind {
+        ColumnType::Text => match found.as_str() {
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => Cell::Text(row.try_get(index)?),
+            _ => Cell::Text(integer()?.ok_or_else(mismatch)?.to_string()),
+        },
+        ColumnType::Integer => Cell::Integer(integer()?.ok_or_else(mismatch)?),
+        ColumnType::Boolean => Cell::Boolean(row.try_get(index)?),
+        ColumnType::Decimal | ColumnType::Money | ColumnType::Percent => match found.as_str() {
+            "NUMERIC" => Cell::Decimal(row.try_get(index)?),
+            "FLOAT8" | "FLOAT4" => {
+                let value: f64 = if found == "FLOAT8" {
+                    row.try_get(index)?
+                } else {
+                    f64::from(row.try_get::<f32, _>(index)?)
+                };
+                Cell::Decimal(Decimal::from_f64(value).ok_or_else(mismatch)?)
+            }
+            _ => Cell::Decimal(Decimal::new(integer()?.ok_or_else(mismatch)?, column.scale)),
+        },
+        ColumnType::Date => match found.as_str() {
+            "DATE" => Cell::Date(row.try_get(index)?),
+            "TIMESTAMPTZ" => Cell::Date(row.try_get::<DateTime<Utc>, _>(index)?.date_naive()),
+            "TIMESTAMP" => Cell::Date(row.try_get::<NaiveDateTime, _>(index)?.date()),
+            _ => return Err(mismatch()),
+        },
+        ColumnType::Datetime => match found.as_str() {
+            "TIMESTAMPTZ" => Cell::DateTime(row.try_get(index)?),
+            "TIMESTAMP" => Cell::DateTime(row.try_get::<NaiveDateTime, _>(index)?.and_utc()),
+            _ => return Err(mismatch()),
+        },
+    })
+}

@@ -1,0 +1,234 @@
+//! Typed settings, built once: flags, then environment, then the config file, then
+//! defaults. Business code receives a [`Settings`] and never reads the environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+/// Errors in the configuration; the CLI maps every one of them to exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the config file {path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{name} is invalid: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+/// How logs are printed on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Global options shared by every subcommand; each has a flag and an environment variable.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsArgs {
+    /// Config file (default: ./quire.toml when present).
+    #[arg(long, global = true, env = "QUIRE_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// quire's own database, and the report source unless REPORTS_DATABASE_URL is set.
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Database that report queries read from (e.g. a read replica of the invoicing app).
+    #[arg(long, global = true, env = "REPORTS_DATABASE_URL")]
+    pub reports_database_url: Option<String>,
+    /// Redis holding the queue.
+    #[arg(long, global = true, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key.
+    #[arg(long, global = true, env = "QUIRE_PREFIX")]
+    pub prefix: Option<String>,
+    /// Directory holding finished report files.
+    #[arg(long, global = true, env = "QUIRE_STORAGE_DIR")]
+    pub storage_dir: Option<PathBuf>,
+    /// Directory of report definitions (`*.toml`); the built-in catalog when unset and absent.
+    #[arg(long, global = true, env = "QUIRE_REPORTS_DIR")]
+    pub reports_dir: Option<PathBuf>,
+    /// Address the HTTP API listens on.
+    #[arg(long, global = true, env = "QUIRE_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Base of absolute URLs handed to clients.
+    #[arg(long, global = true, env = "QUIRE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Log filter, e.g. `info,quire=debug`.
+    #[arg(long, global = true, env = "QUIRE_LOG")]
+    pub log: Option<String>,
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "QUIRE_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl SettingsArgs {
+    /// Fills every unset field from `lower`.
+    fn or(self, lower: SettingsArgs) -> SettingsArgs {
+        SettingsArgs {
+            config: self.config.or(lower.config),
+            database_url: self.database_url.or(lower.database_url),
+            reports_database_url: self.reports_database_url.or(lower.reports_database_url),
+            redis_url: self.redis_url.or(lower.redis_url),
+            prefix: self.prefix.or(lower.prefix),
+            storage_dir: self.storage_dir.or(lower.storage_dir),
+            reports_dir: self.reports_dir.or(lower.reports_dir),
+            bind: self.bind.or(lower.bind),
+            public_url: self.public_url.or(lower.public_url),
+            log: self.log.or(lower.log),
+            log_format: self.log_format.or(lower.log_format),
+        }
+    }
+}
+
+/// Where report definitions come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportsSource {
+    /// A directory of `*.toml` files.
+    Dir(PathBuf),
+    /// The catalog compiled into the binary.
+    BuiltIn,
+}
+
+/// The resolved settings of one process.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub reports_database_url: String,
+    pub redis_url: String,
+    pub prefix: String,
+    pub storage_dir: PathBuf,
+    pub reports: ReportsSource,
+    pub bind: SocketAddr,
+    pub public_url: String,
+    pub log: String,
+    pub log_format: LogFormat,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://quire-data/quire.db";
+const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+const DEFAULT_REPORTS_DIR: &str = "reports";
+const DEFAULT_CONFIG_FILE: &str = "quire.toml";
+
+impl Settings {
+    /// Resolves flags and environment (already merged by clap) over the config file and
+    /// the defaults.
+    ///
+    /// # Errors
+    /// When the config file cannot be read, has an unknown key, or a value is invalid.
+    pub fn resolve(args: SettingsArgs) -> Result<Settings, SettingsError> {
+        let file = match &args.config {
+            Some(path) => Some(read_file(path)?),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                Some(read_file(Path::new(DEFAULT_CONFIG_FILE))?)
+            }
+            None => None,
+        };
+        let merged = args.or(file.unwrap_or_default());
+
+        let database_url = merged
+            .database_url
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let prefix = merged.prefix.unwrap_or_else(|| "quire".to_owned());
+        if prefix.is_empty() || prefix.contains(['{', '}', ' ']) {
+            return Err(SettingsError::Invalid {
+                name: "QUIRE_PREFIX",
+                message: "it must be non-empty and contain no braces or spaces".into(),
+            });
+        }
+        let reports = match merged.reports_dir {
+            Some(dir) => ReportsSource::Dir(dir),
+            None if Path::new(DEFAULT_REPORTS_DIR).is_dir() => {
+                ReportsSource::Dir(PathBuf::from(DEFAULT_REPORTS_DIR))
+            }
+            None => ReportsSource::BuiltIn,
+        };
+        let bind = merged
+            .bind
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let public_url = merged
+            .public_url
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Settings {
+            reports_database_url: merged
+                .reports_database_url
+                .unwrap_or_else(|| database_url.clone()),
+            database_url,
+            redis_url: merged
+                .redis_url
+                .unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()),
+            prefix,
+            storage_dir: merged
+                .storage_dir
+                .unwrap_or_else(|| PathBuf::from("quire-data/files")),
+            reports,
+            bind,
+            public_url,
+            log: merged.log.unwrap_or_else(|| "info".to_owned()),
+            log_format: merged.log_format.unwrap_or(LogFormat::Pretty),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<SettingsArgs, SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|error| SettingsError::Parse {
+        path: path.to_owned(),
+        message: error.message().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_key_in_the_config_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("quire.toml");
+        std::fs::write(
+            &path,
+            "database_url = \"sqlite://x.db\"\nredis = \"oops\"\n",
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            config: Some(path),
+            ..SettingsArgs::default()
+        };
+        let error = Settings::resolve(args).unwrap_err().to_string();
+        assert!(error.contains("unknown field `redis`"), "{error}");
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("quire.toml");
+        std::fs::write(
+            &path,
+            "prefix = \"from-file\"\nredis_url = \"redis://file\"\n",
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            config: Some(path),
+            prefix: Some("from-flag".into()),
+            ..SettingsArgs::default()
+        };
+        let settings = Settings::resolve(args).unwrap();
+        assert_eq!(settings.prefix, "from-flag");
+        assert_eq!(settings.redis_url, "redis://file");
+        assert_eq!(settings.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(settings.reports_database_url, DEFAULT_DATABASE_URL);
+    }
+}
