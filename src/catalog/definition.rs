@@ -109,7 +109,7 @@ struct RawReport {
     #[serde(default)]
     description: String,
     #[serde(default)]
-    params: Vec<ParamSpec>,
+    params: Vec<RawParam>,
     columns: Vec<RawColumn>,
     #[serde(default)]
     overlap: Option<Overlap>,
@@ -124,6 +124,73 @@ struct RawReport {
     sql_postgres: Option<String>,
     #[serde(default)]
     sql_sqlite: Option<String>,
+}
+
+/// A parameter as written; the fields that belong to its type are checked after parsing
+/// (serde cannot combine a flattened tag with `deny_unknown_fields`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParam {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    default: Option<toml::Value>,
+    #[serde(default)]
+    values: Option<Vec<String>>,
+    #[serde(default)]
+    min: Option<i64>,
+    #[serde(default)]
+    max: Option<i64>,
+    #[serde(default)]
+    max_length: Option<usize>,
+}
+
+impl RawParam {
+    fn into_spec(self) -> Result<ParamSpec, String> {
+        let limits = self.min.is_some() || self.max.is_some();
+        let stray = |field: &str| {
+            Err(format!(
+                "`{field}` does not apply to a {} parameter",
+                self.kind
+            ))
+        };
+        let kind = match self.kind.as_str() {
+            "enum" => ParamType::Enum {
+                values: self.values.clone().ok_or("an enum needs `values`")?,
+            },
+            _ if self.values.is_some() => return stray("values"),
+            "integer" => ParamType::Integer {
+                min: self.min,
+                max: self.max,
+            },
+            _ if limits => return stray("min/max"),
+            "text" => ParamType::Text {
+                max_length: self.max_length,
+            },
+            _ if self.max_length.is_some() => return stray("max_length"),
+            "date" => ParamType::Date,
+            "date_range" => ParamType::DateRange,
+            "boolean" => ParamType::Boolean,
+            "id_list" => ParamType::IdList,
+            other => {
+                return Err(format!(
+                    "unknown parameter type {other:?}; use date, date_range, text, integer, enum, boolean or id_list"
+                ));
+            }
+        };
+        Ok(ParamSpec {
+            name: self.name,
+            label: self.label,
+            kind,
+            required: self.required,
+            default: self.default,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,9 +273,19 @@ impl Report {
             });
         }
 
+        let params = raw
+            .params
+            .into_iter()
+            .enumerate()
+            .map(|(i, param)| {
+                param
+                    .into_spec()
+                    .map_err(|message| error(&format!("params[{i}]"), message))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut declared: Vec<&str> = BUILTIN_BINDS.to_vec();
         let mut ranges = 0;
-        for (i, param) in raw.params.iter().enumerate() {
+        for (i, param) in params.iter().enumerate() {
             let field = format!("params[{i}]");
             if declared.contains(&param.name.as_str()) || param.name == super::params::COLUMNS_PARAM
             {
@@ -274,7 +351,7 @@ impl Report {
             name: raw.name,
             title: raw.title,
             description: raw.description,
-            params: raw.params,
+            params,
             columns,
             overlap: raw.overlap.unwrap_or(Overlap::TenantReport),
             overlap_wait,

@@ -15,41 +15,27 @@ pub const START_DATE: &str = "start_date";
 pub const END_DATE: &str = "end_date";
 
 /// The declared type of a parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
 pub enum ParamType {
     Date,
     DateRange,
-    Text {
-        #[serde(default)]
-        max_length: Option<usize>,
-    },
-    Integer {
-        #[serde(default)]
-        min: Option<i64>,
-        #[serde(default)]
-        max: Option<i64>,
-    },
-    Enum {
-        values: Vec<String>,
-    },
+    Text { max_length: Option<usize> },
+    Integer { min: Option<i64>, max: Option<i64> },
+    Enum { values: Vec<String> },
     Boolean,
     IdList,
 }
 
 /// One declared parameter of a report.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ParamSpec {
     pub name: String,
-    #[serde(default)]
     pub label: Option<String>,
     #[serde(flatten)]
     pub kind: ParamType,
-    #[serde(default)]
     pub required: bool,
     /// Used when the request leaves the parameter out.
-    #[serde(default)]
     pub default: Option<toml::Value>,
 }
 

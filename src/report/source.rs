@@ -260,7 +260,15 @@ fn decode_postgres(row: &PgRow, index: usize, column: &Column) -> Result<Cell, S
         ColumnType::Integer => Cell::Integer(integer()?.ok_or_else(mismatch)?),
         ColumnType::Boolean => Cell::Boolean(row.try_get(index)?),
         ColumnType::Decimal | ColumnType::Money | ColumnType::Percent => match found.as_str() {
-            "NUMERIC" => Cell::Decimal(row.try_get(index)?),
+            "NUMERIC" => {
+                let mut value: Decimal = row.try_get(index)?;
+                // A whole NUMERIC (SUM of a BIGINT column is one) is minor units like
+                // any other integer; a NUMERIC with decimals is an amount as it stands.
+                if value.scale() == 0 {
+                    value.set_scale(column.scale).map_err(|_| mismatch())?;
+                }
+                Cell::Decimal(value)
+            }
             "FLOAT8" | "FLOAT4" => {
                 let value: f64 = if found == "FLOAT8" {
                     row.try_get(index)?

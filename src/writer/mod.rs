@@ -108,10 +108,12 @@ impl From<::csv::Error> for WriteError {
     }
 }
 
-/// A file being written, one row at a time.
+/// A file being written, one row at a time. Built once per report, so the size of its
+/// variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum RowWriter {
     Csv(csv::CsvWriter),
-    Xlsx(Box<xlsx::XlsxWriter>),
+    Xlsx(xlsx::XlsxWriter),
 }
 
 impl RowWriter {
@@ -122,7 +124,7 @@ impl RowWriter {
     pub fn create(format: Format, file: File, layout: &Layout) -> Result<RowWriter, WriteError> {
         Ok(match format {
             Format::Csv => RowWriter::Csv(csv::CsvWriter::create(file, layout)?),
-            Format::Xlsx => RowWriter::Xlsx(Box::new(xlsx::XlsxWriter::create(file, layout)?)),
+            Format::Xlsx => RowWriter::Xlsx(xlsx::XlsxWriter::create(file, layout)?),
         })
     }
 

@@ -163,7 +163,7 @@ impl XlsxWriter {
                     sheet.write_datetime_with_format(
                         r,
                         c,
-                        &instant.naive_utc(),
+                        instant.naive_utc(),
                         &self.formats.datetime,
                     )?;
                     self.widths[col] = self.widths[col].max(19);
