@@ -146,14 +146,13 @@ impl XlsxWriter {
                 }
                 Cell::Integer(value) => {
                     write_number(sheet, r, c, *value as f64, &self.formats.numbers[col])?;
-                    measure(&mut self.scratch, value, &mut self.widths[col]);
+                    measure(&mut self.scratch, value, 0, &mut self.widths[col]);
                 }
                 Cell::Decimal(value) => {
                     let number = value.to_f64().unwrap_or(f64::NAN);
                     write_number(sheet, r, c, number, &self.formats.numbers[col])?;
                     // Thousands separators and the percent sign take room too.
-                    measure(&mut self.scratch, value, &mut self.widths[col]);
-                    self.widths[col] += 2;
+                    measure(&mut self.scratch, value, 2, &mut self.widths[col]);
                 }
                 Cell::Date(date) => {
                     sheet.write_datetime_with_format(r, c, date, &self.formats.date)?;
@@ -219,10 +218,11 @@ fn write_number(
     Ok(())
 }
 
-fn measure(scratch: &mut String, value: &impl std::fmt::Display, width: &mut usize) {
+/// Widens `width` to the printed length of `value` plus `extra`.
+fn measure(scratch: &mut String, value: &impl std::fmt::Display, extra: usize, width: &mut usize) {
     use std::fmt::Write as _;
     let _ = write!(scratch, "{value}");
-    *width = (*width).max(scratch.len());
+    *width = (*width).max(scratch.len() + extra);
 }
 
 /// The number format of a column, if it is numeric.

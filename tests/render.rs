@@ -1,0 +1,385 @@
+//! `quire render` end to end: the real binary against fresh SQLite and PostgreSQL
+//! databases, compared with golden files; and every kind of bad input.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{TestDb, files_in};
+
+const FIXTURE: &str = include_str!("fixtures/golden.sql");
+const TODAY: &str = "2026-06-30";
+
+fn manifest_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// Runs `quire` with `args` against `database_url`, in `dir`.
+fn quire(dir: &Path, database_url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quire"))
+        .current_dir(dir)
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .env("QUIRE_REPORTS_DIR", manifest_path("reports"))
+        .env("QUIRE_LOG", "warn")
+        .args(args)
+        .output()
+        .expect("run quire")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+async fn fixture_db(db: TestDb) -> TestDb {
+    db.run_script(FIXTURE).await;
+    db
+}
+
+/// Renders `report` for acme as of the fixed date and returns the file's bytes.
+fn render(db: &TestDb, report: &str, format: &str, extra: &[&str]) -> Vec<u8> {
+    let out = db.dir().join(format!("{report}.{format}"));
+    let out_arg = out.display().to_string();
+    let mut args = vec![
+        "render", report, "--tenant", "acme", "--format", format, "--today", TODAY, "--out",
+        &out_arg,
+    ];
+    args.extend_from_slice(extra);
+    let output = quire(db.dir(), &db.url, &args);
+    assert!(
+        output.status.success(),
+        "render failed: {}",
+        stderr(&output)
+    );
+    std::fs::read(&out).expect("the rendered file exists")
+}
+
+/// Compares `actual` with the golden file, or rewrites it when QUIRE_BLESS is set.
+fn assert_golden(name: &str, actual: &[u8]) {
+    let path = manifest_path("tests/golden").join(name);
+    if std::env::var_os("QUIRE_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read(&path).unwrap_or_else(|_| panic!("missing golden file {name}"));
+    assert!(
+        expected == actual,
+        "{name} differs from its golden file:\n--- expected\n{}\n--- actual\n{}",
+        String::from_utf8_lossy(&expected),
+        String::from_utf8_lossy(actual)
+    );
+}
+
+/// The XML parts of an XLSX file, by name.
+fn xlsx_parts(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip file");
+    let mut parts = Vec::new();
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).unwrap();
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).unwrap();
+        parts.push((entry.name().expect("UTF-8 part name").into_owned(), content));
+    }
+    parts.sort();
+    parts
+}
+
+#[tokio::test]
+async fn csv_output_matches_the_golden_file_on_both_databases() {
+    for db in TestDb::each().await {
+        let db = fixture_db(db).await;
+        let csv = render(&db, "invoices", "csv", &["--param", "period=all"]);
+        assert_golden("invoices.csv", &csv);
+        let with_bom = render(
+            &db,
+            "invoices",
+            "csv",
+            &["--param", "period=all", "--csv-bom"],
+        );
+        assert_eq!(&with_bom[..3], b"\xEF\xBB\xBF");
+        assert_eq!(&with_bom[3..], &csv[..]);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn xlsx_output_matches_the_golden_xml_on_both_databases() {
+    for db in TestDb::each().await {
+        let db = fixture_db(db).await;
+        let xlsx = render(&db, "invoices", "xlsx", &["--param", "period=all"]);
+        for (name, content) in xlsx_parts(&xlsx) {
+            assert_golden(&format!("invoices.xlsx.d/{name}"), &content);
+        }
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn formula_like_text_is_neutralised_in_text_columns_only() {
+    let db = fixture_db(TestDb::sqlite().await).await;
+    let csv = String::from_utf8(render(&db, "clients", "csv", &[])).unwrap();
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(csv.as_bytes())
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    // C-001's name starts with `=`, C-003's phone with `-`: both are text columns.
+    assert_eq!(
+        &rows[0][1],
+        "'=HYPERLINK(\"http://evil.example\",\"click\")"
+    );
+    assert_eq!(&rows[0][6], "'+1-555-0100");
+    assert_eq!(&rows[2][6], "'-5");
+    // Numbers are never prefixed, even negative ones.
+    let invoices =
+        String::from_utf8(render(&db, "invoices", "csv", &["--param", "period=all"])).unwrap();
+    assert!(invoices.contains(",-25.00,"), "{invoices}");
+    assert!(!invoices.contains("'-25.00"), "{invoices}");
+
+    let products = String::from_utf8(render(&db, "products", "csv", &[])).unwrap();
+    assert!(products.contains("'@SUM(A1:A2)"));
+    assert!(products.contains("'＝1+1 full-width"));
+    assert!(products.contains("'\ttab first"));
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn hostile_strings_round_trip_intact_through_xlsx() {
+    let db = fixture_db(TestDb::postgres().await).await;
+    let bytes = render(&db, "clients", "xlsx", &[]);
+    let path = db.dir().join("read-back.xlsx");
+    std::fs::write(&path, &bytes).unwrap();
+
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+    let sheet = book.worksheet_range("Clients").unwrap();
+    let names: Vec<String> = sheet.rows().skip(1).map(|r| r[1].to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "=HYPERLINK(\"http://evil.example\",\"click\")",
+            "Müller & Söhne, \"GmbH\"\nZweigstelle",
+            "株式会社 テスト",
+        ]
+    );
+    // A formula-looking string is a string cell, never a formula.
+    let formulas = book.worksheet_formula("Clients").unwrap();
+    assert!(formulas.used_cells().all(|(_, _, f)| f.is_empty()));
+    // Typed cells: money as numbers, dates as dates.
+    let second_client = &sheet.rows().nth(2).unwrap();
+    assert_eq!(calamine::DataType::as_f64(&second_client[10]), Some(14.0));
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn text_longer_than_excel_allows_is_cut_in_xlsx_and_kept_in_csv() {
+    let db = fixture_db(TestDb::sqlite().await).await;
+    let path = db.dir().join("long.xlsx");
+    std::fs::write(&path, render(&db, "products", "xlsx", &[])).unwrap();
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+    let sheet = book.worksheet_range("Products").unwrap();
+    let description = sheet.get((2, 2)).unwrap().to_string();
+    assert_eq!(description.chars().count(), 32_767);
+    assert!(description.starts_with("Long description xxx"));
+
+    let csv = String::from_utf8(render(&db, "products", "csv", &[])).unwrap();
+    assert!(csv.contains(&format!("Long description {}", "x".repeat(40_000))));
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn another_tenants_rows_never_appear() {
+    let db = fixture_db(TestDb::sqlite().await).await;
+    let csv =
+        String::from_utf8(render(&db, "invoices", "csv", &["--param", "period=all"])).unwrap();
+    assert!(!csv.contains("INV-9000"));
+    db.cleanup().await;
+}
+
+/// Runs a render that must fail and checks the exit code, the message, and that no file
+/// (not even a temporary one) was left in the output folder.
+fn assert_rejected(db: &TestDb, args: &[&str], code: i32, message: &str) {
+    let out_dir = db.dir().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join("report.csv").display().to_string();
+    let mut all = vec!["render"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", &out]);
+    let output = quire(db.dir(), &db.url, &all);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(code), "{args:?}: {text}");
+    assert!(
+        text.contains(message),
+        "{args:?}: expected {message:?} in {text:?}"
+    );
+    assert_eq!(text.trim().lines().count(), 1, "one clear line: {text}");
+    assert!(
+        files_in(&out_dir).is_empty(),
+        "left behind: {:?}",
+        files_in(&out_dir)
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_a_clear_usage_error_and_leaves_no_file() {
+    let db = fixture_db(TestDb::sqlite().await).await;
+    assert_rejected(
+        &db,
+        &["nope", "--tenant", "acme"],
+        2,
+        "unknown report \"nope\"",
+    );
+    assert_rejected(
+        &db,
+        &["invoices", "--tenant", "initech"],
+        2,
+        "unknown tenant \"initech\"",
+    );
+    assert_rejected(
+        &db,
+        &["invoices", "--tenant", "acme", "--param", "status=lost"],
+        2,
+        "status must be one of draft, sent, partial, paid, void",
+    );
+    assert_rejected(
+        &db,
+        &["invoices", "--tenant", "acme", "--param", "colour=red"],
+        2,
+        "colour is not a parameter of this report",
+    );
+    assert_rejected(
+        &db,
+        &[
+            "invoices",
+            "--tenant",
+            "acme",
+            "--param",
+            "period=fortnight",
+        ],
+        2,
+        "period must be one of all, last7",
+    );
+    assert_rejected(
+        &db,
+        &[
+            "invoices",
+            "--tenant",
+            "acme",
+            "--param",
+            "period=custom",
+            "--param",
+            "start_date=2026-05-01",
+            "--param",
+            "end_date=2026-04-01",
+        ],
+        2,
+        "end_date is before start_date",
+    );
+    assert_rejected(
+        &db,
+        &[
+            "invoices",
+            "--tenant",
+            "acme",
+            "--param",
+            "period=custom",
+            "--param",
+            "start_date=2026-02-30",
+        ],
+        2,
+        "start_date must be a date written YYYY-MM-DD",
+    );
+    // clap words this one, with a hint line after the message.
+    let output = quire(
+        db.dir(),
+        &db.url,
+        &["render", "invoices", "--tenant", "acme", "--param", "oops"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("\"oops\" is not NAME=VALUE"));
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_malformed_definition_file_is_named_and_exits_2() {
+    let db = fixture_db(TestDb::sqlite().await).await;
+    let reports = db.dir().join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    std::fs::write(
+        reports.join("broken.toml"),
+        "name = \"broken\"\ntitle = \"Broken\"\nsql = \"SELECT 1 AS n FROM tenants\"\ncolumns = [{ name = \"n\", type = \"integer\" }]\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_quire"))
+        .current_dir(db.dir())
+        .env_clear()
+        .env("DATABASE_URL", &db.url)
+        .args(["render", "broken", "--tenant", "acme", "--out", "x.csv"])
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("broken.toml") && text.contains(":tenant"),
+        "{text}"
+    );
+    assert!(!db.dir().join("x.csv").exists());
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_database_that_is_gone_is_a_runtime_error_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.csv").display().to_string();
+    let output = quire(
+        dir.path(),
+        "postgres://postgres@127.0.0.1:1/nowhere",
+        &["render", "invoices", "--tenant", "acme", "--out", &out],
+    );
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("REPORTS_DATABASE_URL"), "{text}");
+    assert_eq!(files_in(dir.path()), Vec::<PathBuf>::new());
+}
+
+/// Writes one more row than an Excel sheet holds and checks the continuation sheet.
+/// Slow (a million rows through calamine), so run it with `--ignored`.
+#[tokio::test]
+#[ignore]
+async fn more_rows_than_a_sheet_holds_continue_on_a_second_sheet() {
+    let db = TestDb::sqlite().await;
+    db.run_script(
+        "INSERT INTO tenants (id, slug, name, currency, timezone) VALUES (1, 'acme', 'Acme', 'USD', 'UTC');\n\
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1048580) \
+         INSERT INTO products (tenant_id, code, name, price, tax_rate_bp, created_at) \
+         SELECT 1, printf('P%08d', i), 'Product ' || i, i, 0, '2026-01-01T00:00:00Z' FROM n;\n",
+    )
+    .await;
+    let path = db.dir().join("big.xlsx");
+    std::fs::write(
+        &path,
+        render(&db, "products", "xlsx", &["--param", "columns=code"]),
+    )
+    .unwrap();
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+    assert_eq!(book.sheet_names(), ["Products", "Products (2)"]);
+    let first = book.worksheet_range("Products").unwrap();
+    assert_eq!(first.height(), 1_048_576);
+    let second = book.worksheet_range("Products (2)").unwrap();
+    let codes: Vec<String> = second.rows().map(|r| r[0].to_string()).collect();
+    assert_eq!(
+        codes,
+        [
+            "Code",
+            "P01048576",
+            "P01048577",
+            "P01048578",
+            "P01048579",
+            "P01048580"
+        ]
+    );
+    db.cleanup().await;
+}
