@@ -25,6 +25,7 @@ pub mod report;
 pub mod seed;
 pub mod settings;
 pub mod storage;
+pub mod store;
 pub mod telemetry;
 pub mod worker;
 pub mod writer;

@@ -1,0 +1,85 @@
+//! API keys: 256 random bits shown once, stored as SHA-256, scoped to one tenant or
+//! admin, revocable, optionally carrying a completion webhook.
+
+use super::{Store, StoreError, on_pool};
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ApiKey {
+    pub id: String,
+    /// The one tenant this key may act for; `None` for an admin key.
+    pub tenant: Option<String>,
+}
+
+/// A key to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewApiKey {
+    /// `None` for an admin key.
+    pub tenant: Option<String>,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
+}
+
+fn hash(key: &str) -> String {
+    super::sha256_hex(&[key.as_bytes()])
+}
+
+impl Store {
+    /// Creates a key and returns `(id, key)`; the key is not stored and cannot be
+    /// shown again.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn create_api_key(&self, new: &NewApiKey) -> Result<(String, String), StoreError> {
+        let id = format!("key_{}", uuid::Uuid::now_v7().simple());
+        let key = format!("qk_{}", super::random_secret());
+        let now = self.now_ms();
+        on_pool!(&self.db, pool => {
+            sqlx::query(
+                "INSERT INTO api_keys (id, key_hash, tenant, webhook_url, webhook_secret, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&id)
+            .bind(hash(&key))
+            .bind(&new.tenant)
+            .bind(&new.webhook_url)
+            .bind(&new.webhook_secret)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok((id, key))
+    }
+
+    /// The live (unrevoked) key matching `key`.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn authenticate(&self, key: &str) -> Result<Option<ApiKey>, StoreError> {
+        let found = on_pool!(&self.db, pool => {
+            sqlx::query_as("SELECT id, tenant FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
+                .bind(hash(key))
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(found)
+    }
+
+    /// Revokes the key `id`; returns false when there is no such live key.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError> {
+        let now = self.now_ms();
+        let updated = on_pool!(&self.db, pool => {
+            sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(updated == 1)
+    }
+}

@@ -1,0 +1,63 @@
+//! Idempotency keys, per tenant: the same key with the same request returns the same
+//! run; with another request it is a conflict.
+
+use super::{Store, StoreError, on_pool};
+
+impl Store {
+    /// The request hash and run remembered for `(tenant, key)`.
+    pub(super) async fn idempotency_key(
+        &self,
+        tenant: &str,
+        key: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let found = on_pool!(&self.db, pool => {
+            sqlx::query_as("SELECT request_hash, run_id FROM idempotency_keys WHERE tenant = $1 AND key = $2")
+                .bind(tenant)
+                .bind(key)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(found)
+    }
+
+    /// Remembers that `(tenant, key)` led to `run_id`; an existing entry is kept.
+    pub(super) async fn remember_idempotency_key(
+        &self,
+        tenant: &str,
+        key: &str,
+        request_hash: &str,
+        run_id: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        on_pool!(&self.db, pool => {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, key) DO NOTHING",
+            )
+            .bind(tenant)
+            .bind(key)
+            .bind(request_hash)
+            .bind(run_id)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Forgets keys created before `cutoff_ms` (kept at least 24 h by the caller).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn prune_idempotency_keys(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let deleted = on_pool!(&self.db, pool => {
+            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                .bind(cutoff_ms)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,131 @@
+//! quire's own state in SQL: runs, download tokens, idempotency keys, API keys and
+//! webhook deliveries. The SQL is the same for both databases (text ids, integer
+//! millisecond times, `$n` placeholders, which SQLite accepts too), so each query is
+//! written once and run on whichever pool is configured.
+
+mod api_keys;
+mod idempotency;
+mod runs;
+mod tokens;
+mod webhooks;
+
+pub use api_keys::{ApiKey, NewApiKey};
+pub use runs::{
+    EnqueueOutcome, NewRun, Run, RunError, RunFile, RunPage, RunQuery, RunStatus, StartOutcome,
+};
+pub use tokens::TokenLookup;
+pub use webhooks::Delivery;
+
+use sha2::{Digest, Sha256};
+
+use crate::clock::Clock;
+use crate::db::Db;
+
+/// Failures of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database is unreachable or failed: worth retrying.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A row holds something quire did not write (a hand-edited status, say).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The `Idempotency-Key` was used before with a different request.
+    #[error("the Idempotency-Key was already used with a different request")]
+    IdempotencyConflict,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> StoreError {
+        StoreError::Unavailable(error)
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool, whichever database it is.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` in a write transaction bound to `$tx` and commits it when `$body`
+/// succeeds. SQLite transactions start IMMEDIATE, so two writers never deadlock on a
+/// lock upgrade.
+macro_rules! in_write_tx {
+    ($db:expr, $tx:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let result = $body;
+                $tx.commit().await?;
+                result
+            }
+            $crate::db::Db::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                let result = $body;
+                $tx.commit().await?;
+                result
+            }
+        }
+    };
+}
+
+pub(crate) use {in_write_tx, on_pool};
+
+/// The store: quire's own database and the clock its timestamps come from.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+    clock: Clock,
+}
+
+impl Store {
+    /// A store on an opened, migrated database.
+    pub fn new(db: Db, clock: Clock) -> Store {
+        Store { db, clock }
+    }
+
+    /// The underlying database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The clock timestamps come from.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
+    }
+
+    /// Whether the database answers.
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => sqlx::query("SELECT 1").execute(pool).await.map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+}
+
+/// Lowercase hex SHA-256 of `parts`, each followed by a NUL so that no two different
+/// lists hash alike.
+pub fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// 256 random bits, URL-safe: API keys and download tokens.
+pub fn random_secret() -> String {
+    use rand::RngExt as _;
+    let bytes: [u8; 32] = rand::rng().random();
+    hex::encode(bytes)
+}

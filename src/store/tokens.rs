@@ -1,0 +1,82 @@
+//! Download tokens: 256 random bits handed out once, stored only as their SHA-256,
+//! valid until they expire, many per run.
+
+use super::{Run, Store, StoreError, on_pool};
+
+/// What a presented token leads to.
+#[derive(Debug, Clone)]
+pub enum TokenLookup {
+    /// No such token.
+    Unknown,
+    /// The token existed but has expired.
+    Expired,
+    /// A live token for this run.
+    Valid(Run),
+}
+
+fn hash(token: &str) -> String {
+    super::sha256_hex(&[token.as_bytes()])
+}
+
+impl Store {
+    /// Mints a token for `run_id` valid for `ttl_ms`; returns the token, which is never
+    /// stored and cannot be shown again.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn mint_token(&self, run_id: &str, ttl_ms: i64) -> Result<String, StoreError> {
+        let token = super::random_secret();
+        let now = self.now_ms();
+        on_pool!(&self.db, pool => {
+            sqlx::query(
+                "INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(hash(&token))
+            .bind(run_id)
+            .bind(now)
+            .bind(now + ttl_ms)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(token)
+    }
+
+    /// Resolves a presented token.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn lookup_token(&self, token: &str) -> Result<TokenLookup, StoreError> {
+        let found: Option<(String, i64)> = on_pool!(&self.db, pool => {
+            sqlx::query_as("SELECT run_id, expires_at FROM download_tokens WHERE token_hash = $1")
+                .bind(hash(token))
+                .fetch_optional(pool)
+                .await
+        })?;
+        let Some((run_id, expires_at)) = found else {
+            return Ok(TokenLookup::Unknown);
+        };
+        if expires_at <= self.now_ms() {
+            return Ok(TokenLookup::Expired);
+        }
+        Ok(match self.run(&run_id).await? {
+            Some(run) => TokenLookup::Valid(run),
+            None => TokenLookup::Unknown,
+        })
+    }
+
+    /// Deletes tokens that expired before `cutoff_ms`.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn prune_tokens(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let deleted = on_pool!(&self.db, pool => {
+            sqlx::query("DELETE FROM download_tokens WHERE expires_at < $1")
+                .bind(cutoff_ms)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(deleted)
+    }
+}

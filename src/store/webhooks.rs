@@ -1,0 +1,115 @@
+//! Completion webhook deliveries: queued in the transaction that ends a run, kept
+//! until delivered, retried with backoff.
+
+use super::{Store, StoreError, on_pool};
+
+/// A delivery that is due.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Delivery {
+    pub id: String,
+    pub run_id: String,
+    pub url: String,
+    pub attempts: i64,
+}
+
+/// Queues, inside the transaction `$tx` that ends run `$run_id`, a delivery of its
+/// final state when its API key has a webhook.
+macro_rules! queue_webhook {
+    ($tx:ident, $run_id:expr, $now_ms:expr) => {
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (id, run_id, url, next_attempt_at, created_at) \
+             SELECT $1, r.id, k.webhook_url, $2, $2 FROM runs r JOIN api_keys k ON k.id = r.api_key_id \
+             WHERE r.id = $3 AND k.webhook_url IS NOT NULL",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind($now_ms)
+        .bind($run_id)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+
+pub(super) use queue_webhook;
+
+impl Store {
+    /// Deliveries due now, oldest first.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn due_deliveries(&self, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+        let now = self.now_ms();
+        let rows = on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT id, run_id, url, CAST(attempts AS BIGINT) AS attempts FROM webhook_deliveries \
+                 WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
+            )
+            .bind(now)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    /// The secret a delivery is signed with (the webhook's API key's).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn webhook_secret(&self, run_id: &str) -> Result<Option<String>, StoreError> {
+        let secret: Option<Option<String>> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar(
+                "SELECT k.webhook_secret FROM runs r JOIN api_keys k ON k.id = r.api_key_id WHERE r.id = $1",
+            )
+            .bind(run_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(secret.flatten())
+    }
+
+    /// Records the outcome of one delivery attempt: delivered, or due again at
+    /// `retry_at_ms` with the error.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn record_delivery(
+        &self,
+        id: &str,
+        outcome: Result<(), (String, i64)>,
+    ) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        let (delivered_at, last_error, next_attempt_at) = match outcome {
+            Ok(()) => (Some(now), None, now),
+            Err((error, retry_at)) => (None, Some(error), retry_at),
+        };
+        on_pool!(&self.db, pool => {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at = $2, \
+                 last_error = $3, next_attempt_at = $4 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(delivered_at)
+            .bind(&last_error)
+            .bind(next_attempt_at)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Deletes delivered deliveries older than `cutoff_ms`.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn prune_deliveries(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let deleted = on_pool!(&self.db, pool => {
+            sqlx::query("DELETE FROM webhook_deliveries WHERE delivered_at IS NOT NULL AND created_at < $1")
+                .bind(cutoff_ms)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(deleted)
+    }
+}
