@@ -11,7 +11,7 @@ pub enum TokenLookup {
     /// The token existed but has expired.
     Expired,
     /// A live token for this run.
-    Valid(Run),
+    Valid(Box<Run>),
 }
 
 fn hash(token: &str) -> String {
@@ -60,7 +60,7 @@ impl Store {
             return Ok(TokenLookup::Expired);
         }
         Ok(match self.run(&run_id).await? {
-            Some(run) => TokenLookup::Valid(run),
+            Some(run) => TokenLookup::Valid(Box::new(run)),
             None => TokenLookup::Unknown,
         })
     }
