@@ -18,7 +18,7 @@ mod scripts;
 
 pub use backoff::Backoff;
 pub use client::{
-    Acquired, Deferred, LockKind, Queue, QueueConfig, ReserveRequest, Waker, WorkerInfo,
+    Acquired, Deferred, LockKind, MAX_BLOCK, Queue, QueueConfig, ReserveRequest, Waker, WorkerInfo,
 };
 pub use job::{Buried, Claim, Counts, Job, JobRecord, JobState, Reservation, Reserved};
 

@@ -1,0 +1,830 @@
+//! The worker: reserves jobs, runs each attempt through the middleware chain and its
+//! handler under a lease, a timeout and a cancellation token, and commits the outcome.
+//! [`Worker::process_one`] runs one job alone; [`Worker::run`] is the loop on top.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use super::events::{EventBus, EventKind, JobEvent, Observer, Observers};
+use super::handler::{Handlers, JobContext, JobError, JobHandler, Outcome};
+use super::heartbeat::{self, Held, LeaseWatch};
+use super::middleware::{Attempt, Gate, LockMiddleware, Middleware};
+use crate::queue::{
+    Backoff, Buried, Claim, Deferred, Job, Queue, QueueError, Reservation, ReserveRequest,
+    WorkerInfo,
+};
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Queues served, highest priority first.
+    pub queues: Vec<String>,
+    /// Attempts run at the same time.
+    pub concurrency: usize,
+    /// Lease of each reservation, renewed every third of it.
+    pub lease: Duration,
+    /// Caps every job's own timeout on this worker.
+    pub max_timeout: Option<Duration>,
+    /// On shutdown, how long running attempts may take to finish before they are
+    /// cancelled and handed back.
+    pub grace: Duration,
+    /// Stop after reserving this many jobs.
+    pub max_jobs: Option<u64>,
+    /// Stop reserving after running this long (running jobs still finish).
+    pub max_time: Option<Duration>,
+    /// Stop once no job is ready and none is running.
+    pub stop_when_empty: bool,
+    /// Delays between retries of transient failures.
+    pub backoff: Backoff,
+    /// How long one observer call may take.
+    pub observer_timeout: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> WorkerOptions {
+        WorkerOptions {
+            queues: vec!["default".into()],
+            concurrency: 1,
+            lease: Duration::from_secs(30),
+            max_timeout: None,
+            grace: Duration::from_secs(30),
+            max_jobs: None,
+            max_time: None,
+            stop_when_empty: false,
+            backoff: Backoff::default(),
+            observer_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why [`Worker::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The shutdown token fired (SIGTERM, SIGINT).
+    Shutdown,
+    /// A restart was broadcast after the worker started.
+    Restart,
+    /// `max_jobs` were reserved.
+    MaxJobs,
+    /// `max_time` passed.
+    MaxTime,
+    /// `stop_when_empty` and nothing was left to do.
+    Empty,
+}
+
+/// How one attempt ended, once its outcome was committed (or refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Done.
+    Succeeded,
+    /// Failed transiently; runs again after the delay.
+    Retried {
+        /// The backoff chosen.
+        delay: Duration,
+        /// The error.
+        error: String,
+    },
+    /// Waits again without consuming an attempt (lock busy, handler asked, handed back).
+    Deferred {
+        /// Why.
+        reason: String,
+    },
+    /// The handler's error ended the job: it is dead.
+    Failed {
+        /// The last real error.
+        error: String,
+    },
+    /// The job is dead for another reason (undecodable, unknown kind, lock wait).
+    Dead {
+        /// Why.
+        reason: String,
+    },
+    /// The attempt lost its lease: nothing was committed, the job belongs to another.
+    LeaseLost,
+}
+
+/// One job that [`Worker::process_one`] handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processed {
+    /// The job.
+    pub job_id: String,
+    /// The attempt's number.
+    pub attempt: u32,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+}
+
+/// Builds a [`Worker`]: handlers by kind, observers, extra middleware.
+pub struct WorkerBuilder {
+    queue: Queue,
+    options: WorkerOptions,
+    handlers: Handlers,
+    observers: Observers,
+    middleware: Vec<Arc<dyn Middleware>>,
+}
+
+impl WorkerBuilder {
+    /// Runs jobs of `kind` with `handler`.
+    pub fn handler(mut self, kind: impl Into<String>, handler: impl JobHandler) -> Self {
+        self.handlers.insert(kind.into(), handler);
+        self
+    }
+
+    /// Adds an observer of job events.
+    pub fn observer(mut self, observer: impl Observer) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
+    /// Appends a middleware after the two lock middlewares.
+    pub fn middleware(mut self, middleware: impl Middleware) -> Self {
+        self.middleware.push(Arc::new(middleware));
+        self
+    }
+
+    /// The worker; its observers start at once (needs a Tokio runtime).
+    pub fn build(self) -> Worker {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|name| name.trim().to_owned())
+            .unwrap_or_else(|_| "unknown".into());
+        let id = format!(
+            "{host}-{}-{}",
+            std::process::id(),
+            uuid::Uuid::now_v7().simple()
+        );
+        let (bus, dispatchers) = self.observers.start(self.options.observer_timeout);
+        Worker {
+            shared: Arc::new(Shared {
+                queue: self.queue,
+                options: self.options,
+                handlers: self.handlers,
+                middleware: self.middleware,
+                bus,
+                held: Arc::new(Held::default()),
+                id,
+                host,
+            }),
+            dispatchers,
+        }
+    }
+}
+
+/// What every attempt of a worker shares.
+struct Shared {
+    queue: Queue,
+    options: WorkerOptions,
+    handlers: Handlers,
+    middleware: Vec<Arc<dyn Middleware>>,
+    bus: EventBus,
+    held: Arc<Held>,
+    id: String,
+    host: String,
+}
+
+/// A worker process's runtime (several may share a process, as tests do).
+pub struct Worker {
+    shared: Arc<Shared>,
+    dispatchers: super::events::Dispatchers,
+}
+
+/// Redis errors are retried this often at first, backing off to a second.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(1);
+
+impl Worker {
+    /// A builder for a worker on `queue`, with the unique-job and without-overlapping
+    /// lock middlewares.
+    pub fn builder(queue: Queue, options: WorkerOptions) -> WorkerBuilder {
+        WorkerBuilder {
+            queue,
+            options,
+            handlers: Handlers::default(),
+            observers: Observers::default(),
+            middleware: vec![
+                Arc::new(LockMiddleware::unique()),
+                Arc::new(LockMiddleware::overlap()),
+            ],
+        }
+    }
+
+    /// This worker's id, unique per start.
+    pub fn id(&self) -> &str {
+        &self.shared.id
+    }
+
+    /// Reserves one job and runs it to the end, heartbeat included. `None`: nothing was
+    /// ready. For tests and tools that want a deterministic drain.
+    ///
+    /// # Errors
+    /// Redis failing while reserving.
+    pub async fn process_one(&self) -> Result<Option<Processed>, QueueError> {
+        let sent = Instant::now();
+        let Some(reservation) = self.shared.reserve(1).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        let lease = self
+            .shared
+            .held
+            .insert(&reservation.claim, sent, self.shared.options.lease);
+        let stop = CancellationToken::new();
+        let beat = heartbeat::run(
+            self.shared.queue.clone(),
+            Arc::clone(&self.shared.held),
+            self.shared.options.lease,
+            None,
+            stop.clone(),
+        );
+        let attempt =
+            Arc::clone(&self.shared).attempt(reservation, lease, CancellationToken::new());
+        let (processed, ()) = tokio::join!(
+            async {
+                let processed = attempt.await;
+                stop.cancel();
+                processed
+            },
+            beat
+        );
+        Ok(Some(processed))
+    }
+
+    /// Runs until `shutdown` fires or a stop condition of the options holds, then
+    /// finishes or hands back the running attempts and returns why it stopped. Redis
+    /// outages are waited out with backoff; they never end the loop.
+    pub async fn run(self, shutdown: CancellationToken) -> Exit {
+        let shared = Arc::clone(&self.shared);
+        let options = &shared.options;
+        let Some(started_ms) = retry_redis(&shutdown, || shared.queue.redis_time_ms()).await else {
+            return self.finish(Exit::Shutdown).await;
+        };
+        let started = Instant::now();
+        let stop_heartbeat = CancellationToken::new();
+        let registry = WorkerInfo {
+            id: shared.id.clone(),
+            host: shared.host.clone(),
+            pid: std::process::id(),
+            started_ms,
+            jobs: Vec::new(),
+            heartbeat_ms: started_ms,
+        };
+        let heartbeat = tokio::spawn(heartbeat::run(
+            shared.queue.clone(),
+            Arc::clone(&shared.held),
+            options.lease,
+            Some(registry),
+            stop_heartbeat.clone(),
+        ));
+        let hard_stop = CancellationToken::new();
+        let mut running = JoinSet::new();
+        let mut waker = shared.queue.waker(&options.queues);
+        let mut reserved_total: u64 = 0;
+        let mut failures = 0;
+        tracing::info!(worker = %shared.id, queues = ?options.queues, concurrency = options.concurrency, "worker started");
+
+        let exit = loop {
+            while running.try_join_next().is_some() {}
+            if shutdown.is_cancelled() {
+                break Exit::Shutdown;
+            }
+            if options.max_time.is_some_and(|max| started.elapsed() >= max) {
+                break Exit::MaxTime;
+            }
+            let left = options
+                .max_jobs
+                .map_or(u64::MAX, |max| max.saturating_sub(reserved_total));
+            if left == 0 {
+                break Exit::MaxJobs;
+            }
+            let slots = options.concurrency.saturating_sub(running.len());
+            if slots == 0 {
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    _ = running.join_next() => {}
+                }
+                continue;
+            }
+            let want = usize::try_from(left).unwrap_or(usize::MAX).min(slots);
+            let sent = Instant::now();
+            let reserved = match shared.queue.reserve(&shared.reserve_request(want)).await {
+                Ok(reserved) => {
+                    failures = 0;
+                    reserved
+                }
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(%error, "could not reserve jobs; retrying");
+                    pause(&shutdown, backoff(failures)).await;
+                    continue;
+                }
+            };
+            shared.emit_buried(&reserved.buried);
+            let restart = reserved.restart_at.is_some_and(|at| at > started_ms);
+            if restart || shutdown.is_cancelled() {
+                // Taken after the stop signal: give them back untouched.
+                for job in &reserved.jobs {
+                    shared.hand_back_unstarted(job).await;
+                }
+                break if restart {
+                    Exit::Restart
+                } else {
+                    Exit::Shutdown
+                };
+            }
+            reserved_total += reserved.jobs.len() as u64;
+            let took_any = !reserved.jobs.is_empty();
+            for reservation in reserved.jobs {
+                let lease = shared.held.insert(&reservation.claim, sent, options.lease);
+                running.spawn(Arc::clone(&shared).attempt(reservation, lease, hard_stop.clone()));
+            }
+            if took_any {
+                continue;
+            }
+            if options.stop_when_empty && running.is_empty() {
+                break Exit::Empty;
+            }
+            let wait = reserved.next_due.unwrap_or(crate::queue::MAX_BLOCK);
+            if wait.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                woken = waker.wait(wait) => if let Err(error) = woken {
+                    tracing::warn!(%error, "could not wait for work; retrying");
+                    pause(&shutdown, RETRY_MAX).await;
+                }
+            }
+        };
+
+        tracing::info!(?exit, running = running.len(), "worker stopping");
+        let drained = async { while running.join_next().await.is_some() {} };
+        tokio::pin!(drained);
+        let in_time = if exit == Exit::Shutdown {
+            tokio::time::timeout(options.grace, &mut drained)
+                .await
+                .is_ok()
+        } else {
+            // Other stops let running jobs finish, unless a shutdown comes meanwhile.
+            tokio::select! {
+                () = &mut drained => true,
+                () = shutdown.cancelled() => tokio::time::timeout(options.grace, &mut drained).await.is_ok(),
+            }
+        };
+        if !in_time {
+            tracing::info!("grace period over: handing back the running jobs");
+            hard_stop.cancel();
+            drained.await;
+        }
+        stop_heartbeat.cancel();
+        let _ = heartbeat.await;
+        if let Err(error) = shared.queue.deregister_worker(&shared.id).await {
+            tracing::debug!(%error, "could not deregister the worker");
+        }
+        drop(shared);
+        self.finish(exit).await
+    }
+
+    async fn finish(self, exit: Exit) -> Exit {
+        let Worker {
+            shared,
+            dispatchers,
+        } = self;
+        let limit = shared.options.observer_timeout;
+        drop(shared);
+        dispatchers.finish(limit).await;
+        exit
+    }
+}
+
+/// Why a running handler was stopped before it returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Timeout,
+    LeaseLost,
+    Shutdown,
+}
+
+impl Shared {
+    fn reserve_request(&self, max: usize) -> ReserveRequest<'_> {
+        ReserveRequest {
+            queues: &self.options.queues,
+            worker_id: &self.id,
+            lease: self.options.lease,
+            max,
+        }
+    }
+
+    async fn reserve(&self, max: usize) -> Result<Vec<Reservation>, QueueError> {
+        let reserved = self.queue.reserve(&self.reserve_request(max)).await?;
+        self.emit_buried(&reserved.buried);
+        Ok(reserved.jobs)
+    }
+
+    fn emit_buried(&self, buried: &[Buried]) {
+        for job in buried {
+            tracing::warn!(job_id = %job.job_id, reason = %job.reason, "job sent to the dead set");
+            self.emit(
+                EventKind::Dead,
+                &job.job_id,
+                None,
+                0,
+                Some(job.reason.clone()),
+                None,
+            );
+        }
+    }
+
+    fn emit(
+        &self,
+        kind: EventKind,
+        job_id: &str,
+        job: Option<&Job>,
+        attempt: u32,
+        detail: Option<String>,
+        delay: Option<Duration>,
+    ) {
+        self.bus.emit(JobEvent {
+            kind,
+            job_id: job_id.to_owned(),
+            job_kind: job.map(|job| job.kind.clone()),
+            attempt,
+            worker_id: self.id.clone(),
+            detail,
+            delay,
+        });
+    }
+
+    /// A job reserved after the worker was told to stop goes straight back.
+    async fn hand_back_unstarted(&self, reservation: &Reservation) {
+        match self.queue.hand_back(&reservation.claim).await {
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(job_id = %reservation.claim.job_id, %error, "could not hand back a job; its lease will lapse")
+            }
+        }
+    }
+
+    /// One attempt, from reservation to committed outcome.
+    async fn attempt(
+        self: Arc<Self>,
+        reservation: Reservation,
+        mut lease: LeaseWatch,
+        hard_stop: CancellationToken,
+    ) -> Processed {
+        let claim = reservation.claim.clone();
+        let attempt = reservation.attempt;
+        let span = tracing::info_span!("job", job_id = %claim.job_id, attempt, kind = tracing::field::Empty);
+        let outcome = self
+            .run_attempt(reservation, &mut lease, &hard_stop)
+            .instrument(span)
+            .await;
+        self.held.remove(&claim);
+        Processed {
+            job_id: claim.job_id,
+            attempt,
+            outcome,
+        }
+    }
+
+    async fn run_attempt(
+        &self,
+        reservation: Reservation,
+        lease: &mut LeaseWatch,
+        hard_stop: &CancellationToken,
+    ) -> AttemptOutcome {
+        let claim = &reservation.claim;
+        let attempt = reservation.attempt;
+        let job = match reservation.decode() {
+            Ok(job) => Arc::new(job),
+            Err(error) => {
+                let reason = format!("the job cannot be decoded: {error}");
+                return self
+                    .commit_dead(claim, None, attempt, reason, hard_stop)
+                    .await;
+            }
+        };
+        tracing::Span::current().record("kind", job.kind.as_str());
+        self.emit(
+            EventKind::Reserved,
+            &claim.job_id,
+            Some(&job),
+            attempt,
+            None,
+            None,
+        );
+
+        let scope = Attempt {
+            queue: &self.queue,
+            job: &job,
+            claim,
+            lease: self.options.lease,
+        };
+        for middleware in &self.middleware {
+            let gate = self.persist(hard_stop, || middleware.enter(scope)).await;
+            match gate {
+                Ok(Gate::Proceed) => {}
+                Ok(Gate::Parked { reason }) => {
+                    self.emit(
+                        EventKind::Deferred,
+                        &claim.job_id,
+                        Some(&job),
+                        attempt,
+                        Some(reason.clone()),
+                        None,
+                    );
+                    return AttemptOutcome::Deferred { reason };
+                }
+                Ok(Gate::Dead { reason }) => {
+                    self.emit(
+                        EventKind::Dead,
+                        &claim.job_id,
+                        Some(&job),
+                        attempt,
+                        Some(reason.clone()),
+                        None,
+                    );
+                    return AttemptOutcome::Dead { reason };
+                }
+                Err(error) => return self.refused(claim, &error),
+            }
+        }
+
+        let cancel = CancellationToken::new();
+        let ctx = JobContext::new(Arc::clone(&job), attempt, claim.clone(), cancel.clone());
+        let Some(mut handler) = self.handlers.run(&job.kind, ctx) else {
+            let error = format!("no handler is registered for job kind {:?}", job.kind);
+            return self
+                .commit_failure(claim, &job, attempt, JobError::Permanent(error), hard_stop)
+                .await;
+        };
+        self.emit(
+            EventKind::Started,
+            &claim.job_id,
+            Some(&job),
+            attempt,
+            None,
+            None,
+        );
+        let timeout = self
+            .options
+            .max_timeout
+            .map_or(job.timeout, |max| max.min(job.timeout));
+        let stopped = tokio::select! {
+            result = &mut handler => Ok(result),
+            () = tokio::time::sleep(timeout) => Err(Stop::Timeout),
+            () = lease.lost() => Err(Stop::LeaseLost),
+            () = hard_stop.cancelled() => Err(Stop::Shutdown),
+        };
+        let result = match stopped {
+            Ok(result) => result,
+            Err(stop) => {
+                cancel.cancel();
+                let wound_down = tokio::time::timeout(
+                    super::heartbeat::wind_down(self.options.lease),
+                    &mut handler,
+                )
+                .await;
+                drop(handler);
+                match (stop, wound_down) {
+                    (Stop::LeaseLost, _) => {
+                        tracing::warn!("the lease could not be renewed: attempt cancelled");
+                        return AttemptOutcome::LeaseLost;
+                    }
+                    // Work that completed while winding down is kept.
+                    (_, Ok(Ok(outcome))) => Ok(outcome),
+                    (Stop::Timeout, _) => Err(JobError::Transient(format!(
+                        "timed out after {}",
+                        humantime::format_duration(timeout)
+                    ))),
+                    (Stop::Shutdown, _) => {
+                        return self.commit_hand_back(claim, &job, attempt).await;
+                    }
+                }
+            }
+        };
+        match result {
+            Ok(Outcome::Completed) => {
+                match self.persist(hard_stop, || self.queue.ack(claim)).await {
+                    Ok(()) => {
+                        self.emit(
+                            EventKind::Succeeded,
+                            &claim.job_id,
+                            Some(&job),
+                            attempt,
+                            None,
+                            None,
+                        );
+                        AttemptOutcome::Succeeded
+                    }
+                    Err(error) => self.refused(claim, &error),
+                }
+            }
+            Ok(Outcome::Defer(delay)) => match self
+                .persist(hard_stop, || self.queue.defer(claim, delay))
+                .await
+            {
+                Ok(()) => {
+                    let reason = "the handler deferred it".to_owned();
+                    self.emit(
+                        EventKind::Deferred,
+                        &claim.job_id,
+                        Some(&job),
+                        attempt,
+                        Some(reason.clone()),
+                        Some(delay),
+                    );
+                    AttemptOutcome::Deferred { reason }
+                }
+                Err(error) => self.refused(claim, &error),
+            },
+            Err(error) => {
+                self.commit_failure(claim, &job, attempt, error, hard_stop)
+                    .await
+            }
+        }
+    }
+
+    /// Retries a transient error with backoff, or fails the job for good.
+    async fn commit_failure(
+        &self,
+        claim: &Claim,
+        job: &Job,
+        attempt: u32,
+        error: JobError,
+        hard_stop: &CancellationToken,
+    ) -> AttemptOutcome {
+        let message = error.to_string();
+        if matches!(error, JobError::Transient(_)) && attempt < job.max_attempts {
+            let delay = self.options.backoff.delay(attempt);
+            return match self
+                .persist(hard_stop, || self.queue.retry(claim, delay, &message))
+                .await
+            {
+                Ok(()) => {
+                    self.emit(
+                        EventKind::Retried,
+                        &claim.job_id,
+                        Some(job),
+                        attempt,
+                        Some(message.clone()),
+                        Some(delay),
+                    );
+                    AttemptOutcome::Retried {
+                        delay,
+                        error: message,
+                    }
+                }
+                Err(error) => self.refused(claim, &error),
+            };
+        }
+        match self
+            .persist(hard_stop, || self.queue.fail(claim, &message))
+            .await
+        {
+            Ok(()) => {
+                tracing::warn!(error = %message, "job failed");
+                self.emit(
+                    EventKind::Failed,
+                    &claim.job_id,
+                    Some(job),
+                    attempt,
+                    Some(message.clone()),
+                    None,
+                );
+                AttemptOutcome::Failed { error: message }
+            }
+            Err(error) => self.refused(claim, &error),
+        }
+    }
+
+    async fn commit_dead(
+        &self,
+        claim: &Claim,
+        job: Option<&Job>,
+        attempt: u32,
+        reason: String,
+        hard_stop: &CancellationToken,
+    ) -> AttemptOutcome {
+        match self
+            .persist(hard_stop, || self.queue.fail(claim, &reason))
+            .await
+        {
+            Ok(()) => {
+                tracing::warn!(%reason, "job sent to the dead set");
+                self.emit(
+                    EventKind::Dead,
+                    &claim.job_id,
+                    job,
+                    attempt,
+                    Some(reason.clone()),
+                    None,
+                );
+                AttemptOutcome::Dead { reason }
+            }
+            Err(error) => self.refused(claim, &error),
+        }
+    }
+
+    /// Gives a job back on shutdown: one try, since the worker is leaving; if Redis is
+    /// away the lease lapses and the job is recovered.
+    async fn commit_hand_back(&self, claim: &Claim, job: &Job, attempt: u32) -> AttemptOutcome {
+        match self.queue.hand_back(claim).await {
+            Ok(Deferred::Yes) => {
+                let reason = "handed back by a stopping worker".to_owned();
+                self.emit(
+                    EventKind::Deferred,
+                    &claim.job_id,
+                    Some(job),
+                    attempt,
+                    Some(reason.clone()),
+                    None,
+                );
+                AttemptOutcome::Deferred { reason }
+            }
+            Ok(Deferred::Buried) => {
+                let reason = "handed back too many times".to_owned();
+                self.emit(
+                    EventKind::Dead,
+                    &claim.job_id,
+                    Some(job),
+                    attempt,
+                    Some(reason.clone()),
+                    None,
+                );
+                AttemptOutcome::Dead { reason }
+            }
+            Err(error) => self.refused(claim, &error),
+        }
+    }
+
+    /// A transition that did not happen: the lease was lost, or Redis stayed away until
+    /// the worker stopped. Either way the job's lease will decide.
+    fn refused(&self, claim: &Claim, error: &QueueError) -> AttemptOutcome {
+        tracing::warn!(job_id = %claim.job_id, %error, "the attempt's outcome was not committed");
+        AttemptOutcome::LeaseLost
+    }
+
+    /// Runs a Redis step, retrying while Redis is unavailable, until it succeeds, is
+    /// refused, or the worker's grace period ends.
+    async fn persist<T, F, Fut>(
+        &self,
+        hard_stop: &CancellationToken,
+        mut step: F,
+    ) -> Result<T, QueueError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, QueueError>>,
+    {
+        let mut failures = 0;
+        loop {
+            match step().await {
+                Err(error) if error.is_unavailable() && !hard_stop.is_cancelled() => {
+                    failures += 1;
+                    tracing::warn!(%error, "Redis failed; retrying");
+                    pause(hard_stop, backoff(failures)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Retries `step` while Redis is unavailable; `None` if `stop` fires first.
+async fn retry_redis<T, F, Fut>(stop: &CancellationToken, mut step: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, QueueError>>,
+{
+    let mut failures = 0;
+    loop {
+        match step().await {
+            Ok(value) => return Some(value),
+            Err(error) => {
+                failures += 1;
+                tracing::warn!(%error, "Redis is unavailable; retrying");
+                pause(stop, backoff(failures)).await;
+                if stop.is_cancelled() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Backoff between Redis retries: doubling from 50 ms to 1 s.
+fn backoff(failures: u32) -> Duration {
+    RETRY_FIRST
+        .saturating_mul(1 << failures.min(5))
+        .min(RETRY_MAX)
+}
+
+/// Sleeps, or less if `stop` fires.
+async fn pause(stop: &CancellationToken, duration: Duration) {
+    tokio::select! {
+        () = stop.cancelled() => {}
+        () = tokio::time::sleep(duration) => {}
+    }
+}
