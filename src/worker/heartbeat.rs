@@ -26,11 +26,14 @@ pub(crate) fn wind_down(lease: Duration) -> Duration {
     lease / 8
 }
 
-/// The attempts a worker holds, each with the sender of its lease deadline
+/// Held attempts by job id: the attempt's token and the sender of its lease deadline
 /// (`None`: the lease is lost).
+type Attempts = HashMap<String, (String, watch::Sender<Option<Instant>>)>;
+
+/// The attempts a worker holds.
 #[derive(Default)]
 pub(crate) struct Held {
-    attempts: Mutex<HashMap<String, (String, watch::Sender<Option<Instant>>)>>,
+    attempts: Mutex<Attempts>,
 }
 
 /// An attempt's view of its lease.
@@ -63,9 +66,7 @@ impl LeaseWatch {
 }
 
 impl Held {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, (String, watch::Sender<Option<Instant>>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Attempts> {
         self.attempts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

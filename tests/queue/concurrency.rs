@@ -80,7 +80,7 @@ async fn fifty_workers_reserve_and_complete_ten_thousand_jobs_exactly_once() {
         worker.stop().await;
     }
 
-    let runs = counter.runs.lock().unwrap();
+    let runs = counter.runs.lock().unwrap().clone();
     assert_eq!(runs.len() as u64, TOTAL);
     assert!(runs.values().all(|&n| n == 1), "a job ran more than once");
     let counts = t.queue.counts().await.unwrap();
