@@ -9,6 +9,7 @@ mod queue {
     mod failed;
     mod fencing;
     mod lease;
+    mod lifecycle;
     mod locks;
     mod observers;
     mod outage;

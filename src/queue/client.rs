@@ -166,11 +166,6 @@ impl Queue {
         &self.keys
     }
 
-    /// The queue's limits.
-    pub fn config(&self) -> &QueueConfig {
-        &self.config
-    }
-
     /// A clone of the shared connection, for commands the queue does not wrap.
     pub fn connection(&self) -> ConnectionManager {
         self.conn.clone()
@@ -253,7 +248,7 @@ impl Queue {
         for queue in request.queues {
             invocation.arg(queue);
         }
-        let (now, wait, restart, taken, buried): (i64, i64, i64, Vec<String>, Vec<String>) =
+        let (_now, wait, restart, taken, buried): (i64, i64, i64, Vec<String>, Vec<String>) =
             invocation.invoke_async(&mut self.conn.clone()).await?;
         let number = |text: &str| {
             text.parse::<u32>()
@@ -286,7 +281,6 @@ impl Queue {
             buried,
             next_due: u64::try_from(wait).ok().map(Duration::from_millis),
             restart_at: (restart >= 0).then_some(restart),
-            now,
         })
     }
 

@@ -186,8 +186,6 @@ pub struct Reserved {
     pub next_due: Option<Duration>,
     /// Redis time of the last restart broadcast, if any (ms since the epoch).
     pub restart_at: Option<i64>,
-    /// Redis time of this call (ms since the epoch).
-    pub now: i64,
 }
 
 /// Where a job is.

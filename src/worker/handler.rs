@@ -132,13 +132,20 @@ impl Handlers {
         self.by_kind.insert(kind, Arc::new(handler));
     }
 
-    /// Runs `ctx` with the handler of `kind`; `None` when no handler has that kind.
-    pub fn run(
-        &self,
-        kind: &str,
-        ctx: JobContext,
-    ) -> Option<BoxFuture<'static, Result<Outcome, JobError>>> {
-        let handler = Arc::clone(self.by_kind.get(kind)?);
-        Some(Box::pin(async move { handler.run_boxed(ctx).await }))
+    /// The handler of `kind`, if one is registered.
+    pub fn get(&self, kind: &str) -> Option<Handler> {
+        self.by_kind
+            .get(kind)
+            .map(|handler| Handler(Arc::clone(handler)))
+    }
+}
+
+/// One registered handler, ready to run an attempt.
+pub(crate) struct Handler(Arc<dyn DynHandler>);
+
+impl Handler {
+    /// The attempt's future, owning what it needs.
+    pub fn run(self, ctx: JobContext) -> BoxFuture<'static, Result<Outcome, JobError>> {
+        Box::pin(async move { self.0.run_boxed(ctx).await })
     }
 }

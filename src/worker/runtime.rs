@@ -263,6 +263,8 @@ impl Worker {
         };
         let started = Instant::now();
         let stop_heartbeat = CancellationToken::new();
+        // Also stops the heartbeat if this future is dropped mid-run.
+        let _heartbeat_guard = stop_heartbeat.clone().drop_guard();
         let registry = WorkerInfo {
             id: shared.id.clone(),
             host: shared.host.clone(),
@@ -516,6 +518,13 @@ impl Shared {
             None,
         );
 
+        // Before any lock is taken: a job nobody can run must not hold one.
+        let Some(handler) = self.handlers.get(&job.kind) else {
+            let error = format!("no handler is registered for job kind {:?}", job.kind);
+            return self
+                .commit_failure(claim, &job, attempt, JobError::Permanent(error), hard_stop)
+                .await;
+        };
         let scope = Attempt {
             queue: &self.queue,
             job: &job,
@@ -554,12 +563,7 @@ impl Shared {
 
         let cancel = CancellationToken::new();
         let ctx = JobContext::new(Arc::clone(&job), attempt, claim.clone(), cancel.clone());
-        let Some(mut handler) = self.handlers.run(&job.kind, ctx) else {
-            let error = format!("no handler is registered for job kind {:?}", job.kind);
-            return self
-                .commit_failure(claim, &job, attempt, JobError::Permanent(error), hard_stop)
-                .await;
-        };
+        let mut handler = handler.run(ctx);
         self.emit(
             EventKind::Started,
             &claim.job_id,
