@@ -257,144 +257,16 @@ impl Worker {
     /// outages are waited out with backoff; they never end the loop.
     pub async fn run(self, shutdown: CancellationToken) -> Exit {
         let shared = Arc::clone(&self.shared);
-        let options = &shared.options;
-        let Some(started_ms) = retry_redis(&shutdown, || shared.queue.redis_time_ms()).await else {
-            return self.finish(Exit::Shutdown).await;
+        let exit = match retry_redis(&shutdown, || shared.queue.redis_time_ms()).await {
+            Some(started_ms) => shared.serve(started_ms, &shutdown).await,
+            None => Exit::Shutdown,
         };
-        let started = Instant::now();
-        let stop_heartbeat = CancellationToken::new();
-        // Also stops the heartbeat if this future is dropped mid-run.
-        let _heartbeat_guard = stop_heartbeat.clone().drop_guard();
-        let registry = WorkerInfo {
-            id: shared.id.clone(),
-            host: shared.host.clone(),
-            pid: std::process::id(),
-            started_ms,
-            jobs: Vec::new(),
-            heartbeat_ms: started_ms,
-        };
-        let heartbeat = tokio::spawn(heartbeat::run(
-            shared.queue.clone(),
-            Arc::clone(&shared.held),
-            options.lease,
-            Some(registry),
-            stop_heartbeat.clone(),
-        ));
-        let hard_stop = CancellationToken::new();
-        let mut running = JoinSet::new();
-        let mut waker = shared.queue.waker(&options.queues);
-        let mut reserved_total: u64 = 0;
-        let mut failures = 0;
-        tracing::info!(worker = %shared.id, queues = ?options.queues, concurrency = options.concurrency, "worker started");
-
-        let exit = loop {
-            while running.try_join_next().is_some() {}
-            if shutdown.is_cancelled() {
-                break Exit::Shutdown;
-            }
-            if options.max_time.is_some_and(|max| started.elapsed() >= max) {
-                break Exit::MaxTime;
-            }
-            let left = options
-                .max_jobs
-                .map_or(u64::MAX, |max| max.saturating_sub(reserved_total));
-            if left == 0 {
-                break Exit::MaxJobs;
-            }
-            let slots = options.concurrency.saturating_sub(running.len());
-            if slots == 0 {
-                tokio::select! {
-                    () = shutdown.cancelled() => {}
-                    _ = running.join_next() => {}
-                }
-                continue;
-            }
-            let want = usize::try_from(left).unwrap_or(usize::MAX).min(slots);
-            let sent = Instant::now();
-            let reserved = match shared.queue.reserve(&shared.reserve_request(want)).await {
-                Ok(reserved) => {
-                    failures = 0;
-                    reserved
-                }
-                Err(error) => {
-                    failures += 1;
-                    tracing::warn!(%error, "could not reserve jobs; retrying");
-                    pause(&shutdown, backoff(failures)).await;
-                    continue;
-                }
-            };
-            shared.emit_buried(&reserved.buried);
-            let restart = reserved.restart_at.is_some_and(|at| at > started_ms);
-            if restart || shutdown.is_cancelled() {
-                // Taken after the stop signal: give them back untouched.
-                for job in &reserved.jobs {
-                    shared.hand_back_unstarted(job).await;
-                }
-                break if restart {
-                    Exit::Restart
-                } else {
-                    Exit::Shutdown
-                };
-            }
-            reserved_total += reserved.jobs.len() as u64;
-            let took_any = !reserved.jobs.is_empty();
-            for reservation in reserved.jobs {
-                let lease = shared.held.insert(&reservation.claim, sent, options.lease);
-                running.spawn(Arc::clone(&shared).attempt(reservation, lease, hard_stop.clone()));
-            }
-            if took_any {
-                continue;
-            }
-            if options.stop_when_empty && running.is_empty() {
-                break Exit::Empty;
-            }
-            let wait = reserved.next_due.unwrap_or(crate::queue::MAX_BLOCK);
-            if wait.is_zero() {
-                continue;
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => {}
-                woken = waker.wait(wait) => if let Err(error) = woken {
-                    tracing::warn!(%error, "could not wait for work; retrying");
-                    pause(&shutdown, RETRY_MAX).await;
-                }
-            }
-        };
-
-        tracing::info!(?exit, running = running.len(), "worker stopping");
-        let drained = async { while running.join_next().await.is_some() {} };
-        tokio::pin!(drained);
-        let in_time = if exit == Exit::Shutdown {
-            tokio::time::timeout(options.grace, &mut drained)
-                .await
-                .is_ok()
-        } else {
-            // Other stops let running jobs finish, unless a shutdown comes meanwhile.
-            tokio::select! {
-                () = &mut drained => true,
-                () = shutdown.cancelled() => tokio::time::timeout(options.grace, &mut drained).await.is_ok(),
-            }
-        };
-        if !in_time {
-            tracing::info!("grace period over: handing back the running jobs");
-            hard_stop.cancel();
-            drained.await;
-        }
-        stop_heartbeat.cancel();
-        let _ = heartbeat.await;
-        if let Err(error) = shared.queue.deregister_worker(&shared.id).await {
-            tracing::debug!(%error, "could not deregister the worker");
-        }
-        drop(shared);
-        self.finish(exit).await
-    }
-
-    async fn finish(self, exit: Exit) -> Exit {
         let Worker {
             shared,
             dispatchers,
         } = self;
         let limit = shared.options.observer_timeout;
+        // The last handle on the event bus: dropping it lets the observers drain.
         drop(shared);
         dispatchers.finish(limit).await;
         exit
@@ -410,6 +282,159 @@ enum Stop {
 }
 
 impl Shared {
+    /// The worker's life after start-up: heartbeat and registry, the reserve loop, the
+    /// drain.
+    async fn serve(self: Arc<Self>, started_ms: i64, shutdown: &CancellationToken) -> Exit {
+        let stop_heartbeat = CancellationToken::new();
+        // Also stops the heartbeat if this future is dropped mid-run.
+        let _heartbeat_guard = stop_heartbeat.clone().drop_guard();
+        let registry = WorkerInfo {
+            id: self.id.clone(),
+            host: self.host.clone(),
+            pid: std::process::id(),
+            started_ms,
+            jobs: Vec::new(),
+            heartbeat_ms: started_ms,
+        };
+        let heartbeat = tokio::spawn(heartbeat::run(
+            self.queue.clone(),
+            Arc::clone(&self.held),
+            self.options.lease,
+            Some(registry),
+            stop_heartbeat.clone(),
+        ));
+        tracing::info!(worker = %self.id, queues = ?self.options.queues, concurrency = self.options.concurrency, "worker started");
+        let hard_stop = CancellationToken::new();
+        let mut running = JoinSet::new();
+        let exit = Arc::clone(&self)
+            .reserve_until_stop(started_ms, shutdown, &mut running, &hard_stop)
+            .await;
+        tracing::info!(?exit, running = running.len(), "worker stopping");
+        self.drain(exit, &mut running, shutdown, &hard_stop).await;
+        stop_heartbeat.cancel();
+        let _ = heartbeat.await;
+        if let Err(error) = self.queue.deregister_worker(&self.id).await {
+            tracing::debug!(%error, "could not deregister the worker");
+        }
+        exit
+    }
+
+    /// Reserves and starts jobs while slots are free, blocking on the wake-up list when
+    /// nothing is ready, until a stop condition holds.
+    async fn reserve_until_stop(
+        self: Arc<Self>,
+        started_ms: i64,
+        shutdown: &CancellationToken,
+        running: &mut JoinSet<Processed>,
+        hard_stop: &CancellationToken,
+    ) -> Exit {
+        let options = &self.options;
+        let started = Instant::now();
+        let mut waker = self.queue.waker(&options.queues);
+        let mut reserved_total: u64 = 0;
+        let mut failures = 0;
+        loop {
+            while running.try_join_next().is_some() {}
+            if shutdown.is_cancelled() {
+                return Exit::Shutdown;
+            }
+            if options.max_time.is_some_and(|max| started.elapsed() >= max) {
+                return Exit::MaxTime;
+            }
+            let left = options
+                .max_jobs
+                .map_or(u64::MAX, |max| max.saturating_sub(reserved_total));
+            if left == 0 {
+                return Exit::MaxJobs;
+            }
+            let slots = options.concurrency.saturating_sub(running.len());
+            if slots == 0 {
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    _ = running.join_next() => {}
+                }
+                continue;
+            }
+            let want = usize::try_from(left).unwrap_or(usize::MAX).min(slots);
+            let sent = Instant::now();
+            let reserved = match self.queue.reserve(&self.reserve_request(want)).await {
+                Ok(reserved) => {
+                    failures = 0;
+                    reserved
+                }
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(%error, "could not reserve jobs; retrying");
+                    pause(shutdown, backoff(failures)).await;
+                    continue;
+                }
+            };
+            self.emit_buried(&reserved.buried);
+            let restart = reserved.restart_at.is_some_and(|at| at > started_ms);
+            if restart || shutdown.is_cancelled() {
+                // Taken after the stop signal: give them back untouched.
+                for job in &reserved.jobs {
+                    self.hand_back_unstarted(job).await;
+                }
+                return if restart {
+                    Exit::Restart
+                } else {
+                    Exit::Shutdown
+                };
+            }
+            if !reserved.jobs.is_empty() {
+                reserved_total += reserved.jobs.len() as u64;
+                for reservation in reserved.jobs {
+                    let lease = self.held.insert(&reservation.claim, sent, options.lease);
+                    running.spawn(Arc::clone(&self).attempt(reservation, lease, hard_stop.clone()));
+                }
+                continue;
+            }
+            if options.stop_when_empty && running.is_empty() {
+                return Exit::Empty;
+            }
+            let wait = reserved.next_due.unwrap_or(crate::queue::MAX_BLOCK);
+            if wait.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                woken = waker.wait(wait) => if let Err(error) = woken {
+                    tracing::warn!(%error, "could not wait for work; retrying");
+                    pause(shutdown, RETRY_MAX).await;
+                }
+            }
+        }
+    }
+
+    /// Lets the running attempts finish: within the grace period on shutdown (then they
+    /// are cancelled and handed back), to the end on any other stop unless a shutdown
+    /// comes meanwhile.
+    async fn drain(
+        &self,
+        exit: Exit,
+        running: &mut JoinSet<Processed>,
+        shutdown: &CancellationToken,
+        hard_stop: &CancellationToken,
+    ) {
+        let grace = self.options.grace;
+        let drained = async { while running.join_next().await.is_some() {} };
+        tokio::pin!(drained);
+        let in_time = if exit == Exit::Shutdown {
+            tokio::time::timeout(grace, &mut drained).await.is_ok()
+        } else {
+            tokio::select! {
+                () = &mut drained => true,
+                () = shutdown.cancelled() => tokio::time::timeout(grace, &mut drained).await.is_ok(),
+            }
+        };
+        if !in_time {
+            tracing::info!("grace period over: handing back the running jobs");
+            hard_stop.cancel();
+            drained.await;
+        }
+    }
+
     fn reserve_request(&self, max: usize) -> ReserveRequest<'_> {
         ReserveRequest {
             queues: &self.options.queues,

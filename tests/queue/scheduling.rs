@@ -41,7 +41,11 @@ async fn a_delayed_job_is_not_reservable_before_its_time_and_is_at_its_time() {
     )
     .await;
     // Redis TIME is read in whole milliseconds at push and at reserve: allow 2 ms.
-    assert!(pushed.elapsed() >= Duration::from_millis(398), "{:?}", pushed.elapsed());
+    assert!(
+        pushed.elapsed() >= Duration::from_millis(398),
+        "{:?}",
+        pushed.elapsed()
+    );
     assert_eq!(taken[0].claim.job_id, "later");
     assert_eq!(taken[0].attempt, 1);
 }
