@@ -53,6 +53,8 @@ end
 -- already waited (recovered, woken, handed back) go to the front.
 local function make_ready(id, jkey, front)
   local queue = redis.call('HGET', jkey, 'queue')
+  -- A record deleted behind the queue's back is dropped rather than break every reserve.
+  if not queue then return end
   redis.call('HSET', jkey, 'state', 'ready')
   if front then
     redis.call('LPUSH', ready_key(queue), id)

@@ -40,18 +40,21 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.reserved, '-inf', '(' .. now, 
   local jkey = job_key(id)
   redis.call('ZREM', K.reserved, id)
   local f = redis.call('HMGET', jkey, 'token', 'attempts', 'max')
-  release_locks(jkey, f[1])
-  redis.call('HSET', jkey, 'token', '')
-  local recoveries = redis.call('HINCRBY', jkey, 'recoveries', 1)
-  count('recovered')
-  local attempts, max_attempts = tonumber(f[2]) or 0, tonumber(f[3]) or 1
-  if recoveries > max_recoveries then
-    bury_noted(id, jkey, 'its worker was lost ' .. recoveries .. ' times')
-  elseif attempts >= max_attempts then
-    bury_noted(id, jkey, 'its worker was lost during the last allowed attempt ('
-      .. attempts .. ' of ' .. max_attempts .. ')')
-  else
-    make_ready(id, jkey, true)
+  -- f[1] is false only for a record deleted behind the queue's back: nothing to recover.
+  if f[1] then
+    release_locks(jkey, f[1])
+    redis.call('HSET', jkey, 'token', '')
+    local recoveries = redis.call('HINCRBY', jkey, 'recoveries', 1)
+    count('recovered')
+    local attempts, max_attempts = tonumber(f[2]) or 0, tonumber(f[3]) or 1
+    if recoveries > max_recoveries then
+      bury_noted(id, jkey, 'its worker was lost ' .. recoveries .. ' times')
+    elseif attempts >= max_attempts then
+      bury_noted(id, jkey, 'its worker was lost during the last allowed attempt ('
+        .. attempts .. ' of ' .. max_attempts .. ')')
+    else
+      make_ready(id, jkey, true)
+    end
   end
 end
 
@@ -60,9 +63,14 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.parked, '-inf', now, 'LIMIT', 
   local jkey = job_key(id)
   local f = redis.call('HMGET', jkey, 'waiting', 'since', 'owait')
   local kind = f[1]
-  local name = redis.call('HGET', jkey, LOCK_FIELD[kind])
-  local deadline = tonumber(f[2]) + tonumber(f[3])
-  if now >= deadline then
+  local field = LOCK_FIELD[kind]
+  local name = field and redis.call('HGET', jkey, field)
+  local deadline = (tonumber(f[2]) or now) + (tonumber(f[3]) or 0)
+  if not name then
+    -- Not a consistent parked record (deleted or edited by hand): stop tracking it.
+    redis.call('ZREM', K.parked, id)
+    make_ready(id, jkey, true)
+  elseif now >= deadline then
     redis.call('ZREM', K.parked, id)
     redis.call('ZREM', waiters_key(kind, name), id)
     bury_noted(id, jkey, 'overlap_timeout')
