@@ -82,3 +82,33 @@ async fn a_worker_killed_during_the_last_allowed_attempt_fails_the_job_without_r
     let starts = t.records().iter().filter(|r| r.word == "start").count();
     assert_eq!(starts, 1, "never ran again");
 }
+
+#[tokio::test]
+async fn a_job_whose_workers_were_lost_more_than_three_times_is_dead() {
+    let t = TestQueue::new().await;
+    t.queue
+        .push(&t.noop("cursed", &[0]).with_max_attempts(10))
+        .await
+        .unwrap();
+    let queues = vec!["default".to_owned()];
+    let request = quire::queue::ReserveRequest {
+        queues: &queues,
+        worker_id: "doomed",
+        lease: Duration::from_millis(50),
+        max: 1,
+    };
+    // Each reservation's worker "dies": nobody renews, the lease lapses, the next
+    // reserve recovers the job. The fourth recovery buries it instead.
+    let reservations = std::sync::atomic::AtomicUsize::new(0);
+    let buried =
+        super::helpers::eventually(Duration::from_secs(10), "the job is buried", || async {
+            let reserved = t.queue.reserve(&request).await.unwrap();
+            reservations.fetch_add(reserved.jobs.len(), std::sync::atomic::Ordering::Relaxed);
+            reserved.buried.into_iter().find(|b| b.job_id == "cursed")
+        })
+        .await;
+    assert_eq!(reservations.into_inner(), 4);
+    assert!(buried.reason.contains("lost 4 times"), "{}", buried.reason);
+    let record = t.queue.job("cursed").await.unwrap().unwrap();
+    assert_eq!((record.state, record.recoveries), (Some(JobState::Dead), 4));
+}
