@@ -8,6 +8,7 @@ use crate::settings::Settings;
 /// Options of `quire failed`.
 #[derive(Debug, Args)]
 pub struct FailedArgs {
+    /// What to do.
     #[command(subcommand)]
     pub action: FailedAction,
 }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use super::events::{EventBus, EventKind, JobEvent, Observer, Observers};
-use super::handler::{Handlers, JobContext, JobError, JobHandler, Outcome};
+use super::handler::{Handler, Handlers, JobContext, JobError, JobHandler, Outcome};
 use super::heartbeat::{self, Held, LeaseWatch};
 use super::middleware::{Attempt, Gate, LockMiddleware, Middleware};
 use crate::queue::{
@@ -106,6 +106,21 @@ pub enum AttemptOutcome {
     },
     /// The attempt lost its lease: nothing was committed, the job belongs to another.
     LeaseLost,
+}
+
+impl AttemptOutcome {
+    /// The error or reason it carries, for events.
+    fn detail(&self) -> Option<String> {
+        match self {
+            AttemptOutcome::Retried { error, .. } | AttemptOutcome::Failed { error } => {
+                Some(error.clone())
+            }
+            AttemptOutcome::Deferred { reason } | AttemptOutcome::Dead { reason } => {
+                Some(reason.clone())
+            }
+            AttemptOutcome::Succeeded | AttemptOutcome::LeaseLost => None,
+        }
+    }
 }
 
 /// One job that [`Worker::process_one`] handled.
@@ -281,6 +296,13 @@ enum Stop {
     Shutdown,
 }
 
+/// What running the handler came to. A timeout becomes a transient error, so only a
+/// lost lease and a shutdown remain stops.
+enum Executed {
+    Returned(Result<Outcome, JobError>),
+    Stopped(Stop),
+}
+
 impl Shared {
     /// The worker's life after start-up: heartbeat and registry, the reserve loop, the
     /// drain.
@@ -450,47 +472,26 @@ impl Shared {
         Ok(reserved.jobs)
     }
 
+    /// Events for the jobs a reserve's sweeps sent to the dead set.
     fn emit_buried(&self, buried: &[Buried]) {
         for job in buried {
             tracing::warn!(job_id = %job.job_id, reason = %job.reason, "job sent to the dead set");
-            self.emit(
-                EventKind::Dead,
-                &job.job_id,
-                None,
-                0,
-                Some(job.reason.clone()),
-                None,
-            );
+            self.bus.emit(JobEvent {
+                kind: EventKind::Dead,
+                job_id: job.job_id.clone(),
+                job_kind: None,
+                attempt: 0,
+                worker_id: self.id.clone(),
+                detail: Some(job.reason.clone()),
+                delay: None,
+            });
         }
-    }
-
-    fn emit(
-        &self,
-        kind: EventKind,
-        job_id: &str,
-        job: Option<&Job>,
-        attempt: u32,
-        detail: Option<String>,
-        delay: Option<Duration>,
-    ) {
-        self.bus.emit(JobEvent {
-            kind,
-            job_id: job_id.to_owned(),
-            job_kind: job.map(|job| job.kind.clone()),
-            attempt,
-            worker_id: self.id.clone(),
-            detail,
-            delay,
-        });
     }
 
     /// A job reserved after the worker was told to stop goes straight back.
     async fn hand_back_unstarted(&self, reservation: &Reservation) {
-        match self.queue.hand_back(&reservation.claim).await {
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(job_id = %reservation.claim.job_id, %error, "could not hand back a job; its lease will lapse")
-            }
+        if let Err(error) = self.queue.hand_back(&reservation.claim).await {
+            tracing::warn!(job_id = %reservation.claim.job_id, %error, "could not hand back a job; its lease will lapse");
         }
     }
 
@@ -522,278 +523,107 @@ impl Shared {
         lease: &mut LeaseWatch,
         hard_stop: &CancellationToken,
     ) -> AttemptOutcome {
-        let claim = &reservation.claim;
-        let attempt = reservation.attempt;
+        let mut current = Current {
+            shared: self,
+            claim: &reservation.claim,
+            job: None,
+            attempt: reservation.attempt,
+            hard_stop,
+        };
         let job = match reservation.decode() {
             Ok(job) => Arc::new(job),
             Err(error) => {
                 let reason = format!("the job cannot be decoded: {error}");
-                return self
-                    .commit_dead(claim, None, attempt, reason, hard_stop)
-                    .await;
+                return current.commit(Ending::Bury(reason)).await;
             }
         };
+        current.job = Some(&job);
         tracing::Span::current().record("kind", job.kind.as_str());
-        self.emit(
-            EventKind::Reserved,
-            &claim.job_id,
-            Some(&job),
-            attempt,
-            None,
-            None,
-        );
+        current.emit(EventKind::Reserved, None, None);
 
         // Before any lock is taken: a job nobody can run must not hold one.
         let Some(handler) = self.handlers.get(&job.kind) else {
             let error = format!("no handler is registered for job kind {:?}", job.kind);
-            return self
-                .commit_failure(claim, &job, attempt, JobError::Permanent(error), hard_stop)
+            return current
+                .commit(current.failure(JobError::Permanent(error)))
                 .await;
         };
         let scope = Attempt {
             queue: &self.queue,
             job: &job,
-            claim,
+            claim: current.claim,
             lease: self.options.lease,
         };
         for middleware in &self.middleware {
-            let gate = self.persist(hard_stop, || middleware.enter(scope)).await;
-            match gate {
+            match self.persist(hard_stop, || middleware.enter(scope)).await {
                 Ok(Gate::Proceed) => {}
+                // The middleware already made the transition; only the event is left.
                 Ok(Gate::Parked { reason }) => {
-                    self.emit(
-                        EventKind::Deferred,
-                        &claim.job_id,
-                        Some(&job),
-                        attempt,
-                        Some(reason.clone()),
-                        None,
-                    );
+                    current.emit(EventKind::Deferred, Some(reason.clone()), None);
                     return AttemptOutcome::Deferred { reason };
                 }
                 Ok(Gate::Dead { reason }) => {
-                    self.emit(
-                        EventKind::Dead,
-                        &claim.job_id,
-                        Some(&job),
-                        attempt,
-                        Some(reason.clone()),
-                        None,
-                    );
+                    current.emit(EventKind::Dead, Some(reason.clone()), None);
                     return AttemptOutcome::Dead { reason };
                 }
-                Err(error) => return self.refused(claim, &error),
+                Err(error) => return refused(current.claim, &error),
             }
         }
 
+        current.emit(EventKind::Started, None, None);
+        let ending = match self.execute(handler, &job, &current, lease).await {
+            Executed::Returned(Ok(Outcome::Completed)) => Ending::Ack,
+            Executed::Returned(Ok(Outcome::Defer(delay))) => Ending::Defer(delay),
+            Executed::Returned(Err(error)) => current.failure(error),
+            Executed::Stopped(Stop::Shutdown) => Ending::HandBack,
+            Executed::Stopped(_) => {
+                tracing::warn!("the lease could not be renewed: attempt cancelled");
+                return AttemptOutcome::LeaseLost;
+            }
+        };
+        current.commit(ending).await
+    }
+
+    /// Runs the handler under the job's timeout, the lease and the hard stop. A handler
+    /// told to stop gets a short wind-down; work it completes meanwhile is kept, and a
+    /// timeout is a transient error (it counts as an attempt).
+    async fn execute(
+        &self,
+        handler: Handler,
+        job: &Arc<Job>,
+        current: &Current<'_>,
+        lease: &mut LeaseWatch,
+    ) -> Executed {
         let cancel = CancellationToken::new();
-        let ctx = JobContext::new(Arc::clone(&job), attempt, claim.clone(), cancel.clone());
-        let mut handler = handler.run(ctx);
-        self.emit(
-            EventKind::Started,
-            &claim.job_id,
-            Some(&job),
-            attempt,
-            None,
-            None,
+        let ctx = JobContext::new(
+            Arc::clone(job),
+            current.attempt,
+            current.claim.clone(),
+            cancel.clone(),
         );
+        let mut handler = handler.run(ctx);
         let timeout = self
             .options
             .max_timeout
             .map_or(job.timeout, |max| max.min(job.timeout));
-        let stopped = tokio::select! {
-            result = &mut handler => Ok(result),
-            () = tokio::time::sleep(timeout) => Err(Stop::Timeout),
-            () = lease.lost() => Err(Stop::LeaseLost),
-            () = hard_stop.cancelled() => Err(Stop::Shutdown),
+        let stop = tokio::select! {
+            result = &mut handler => return Executed::Returned(result),
+            () = tokio::time::sleep(timeout) => Stop::Timeout,
+            () = lease.lost() => Stop::LeaseLost,
+            () = current.hard_stop.cancelled() => Stop::Shutdown,
         };
-        let result = match stopped {
-            Ok(result) => result,
-            Err(stop) => {
-                cancel.cancel();
-                let wound_down = tokio::time::timeout(
-                    super::heartbeat::wind_down(self.options.lease),
-                    &mut handler,
-                )
-                .await;
-                drop(handler);
-                match (stop, wound_down) {
-                    (Stop::LeaseLost, _) => {
-                        tracing::warn!("the lease could not be renewed: attempt cancelled");
-                        return AttemptOutcome::LeaseLost;
-                    }
-                    // Work that completed while winding down is kept.
-                    (_, Ok(Ok(outcome))) => Ok(outcome),
-                    (Stop::Timeout, _) => Err(JobError::Transient(format!(
-                        "timed out after {}",
-                        humantime::format_duration(timeout)
-                    ))),
-                    (Stop::Shutdown, _) => {
-                        return self.commit_hand_back(claim, &job, attempt).await;
-                    }
-                }
-            }
-        };
-        match result {
-            Ok(Outcome::Completed) => {
-                match self.persist(hard_stop, || self.queue.ack(claim)).await {
-                    Ok(()) => {
-                        self.emit(
-                            EventKind::Succeeded,
-                            &claim.job_id,
-                            Some(&job),
-                            attempt,
-                            None,
-                            None,
-                        );
-                        AttemptOutcome::Succeeded
-                    }
-                    Err(error) => self.refused(claim, &error),
-                }
-            }
-            Ok(Outcome::Defer(delay)) => match self
-                .persist(hard_stop, || self.queue.defer(claim, delay))
-                .await
-            {
-                Ok(()) => {
-                    let reason = "the handler deferred it".to_owned();
-                    self.emit(
-                        EventKind::Deferred,
-                        &claim.job_id,
-                        Some(&job),
-                        attempt,
-                        Some(reason.clone()),
-                        Some(delay),
-                    );
-                    AttemptOutcome::Deferred { reason }
-                }
-                Err(error) => self.refused(claim, &error),
-            },
-            Err(error) => {
-                self.commit_failure(claim, &job, attempt, error, hard_stop)
-                    .await
-            }
+        cancel.cancel();
+        let wound_down =
+            tokio::time::timeout(heartbeat::wind_down(self.options.lease), handler).await;
+        match (stop, wound_down) {
+            (Stop::LeaseLost, _) => Executed::Stopped(Stop::LeaseLost),
+            (_, Ok(Ok(outcome))) => Executed::Returned(Ok(outcome)),
+            (Stop::Timeout, _) => Executed::Returned(Err(JobError::Transient(format!(
+                "timed out after {}",
+                humantime::format_duration(timeout)
+            )))),
+            (Stop::Shutdown, _) => Executed::Stopped(Stop::Shutdown),
         }
-    }
-
-    /// Retries a transient error with backoff, or fails the job for good.
-    async fn commit_failure(
-        &self,
-        claim: &Claim,
-        job: &Job,
-        attempt: u32,
-        error: JobError,
-        hard_stop: &CancellationToken,
-    ) -> AttemptOutcome {
-        let message = error.to_string();
-        if matches!(error, JobError::Transient(_)) && attempt < job.max_attempts {
-            let delay = self.options.backoff.delay(attempt);
-            return match self
-                .persist(hard_stop, || self.queue.retry(claim, delay, &message))
-                .await
-            {
-                Ok(()) => {
-                    self.emit(
-                        EventKind::Retried,
-                        &claim.job_id,
-                        Some(job),
-                        attempt,
-                        Some(message.clone()),
-                        Some(delay),
-                    );
-                    AttemptOutcome::Retried {
-                        delay,
-                        error: message,
-                    }
-                }
-                Err(error) => self.refused(claim, &error),
-            };
-        }
-        match self
-            .persist(hard_stop, || self.queue.fail(claim, &message))
-            .await
-        {
-            Ok(()) => {
-                tracing::warn!(error = %message, "job failed");
-                self.emit(
-                    EventKind::Failed,
-                    &claim.job_id,
-                    Some(job),
-                    attempt,
-                    Some(message.clone()),
-                    None,
-                );
-                AttemptOutcome::Failed { error: message }
-            }
-            Err(error) => self.refused(claim, &error),
-        }
-    }
-
-    async fn commit_dead(
-        &self,
-        claim: &Claim,
-        job: Option<&Job>,
-        attempt: u32,
-        reason: String,
-        hard_stop: &CancellationToken,
-    ) -> AttemptOutcome {
-        match self
-            .persist(hard_stop, || self.queue.fail(claim, &reason))
-            .await
-        {
-            Ok(()) => {
-                tracing::warn!(%reason, "job sent to the dead set");
-                self.emit(
-                    EventKind::Dead,
-                    &claim.job_id,
-                    job,
-                    attempt,
-                    Some(reason.clone()),
-                    None,
-                );
-                AttemptOutcome::Dead { reason }
-            }
-            Err(error) => self.refused(claim, &error),
-        }
-    }
-
-    /// Gives a job back on shutdown: one try, since the worker is leaving; if Redis is
-    /// away the lease lapses and the job is recovered.
-    async fn commit_hand_back(&self, claim: &Claim, job: &Job, attempt: u32) -> AttemptOutcome {
-        match self.queue.hand_back(claim).await {
-            Ok(Deferred::Yes) => {
-                let reason = "handed back by a stopping worker".to_owned();
-                self.emit(
-                    EventKind::Deferred,
-                    &claim.job_id,
-                    Some(job),
-                    attempt,
-                    Some(reason.clone()),
-                    None,
-                );
-                AttemptOutcome::Deferred { reason }
-            }
-            Ok(Deferred::Buried) => {
-                let reason = "handed back too many times".to_owned();
-                self.emit(
-                    EventKind::Dead,
-                    &claim.job_id,
-                    Some(job),
-                    attempt,
-                    Some(reason.clone()),
-                    None,
-                );
-                AttemptOutcome::Dead { reason }
-            }
-            Err(error) => self.refused(claim, &error),
-        }
-    }
-
-    /// A transition that did not happen: the lease was lost, or Redis stayed away until
-    /// the worker stopped. Either way the job's lease will decide.
-    fn refused(&self, claim: &Claim, error: &QueueError) -> AttemptOutcome {
-        tracing::warn!(job_id = %claim.job_id, %error, "the attempt's outcome was not committed");
-        AttemptOutcome::LeaseLost
     }
 
     /// Runs a Redis step, retrying while Redis is unavailable, until it succeeds, is
@@ -819,6 +649,132 @@ impl Shared {
             }
         }
     }
+}
+
+/// How an attempt ends, before it is committed.
+#[derive(Debug)]
+enum Ending {
+    Ack,
+    Defer(Duration),
+    Retry { delay: Duration, error: String },
+    Fail(String),
+    Bury(String),
+    HandBack,
+}
+
+/// The attempt being committed: what every transition and event of it needs.
+struct Current<'a> {
+    shared: &'a Shared,
+    claim: &'a Claim,
+    job: Option<&'a Job>,
+    attempt: u32,
+    hard_stop: &'a CancellationToken,
+}
+
+impl Current<'_> {
+    fn emit(&self, kind: EventKind, detail: Option<String>, delay: Option<Duration>) {
+        self.shared.bus.emit(JobEvent {
+            kind,
+            job_id: self.claim.job_id.clone(),
+            job_kind: self.job.map(|job| job.kind.clone()),
+            attempt: self.attempt,
+            worker_id: self.shared.id.clone(),
+            detail,
+            delay,
+        });
+    }
+
+    /// A transient error with attempts left is retried with backoff; anything else
+    /// fails the job with this, its last real error.
+    fn failure(&self, error: JobError) -> Ending {
+        let max_attempts = self.job.map_or(1, |job| job.max_attempts);
+        match error {
+            JobError::Transient(error) if self.attempt < max_attempts => Ending::Retry {
+                delay: self.shared.options.backoff.delay(self.attempt),
+                error,
+            },
+            error => Ending::Fail(error.to_string()),
+        }
+    }
+
+    /// Makes the ending's transition (retrying while Redis is away), then emits its event.
+    async fn commit(&self, ending: Ending) -> AttemptOutcome {
+        let queue = &self.shared.queue;
+        let claim = self.claim;
+        let committed = match &ending {
+            Ending::Ack => self
+                .shared
+                .persist(self.hard_stop, || queue.ack(claim))
+                .await
+                .map(|()| Deferred::Yes),
+            Ending::Defer(delay) => self
+                .shared
+                .persist(self.hard_stop, || queue.defer(claim, *delay))
+                .await
+                .map(|()| Deferred::Yes),
+            Ending::Retry { delay, error } => self
+                .shared
+                .persist(self.hard_stop, || queue.retry(claim, *delay, error))
+                .await
+                .map(|()| Deferred::Yes),
+            Ending::Fail(reason) | Ending::Bury(reason) => self
+                .shared
+                .persist(self.hard_stop, || queue.fail(claim, reason))
+                .await
+                .map(|()| Deferred::Yes),
+            // One try: the worker is leaving; if Redis is away the lease will lapse.
+            Ending::HandBack => queue.hand_back(claim).await,
+        };
+        let buried = match committed {
+            Ok(deferred) => deferred == Deferred::Buried,
+            Err(error) => return refused(claim, &error),
+        };
+        let (kind, outcome, delay) = match ending {
+            Ending::HandBack if buried => {
+                let reason = "handed back by stopping workers too many times".to_owned();
+                (EventKind::Dead, AttemptOutcome::Dead { reason }, None)
+            }
+            Ending::HandBack => {
+                let reason = "handed back by a stopping worker".to_owned();
+                (
+                    EventKind::Deferred,
+                    AttemptOutcome::Deferred { reason },
+                    None,
+                )
+            }
+            Ending::Ack => (EventKind::Succeeded, AttemptOutcome::Succeeded, None),
+            Ending::Defer(delay) => {
+                let reason = "the handler deferred it".to_owned();
+                (
+                    EventKind::Deferred,
+                    AttemptOutcome::Deferred { reason },
+                    Some(delay),
+                )
+            }
+            Ending::Retry { delay, error } => (
+                EventKind::Retried,
+                AttemptOutcome::Retried { delay, error },
+                Some(delay),
+            ),
+            Ending::Fail(error) => {
+                tracing::warn!(%error, "job failed");
+                (EventKind::Failed, AttemptOutcome::Failed { error }, None)
+            }
+            Ending::Bury(reason) => {
+                tracing::warn!(%reason, "job sent to the dead set");
+                (EventKind::Dead, AttemptOutcome::Dead { reason }, None)
+            }
+        };
+        self.emit(kind, outcome.detail(), delay);
+        outcome
+    }
+}
+
+/// A transition that did not happen: the lease was lost, or Redis stayed away until the
+/// worker stopped. Either way the job's lease decides what happens next.
+fn refused(claim: &Claim, error: &QueueError) -> AttemptOutcome {
+    tracing::warn!(job_id = %claim.job_id, %error, "the attempt's outcome was not committed");
+    AttemptOutcome::LeaseLost
 }
 
 /// Retries `step` while Redis is unavailable; `None` if `stop` fires first.
