@@ -697,34 +697,28 @@ impl Current<'_> {
         }
     }
 
+    /// The ending's Redis transition, fenced by the attempt's claim.
+    async fn transition(&self, ending: &Ending) -> Result<Deferred, QueueError> {
+        let (queue, claim) = (&self.shared.queue, self.claim);
+        let done = match ending {
+            Ending::Ack => queue.ack(claim).await,
+            Ending::Defer(delay) => queue.defer(claim, *delay).await,
+            Ending::Retry { delay, error } => queue.retry(claim, *delay, error).await,
+            Ending::Fail(reason) | Ending::Bury(reason) => queue.fail(claim, reason).await,
+            Ending::HandBack => return queue.hand_back(claim).await,
+        };
+        done.map(|()| Deferred::Yes)
+    }
+
     /// Makes the ending's transition (retrying while Redis is away), then emits its event.
     async fn commit(&self, ending: Ending) -> AttemptOutcome {
-        let queue = &self.shared.queue;
         let claim = self.claim;
-        let committed = match &ending {
-            Ending::Ack => self
-                .shared
-                .persist(self.hard_stop, || queue.ack(claim))
-                .await
-                .map(|()| Deferred::Yes),
-            Ending::Defer(delay) => self
-                .shared
-                .persist(self.hard_stop, || queue.defer(claim, *delay))
-                .await
-                .map(|()| Deferred::Yes),
-            Ending::Retry { delay, error } => self
-                .shared
-                .persist(self.hard_stop, || queue.retry(claim, *delay, error))
-                .await
-                .map(|()| Deferred::Yes),
-            Ending::Fail(reason) | Ending::Bury(reason) => self
-                .shared
-                .persist(self.hard_stop, || queue.fail(claim, reason))
-                .await
-                .map(|()| Deferred::Yes),
-            // One try: the worker is leaving; if Redis is away the lease will lapse.
-            Ending::HandBack => queue.hand_back(claim).await,
-        };
+        // A hand-back comes after the hard stop, when `persist` makes a single try: the
+        // worker is leaving, and if Redis is away the lease will lapse instead.
+        let committed = self
+            .shared
+            .persist(self.hard_stop, || self.transition(&ending))
+            .await;
         let buried = match committed {
             Ok(deferred) => deferred == Deferred::Buried,
             Err(error) => return refused(claim, &error),
