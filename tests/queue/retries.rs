@@ -160,3 +160,46 @@ async fn a_timeout_cancels_the_handler_and_counts_as_an_attempt() {
         matches!(second.outcome, AttemptOutcome::Failed { ref error } if error.contains("timed out"))
     );
 }
+
+/// Asks to run later on its first run, then completes.
+#[derive(Default)]
+struct DeferOnce {
+    runs: std::sync::atomic::AtomicU32,
+}
+
+impl JobHandler for DeferOnce {
+    async fn run(&self, _ctx: JobContext) -> Result<Outcome, JobError> {
+        if self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Ok(Outcome::Defer(Duration::from_millis(50)))
+        } else {
+            Ok(Outcome::Completed)
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_handler_that_defers_runs_again_later_without_consuming_an_attempt() {
+    let t = TestQueue::new().await;
+    let worker = Worker::builder(t.queue.clone(), options(2000))
+        .handler("defer", DeferOnce::default())
+        .build();
+    t.queue
+        .push(&Job::new("patient", "defer", serde_json::Value::Null).with_max_attempts(1))
+        .await
+        .unwrap();
+    let first = worker.process_one().await.unwrap().unwrap();
+    assert!(matches!(first.outcome, AttemptOutcome::Deferred { .. }));
+    assert_eq!(
+        t.queue.job("patient").await.unwrap().unwrap().state,
+        Some(JobState::Delayed)
+    );
+    let second =
+        super::helpers::eventually(Duration::from_secs(3), "the job runs again", || async {
+            worker.process_one().await.unwrap()
+        })
+        .await;
+    assert_eq!(
+        (second.attempt, second.outcome),
+        (1, AttemptOutcome::Succeeded)
+    );
+}
