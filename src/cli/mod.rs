@@ -8,10 +8,13 @@ use clap::{Parser, Subcommand};
 use crate::db::Db;
 use crate::settings::{Settings, SettingsArgs};
 
+pub mod failed;
 pub mod migrate;
 pub mod render;
 pub mod reports;
+pub mod restart;
 pub mod seed;
+pub mod work;
 
 /// quire: a report-generation job runner for invoicing applications.
 #[derive(Debug, Parser)]
@@ -38,7 +41,7 @@ pub enum Command {
     /// Serve the HTTP API.
     Serve,
     /// Run a worker.
-    Work,
+    Work(work::WorkArgs),
     /// Serve the HTTP API and run workers in one process.
     Run,
     /// Enqueue a report run.
@@ -51,8 +54,8 @@ pub enum Command {
     Reports(reports::ReportsArgs),
     /// Tell every worker to finish its current jobs and exit.
     Restart,
-    /// Inspect and retry dead jobs.
-    Failed,
+    /// Inspect, retry and forget dead jobs.
+    Failed(failed::FailedArgs),
     /// Create and revoke API keys.
     Keys,
     /// Reproducible benchmarks.
@@ -96,6 +99,20 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
         .with_context(|| format!("opening DATABASE_URL {}", redact(&settings.database_url)))?;
     db.migrate().await.context("migrating DATABASE_URL")?;
     Ok(db)
+}
+
+/// Connects to the queue under the configured prefix.
+///
+/// # Errors
+/// When Redis cannot be reached.
+pub async fn open_queue(settings: &Settings) -> anyhow::Result<crate::queue::Queue> {
+    crate::queue::Queue::connect(
+        &settings.redis_url,
+        &settings.prefix,
+        crate::queue::QueueConfig::default(),
+    )
+    .await
+    .with_context(|| format!("connecting to REDIS_URL {}", redact(&settings.redis_url)))
 }
 
 /// A database URL with its password hidden, for messages.

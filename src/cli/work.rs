@@ -1,0 +1,137 @@
+//! `quire work`: run a worker until SIGTERM/SIGINT, a restart broadcast, or one of the
+//! stop options.
+
+use std::time::Duration;
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use super::UsageError;
+use crate::queue::{Backoff, Queue};
+use crate::settings::Settings;
+use crate::worker::{NOOP_KIND, NoopHandler, Worker, WorkerOptions};
+
+/// Options of `quire work`.
+#[derive(Debug, Args)]
+pub struct WorkArgs {
+    /// Jobs run at the same time.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Queues served, highest priority first.
+    #[arg(long, value_delimiter = ',', default_value = "default")]
+    pub queues: Vec<String>,
+    /// Lease of each reservation, renewed every third of it while the job runs.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub lease: Duration,
+    /// Caps every job's own timeout.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub timeout: Option<Duration>,
+    /// On SIGTERM, how long running jobs may take to finish before they are handed back.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub grace: Duration,
+    /// Exit after reserving this many jobs.
+    #[arg(long)]
+    pub max_jobs: Option<u64>,
+    /// Stop reserving after this long; running jobs still finish.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub max_time: Option<Duration>,
+    /// Exit once no job is ready and none is running.
+    #[arg(long)]
+    pub stop_when_empty: bool,
+    /// Ceiling of the first retry delay (exponential backoff with full jitter).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub backoff_base: Duration,
+    /// No retry delay is longer.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub backoff_cap: Duration,
+}
+
+/// The shortest lease: the heartbeat renews every third of it.
+const MIN_LEASE: Duration = Duration::from_millis(300);
+
+impl WorkArgs {
+    fn options(self) -> Result<WorkerOptions, UsageError> {
+        if self.concurrency == 0 {
+            return Err(UsageError("--concurrency must be at least 1".into()));
+        }
+        if self.lease < MIN_LEASE {
+            return Err(UsageError("--lease must be at least 300ms".into()));
+        }
+        if self.queues.iter().any(|queue| queue.trim().is_empty()) {
+            return Err(UsageError(
+                "--queues must name queues, e.g. high,default".into(),
+            ));
+        }
+        Ok(WorkerOptions {
+            queues: self.queues,
+            concurrency: self.concurrency,
+            lease: self.lease,
+            max_timeout: self.timeout,
+            grace: self.grace,
+            max_jobs: self.max_jobs,
+            max_time: self.max_time,
+            stop_when_empty: self.stop_when_empty,
+            backoff: Backoff {
+                base: self.backoff_base,
+                cap: self.backoff_cap,
+            },
+            ..WorkerOptions::default()
+        })
+    }
+}
+
+/// Runs the worker; a stop for any reason is a success (exit 0).
+///
+/// # Errors
+/// Bad options are a usage error; Redis unreachable at start-up is a runtime error.
+pub async fn run(settings: &Settings, args: WorkArgs) -> anyhow::Result<()> {
+    let options = args.options()?;
+    let queue = super::open_queue(settings).await?;
+    warn_if_redis_evicts(&queue).await;
+    let worker = Worker::builder(queue, options)
+        .handler(NOOP_KIND, NoopHandler)
+        .build();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let exit = worker.run(shutdown).await;
+    tracing::info!(?exit, "worker stopped");
+    Ok(())
+}
+
+/// Cancels `shutdown` on SIGTERM or SIGINT.
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the worker");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("stop signal received");
+    shutdown.cancel();
+}
+
+/// SPEC §1: a Redis that may evict keys can silently drop jobs and locks.
+async fn warn_if_redis_evicts(queue: &Queue) {
+    let policy: Result<Vec<String>, _> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory-policy")
+        .query_async(&mut queue.connection())
+        .await;
+    if let Ok(reply) = policy
+        && let Some(policy) = reply.get(1)
+        && policy != "noeviction"
+    {
+        tracing::warn!(
+            %policy,
+            "Redis maxmemory-policy is not noeviction: under memory pressure Redis may \
+             evict queued jobs and locks; set maxmemory-policy noeviction"
+        );
+    }
+}

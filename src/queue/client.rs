@@ -1,0 +1,679 @@
+//! [`Queue`]: the client of the scripts. Cheap to clone; all clones share one
+//! multiplexed, self-reconnecting connection, so concurrent calls are pipelined.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::{
+    AsyncCommands as _, AsyncConnectionConfig, Client, FromRedisValue, Script, ScriptInvocation,
+};
+
+use super::QueueError;
+use super::job::{Buried, Claim, Counts, Job, JobRecord, Reservation, Reserved};
+use super::keys::Keys;
+use super::scripts::Scripts;
+
+/// Limits of the queue that do not belong to one job.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// How long a done job is kept, so that pushing its id again stays a no-op.
+    pub done_retention: Duration,
+    /// How long a dead job is kept before the reserve sweep deletes it.
+    pub dead_retention: Duration,
+    /// A job whose lease lapsed more often than this goes to the dead set.
+    pub max_recoveries: u32,
+    /// A job handed back by stopping workers more often than this goes to the dead set.
+    pub max_handbacks: u32,
+    /// At most this many jobs per sweep step of one reserve call, so one call never
+    /// blocks Redis for long.
+    pub sweep_limit: u32,
+}
+
+impl Default for QueueConfig {
+    fn default() -> QueueConfig {
+        QueueConfig {
+            done_retention: Duration::from_secs(24 * 3600),
+            dead_retention: Duration::from_secs(7 * 24 * 3600),
+            max_recoveries: 3,
+            max_handbacks: 10,
+            sweep_limit: 100,
+        }
+    }
+}
+
+/// What one reserve call asks for.
+#[derive(Debug, Clone)]
+pub struct ReserveRequest<'a> {
+    /// Queues to take from, highest priority first.
+    pub queues: &'a [String],
+    /// Recorded on each job as its holder.
+    pub worker_id: &'a str,
+    /// The lease each reservation starts with.
+    pub lease: Duration,
+    /// At most this many jobs (0 only runs the sweeps).
+    pub max: usize,
+}
+
+/// The two locks a job may need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockKind {
+    /// Keyed by the job's `unique_key`.
+    Unique,
+    /// Keyed by the job's `overlap_key`.
+    Overlap,
+}
+
+impl LockKind {
+    /// The name used in keys and scripts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockKind::Unique => "unique",
+            LockKind::Overlap => "overlap",
+        }
+    }
+}
+
+/// The outcome of trying to take a lock for an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acquired {
+    /// The attempt holds the lock until it ends.
+    Yes,
+    /// Another attempt holds it: the job is parked, no attempt consumed.
+    Parked,
+    /// The job waited longer than its `overlap_wait`: it is dead (`overlap_timeout`).
+    TimedOut,
+}
+
+/// The outcome of a defer or a hand-back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deferred {
+    /// The job waits again, no attempt consumed.
+    Yes,
+    /// It was handed back too often and is now dead.
+    Buried,
+}
+
+/// One live worker, as registered by its heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerInfo {
+    /// Unique per process start.
+    pub id: String,
+    /// Host name.
+    pub host: String,
+    /// Process id.
+    pub pid: u32,
+    /// When it started (ms since the epoch).
+    pub started_ms: i64,
+    /// Ids of the jobs it runs.
+    pub jobs: Vec<String>,
+    /// Its last heartbeat (ms since the epoch).
+    pub heartbeat_ms: i64,
+}
+
+/// The queue under one prefix.
+#[derive(Clone)]
+pub struct Queue {
+    client: Client,
+    conn: ConnectionManager,
+    keys: Keys,
+    scripts: Arc<Scripts>,
+    config: QueueConfig,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("base", &self.keys.base())
+            .finish()
+    }
+}
+
+/// Commands on the shared connection give up after this long, so a vanished Redis is
+/// noticed; the longest script (a batched reserve) takes milliseconds.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Queue {
+    /// Connects to `redis_url` for the keys under `prefix`.
+    ///
+    /// # Errors
+    /// When the URL is invalid or Redis cannot be reached.
+    pub async fn connect(
+        redis_url: &str,
+        prefix: &str,
+        config: QueueConfig,
+    ) -> Result<Queue, QueueError> {
+        let client = Client::open(redis_url)?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(1);
+        let conn = client
+            .get_connection_manager_with_config(manager_config)
+            .await?;
+        Ok(Queue {
+            client,
+            conn,
+            keys: Keys::new(prefix),
+            scripts: Arc::new(Scripts::new()),
+            config,
+        })
+    }
+
+    /// The key names of this queue's prefix.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// A clone of the shared connection, for commands the queue does not wrap.
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// Runs `script` with the key base as KEYS[1] and ARGV[1], then what `args` adds.
+    async fn invoke<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        args: impl FnOnce(&mut ScriptInvocation<'_>),
+    ) -> Result<T, QueueError> {
+        let mut invocation = script.key(self.keys.base());
+        invocation.arg(self.keys.base());
+        args(&mut invocation);
+        Ok(invocation.invoke_async(&mut self.conn.clone()).await?)
+    }
+
+    /// Pushes one job to be ready now. Returns whether it was added (`false`: a job
+    /// with that id already exists, and nothing changed).
+    ///
+    /// # Errors
+    /// An invalid job, or Redis failing.
+    pub async fn push(&self, job: &Job) -> Result<bool, QueueError> {
+        self.push_after(job, Duration::ZERO).await
+    }
+
+    /// Pushes one job that becomes ready after `delay`.
+    ///
+    /// # Errors
+    /// An invalid job, or Redis failing.
+    pub async fn push_after(&self, job: &Job, delay: Duration) -> Result<bool, QueueError> {
+        let added = self.push_many(std::slice::from_ref(job), delay).await?;
+        Ok(added[0])
+    }
+
+    /// Pushes many jobs in one script call; one flag per job, as for [`Queue::push`].
+    ///
+    /// # Errors
+    /// An invalid job (then nothing is pushed), or Redis failing.
+    pub async fn push_many(&self, jobs: &[Job], delay: Duration) -> Result<Vec<bool>, QueueError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = self.scripts.push.key(self.keys.base());
+        invocation.arg(self.keys.base());
+        for job in jobs {
+            job.validate()?;
+            let spec = serde_json::to_string(job)
+                .map_err(|error| QueueError::InvalidJob(format!("{}: {error}", job.id)))?;
+            invocation
+                .arg(&job.id)
+                .arg(&job.queue)
+                .arg(spec)
+                .arg(job.max_attempts)
+                .arg(job.unique_key.as_deref().unwrap_or(""))
+                .arg(job.overlap_key.as_deref().unwrap_or(""))
+                .arg(millis(job.overlap_wait))
+                .arg(millis(delay));
+        }
+        let added: Vec<i64> = invocation.invoke_async(&mut self.conn.clone()).await?;
+        Ok(added.into_iter().map(|flag| flag == 1).collect())
+    }
+
+    /// Takes up to `request.max` jobs after promoting due delayed jobs, recovering lapsed
+    /// leases and re-checking parked jobs (see `lua/reserve.lua`).
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Reserved, QueueError> {
+        let mut invocation = self.scripts.reserve.key(self.keys.base());
+        invocation
+            .arg(self.keys.base())
+            .arg(request.worker_id)
+            .arg(millis(request.lease))
+            .arg(request.max)
+            .arg(self.config.max_recoveries)
+            .arg(millis(request.lease))
+            .arg(self.config.sweep_limit)
+            .arg(millis(self.config.dead_retention));
+        for queue in request.queues {
+            invocation.arg(queue);
+        }
+        let (_now, wait, restart, taken, buried): (i64, i64, i64, Vec<String>, Vec<String>) =
+            invocation.invoke_async(&mut self.conn.clone()).await?;
+        let number = |text: &str| {
+            text.parse::<u32>()
+                .map_err(|_| QueueError::Reply(format!("{text:?} is not a count")))
+        };
+        let jobs = taken
+            .chunks_exact(6)
+            .map(|job| {
+                Ok(Reservation {
+                    claim: Claim {
+                        job_id: job[0].clone(),
+                        token: job[1].clone(),
+                    },
+                    attempt: number(&job[2])?,
+                    recoveries: number(&job[3])?,
+                    handbacks: number(&job[4])?,
+                    spec: job[5].clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, QueueError>>()?;
+        let buried = buried
+            .chunks_exact(2)
+            .map(|pair| Buried {
+                job_id: pair[0].clone(),
+                reason: pair[1].clone(),
+            })
+            .collect();
+        Ok(Reserved {
+            jobs,
+            buried,
+            next_due: u64::try_from(wait).ok().map(Duration::from_millis),
+            restart_at: (restart >= 0).then_some(restart),
+        })
+    }
+
+    /// Renews the leases of `claims` and the locks their attempts hold, in one call.
+    /// Returns one flag per claim: `false` means that attempt lost its lease.
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn renew(&self, claims: &[Claim], lease: Duration) -> Result<Vec<bool>, QueueError> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = self.scripts.renew.key(self.keys.base());
+        invocation.arg(self.keys.base()).arg(millis(lease));
+        for claim in claims {
+            invocation.arg(&claim.job_id).arg(&claim.token);
+        }
+        let flags: Vec<i64> = invocation.invoke_async(&mut self.conn.clone()).await?;
+        Ok(flags.into_iter().map(|flag| flag == 1).collect())
+    }
+
+    /// Marks the attempt's job done and releases its locks.
+    ///
+    /// # Errors
+    /// [`QueueError::LeaseLost`] when the claim is stale; Redis failing.
+    pub async fn ack(&self, claim: &Claim) -> Result<(), QueueError> {
+        let acked = self.ack_many(std::slice::from_ref(claim)).await?;
+        fenced(acked[0], claim)
+    }
+
+    /// Acks many attempts in one call; one flag per claim (`false`: stale claim).
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn ack_many(&self, claims: &[Claim]) -> Result<Vec<bool>, QueueError> {
+        let mut invocation = self.scripts.ack.key(self.keys.base());
+        invocation
+            .arg(self.keys.base())
+            .arg(millis(self.config.done_retention));
+        for claim in claims {
+            invocation.arg(&claim.job_id).arg(&claim.token);
+        }
+        let flags: Vec<i64> = invocation.invoke_async(&mut self.conn.clone()).await?;
+        Ok(flags.into_iter().map(|flag| flag == 1).collect())
+    }
+
+    /// Ends a failed attempt; the job runs again after `delay` (the attempt counts).
+    ///
+    /// # Errors
+    /// [`QueueError::LeaseLost`] when the claim is stale; Redis failing.
+    pub async fn retry(
+        &self,
+        claim: &Claim,
+        delay: Duration,
+        error: &str,
+    ) -> Result<(), QueueError> {
+        let done: i64 = self
+            .invoke(&self.scripts.retry, |args| {
+                args.arg(&claim.job_id)
+                    .arg(&claim.token)
+                    .arg(millis(delay))
+                    .arg(error);
+            })
+            .await?;
+        fenced(done == 1, claim)
+    }
+
+    /// Ends the attempt without consuming it; the job runs again after `delay`.
+    ///
+    /// # Errors
+    /// [`QueueError::LeaseLost`] when the claim is stale; Redis failing.
+    pub async fn defer(&self, claim: &Claim, delay: Duration) -> Result<(), QueueError> {
+        self.defer_as(claim, delay, "defer").await.map(drop)
+    }
+
+    /// A stopping worker gives the job back: ready again at once, no attempt consumed,
+    /// but counted; past the hand-back limit the job is dead instead.
+    ///
+    /// # Errors
+    /// [`QueueError::LeaseLost`] when the claim is stale; Redis failing.
+    pub async fn hand_back(&self, claim: &Claim) -> Result<Deferred, QueueError> {
+        self.defer_as(claim, Duration::ZERO, "handback").await
+    }
+
+    async fn defer_as(
+        &self,
+        claim: &Claim,
+        delay: Duration,
+        mode: &str,
+    ) -> Result<Deferred, QueueError> {
+        let outcome: i64 = self
+            .invoke(&self.scripts.defer, |args| {
+                args.arg(&claim.job_id)
+                    .arg(&claim.token)
+                    .arg(millis(delay))
+                    .arg(mode)
+                    .arg(self.config.max_handbacks);
+            })
+            .await?;
+        match outcome {
+            1 => Ok(Deferred::Yes),
+            2 => Ok(Deferred::Buried),
+            _ => fenced(false, claim).map(|()| Deferred::Yes),
+        }
+    }
+
+    /// Sends the attempt's job to the dead set with `reason`.
+    ///
+    /// # Errors
+    /// [`QueueError::LeaseLost`] when the claim is stale; Redis failing.
+    pub async fn fail(&self, claim: &Claim, reason: &str) -> Result<(), QueueError> {
+        let done: i64 = self
+            .invoke(&self.scripts.fail, |args| {
+                args.arg(&claim.job_id).arg(&claim.token).arg(reason);
+            })
+            .await?;
+        fenced(done == 1, claim)
+    }
+
+    /// Takes lock `kind` for the attempt, or parks the job on it (see `lua/acquire.lua`).
+    /// `lease` is the lock's TTL, renewed with the job's lease.
+    ///
+    /// # Errors
+    /// [`QueueError::LeaseLost`] when the claim is stale; Redis failing.
+    pub async fn acquire(
+        &self,
+        claim: &Claim,
+        kind: LockKind,
+        lease: Duration,
+    ) -> Result<Acquired, QueueError> {
+        let outcome: i64 = self
+            .invoke(&self.scripts.acquire, |args| {
+                args.arg(&claim.job_id)
+                    .arg(&claim.token)
+                    .arg(kind.as_str())
+                    .arg(millis(lease))
+                    .arg(millis(lease));
+            })
+            .await?;
+        match outcome {
+            1 => Ok(Acquired::Yes),
+            2 => Ok(Acquired::Parked),
+            3 => Ok(Acquired::TimedOut),
+            _ => fenced(false, claim).map(|()| Acquired::Yes),
+        }
+    }
+
+    /// One consistent snapshot of the job counts and counters.
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn counts(&self) -> Result<Counts, QueueError> {
+        let (ready, delayed, reserved, parked, dead, stats): (
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            HashMap<String, u64>,
+        ) = self.invoke(&self.scripts.counts, |_| {}).await?;
+        Ok(Counts {
+            ready,
+            delayed,
+            reserved,
+            parked,
+            dead,
+            stats,
+        })
+    }
+
+    /// A job's record, if it exists.
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, QueueError> {
+        let fields: HashMap<String, String> = self.conn.clone().hgetall(self.keys.job(id)).await?;
+        Ok((!fields.is_empty()).then(|| JobRecord::from_fields(id, fields)))
+    }
+
+    /// Dead jobs, oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn dead_jobs(&self, limit: usize) -> Result<Vec<JobRecord>, QueueError> {
+        let stop = isize::try_from(limit).unwrap_or(isize::MAX) - 1;
+        let ids: Vec<String> = self.conn.clone().zrange(self.keys.dead(), 0, stop).await?;
+        let mut records = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(record) = self.job(&id).await? {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+
+    /// Puts dead jobs back in their queues with their counters reset; one flag per id
+    /// (`false`: the job was not dead, e.g. already retried).
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn revive(&self, ids: &[String]) -> Result<Vec<bool>, QueueError> {
+        self.per_id(&self.scripts.revive, ids).await
+    }
+
+    /// Deletes dead jobs; one flag per id (`false`: the job was not dead).
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn forget(&self, ids: &[String]) -> Result<Vec<bool>, QueueError> {
+        self.per_id(&self.scripts.forget, ids).await
+    }
+
+    async fn per_id(&self, script: &Script, ids: &[String]) -> Result<Vec<bool>, QueueError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = script.key(self.keys.base());
+        invocation.arg(self.keys.base()).arg(ids);
+        let flags: Vec<i64> = invocation.invoke_async(&mut self.conn.clone()).await?;
+        Ok(flags.into_iter().map(|flag| flag == 1).collect())
+    }
+
+    /// Tells every worker started before now to finish its current jobs and exit.
+    /// Returns the broadcast's Redis time (ms).
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn broadcast_restart(&self) -> Result<i64, QueueError> {
+        self.invoke(&self.scripts.restart, |_| {}).await
+    }
+
+    /// Redis's clock (ms since the epoch): the one clock every worker agrees on.
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn redis_time_ms(&self) -> Result<i64, QueueError> {
+        let (seconds, micros): (i64, i64) = redis::cmd("TIME")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(seconds * 1000 + micros / 1000)
+    }
+
+    /// Registers or refreshes a worker; the entry vanishes `ttl` after the last refresh.
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn register_worker(
+        &self,
+        worker: &WorkerInfo,
+        ttl: Duration,
+    ) -> Result<(), QueueError> {
+        let key = self.keys.worker(&worker.id);
+        redis::pipe()
+            .hset_multiple(
+                &key,
+                &[
+                    ("host", worker.host.clone()),
+                    ("pid", worker.pid.to_string()),
+                    ("started", worker.started_ms.to_string()),
+                    ("jobs", worker.jobs.join(",")),
+                    ("heartbeat", worker.heartbeat_ms.to_string()),
+                ],
+            )
+            .ignore()
+            .pexpire(&key, i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
+            .ignore()
+            .sadd(self.keys.workers(), &worker.id)
+            .ignore()
+            .query_async::<()>(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a worker's registry entry (on a clean exit).
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn deregister_worker(&self, id: &str) -> Result<(), QueueError> {
+        redis::pipe()
+            .del(self.keys.worker(id))
+            .ignore()
+            .srem(self.keys.workers(), id)
+            .ignore()
+            .query_async::<()>(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// The live workers; entries that expired are pruned from the id set on the way.
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn workers(&self) -> Result<Vec<WorkerInfo>, QueueError> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = conn.smembers(self.keys.workers()).await?;
+        let mut workers = Vec::new();
+        for id in ids {
+            let fields: HashMap<String, String> = conn.hgetall(self.keys.worker(&id)).await?;
+            if fields.is_empty() {
+                let _: i64 = conn.srem(self.keys.workers(), &id).await?;
+                continue;
+            }
+            let number = |name: &str| fields.get(name).and_then(|v| v.parse().ok()).unwrap_or(0);
+            workers.push(WorkerInfo {
+                host: fields.get("host").cloned().unwrap_or_default(),
+                pid: u32::try_from(number("pid")).unwrap_or(0),
+                started_ms: number("started"),
+                jobs: fields
+                    .get("jobs")
+                    .map(|jobs| {
+                        jobs.split(',')
+                            .filter(|j| !j.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                heartbeat_ms: number("heartbeat"),
+                id,
+            });
+        }
+        Ok(workers)
+    }
+
+    /// A [`Waker`] for `queues`, on its own connection.
+    pub fn waker(&self, queues: &[String]) -> Waker {
+        Waker {
+            client: self.client.clone(),
+            conn: None,
+            keys: queues.iter().map(|queue| self.keys.wake(queue)).collect(),
+        }
+    }
+}
+
+/// `Ok` when the script accepted the claim, else the typed lease-lost outcome.
+fn fenced(accepted: bool, claim: &Claim) -> Result<(), QueueError> {
+    if accepted {
+        Ok(())
+    } else {
+        Err(QueueError::LeaseLost {
+            job_id: claim.job_id.clone(),
+        })
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The longest an idle worker blocks at once, so shutdown is never delayed by more.
+pub const MAX_BLOCK: Duration = Duration::from_secs(1);
+
+/// Idle workers block here until a push (or a lock release, or a promotion) leaves a
+/// wake-up token. BLPOP holds its connection for the whole wait, so it gets a dedicated
+/// connection whose response timeout outlasts the longest block.
+pub struct Waker {
+    client: Client,
+    conn: Option<MultiplexedConnection>,
+    keys: Vec<String>,
+}
+
+impl Waker {
+    /// Blocks until a wake-up token arrives (`true`) or `timeout` passes (`false`);
+    /// `timeout` is capped at one second.
+    ///
+    /// # Errors
+    /// Redis failing; the connection is then rebuilt on the next call.
+    pub async fn wait(&mut self, timeout: Duration) -> Result<bool, QueueError> {
+        // BLPOP reads 0 as "forever"; the floor keeps every wait bounded.
+        let seconds = timeout.min(MAX_BLOCK).as_secs_f64().max(0.001);
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => {
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(1)))
+                    .set_response_timeout(Some(MAX_BLOCK + Duration::from_secs(2)));
+                let conn = self
+                    .client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await?;
+                self.conn.insert(conn)
+            }
+        };
+        let popped: Result<Option<(String, String)>, _> = redis::cmd("BLPOP")
+            .arg(&self.keys)
+            .arg(seconds)
+            .query_async(conn)
+            .await;
+        match popped {
+            Ok(token) => Ok(token.is_some()),
+            Err(error) => {
+                self.conn = None;
+                Err(error.into())
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+-- common.lua: prepended to every script (see scripts.rs), never run alone.
+--
+-- Every script is called with KEYS[1] = ARGV[1] = the key base "{prefix}:". KEYS[1]
+-- routes the call to the prefix's slot; every key a script touches is built below from
+-- ARGV[1], so all of them carry the same hash tag and live in that one slot (Redis
+-- Cluster safe). The Rust mirror of these names is keys.rs.
+--
+-- A job is a hash `job:<id>` with fields:
+--   spec      the job as pushed (JSON, decoded by the worker only)
+--   queue     its queue; max: max_attempts; ukey/okey: lock names ('' = none)
+--   owait     how long it may wait for a lock (ms)
+--   state     ready | delayed | reserved | parked | dead | done
+--   attempts  executions started; recoveries: lapsed leases; handbacks: shutdown hand-backs
+--   token     fencing token of the current reservation; lease: its deadline (ms)
+--   held:unique / held:overlap   present while the current attempt holds that lock
+--   since, waiting   while parked: when it started waiting, and on which lock kind
+--   error     last error or the reason it is dead; died: when it went dead
+-- Times are milliseconds from Redis TIME, never from a worker's clock.
+
+local base = ARGV[1]
+local K = {
+  stats = base .. 'stats',       -- hash of counters
+  seq = base .. 'seq',           -- fencing token sequence
+  queues = base .. 'queues',     -- set of queue names ever pushed to
+  delayed = base .. 'delayed',   -- zset id -> due time
+  reserved = base .. 'reserved', -- zset id -> lease deadline
+  parked = base .. 'parked',     -- zset id -> next time to re-check its lock
+  dead = base .. 'dead',         -- zset id -> time it went dead
+  restart = base .. 'restart',   -- the restart broadcast (time of the broadcast)
+}
+local function job_key(id) return base .. 'job:' .. id end
+local function ready_key(queue) return base .. 'ready:' .. queue end
+local function wake_key(queue) return base .. 'wake:' .. queue end
+local function lock_key(kind, name) return base .. 'lock:' .. kind .. ':' .. name end
+local function waiters_key(kind, name) return base .. 'waiters:' .. kind .. ':' .. name end
+
+-- Lock kinds and the job field naming each lock; an array so iteration is ordered.
+local LOCKS = { { 'unique', 'ukey' }, { 'overlap', 'okey' } }
+local LOCK_FIELD = { unique = 'ukey', overlap = 'okey' }
+-- Wake-up tokens beyond this many are useless: no worker pool is that idle.
+local WAKE_CAP = 1000
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function count(field, n)
+  redis.call('HINCRBY', K.stats, field, n or 1)
+end
+
+-- Makes a job ready in its queue and wakes one idle worker of that queue. Jobs that
+-- already waited (recovered, woken, handed back) go to the front.
+local function make_ready(id, jkey, front)
+  local queue = redis.call('HGET', jkey, 'queue')
+  -- A record deleted behind the queue's back is dropped rather than break every reserve.
+  if not queue then return end
+  redis.call('HSET', jkey, 'state', 'ready')
+  if front then
+    redis.call('LPUSH', ready_key(queue), id)
+  else
+    redis.call('RPUSH', ready_key(queue), id)
+  end
+  redis.call('LPUSH', wake_key(queue), '1')
+  redis.call('LTRIM', wake_key(queue), 0, WAKE_CAP - 1)
+end
+
+-- Moves the longest-waiting parked job of a lock back to ready: one waiter per release,
+-- so a freed lock never starts a stampede.
+local function wake_one(kind, name)
+  local waiters = waiters_key(kind, name)
+  while true do
+    local popped = redis.call('ZPOPMIN', waiters)
+    if #popped == 0 then return end
+    local id = popped[1]
+    local jkey = job_key(id)
+    if redis.call('HGET', jkey, 'state') == 'parked' then
+      redis.call('ZREM', K.parked, id)
+      make_ready(id, jkey, true)
+      count('woken')
+      return
+    end
+  end
+end
+
+-- Compare-and-delete of every lock the attempt `token` holds on the job; a freed lock
+-- wakes one of its waiters. A lock now owned by another attempt is left alone.
+local function release_locks(jkey, token)
+  for _, lock in ipairs(LOCKS) do
+    local kind, field = lock[1], lock[2]
+    if redis.call('HDEL', jkey, 'held:' .. kind) == 1 then
+      local name = redis.call('HGET', jkey, field)
+      local lkey = lock_key(kind, name)
+      if redis.call('GET', lkey) == token then
+        redis.call('DEL', lkey)
+        count('locks_released')
+      end
+      if redis.call('EXISTS', lkey) == 0 then
+        wake_one(kind, name)
+      end
+    end
+  end
+end
+
+-- The fence every transition passes: the job's key if attempt `token` still holds the
+-- job, else nil. A lease that lapsed but was not yet recovered is still held: nobody
+-- else can have the job until a reserve recovers it and so changes its state.
+local function held_job(id, token)
+  local jkey = job_key(id)
+  local current = redis.call('HMGET', jkey, 'state', 'token')
+  if current[1] == 'reserved' and current[2] == token then return jkey end
+  return nil
+end
+
+-- Ends the current attempt: out of the reserved set, its locks released.
+local function end_attempt(id, jkey, token)
+  redis.call('ZREM', K.reserved, id)
+  release_locks(jkey, token)
+end
+
+-- Sends a job to the dead set with its reason.
+local function bury(id, jkey, reason, now)
+  redis.call('HSET', jkey, 'state', 'dead', 'error', reason, 'died', now)
+  redis.call('ZADD', K.dead, now, id)
+  count('dead')
+end
+

@@ -1,0 +1,137 @@
+-- reserve: the only way a job is taken. In one atomic step it
+--   1. promotes due delayed jobs to ready;
+--   2. recovers lapsed leases: the lost attempt's locks are released and its token
+--      fenced out; the job goes back to ready as the next attempt, or to the dead set
+--      when it was on its last attempt or has been recovered more than max_recoveries;
+--   3. re-checks parked jobs whose re-check time came: past their lock wait they die
+--      with 'overlap_timeout'; if their lock is free (its holder died and the TTL ran
+--      out, so nobody released it) they go back to ready;
+--   4. prunes dead jobs older than the dead retention;
+--   5. takes up to max jobs from the queues in priority order, each with a fresh
+--      fencing token and a lease deadline from Redis TIME.
+-- KEYS[1]: key base.
+-- ARGV[1]: key base, [2] worker id, [3] lease ms, [4] max jobs, [5] max recoveries,
+--   [6] park re-check ms, [7] sweep limit (per step), [8] dead retention ms,
+--   [9..] queue names, highest priority first.
+-- Returns: { now, wait, restart, taken, buried }
+--   now: Redis time (ms); wait: ms until the earliest delayed job, lease deadline or
+--   park re-check (-1: none); restart: the restart broadcast time (-1: none);
+--   taken: 6 strings per job: id, token, attempt, recoveries, handbacks, spec;
+--   buried: 2 strings per job this call sent to the dead set: id, reason.
+local now = now_ms()
+local worker, lease, max = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local max_recoveries, recheck = tonumber(ARGV[5]), tonumber(ARGV[6])
+local limit, retention = tonumber(ARGV[7]), tonumber(ARGV[8])
+local buried = {}
+local function bury_noted(id, jkey, reason)
+  bury(id, jkey, reason, now)
+  buried[#buried + 1] = id
+  buried[#buried + 1] = reason
+end
+
+-- 1. due delayed jobs
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.delayed, '-inf', now, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', K.delayed, id)
+  make_ready(id, job_key(id), false)
+end
+
+-- 2. lapsed leases
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.reserved, '-inf', '(' .. now, 'LIMIT', 0, limit)) do
+  local jkey = job_key(id)
+  redis.call('ZREM', K.reserved, id)
+  local f = redis.call('HMGET', jkey, 'token', 'attempts', 'max')
+  -- f[1] is false only for a record deleted behind the queue's back: nothing to recover.
+  if f[1] then
+    release_locks(jkey, f[1])
+    redis.call('HSET', jkey, 'token', '')
+    local recoveries = redis.call('HINCRBY', jkey, 'recoveries', 1)
+    count('recovered')
+    local attempts, max_attempts = tonumber(f[2]) or 0, tonumber(f[3]) or 1
+    if recoveries > max_recoveries then
+      bury_noted(id, jkey, 'its worker was lost ' .. recoveries .. ' times')
+    elseif attempts >= max_attempts then
+      bury_noted(id, jkey, 'its worker was lost during the last allowed attempt ('
+        .. attempts .. ' of ' .. max_attempts .. ')')
+    else
+      make_ready(id, jkey, true)
+    end
+  end
+end
+
+-- 3. parked jobs due for a re-check
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.parked, '-inf', now, 'LIMIT', 0, limit)) do
+  local jkey = job_key(id)
+  local f = redis.call('HMGET', jkey, 'waiting', 'since', 'owait')
+  local kind = f[1]
+  local field = LOCK_FIELD[kind]
+  local name = field and redis.call('HGET', jkey, field)
+  local deadline = (tonumber(f[2]) or now) + (tonumber(f[3]) or 0)
+  if not name then
+    -- Not a consistent parked record (deleted or edited by hand): stop tracking it.
+    redis.call('ZREM', K.parked, id)
+    make_ready(id, jkey, true)
+  elseif now >= deadline then
+    redis.call('ZREM', K.parked, id)
+    redis.call('ZREM', waiters_key(kind, name), id)
+    bury_noted(id, jkey, 'overlap_timeout')
+  elseif redis.call('EXISTS', lock_key(kind, name)) == 0 then
+    redis.call('ZREM', K.parked, id)
+    redis.call('ZREM', waiters_key(kind, name), id)
+    make_ready(id, jkey, true)
+    count('woken')
+  else
+    redis.call('ZADD', K.parked, math.min(deadline, now + recheck), id)
+  end
+end
+
+-- 4. dead retention
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.dead, '-inf', now - retention, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', K.dead, id)
+  redis.call('DEL', job_key(id))
+end
+
+-- 5. take
+local taken = {}
+local n = 0
+for i = 9, #ARGV do
+  local queue = ARGV[i]
+  while n < max do
+    local id = redis.call('LPOP', ready_key(queue))
+    if not id then break end
+    local jkey = job_key(id)
+    if redis.call('EXISTS', jkey) == 0 then
+      redis.call('HSET', jkey, 'queue', queue, 'spec', '')
+      bury_noted(id, jkey, 'no job record exists for this id')
+    else
+      local token = tostring(redis.call('INCR', K.seq))
+      local attempt = redis.call('HINCRBY', jkey, 'attempts', 1)
+      redis.call('HSET', jkey, 'state', 'reserved', 'token', token, 'worker', worker,
+        'lease', now + lease)
+      redis.call('ZADD', K.reserved, now + lease, id)
+      local f = redis.call('HMGET', jkey, 'recoveries', 'handbacks', 'spec')
+      taken[#taken + 1] = id
+      taken[#taken + 1] = token
+      taken[#taken + 1] = tostring(attempt)
+      taken[#taken + 1] = tostring(f[1] or 0)
+      taken[#taken + 1] = tostring(f[2] or 0)
+      taken[#taken + 1] = f[3] or ''
+      n = n + 1
+    end
+  end
+  -- Wake-up tokens of a drained queue would only cause empty reserves.
+  if redis.call('LLEN', ready_key(queue)) == 0 then
+    redis.call('DEL', wake_key(queue))
+  end
+end
+if n > 0 then count('reserved', n) end
+
+local wait = -1
+for _, zset in ipairs({ K.delayed, K.reserved, K.parked }) do
+  local first = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
+  if #first > 0 then
+    local ms = math.max(0, tonumber(first[2]) - now)
+    if wait < 0 or ms < wait then wait = ms end
+  end
+end
+local restart = tonumber(redis.call('GET', K.restart) or -1)
+return { now, wait, restart, taken, buried }

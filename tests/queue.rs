@@ -1,0 +1,21 @@
+//! Integration tests of the queue and the worker runtime against a real Redis
+//! (127.0.0.1:6379, a random key prefix per test; outage tests start their own server).
+
+mod queue {
+    pub mod helpers;
+
+    mod concurrency;
+    mod crash;
+    mod failed;
+    mod fencing;
+    mod lease;
+    mod lifecycle;
+    mod locks;
+    mod observers;
+    mod outage;
+    mod poison;
+    mod restart;
+    mod retries;
+    mod scheduling;
+    mod shutdown;
+}

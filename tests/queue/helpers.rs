@@ -1,0 +1,387 @@
+//! Shared helpers: a fresh prefix per test, in-process and real-process workers, the
+//! noop handler's execution records, a test-owned redis-server, and waiting on
+//! observable conditions with a deadline (never sleeping and hoping).
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use quire::queue::{Backoff, Job, Queue, QueueConfig};
+use quire::worker::{
+    Exit, JobEvent, NOOP_KIND, NoopHandler, Observer, ObserverError, Worker, WorkerBuilder,
+    WorkerOptions,
+};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The shared development Redis.
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// A queue under a random prefix; its keys are deleted when it is dropped.
+pub struct TestQueue {
+    pub queue: Queue,
+    pub prefix: String,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestQueue {
+    /// A fresh prefix on the shared Redis.
+    pub async fn new() -> TestQueue {
+        TestQueue::on(REDIS_URL).await
+    }
+
+    /// A fresh prefix on the Redis at `url`.
+    pub async fn on(url: &str) -> TestQueue {
+        let prefix = format!("test-{}", uuid::Uuid::now_v7().simple());
+        let queue = Queue::connect(url, &prefix, QueueConfig::default())
+            .await
+            .expect("Redis is reachable");
+        TestQueue {
+            queue,
+            prefix,
+            url: url.to_owned(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A file for noop records.
+    pub fn record_file(&self) -> PathBuf {
+        self.dir.path().join("records.txt")
+    }
+
+    /// A noop job that sleeps `sleep_ms` (by attempt) and records to the test's file.
+    pub fn noop(&self, id: &str, sleep_ms: &[u64]) -> Job {
+        Job::new(
+            id,
+            NOOP_KIND,
+            serde_json::json!({ "sleep_ms": sleep_ms, "record": self.record_file() }),
+        )
+    }
+
+    /// The noop records so far.
+    pub fn records(&self) -> Vec<Record> {
+        read_records(&self.record_file())
+    }
+
+    /// An in-process worker builder with the noop handler.
+    pub fn worker(&self, options: WorkerOptions) -> WorkerBuilder {
+        Worker::builder(self.queue.clone(), options).handler(NOOP_KIND, NoopHandler)
+    }
+
+    /// A real `quire work` process on this prefix.
+    pub fn spawn_process(&self, args: &[&str]) -> tokio::process::Child {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_quire"))
+            .arg("work")
+            .args(args)
+            .env("REDIS_URL", &self.url)
+            .env("QUIRE_PREFIX", &self.prefix)
+            .env("QUIRE_LOG", "info,quire=debug")
+            .env_remove("QUIRE_CONFIG")
+            .current_dir(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(
+                    self.dir
+                        .path()
+                        .join(format!("worker-{}.log", uuid::Uuid::now_v7().simple())),
+                )
+                .unwrap(),
+            ))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the quire binary starts")
+    }
+
+    /// Runs `quire ARGS` to completion on this prefix; returns (exit code, stdout).
+    pub async fn quire(&self, args: &[&str]) -> (i32, String) {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_quire"))
+            .args(args)
+            .env("REDIS_URL", &self.url)
+            .env("QUIRE_PREFIX", &self.prefix)
+            .env_remove("QUIRE_CONFIG")
+            .current_dir(self.dir.path())
+            .output()
+            .await
+            .unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    }
+}
+
+impl Drop for TestQueue {
+    fn drop(&mut self) {
+        let Ok(client) = redis::Client::open(self.url.as_str()) else {
+            return;
+        };
+        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200)) else {
+            return;
+        };
+        let pattern = format!("{{{}}}:*", self.prefix);
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(&pattern)
+            .query(&mut conn)
+            .unwrap_or_default();
+        for chunk in keys.chunks(500) {
+            let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(chunk).query(&mut conn);
+        }
+    }
+}
+
+/// Worker options for tests: short lease, fast backoff.
+pub fn options(lease_ms: u64) -> WorkerOptions {
+    WorkerOptions {
+        lease: Duration::from_millis(lease_ms),
+        grace: Duration::from_secs(5),
+        backoff: Backoff {
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(200),
+        },
+        observer_timeout: Duration::from_millis(200),
+        ..WorkerOptions::default()
+    }
+}
+
+/// A worker running on its own task, stopped through its token.
+pub struct Running {
+    pub shutdown: CancellationToken,
+    pub handle: JoinHandle<Exit>,
+}
+
+impl Running {
+    /// Starts `worker.run`.
+    pub fn start(worker: Worker) -> Running {
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(worker.run(shutdown.clone()));
+        Running { shutdown, handle }
+    }
+
+    /// Signals shutdown and waits for the exit.
+    pub async fn stop(self) -> Exit {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(20), self.handle)
+            .await
+            .expect("the worker stops")
+            .expect("the worker does not panic")
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds; panics naming `what` after `limit`.
+pub async fn wait_until<F, Fut>(limit: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    eventually(limit, what, || {
+        let check = condition();
+        async move { check.await.then_some(()) }
+    })
+    .await;
+}
+
+/// Polls `probe` every 10 ms until it yields a value; panics naming `what` after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// One line of a noop record file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// `start`, `end` or `cancelled`.
+    pub word: String,
+    pub job: String,
+    pub attempt: u32,
+    pub pid: u32,
+    pub start_ms: i64,
+    /// For `end` and `cancelled`.
+    pub end_ms: Option<i64>,
+}
+
+/// Parses a noop record file (missing: no records).
+pub fn read_records(path: &Path) -> Vec<Record> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            Record {
+                word: fields[0].to_owned(),
+                job: fields[1].to_owned(),
+                attempt: fields[2].parse().unwrap(),
+                pid: fields[3].parse().unwrap(),
+                start_ms: fields[4].parse().unwrap(),
+                end_ms: fields.get(5).map(|end| end.parse().unwrap()),
+            }
+        })
+        .collect()
+}
+
+/// Records of finished executions (`end`) of `job`.
+pub fn completed<'a>(records: &'a [Record], job: &str) -> Vec<&'a Record> {
+    records
+        .iter()
+        .filter(|r| r.word == "end" && r.job == job)
+        .collect()
+}
+
+/// Asserts that no two finished-or-cancelled executions overlap in time.
+pub fn assert_never_concurrent(records: &[Record]) {
+    let mut spans: Vec<(i64, i64, &str)> = records
+        .iter()
+        .filter_map(|r| r.end_ms.map(|end| (r.start_ms, end, r.job.as_str())))
+        .collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(
+            pair[0].1 <= pair[1].0,
+            "{} ran from {} to {} while {} started at {}",
+            pair[0].2,
+            pair[0].0,
+            pair[0].1,
+            pair[1].2,
+            pair[1].0
+        );
+    }
+}
+
+/// An observer keeping every event.
+#[derive(Clone, Default)]
+pub struct EventLog {
+    pub events: Arc<Mutex<Vec<JobEvent>>>,
+}
+
+impl EventLog {
+    /// The events so far.
+    pub fn all(&self) -> Vec<JobEvent> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+impl Observer for EventLog {
+    async fn observe(&self, event: &JobEvent) -> Result<(), ObserverError> {
+        self.events.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+}
+
+/// Sends a signal to a child process by pid.
+pub fn signal(child: &tokio::process::Child, name: &str) {
+    let pid = child.id().expect("the child is running");
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// Waits for a child's exit code, at most `limit`.
+pub async fn exit_code(child: &mut tokio::process::Child, limit: Duration) -> i32 {
+    let status = tokio::time::timeout(limit, child.wait())
+        .await
+        .expect("the process exits in time")
+        .unwrap();
+    status.code().unwrap_or(-1)
+}
+
+/// A redis-server owned by one test, on a free port, with its data in a temp dir so it
+/// can be stopped and started again with its data (append-only file).
+pub struct RedisServer {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    /// Starts a server on a free port and waits until it answers.
+    pub async fn start() -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = RedisServer {
+            port,
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        server.resume().await;
+        server
+    }
+
+    /// The URL to reach it.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server again on the same port and data.
+    pub async fn resume(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
+        let url = self.url();
+        wait_until(Duration::from_secs(10), "redis-server answers", || {
+            let url = url.clone();
+            async move {
+                let Ok(client) = redis::Client::open(url) else {
+                    return false;
+                };
+                let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+                    return false;
+                };
+                redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+            }
+        })
+        .await;
+    }
+
+    /// Stops the server (SIGTERM: it writes its data and exits).
+    pub fn pause(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .arg(child.id().to_string())
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
