@@ -5,13 +5,24 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::db::Db;
-use crate::settings::{Settings, SettingsArgs};
+use std::sync::Arc;
 
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::queue::{Queue, QueueConfig};
+use crate::report::Reporter;
+use crate::runs::{Retention, Runs};
+use crate::settings::{Settings, SettingsArgs};
+use crate::store::Store;
+
+pub mod enqueue;
+pub mod keys;
 pub mod migrate;
 pub mod render;
 pub mod reports;
 pub mod seed;
+pub mod serve;
 
 /// quire: a report-generation job runner for invoicing applications.
 #[derive(Debug, Parser)]
@@ -42,7 +53,7 @@ pub enum Command {
     /// Serve the HTTP API and run workers in one process.
     Run,
     /// Enqueue a report run.
-    Enqueue { report: String },
+    Enqueue(enqueue::EnqueueArgs),
     /// Show a run.
     Status { run_id: String },
     /// Build a report synchronously to a file, without the queue.
@@ -54,7 +65,7 @@ pub enum Command {
     /// Inspect and retry dead jobs.
     Failed,
     /// Create and revoke API keys.
-    Keys,
+    Keys(keys::KeysArgs),
     /// Reproducible benchmarks.
     Bench,
 }
@@ -96,6 +107,34 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
         .with_context(|| format!("opening DATABASE_URL {}", redact(&settings.database_url)))?;
     db.migrate().await.context("migrating DATABASE_URL")?;
     Ok(db)
+}
+
+/// Everything the run service needs, connected: quire's database (migrated), the
+/// report database, the catalog and Redis.
+///
+/// # Errors
+/// When a database or Redis cannot be reached, or the catalog is invalid.
+pub async fn connect_runs(settings: &Settings) -> anyhow::Result<Runs> {
+    let catalog = Arc::new(Catalog::load(&settings.reports)?);
+    let db = open_database(settings).await?;
+    let source = Db::connect_reports(&settings.reports_database_url, 8)
+        .await
+        .with_context(|| {
+            format!(
+                "opening REPORTS_DATABASE_URL {}",
+                redact(&settings.reports_database_url)
+            )
+        })?;
+    let queue = Queue::connect(&settings.redis_url, &settings.prefix, QueueConfig::default())
+        .await
+        .with_context(|| format!("cannot reach Redis at REDIS_URL {}", redact(&settings.redis_url)))?;
+    Ok(Runs {
+        store: Store::new(db, Clock::System),
+        reporter: Reporter::new(catalog, source, Clock::System),
+        queue,
+        storage_dir: settings.storage_dir.clone(),
+        retention: Retention::default(),
+    })
 }
 
 /// A database URL with its password hidden, for messages.

@@ -469,7 +469,7 @@ impl Store {
                 .await
                 .map(|done| done.rows_affected())
         })?;
-        Ok(())
+        Ok(updated == 1)
     }
 
     /// Marks the run completed with `file`, only if the attempt holding `token` is
