@@ -21,9 +21,11 @@
 //!   webhooks, and the sweep that keeps SQL, Redis and files in step.
 //! - [`http`]: the JSON API on axum, downloads, health and metrics.
 //! - [`cli`]: the `quire` command line; `main.rs` only dispatches to it.
+//! - [`Client`]: a Rust client of the HTTP API.
 
 pub mod catalog;
 pub mod cli;
+mod client;
 pub mod clock;
 pub mod db;
 pub mod http;
@@ -37,3 +39,5 @@ pub mod store;
 pub mod telemetry;
 pub mod worker;
 pub mod writer;
+
+pub use client::{Client, ClientError, ReportOrder, RunInfo};
