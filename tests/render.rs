@@ -383,3 +383,28 @@ async fn more_rows_than_a_sheet_holds_continue_on_a_second_sheet() {
     );
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_custom_report_example_renders_on_both_databases() {
+    for db in TestDb::each().await {
+        let db = fixture_db(db).await;
+        let out = db.dir().join("overdue.csv").display().to_string();
+        let output = Command::new(env!("CARGO_BIN_EXE_quire"))
+            .current_dir(db.dir())
+            .env_clear()
+            .env("DATABASE_URL", &db.url)
+            .env("QUIRE_REPORTS_DIR", manifest_path("examples/custom_report"))
+            .args(["render", "overdue_clients", "--tenant", "acme", "--today", TODAY])
+            .args(["--param", "min_days=30", "--out", &out])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        // INV-0002 (EUR, due 2026-02-24) and INV-0005 (USD, due 2025-12-01) are overdue.
+        let csv = std::fs::read_to_string(&out).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "Client,Currency,Overdue invoices,Overdue amount,Oldest due date");
+        assert_eq!(lines.len(), 3, "{csv}");
+        assert!(csv.contains(",EUR,1,1000.00,2026-02-24"), "{csv}");
+        db.cleanup().await;
+    }
+}
