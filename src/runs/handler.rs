@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::Runs;
 use crate::report::{Rendered, ReportError, ReportRequest};
 use crate::store::{Run, RunError, RunFile, RunStatus, StartOutcome};
-use crate::worker::{JobContext, JobError, JobHandler};
+use crate::worker::{JobContext, JobError, JobHandler, Outcome};
 
 /// The job kind of a report run.
 pub const REPORT_JOB_KIND: &str = "report";
@@ -54,29 +54,29 @@ fn run_error(error: &ReportError) -> RunError {
     }
 }
 
+/// The payload of a report job.
+#[derive(Debug, serde::Deserialize)]
+struct ReportPayload {
+    run_id: String,
+}
+
 impl JobHandler for ReportHandler {
-    async fn handle(&self, context: JobContext) -> Result<(), JobError> {
-        let run_id = context
-            .job
-            .payload
-            .get("run_id")
-            .and_then(|id| id.as_str())
-            .ok_or_else(|| JobError::permanent("the job payload has no run_id"))?
-            .to_owned();
+    async fn run(&self, context: JobContext) -> Result<Outcome, JobError> {
+        let ReportPayload { run_id } = context.payload()?;
         let store = &self.runs.store;
-        let token = context.claim.token.clone();
+        let token = context.claim().token.clone();
         let started = store
-            .start_attempt(&run_id, &token, i64::from(context.attempt))
+            .start_attempt(&run_id, &token, i64::from(context.attempt()))
             .await
             .map_err(JobError::transient)?;
         let run = match started {
             StartOutcome::Missing => {
                 tracing::warn!(run_id, "the run's row is gone; dropping its job");
-                return Ok(());
+                return Ok(Outcome::Completed);
             }
             StartOutcome::Finished(run) => {
                 tracing::info!(run_id, status = run.status.as_str(), "the run already ended; nothing to build");
-                return Ok(());
+                return Ok(Outcome::Completed);
             }
             StartOutcome::Started(run) => run,
         };
@@ -100,13 +100,13 @@ impl JobHandler for ReportHandler {
                 .await
                 .map_err(JobError::transient)?;
             tracing::info!(run_id, "the tenant was deleted; run discarded");
-            return Ok(());
+            return Ok(Outcome::Completed);
         }
 
-        match self.build(&run, &token, &context.cancel).await {
+        match self.build(&run, &token, context.cancellation()).await {
             Ok(rendered) => self.complete(&run, &token, rendered).await,
             Err(error) => {
-                let last_attempt = context.attempt >= context.job.max_attempts;
+                let last_attempt = context.attempt() >= context.job().max_attempts;
                 let record = run_error(&error);
                 tracing::warn!(run_id, error = %error, cause = ?std::error::Error::source(&error), "report attempt failed");
                 if !error.is_transient() || last_attempt {
@@ -171,7 +171,7 @@ impl ReportHandler {
 
     /// Makes the attempt's file the run's, fenced by `token`; a stale attempt removes
     /// its file instead.
-    async fn complete(&self, run: &Run, token: &str, rendered: Rendered) -> Result<(), JobError> {
+    async fn complete(&self, run: &Run, token: &str, rendered: Rendered) -> Result<Outcome, JobError> {
         let store = &self.runs.store;
         let file = RunFile {
             path: rendered.file.path.display().to_string(),
@@ -193,6 +193,6 @@ impl ReportHandler {
             let _ = tokio::fs::remove_file(&rendered.file.path).await;
             tracing::warn!(run_id = run.id, "this attempt no longer holds the run; its file was removed");
         }
-        Ok(())
+        Ok(Outcome::Completed)
     }
 }
