@@ -14,14 +14,24 @@
 //!   nothing about reports.
 //! - [`worker`]: the worker runtime, its middleware chain and locks, around any
 //!   [`worker::JobHandler`]. Knows nothing about reports.
+//! - [`store`]: quire's own state in SQL: runs, download tokens, idempotency keys,
+//!   API keys, webhook deliveries.
+//! - [`storage`]: files written under a temporary name, synced, then renamed.
+//! - [`runs`]: where reports meet the queue: enqueue, the report job handler,
+//!   webhooks, and the sweep that keeps SQL, Redis and files in step.
+//! - [`http`]: the JSON API on axum, downloads, health and metrics.
 //! - [`cli`]: the `quire` command line; `main.rs` only dispatches to it.
+//! - [`Client`]: a Rust client of the HTTP API.
 
 pub mod catalog;
 pub mod cli;
+mod client;
 pub mod clock;
 pub mod db;
+pub mod http;
 pub mod queue;
 pub mod report;
+pub mod runs;
 pub mod seed;
 pub mod settings;
 pub mod storage;
@@ -29,3 +39,5 @@ pub mod store;
 pub mod telemetry;
 pub mod worker;
 pub mod writer;
+
+pub use client::{Client, ClientError, ReportOrder, RunInfo};

@@ -25,14 +25,14 @@ fn main() -> ExitCode {
             Command::Render(args) => cli::render::run(&settings, args, json).await,
             Command::Reports(args) => cli::reports::run(&settings, args, json).await,
             Command::Demo => Err(cli::not_yet_available("demo")),
-            Command::Serve => Err(cli::not_yet_available("serve")),
+            Command::Serve => cli::serve::run(&settings).await,
             Command::Work(args) => cli::work::run(&settings, args).await,
             Command::Run => Err(cli::not_yet_available("run")),
-            Command::Enqueue { .. } => Err(cli::not_yet_available("enqueue")),
-            Command::Status { .. } => Err(cli::not_yet_available("status")),
+            Command::Enqueue(args) => cli::enqueue::run(&settings, args, json).await,
+            Command::Status { run_id } => cli::enqueue::status(&settings, &run_id, json).await,
             Command::Restart => cli::restart::run(&settings, json).await,
             Command::Failed(args) => cli::failed::run(&settings, args, json).await,
-            Command::Keys => Err(cli::not_yet_available("keys")),
+            Command::Keys(args) => cli::keys::run(&settings, args).await,
             Command::Bench => Err(cli::not_yet_available("bench")),
         }
     });

@@ -383,3 +383,63 @@ async fn more_rows_than_a_sheet_holds_continue_on_a_second_sheet() {
     );
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_custom_report_example_renders_on_both_databases() {
+    for db in TestDb::each().await {
+        let db = fixture_db(db).await;
+        let out = db.dir().join("overdue.csv").display().to_string();
+        let output = Command::new(env!("CARGO_BIN_EXE_quire"))
+            .current_dir(db.dir())
+            .env_clear()
+            .env("DATABASE_URL", &db.url)
+            .env("QUIRE_REPORTS_DIR", manifest_path("examples/custom_report"))
+            .args([
+                "render",
+                "overdue_clients",
+                "--tenant",
+                "acme",
+                "--today",
+                TODAY,
+            ])
+            .args(["--param", "min_days=30", "--out", &out])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        // Only INV-0002 (EUR, due 2026-02-24) is open and 30+ days overdue; INV-0005's
+        // balance is negative, INV-0003 is not due yet.
+        let csv = std::fs::read_to_string(&out).unwrap();
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            header,
+            [
+                "Client",
+                "Currency",
+                "Overdue invoices",
+                "Overdue amount",
+                "Oldest due date"
+            ]
+        );
+        let rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [[
+                "Müller & Söhne, \"GmbH\"\nZweigstelle",
+                "EUR",
+                "1",
+                "1000.00",
+                "2026-02-24"
+            ]]
+        );
+        db.cleanup().await;
+    }
+}

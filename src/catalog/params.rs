@@ -47,7 +47,8 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: &str, message: impl Into<String>) -> FieldError {
+    /// An error about `field`.
+    pub fn new(field: &str, message: impl Into<String>) -> FieldError {
         FieldError {
             field: field.to_owned(),
             message: message.into(),

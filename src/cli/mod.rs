@@ -1,19 +1,29 @@
 //! The command line of SPEC §2: one `quire` binary, one module per command group.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use crate::catalog::Catalog;
+use crate::clock::Clock;
 use crate::db::Db;
+use crate::queue::{Queue, QueueConfig};
+use crate::report::Reporter;
+use crate::runs::{Retention, Runs};
 use crate::settings::{Settings, SettingsArgs};
+use crate::store::Store;
 
+pub mod enqueue;
 pub mod failed;
+pub mod keys;
 pub mod migrate;
 pub mod render;
 pub mod reports;
 pub mod restart;
 pub mod seed;
+pub mod serve;
 pub mod work;
 
 /// quire: a report-generation job runner for invoicing applications.
@@ -45,7 +55,7 @@ pub enum Command {
     /// Serve the HTTP API and run workers in one process.
     Run,
     /// Enqueue a report run.
-    Enqueue { report: String },
+    Enqueue(enqueue::EnqueueArgs),
     /// Show a run.
     Status { run_id: String },
     /// Build a report synchronously to a file, without the queue.
@@ -57,7 +67,7 @@ pub enum Command {
     /// Inspect, retry and forget dead jobs.
     Failed(failed::FailedArgs),
     /// Create and revoke API keys.
-    Keys,
+    Keys(keys::KeysArgs),
     /// Reproducible benchmarks.
     Bench,
 }
@@ -105,14 +115,45 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
 ///
 /// # Errors
 /// When Redis cannot be reached.
-pub async fn open_queue(settings: &Settings) -> anyhow::Result<crate::queue::Queue> {
-    crate::queue::Queue::connect(
+pub async fn open_queue(settings: &Settings) -> anyhow::Result<Queue> {
+    Queue::connect(
         &settings.redis_url,
         &settings.prefix,
-        crate::queue::QueueConfig::default(),
+        QueueConfig::default(),
     )
     .await
-    .with_context(|| format!("connecting to REDIS_URL {}", redact(&settings.redis_url)))
+    .with_context(|| {
+        format!(
+            "cannot reach Redis at REDIS_URL {}",
+            redact(&settings.redis_url)
+        )
+    })
+}
+
+/// Everything the run service needs, connected: quire's database (migrated), the
+/// report database, the catalog and Redis.
+///
+/// # Errors
+/// When a database or Redis cannot be reached, or the catalog is invalid.
+pub async fn connect_runs(settings: &Settings) -> anyhow::Result<Runs> {
+    let catalog = Arc::new(Catalog::load(&settings.reports)?);
+    let db = open_database(settings).await?;
+    let source = Db::connect_reports(&settings.reports_database_url, 8)
+        .await
+        .with_context(|| {
+            format!(
+                "opening REPORTS_DATABASE_URL {}",
+                redact(&settings.reports_database_url)
+            )
+        })?;
+    let queue = open_queue(settings).await?;
+    Ok(Runs {
+        store: Store::new(db, Clock::System),
+        reporter: Reporter::new(catalog, source, Clock::System),
+        queue,
+        storage_dir: settings.storage_dir.clone(),
+        retention: Retention::default(),
+    })
 }
 
 /// A database URL with its password hidden, for messages.

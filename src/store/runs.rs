@@ -450,7 +450,8 @@ impl Store {
         })
     }
 
-    /// Records progress of the attempt holding `token`.
+    /// Records progress of the attempt holding `token`; false when that attempt no
+    /// longer holds a running run (cancelled, or taken over).
     ///
     /// # Errors
     /// When the database fails.
@@ -459,8 +460,8 @@ impl Store {
         id: &str,
         token: &str,
         rows: i64,
-    ) -> Result<(), StoreError> {
-        on_pool!(&self.db, pool => {
+    ) -> Result<bool, StoreError> {
+        let updated = on_pool!(&self.db, pool => {
             sqlx::query("UPDATE runs SET progress_rows = $3 WHERE id = $1 AND fence = $2 AND status = 'running'")
                 .bind(id)
                 .bind(token)
@@ -469,7 +470,7 @@ impl Store {
                 .await
                 .map(|done| done.rows_affected())
         })?;
-        Ok(())
+        Ok(updated == 1)
     }
 
     /// Marks the run completed with `file`, only if the attempt holding `token` is

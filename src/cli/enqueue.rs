@@ -1,0 +1,154 @@
+//! `quire enqueue REPORT` and `quire status RUN_ID`: talk to the database and Redis
+//! directly, like the API does.
+
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::UsageError;
+use super::render::parse_param;
+use crate::runs::{RunRequest, Runs, RunsError};
+use crate::settings::Settings;
+use crate::store::{Run, RunStatus};
+use crate::writer::{Format, OutputOptions};
+
+/// Options of `quire enqueue`.
+#[derive(Debug, Args)]
+pub struct EnqueueArgs {
+    /// The report's name.
+    pub report: String,
+    /// The tenant's slug.
+    #[arg(long)]
+    pub tenant: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub format: Format,
+    /// A report parameter, `name=value`; repeat for several.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Start the CSV with a UTF-8 byte-order mark.
+    #[arg(long)]
+    pub csv_bom: bool,
+    /// Replaying the same key with the same request returns the same run.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    /// Show progress until the run ends, then print the file and its URL.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// Enqueues a run and prints its id (and, with `--wait`, its outcome).
+///
+/// # Errors
+/// Invalid requests are usage errors; unavailable services are runtime errors.
+pub async fn run(settings: &Settings, args: EnqueueArgs, json: bool) -> anyhow::Result<()> {
+    let runs = super::connect_runs(settings).await?;
+    let request = RunRequest {
+        tenant: args.tenant,
+        report: args.report,
+        format: args.format.extension().to_owned(),
+        params: args
+            .params
+            .into_iter()
+            .map(|(name, value)| (name, serde_json::Value::String(value)))
+            .collect(),
+        options: OutputOptions {
+            csv_bom: args.csv_bom,
+        },
+        idempotency_key: args.idempotency_key,
+        api_key_id: None,
+    };
+    let enqueued = runs.enqueue(&request).await.map_err(usage)?;
+    let url = format!("{}/v1/downloads/{}", settings.public_url, enqueued.token);
+    let run = if args.wait {
+        wait_for(&runs, &enqueued.run.id).await?
+    } else {
+        enqueued.run
+    };
+    print_run(&run, Some(&url), enqueued.deduplicated, json);
+    if args.wait && run.status != RunStatus::Completed {
+        anyhow::bail!("run {} ended {}", run.id, run.status.as_str());
+    }
+    Ok(())
+}
+
+/// Prints a run.
+///
+/// # Errors
+/// When the run does not exist or the database is unavailable.
+pub async fn status(settings: &Settings, run_id: &str, json: bool) -> anyhow::Result<()> {
+    let runs = super::connect_runs(settings).await?;
+    let run = runs.get(run_id, None).await.map_err(usage)?;
+    print_run(&run, None, false, json);
+    Ok(())
+}
+
+fn usage(error: RunsError) -> anyhow::Error {
+    match error {
+        RunsError::UnknownReport(_)
+        | RunsError::Invalid(_)
+        | RunsError::NotFound
+        | RunsError::IdempotencyConflict => {
+            let detail = match &error {
+                RunsError::Invalid(fields) => fields
+                    .iter()
+                    .map(|f| format!("{} {}", f.field, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                other => other.to_string(),
+            };
+            UsageError(detail).into()
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// Polls the run with a progress bar until it ends.
+async fn wait_for(runs: &Runs, run_id: &str) -> anyhow::Result<Run> {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
+    );
+    loop {
+        let run = runs.get(run_id, None).await?;
+        bar.set_message(format!(
+            "{} — {} rows",
+            run.status.as_str(),
+            run.progress_rows
+        ));
+        bar.tick();
+        if run.status.is_finished() {
+            bar.finish_and_clear();
+            return Ok(run);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn print_run(run: &Run, url: Option<&str>, deduplicated: bool, json: bool) {
+    if json {
+        let mut value = serde_json::to_value(run).expect("a run serializes");
+        if let Some(file) = &run.file {
+            value["file"]["path"] = serde_json::Value::from(file.path.clone());
+        }
+        value["download_url"] = serde_json::Value::from(url);
+        value["deduplicated"] = serde_json::Value::from(deduplicated);
+        println!("{value}");
+        return;
+    }
+    let dedup = if deduplicated { " (deduplicated)" } else { "" };
+    println!("{} {} {}{dedup}", run.id, run.status.as_str(), run.report);
+    if let Some(file) = &run.file {
+        println!(
+            "file {} ({} rows, {} bytes)",
+            file.path, file.rows, file.bytes
+        );
+    }
+    if let Some(error) = &run.error {
+        println!("error {}: {}", error.code, error.message);
+    }
+    if let Some(url) = url {
+        println!("download {url}");
+    }
+}

@@ -1,0 +1,71 @@
+//! `quire keys create --tenant T | --admin`, `quire keys revoke KEY_ID`.
+
+use clap::{Args, Subcommand};
+
+use super::UsageError;
+use crate::clock::Clock;
+use crate::settings::Settings;
+use crate::store::{NewApiKey, Store};
+
+/// Options of `quire keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+/// What to do with API keys.
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Create a key; prints the key alone on stdout, once (its id goes to stderr).
+    Create {
+        /// The tenant the key may act for.
+        #[arg(long, conflicts_with = "admin", required_unless_present = "admin")]
+        tenant: Option<String>,
+        /// A key for every tenant.
+        #[arg(long)]
+        admin: bool,
+        /// POST each finished run of this key to this URL.
+        #[arg(long, requires = "webhook_secret")]
+        webhook_url: Option<String>,
+        /// Secret of the HMAC-SHA256 signature of webhook bodies.
+        #[arg(long, env = "QUIRE_WEBHOOK_SECRET", hide_env_values = true)]
+        webhook_secret: Option<String>,
+    },
+    /// Revoke a key by its id.
+    Revoke { key_id: String },
+}
+
+/// Creates or revokes a key.
+///
+/// # Errors
+/// When the database fails, or the key to revoke does not exist.
+pub async fn run(settings: &Settings, args: KeysArgs) -> anyhow::Result<()> {
+    let store = Store::new(super::open_database(settings).await?, Clock::System);
+    match args.action {
+        KeysAction::Create {
+            tenant,
+            admin: _,
+            webhook_url,
+            webhook_secret,
+        } => {
+            let (id, key) = store
+                .create_api_key(&NewApiKey {
+                    tenant,
+                    webhook_url,
+                    webhook_secret,
+                })
+                .await?;
+            eprintln!("created API key {id}");
+            println!("{key}");
+        }
+        KeysAction::Revoke { key_id } => {
+            if !store.revoke_api_key(&key_id).await? {
+                return Err(UsageError(format!("no live API key with id {key_id:?}")).into());
+            }
+            println!("revoked {key_id}");
+        }
+    }
+    store.db().close().await;
+    Ok(())
+}

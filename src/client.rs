@@ -1,0 +1,171 @@
+//! A Rust client of the HTTP API, for invoicing apps written in Rust and for the
+//! examples.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// A failed API call.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("the request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the API answered {status}: {code}: {message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("writing the download failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A run as the API returns it (the fields a client usually needs; `raw` has all).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunInfo {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub download_url: Option<String>,
+    #[serde(default)]
+    pub deduplicated: bool,
+    #[serde(skip)]
+    pub raw: Value,
+}
+
+impl RunInfo {
+    /// Whether the run has ended.
+    pub fn is_finished(&self) -> bool {
+        !matches!(self.status.as_str(), "queued" | "running")
+    }
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct ReportOrder {
+    pub tenant: String,
+    pub report: String,
+    pub format: String,
+    pub params: Map<String, Value>,
+    pub idempotency_key: Option<String>,
+}
+
+/// A client bound to one quire server and API key.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: String,
+}
+
+impl Client {
+    /// A client of the server at `base_url` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base_url: &str, api_key: &str) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key: api_key.to_owned(),
+        }
+    }
+
+    async fn parse(response: reqwest::Response) -> Result<RunInfo, ClientError> {
+        let status = response.status();
+        let body: Value = response.json().await?;
+        if !status.is_success() {
+            let error = &body["error"];
+            return Err(ClientError::Api {
+                status: status.as_u16(),
+                code: error["code"].as_str().unwrap_or_default().to_owned(),
+                message: error["message"].as_str().unwrap_or_default().to_owned(),
+            });
+        }
+        let mut run: RunInfo =
+            serde_json::from_value(body.clone()).map_err(|e| ClientError::Api {
+                status: status.as_u16(),
+                code: "unexpected_body".into(),
+                message: e.to_string(),
+            })?;
+        run.raw = body;
+        Ok(run)
+    }
+
+    /// Asks for a report run.
+    ///
+    /// # Errors
+    /// When the server is unreachable or refuses the request.
+    pub async fn enqueue(&self, order: &ReportOrder) -> Result<RunInfo, ClientError> {
+        let mut request = self
+            .http
+            .post(format!("{}/v1/reports", self.base_url))
+            .bearer_auth(&self.api_key)
+            .json(&json!({
+                "tenant": order.tenant,
+                "report": order.report,
+                "format": order.format,
+                "params": order.params,
+            }));
+        if let Some(key) = &order.idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        Client::parse(request.send().await?).await
+    }
+
+    /// The run `id`.
+    ///
+    /// # Errors
+    /// When the server is unreachable or the run unknown.
+    pub async fn run(&self, id: &str) -> Result<RunInfo, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/reports/{id}", self.base_url))
+            .bearer_auth(&self.api_key)
+            .send()
+            .await?;
+        Client::parse(response).await
+    }
+
+    /// Polls the run every `interval` until it ends.
+    ///
+    /// # Errors
+    /// When the server is unreachable or the run unknown.
+    pub async fn wait(&self, id: &str, interval: Duration) -> Result<RunInfo, ClientError> {
+        loop {
+            let run = self.run(id).await?;
+            if run.is_finished() {
+                return Ok(run);
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+
+    /// Downloads the file behind a download URL into `path` (no API key needed: the
+    /// token is the capability).
+    ///
+    /// # Errors
+    /// When the download is refused (still running, expired) or the file cannot be
+    /// written.
+    pub async fn download(&self, download_url: &str, path: &Path) -> Result<u64, ClientError> {
+        let response = self.http.get(download_url).send().await?;
+        if response.status() != reqwest::StatusCode::OK {
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or_default();
+            return Err(ClientError::Api {
+                status,
+                code: body["error"]["code"]
+                    .as_str()
+                    .unwrap_or("not_ready")
+                    .to_owned(),
+                message: body["error"]["message"]
+                    .as_str()
+                    .or(body["status"].as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+            });
+        }
+        let bytes = response.bytes().await?;
+        tokio::fs::write(path, &bytes).await?;
+        Ok(bytes.len() as u64)
+    }
+}

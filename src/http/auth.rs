@@ -1,0 +1,58 @@
+//! `Authorization: Bearer <api key>`: who is calling, and for which tenant.
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+
+use super::{ApiError, AppState};
+use crate::store::ApiKey;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller(pub ApiKey);
+
+impl Caller {
+    /// The tenant the caller is limited to; `None` for an admin key.
+    pub fn scope(&self) -> Option<&str> {
+        self.0.tenant.as_deref()
+    }
+
+    /// Refuses a tenant outside the key's scope.
+    ///
+    /// # Errors
+    /// 403 when a tenant key names another tenant.
+    pub fn check_tenant(&self, tenant: &str) -> Result<(), ApiError> {
+        match self.scope() {
+            Some(own) if own != tenant => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden_tenant",
+                "this API key may not act for that tenant",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        let unauthorized =
+            |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("missing Authorization: Bearer <api key>"))?;
+        let key = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+            .ok_or_else(|| unauthorized("the Authorization header must be Bearer <api key>"))?;
+        match state.runs.store.authenticate(key).await? {
+            Some(api_key) => Ok(Caller(api_key)),
+            None => Err(unauthorized("unknown or revoked API key")),
+        }
+    }
+}

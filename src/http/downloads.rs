@@ -1,0 +1,139 @@
+//! `GET /v1/downloads/{token}`: the token is the capability, like a signed URL. The
+//! file path comes from the run's row, never from the token, so no token can name a
+//! path outside the storage directory.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tower::ServiceExt as _;
+use tower_http::services::ServeFile;
+
+use super::{ApiError, AppState};
+use crate::store::{Run, RunStatus, TokenLookup};
+
+/// Tokens are 64 hex digits; anything else is unknown without a database look-up.
+fn well_formed(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let unknown = || ApiError::new(StatusCode::NOT_FOUND, "unknown_token", "no such download");
+    if !well_formed(&token) {
+        return Err(unknown());
+    }
+    let run = match state.runs.store.lookup_token(&token).await? {
+        TokenLookup::Unknown => return Err(unknown()),
+        TokenLookup::Expired => {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "token_expired",
+                "this download link has expired",
+            ));
+        }
+        TokenLookup::Valid(run) => run,
+    };
+    match run.status {
+        RunStatus::Queued | RunStatus::Running => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "status": run.status, "progress": { "rows": run.progress_rows } })),
+        )
+            .into_response()),
+        RunStatus::Failed | RunStatus::Discarded | RunStatus::Cancelled => {
+            let mut error = ApiError::new(
+                StatusCode::GONE,
+                "run_not_completed",
+                format!("the run is {}", run.status.as_str()),
+            );
+            error.details = json!({ "status": run.status, "error": run.error });
+            Err(error)
+        }
+        RunStatus::Completed => serve(&run, request).await,
+    }
+}
+
+async fn serve(run: &Run, request: Request) -> Result<Response, ApiError> {
+    let gone = || {
+        ApiError::new(
+            StatusCode::GONE,
+            "file_expired",
+            "the file of this run has expired",
+        )
+    };
+    let Some(file) = run.file.as_ref().filter(|f| !f.path.is_empty()) else {
+        return Err(gone());
+    };
+    let served = ServeFile::new_with_mime(
+        &file.path,
+        &run.format.content_type().parse().expect("valid MIME"),
+    )
+    .oneshot(request)
+    .await
+    .map_err(|_| gone())?;
+    if served.status() == StatusCode::NOT_FOUND {
+        return Err(gone());
+    }
+    let (mut parts, body) = served.into_parts();
+    let headers = &mut parts.headers;
+    let date = run
+        .finished_at
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+        .unwrap_or_default()
+        .format("%Y-%m-%d");
+    let name = format!(
+        "{}-{}-{date}.{}",
+        run.report,
+        run.tenant,
+        run.format.extension()
+    );
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        percent_encode(&name)
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", file.sha256)) {
+        headers.insert(header::ETAG, etag);
+    }
+    Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+/// RFC 5987 encoding of a file name for `filename*`.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

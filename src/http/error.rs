@@ -1,0 +1,115 @@
+//! Every API error as `{"error":{"code","message","details"}}`, mapped to its status
+//! code in this one place. Clients get a clean message; causes go to the logs.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::catalog::FieldError;
+use crate::runs::RunsError;
+
+/// An error answer of the API.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Value,
+}
+
+impl ApiError {
+    /// An error without details.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: json!({}),
+        }
+    }
+
+    /// 422 with one entry per invalid field.
+    pub fn invalid(code: &'static str, fields: &[FieldError]) -> ApiError {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            message: "the request has invalid values".into(),
+            details: json!({ "fields": fields }),
+        }
+    }
+
+    /// 404 for a run that does not exist or belongs to another tenant.
+    pub fn run_not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "run_not_found", "no such run")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message, "details": self.details } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<RunsError> for ApiError {
+    fn from(error: RunsError) -> ApiError {
+        match error {
+            RunsError::UnknownReport(name) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_report",
+                format!("there is no report named {name:?}"),
+            ),
+            RunsError::Invalid(fields) => {
+                let code = if fields.iter().all(|f| f.field.starts_with("params")) {
+                    "invalid_params"
+                } else {
+                    "invalid_request"
+                };
+                ApiError::invalid(code, &fields)
+            }
+            RunsError::IdempotencyConflict => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_conflict",
+                "this Idempotency-Key was already used with a different request",
+            ),
+            RunsError::NotFound => ApiError::run_not_found(),
+            RunsError::Conflict(message) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", message)
+            }
+            unavailable => {
+                tracing::error!(error = %unavailable, cause = ?std::error::Error::source(&unavailable), "request failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "a backing service is unavailable; retry later",
+                )
+            }
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> ApiError {
+        RunsError::from(error).into()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> ApiError {
+        let status = rejection.status();
+        let code = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            _ => "malformed_request",
+        };
+        // 422 from axum means well-formed JSON of the wrong shape: a missing field.
+        let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
+            StatusCode::BAD_REQUEST
+        } else {
+            status
+        };
+        ApiError::new(status, code, rejection.body_text())
+    }
+}

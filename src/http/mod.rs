@@ -1,0 +1,107 @@
+//! The HTTP API of SPEC §3 on axum: report runs, downloads, the catalog, health and
+//! metrics.
+
+mod auth;
+mod downloads;
+mod error;
+mod health;
+mod reports;
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use reports::run_json;
+
+use crate::runs::Runs;
+
+/// Largest accepted request body.
+const BODY_LIMIT: usize = 64 * 1024;
+/// Longest time a request may take to produce its response head.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub runs: Runs,
+    /// Base of the absolute URLs handed to clients.
+    pub public_url: String,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// State for the API, with the process-wide metrics recorder.
+    pub fn new(runs: Runs, public_url: String) -> AppState {
+        AppState {
+            runs,
+            public_url,
+            metrics: metrics_handle(),
+        }
+    }
+}
+
+/// The process's Prometheus recorder, installed on first use.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder (a test's) may already be global; ours still renders.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// The API's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/reports", post(reports::create).get(reports::list))
+        .route(
+            "/v1/reports/{id}",
+            get(reports::show).delete(reports::cancel),
+        )
+        .route("/v1/reports/{id}/retry", post(reports::retry))
+        .route("/v1/reports/{id}/links", post(reports::links))
+        .route("/v1/report-types", get(reports::catalog))
+        .route("/v1/downloads/{token}", get(downloads::download))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes the
+/// requests in flight.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,231 @@
+//! `/v1/reports`: enqueue, list, show, cancel, retry, links; `/v1/report-types`.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::auth::Caller;
+use super::{ApiError, AppState};
+use crate::catalog::FieldError;
+use crate::runs::RunRequest;
+use crate::store::{Run, RunQuery, RunStatus};
+use crate::writer::OutputOptions;
+
+/// The body of `POST /v1/reports`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    tenant: String,
+    report: String,
+    format: String,
+    #[serde(default)]
+    params: Map<String, Value>,
+    #[serde(default)]
+    options: OutputOptions,
+}
+
+/// The longest accepted `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+fn rfc3339(ms: i64) -> Option<String> {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+/// A run as the API shows it.
+pub fn run_json(public_url: &str, run: &Run) -> Value {
+    let file = run.file.as_ref().map(|file| {
+        json!({
+            "bytes": file.bytes,
+            "sha256": file.sha256,
+            "rows": file.rows,
+            "expires_at": run.expires_at.and_then(rfc3339),
+        })
+    });
+    json!({
+        "id": run.id,
+        "tenant": run.tenant,
+        "report": run.report,
+        "format": run.format,
+        "status": run.status,
+        "attempts": run.attempts,
+        "progress": { "rows": run.progress_rows },
+        "error": run.error,
+        "params": run.params,
+        "options": run.options,
+        "file": file,
+        "created_at": rfc3339(run.created_at),
+        "started_at": run.started_at.and_then(rfc3339),
+        "finished_at": run.finished_at.and_then(rfc3339),
+        "status_url": format!("{public_url}/v1/reports/{}", run.id),
+    })
+}
+
+fn download_url(state: &AppState, token: &str) -> String {
+    format!("{}/v1/downloads/{token}", state.public_url)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|key| {
+            !key.is_empty()
+                && key.len() <= MAX_IDEMPOTENCY_KEY
+                && key.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                format!(
+                    "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+                ),
+            )
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Json<CreateBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    caller.check_tenant(&body.tenant)?;
+    let request = RunRequest {
+        tenant: body.tenant,
+        report: body.report,
+        format: body.format,
+        params: body.params,
+        options: body.options,
+        idempotency_key: idempotency_key(&headers)?,
+        api_key_id: Some(caller.0.id.clone()),
+    };
+    let enqueued = state.runs.enqueue(&request).await?;
+    let mut answer = run_json(&state.public_url, &enqueued.run);
+    answer["download_url"] = Value::from(download_url(&state, &enqueued.token));
+    answer["deduplicated"] = Value::from(enqueued.deduplicated);
+    let status = if enqueued.deduplicated {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(answer)).into_response())
+}
+
+/// Query of `GET /v1/reports`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    report: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_request", e.body_text()))?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => Some(RunStatus::parse(text).ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_request",
+                &[FieldError::new(
+                    "status",
+                    format!("unknown status {text:?}"),
+                )],
+            )
+        })?),
+    };
+    let page = state
+        .runs
+        .store
+        .list_runs(&RunQuery {
+            tenant: caller.scope().map(str::to_owned),
+            status,
+            report: query.report,
+            limit: query.limit.unwrap_or(50),
+            before: query.cursor,
+        })
+        .await?;
+    let runs: Vec<Value> = page
+        .runs
+        .iter()
+        .map(|run| run_json(&state.public_url, run))
+        .collect();
+    Ok(Json(json!({ "runs": runs, "next_cursor": page.next })))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let run = state.runs.get(&id, caller.scope()).await?;
+    Ok(Json(run_json(&state.public_url, &run)))
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let run = state.runs.cancel(&id, caller.scope()).await?;
+    Ok(Json(run_json(&state.public_url, &run)))
+}
+
+pub async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let run = state.runs.retry(&id, caller.scope()).await?;
+    Ok(Json(run_json(&state.public_url, &run)))
+}
+
+pub async fn links(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let run = state.runs.get(&id, caller.scope()).await?;
+    let token = state.runs.mint_token(&run.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": run.id, "download_url": download_url(&state, &token) })),
+    )
+        .into_response())
+}
+
+pub async fn catalog(State(state): State<AppState>, _caller: Caller) -> Json<Value> {
+    let reports: Vec<Value> = state
+        .runs
+        .reporter
+        .catalog()
+        .reports()
+        .map(|report| {
+            json!({
+                "name": report.name,
+                "title": report.title,
+                "description": report.description,
+                "parameters": report.params,
+                "columns": report.columns,
+            })
+        })
+        .collect();
+    Json(json!({ "report_types": reports }))
+}

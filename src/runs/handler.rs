@@ -1,0 +1,226 @@
+//! The report job handler: one report run is one job. Every write to the run is fenced
+//! by the attempt's token, so a worker that lost its lease can never overwrite a newer
+//! attempt's outcome or make its file the run's.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Runs;
+use crate::report::{Rendered, ReportError, ReportRequest};
+use crate::store::{Run, RunError, RunFile, RunStatus, StartOutcome};
+use crate::worker::{JobContext, JobError, JobHandler, Outcome};
+
+/// The job kind of a report run.
+pub const REPORT_JOB_KIND: &str = "report";
+
+/// How often a running attempt records its progress and checks it still holds the run
+/// (a cancelled run stops at the next check).
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Builds report runs for the worker.
+#[derive(Debug, Clone)]
+pub struct ReportHandler {
+    runs: Runs,
+}
+
+impl ReportHandler {
+    /// A handler building runs of `runs`.
+    pub fn new(runs: Runs) -> ReportHandler {
+        ReportHandler { runs }
+    }
+}
+
+/// The code and client-facing message of a failed report; the full cause goes to the
+/// logs only.
+fn run_error(error: &ReportError) -> RunError {
+    let (code, message) = match error {
+        ReportError::UnknownReport(_) => {
+            ("unknown_report", "the report no longer exists".to_owned())
+        }
+        ReportError::UnknownTenant(_) => {
+            ("tenant_deleted", "the tenant no longer exists".to_owned())
+        }
+        ReportError::InvalidParams(_) => ("invalid_params", error.to_string()),
+        ReportError::TimedOut(limit) => (
+            "timeout",
+            format!("the report did not finish within {limit:?}"),
+        ),
+        ReportError::Cancelled => ("cancelled", "the run was cancelled".to_owned()),
+        ReportError::Source(_) => ("report_failed", "the report query failed".to_owned()),
+        ReportError::Write(_) | ReportError::WriterPanicked(_) => {
+            ("write_failed", "writing the report file failed".to_owned())
+        }
+    };
+    RunError {
+        code: code.to_owned(),
+        message,
+    }
+}
+
+/// The payload of a report job.
+#[derive(Debug, serde::Deserialize)]
+struct ReportPayload {
+    run_id: String,
+}
+
+impl JobHandler for ReportHandler {
+    async fn run(&self, context: JobContext) -> Result<Outcome, JobError> {
+        let ReportPayload { run_id } = context.payload()?;
+        let store = &self.runs.store;
+        let token = context.claim().token.clone();
+        let started = store
+            .start_attempt(&run_id, &token, i64::from(context.attempt()))
+            .await
+            .map_err(JobError::transient)?;
+        let run = match started {
+            StartOutcome::Missing => {
+                tracing::warn!(run_id, "the run's row is gone; dropping its job");
+                return Ok(Outcome::Completed);
+            }
+            StartOutcome::Finished(run) => {
+                tracing::info!(
+                    run_id,
+                    status = run.status.as_str(),
+                    "the run already ended; nothing to build"
+                );
+                return Ok(Outcome::Completed);
+            }
+            StartOutcome::Started(run) => run,
+        };
+        tracing::Span::current().record("tenant", run.tenant.as_str());
+        tracing::Span::current().record("report", run.report.as_str());
+
+        let tenant_exists = self
+            .runs
+            .reporter
+            .tenant_id(&run.tenant)
+            .await
+            .map_err(JobError::transient)?
+            .is_some();
+        if !tenant_exists {
+            let error = RunError {
+                code: "tenant_deleted".into(),
+                message: "the tenant no longer exists".into(),
+            };
+            store
+                .finish_run(&run.id, Some(&token), RunStatus::Discarded, &error)
+                .await
+                .map_err(JobError::transient)?;
+            tracing::info!(run_id, "the tenant was deleted; run discarded");
+            return Ok(Outcome::Completed);
+        }
+
+        match self.build(&run, &token, context.cancellation()).await {
+            Ok(rendered) => self.complete(&run, &token, rendered).await,
+            Err(error) => {
+                let last_attempt = context.attempt() >= context.job().max_attempts;
+                let record = run_error(&error);
+                tracing::warn!(run_id, error = %error, cause = ?std::error::Error::source(&error), "report attempt failed");
+                if !error.is_transient() || last_attempt {
+                    store
+                        .finish_run(&run.id, Some(&token), RunStatus::Failed, &record)
+                        .await
+                        .map_err(JobError::transient)?;
+                }
+                if error.is_transient() {
+                    Err(JobError::transient(record.message))
+                } else {
+                    Err(JobError::permanent(record.message))
+                }
+            }
+        }
+    }
+}
+
+impl ReportHandler {
+    /// Streams the run into this attempt's own file, recording progress on the way.
+    async fn build(
+        &self,
+        run: &Run,
+        token: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Rendered, ReportError> {
+        let store = &self.runs.store;
+        let out: PathBuf = self
+            .runs
+            .storage_dir
+            .join(&run.id)
+            .join(format!("{token}.{}", run.format.extension()));
+        let request = ReportRequest {
+            report: run.report.clone(),
+            tenant: run.tenant.clone(),
+            format: run.format,
+            params: run.params.clone(),
+            options: run.options,
+        };
+        let rows = Arc::new(AtomicU64::new(0));
+        let attempt_cancel = cancel.child_token();
+        let progress = {
+            let (store, rows, cancel) = (store.clone(), rows.clone(), attempt_cancel.clone());
+            let (run_id, token) = (run.id.clone(), token.to_owned());
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(PROGRESS_INTERVAL);
+                ticks.tick().await;
+                loop {
+                    tokio::select! {
+                        () = cancel.cancelled() => break,
+                        _ = ticks.tick() => {}
+                    }
+                    let written = i64::try_from(rows.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+                    // Cancelled, or taken over by a newer attempt: stop building.
+                    if let Ok(false) = store.record_progress(&run_id, &token, written).await {
+                        cancel.cancel();
+                        break;
+                    }
+                }
+            })
+        };
+        let rendered = self
+            .runs
+            .reporter
+            .render(&request, &out, &attempt_cancel, rows)
+            .await;
+        attempt_cancel.cancel();
+        let _ = progress.await;
+        rendered
+    }
+
+    /// Makes the attempt's file the run's, fenced by `token`; a stale attempt removes
+    /// its file instead.
+    async fn complete(
+        &self,
+        run: &Run,
+        token: &str,
+        rendered: Rendered,
+    ) -> Result<Outcome, JobError> {
+        let store = &self.runs.store;
+        let file = RunFile {
+            path: rendered.file.path.display().to_string(),
+            bytes: i64::try_from(rendered.file.bytes).unwrap_or(i64::MAX),
+            sha256: rendered.file.sha256.clone(),
+            rows: i64::try_from(rendered.rows).unwrap_or(i64::MAX),
+        };
+        let expires_at = store.clock().now().timestamp_millis()
+            + i64::try_from(self.runs.retention.files.as_millis()).unwrap_or(i64::MAX);
+        let won = match store.complete_run(&run.id, token, &file, expires_at).await {
+            Ok(won) => won,
+            Err(error) => {
+                let _ = tokio::fs::remove_file(&rendered.file.path).await;
+                return Err(JobError::transient(error));
+            }
+        };
+        if !won {
+            // A newer attempt holds the run, or it was cancelled: this file is nobody's.
+            let _ = tokio::fs::remove_file(&rendered.file.path).await;
+            tracing::warn!(
+                run_id = run.id,
+                "this attempt no longer holds the run; its file was removed"
+            );
+        }
+        Ok(Outcome::Completed)
+    }
+}

@@ -1,0 +1,330 @@
+//! Report runs, where the report engine meets the queue: enqueue (validate,
+//! deduplicate, commit the row, push the job), cancel, retry, download links, the
+//! report job handler, and the sweeps that keep the database and Redis in step.
+
+mod handler;
+mod sweep;
+mod webhooks;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+pub use handler::{REPORT_JOB_KIND, ReportHandler};
+pub use sweep::{SweepReport, Sweeper};
+pub use webhooks::{SIGNATURE_HEADER, WebhookSender, sign};
+
+use crate::catalog::{FieldError, Overlap, Report};
+use crate::queue::{Job, Queue, QueueError};
+use crate::report::{ReportError, Reporter};
+use crate::store::{EnqueueOutcome, NewRun, Run, RunError, RunStatus, Store, StoreError};
+use crate::writer::{Format, OutputOptions};
+
+/// The queue report jobs wait in.
+pub const REPORT_QUEUE: &str = "reports";
+
+/// Lifetimes of what runs leave behind.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// How long a finished file stays downloadable.
+    pub files: Duration,
+    /// How long a download token is valid.
+    pub tokens: Duration,
+    /// How long a finished run's row is kept.
+    pub runs: Duration,
+    /// How long an idempotency key is remembered (at least 24 h).
+    pub idempotency_keys: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention {
+            files: Duration::from_secs(24 * 3600),
+            tokens: Duration::from_secs(24 * 3600),
+            runs: Duration::from_secs(30 * 24 * 3600),
+            idempotency_keys: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Why a request about runs was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunsError {
+    #[error("unknown report {0:?}")]
+    UnknownReport(String),
+    #[error("the request is invalid")]
+    Invalid(Vec<FieldError>),
+    #[error("the Idempotency-Key was already used with a different request")]
+    IdempotencyConflict,
+    #[error("no such run")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the database is unavailable")]
+    Database(#[source] StoreError),
+    #[error("the queue is unavailable")]
+    Queue(#[source] QueueError),
+    #[error("the report database is unavailable")]
+    ReportSource(#[source] ReportError),
+}
+
+impl From<StoreError> for RunsError {
+    fn from(error: StoreError) -> RunsError {
+        match error {
+            StoreError::IdempotencyConflict => RunsError::IdempotencyConflict,
+            other => RunsError::Database(other),
+        }
+    }
+}
+
+impl From<QueueError> for RunsError {
+    fn from(error: QueueError) -> RunsError {
+        RunsError::Queue(error)
+    }
+}
+
+/// A request for a report run, from the API, the CLI or the Rust client.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub tenant: String,
+    pub report: String,
+    pub format: String,
+    pub params: Map<String, Value>,
+    pub options: OutputOptions,
+    pub idempotency_key: Option<String>,
+    /// The API key that asked (its webhook is told when the run ends).
+    pub api_key_id: Option<String>,
+}
+
+impl RunRequest {
+    /// What an idempotency key is bound to: the request as the client sent it.
+    fn fingerprint(&self) -> String {
+        let params = serde_json::to_string(&self.params).expect("JSON map serializes");
+        let options = serde_json::to_string(&self.options).expect("options serialize");
+        crate::store::sha256_hex(&[
+            self.tenant.as_bytes(),
+            self.report.as_bytes(),
+            self.format.as_bytes(),
+            params.as_bytes(),
+            options.as_bytes(),
+        ])
+    }
+}
+
+/// An accepted request: the run, whether it already existed, and a fresh download
+/// token for it.
+#[derive(Debug, Clone)]
+pub struct Enqueued {
+    pub run: Run,
+    pub deduplicated: bool,
+    pub token: String,
+}
+
+/// The run service shared by the API, the CLI and the worker.
+#[derive(Debug, Clone)]
+pub struct Runs {
+    pub store: Store,
+    pub reporter: Reporter,
+    pub queue: Queue,
+    pub storage_dir: PathBuf,
+    pub retention: Retention,
+}
+
+/// The `unique_key` of a run's job: its deduplication identity.
+fn unique_key(run: &Run) -> String {
+    format!("run:{}", run.identity)
+}
+
+/// The `overlap_key` of a run's job, from its report's `overlap` scope.
+fn overlap_key(report: &Report, run: &Run) -> Option<String> {
+    match report.overlap {
+        Overlap::Tenant => Some(format!("tenant:{}", run.tenant)),
+        Overlap::TenantReport => Some(format!("tenant:{}:report:{}", run.tenant, run.report)),
+        Overlap::None => None,
+    }
+}
+
+impl Runs {
+    /// The job that builds `run`, carrying the locks and limits of its report.
+    pub fn job_for(&self, run: &Run) -> Result<Job, RunsError> {
+        let report = self
+            .reporter
+            .report(&run.report)
+            .map_err(|_| RunsError::UnknownReport(run.report.clone()))?;
+        let mut job = Job::new(
+            run.id.clone(),
+            REPORT_JOB_KIND,
+            serde_json::json!({ "run_id": run.id }),
+        )
+        .with_queue(REPORT_QUEUE)
+        .with_unique_key(unique_key(run))
+        .with_max_attempts(report.max_attempts)
+        .with_timeout(report.timeout)
+        .with_overlap_wait(report.overlap_wait);
+        if let Some(key) = overlap_key(report, run) {
+            job = job.with_overlap_key(key);
+        }
+        Ok(job)
+    }
+
+    /// Validates `request`, then commits the run and pushes its job: all or nothing.
+    /// An identical queued or running run, or a replayed idempotency key, returns the
+    /// existing run instead.
+    ///
+    /// # Errors
+    /// Invalid requests, an idempotency conflict, or an unavailable database or Redis
+    /// (in which case nothing was kept).
+    pub async fn enqueue(&self, request: &RunRequest) -> Result<Enqueued, RunsError> {
+        let mut invalid = Vec::new();
+        let format: Option<Format> = match request.format.parse() {
+            Ok(format) => Some(format),
+            Err(message) => {
+                invalid.push(FieldError::new("format", message));
+                None
+            }
+        };
+        let params = match self
+            .reporter
+            .resolve_params(&request.report, &request.params)
+        {
+            Ok(params) => Some(params),
+            Err(ReportError::UnknownReport(name)) => return Err(RunsError::UnknownReport(name)),
+            Err(ReportError::InvalidParams(errors)) => {
+                invalid.extend(errors.into_iter().map(|mut error| {
+                    error.field = format!("params.{}", error.field);
+                    error
+                }));
+                None
+            }
+            Err(other) => return Err(RunsError::ReportSource(other)),
+        };
+        let tenant_known = self
+            .reporter
+            .tenant_id(&request.tenant)
+            .await
+            .map_err(|e| RunsError::ReportSource(e.into()))?
+            .is_some();
+        if !tenant_known {
+            invalid.push(FieldError::new(
+                "tenant",
+                format!("unknown tenant {:?}", request.tenant),
+            ));
+        }
+        let (Some(format), Some(params), true) = (format, params, invalid.is_empty()) else {
+            return Err(RunsError::Invalid(invalid));
+        };
+
+        let new = NewRun {
+            tenant: request.tenant.clone(),
+            report: request.report.clone(),
+            format,
+            params,
+            options: request.options,
+            api_key_id: request.api_key_id.clone(),
+            idempotency: request
+                .idempotency_key
+                .as_ref()
+                .map(|key| (key.clone(), request.fingerprint())),
+        };
+        let EnqueueOutcome { run, deduplicated } = self.store.enqueue_run(&new).await?;
+        if !deduplicated {
+            let pushed = match self.job_for(&run) {
+                Ok(job) => self.queue.push(&job).await.map_err(RunsError::from),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = pushed {
+                self.store.delete_run(&run.id).await?;
+                return Err(error);
+            }
+        }
+        let token = self.mint_token(&run.id).await?;
+        Ok(Enqueued {
+            run,
+            deduplicated,
+            token,
+        })
+    }
+
+    /// A fresh download token for `run_id`.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn mint_token(&self, run_id: &str) -> Result<String, RunsError> {
+        let ttl = i64::try_from(self.retention.tokens.as_millis()).unwrap_or(i64::MAX);
+        Ok(self.store.mint_token(run_id, ttl).await?)
+    }
+
+    /// The run `id` as seen by `tenant` (`None`: any tenant). Another tenant's run is
+    /// not found, like an unknown one.
+    ///
+    /// # Errors
+    /// [`RunsError::NotFound`], or an unavailable database.
+    pub async fn get(&self, id: &str, tenant: Option<&str>) -> Result<Run, RunsError> {
+        match self.store.run(id).await? {
+            Some(run) if tenant.is_none_or(|t| t == run.tenant) => Ok(run),
+            _ => Err(RunsError::NotFound),
+        }
+    }
+
+    /// Cancels a queued or running run; a running attempt notices at its next
+    /// progress check and stops.
+    ///
+    /// # Errors
+    /// Not found, or a conflict when the run already finished.
+    pub async fn cancel(&self, id: &str, tenant: Option<&str>) -> Result<Run, RunsError> {
+        let run = self.get(id, tenant).await?;
+        let error = RunError {
+            code: "cancelled".into(),
+            message: "the run was cancelled".into(),
+        };
+        if !self
+            .store
+            .finish_run(&run.id, None, RunStatus::Cancelled, &error)
+            .await?
+        {
+            return Err(RunsError::Conflict(format!(
+                "the run is already {}",
+                run.status.as_str()
+            )));
+        }
+        self.get(id, tenant).await
+    }
+
+    /// Puts a failed run back in the queue under the same id, attempts reset. A run
+    /// already queued again is returned as it is.
+    ///
+    /// # Errors
+    /// Not found; a conflict for a run that is neither failed nor queued.
+    pub async fn retry(&self, id: &str, tenant: Option<&str>) -> Result<Run, RunsError> {
+        let run = self.get(id, tenant).await?;
+        match run.status {
+            RunStatus::Queued => return Ok(run),
+            RunStatus::Failed => {}
+            other => {
+                return Err(RunsError::Conflict(format!(
+                    "only a failed run can be retried; this one is {}",
+                    other.as_str()
+                )));
+            }
+        }
+        let Some((run, requeued)) = self.store.requeue_failed(id).await? else {
+            return Err(RunsError::NotFound);
+        };
+        if !requeued {
+            return match run.status {
+                RunStatus::Queued => Ok(run),
+                _ => Err(RunsError::Conflict(
+                    "an identical run is already queued or running".into(),
+                )),
+            };
+        }
+        // The failed job is dead in Redis: revive it, or push it afresh if the dead
+        // set no longer has it.
+        let revived = self.queue.revive(std::slice::from_ref(&run.id)).await?;
+        if !revived.first().copied().unwrap_or(false) {
+            self.queue.push(&self.job_for(&run)?).await?;
+        }
+        Ok(run)
+    }
+}

@@ -1,0 +1,185 @@
+//! The sweep that keeps the database, Redis and the storage folder in step: re-pushes
+//! runs left queued or running with no job in Redis (a crash between commit and push,
+//! or Redis losing its data), fails runs whose job died, applies retention, and removes
+//! files no run owns.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use super::{Runs, RunsError};
+use crate::queue::JobState;
+use crate::store::{RunError, RunStatus};
+
+/// Runs examined per sweep.
+const ACTIVE_BATCH: i64 = 1000;
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Runs whose job was pushed again.
+    pub requeued: usize,
+    /// Runs failed because their job died.
+    pub failed: usize,
+    /// Files removed: expired, pruned, or owned by no run.
+    pub files_removed: usize,
+}
+
+/// Periodic reconciliation of one deployment.
+#[derive(Debug, Clone)]
+pub struct Sweeper {
+    runs: Runs,
+    /// A file no run owns is removed only once it is this old, so an attempt between
+    /// publishing its file and recording it is never robbed.
+    pub orphan_grace: Duration,
+}
+
+/// The code a run gets from its dead job's reason.
+fn dead_run_error(reason: Option<&str>) -> RunError {
+    let reason = reason.unwrap_or("the job died");
+    let code = if reason.contains("overlap_timeout") {
+        "overlap_timeout"
+    } else if reason.contains("lease") || reason.contains("recover") || reason.contains("lost") {
+        "worker_lost"
+    } else {
+        "job_failed"
+    };
+    RunError {
+        code: code.to_owned(),
+        message: reason.to_owned(),
+    }
+}
+
+impl Sweeper {
+    /// A sweeper with a 15-minute grace for unowned files.
+    pub fn new(runs: Runs) -> Sweeper {
+        Sweeper {
+            runs,
+            orphan_grace: Duration::from_secs(15 * 60),
+        }
+    }
+
+    /// Sweeps every `interval` until `shutdown`; failures are logged and retried on
+    /// the next tick.
+    pub async fn run(self, interval: Duration, shutdown: CancellationToken) {
+        let mut ticks = tokio::time::interval(interval);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            match self.sweep_once().await {
+                Ok(report) if report != SweepReport::default() => tracing::info!(?report, "sweep"),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "sweep failed; retrying later"),
+            }
+        }
+    }
+
+    /// One pass of every check.
+    ///
+    /// # Errors
+    /// When the database or Redis is unavailable.
+    pub async fn sweep_once(&self) -> Result<SweepReport, RunsError> {
+        let mut report = SweepReport::default();
+        self.reconcile(&mut report).await?;
+        self.apply_retention(&mut report).await?;
+        report.files_removed += self.remove_orphans().await?;
+        Ok(report)
+    }
+
+    async fn reconcile(&self, report: &mut SweepReport) -> Result<(), RunsError> {
+        let store = &self.runs.store;
+        for run in store.active_runs(ACTIVE_BATCH).await? {
+            let record = self.runs.queue.job(&run.id).await?;
+            match record.and_then(|r| r.state.map(|state| (state, r.error))) {
+                None => {
+                    self.runs.queue.push(&self.runs.job_for(&run)?).await?;
+                    tracing::info!(run_id = run.id, "re-pushed a run that had no job in Redis");
+                    report.requeued += 1;
+                }
+                Some((JobState::Dead, reason)) => {
+                    let error = dead_run_error(reason.as_deref());
+                    if store
+                        .finish_run(&run.id, None, RunStatus::Failed, &error)
+                        .await?
+                    {
+                        report.failed += 1;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_retention(&self, report: &mut SweepReport) -> Result<(), RunsError> {
+        let store = &self.runs.store;
+        let retention = self.runs.retention;
+        let now = store.clock().now().timestamp_millis();
+        let ago = |period: Duration| now - i64::try_from(period.as_millis()).unwrap_or(i64::MAX);
+        let mut doomed = store.expire_files(now).await?;
+        doomed.extend(store.prune_runs(ago(retention.runs)).await?);
+        store.prune_tokens(now).await?;
+        store
+            .prune_idempotency_keys(ago(retention.idempotency_keys))
+            .await?;
+        store.prune_deliveries(ago(retention.runs)).await?;
+        for path in doomed {
+            if tokio::fs::remove_file(&path).await.is_ok() {
+                report.files_removed += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes files in the storage folder that no run owns (losing attempts, orphaned
+    /// temporaries) once they are older than the grace period, and empty folders.
+    async fn remove_orphans(&self) -> Result<usize, RunsError> {
+        let owned: HashSet<PathBuf> = self
+            .runs
+            .store
+            .owned_files()
+            .await?
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
+        let root = self.runs.storage_dir.clone();
+        let grace = self.orphan_grace;
+        let removed = tokio::task::spawn_blocking(move || remove_unowned(&root, &owned, grace))
+            .await
+            .unwrap_or(0);
+        Ok(removed)
+    }
+}
+
+fn remove_unowned(root: &Path, owned: &HashSet<PathBuf>, grace: Duration) -> usize {
+    let Ok(folders) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    let old_enough = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| SystemTime::now().duration_since(modified).ok())
+            .is_some_and(|age| age >= grace)
+    };
+    let mut removed = 0;
+    for folder in folders
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|p| p.is_dir())
+    {
+        for file in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = file.path();
+            if !owned.contains(&path) && old_enough(&path) && std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        // Fails, harmlessly, while the folder still holds a file.
+        let _ = std::fs::remove_dir(&folder);
+    }
+    removed
+}
