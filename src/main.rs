@@ -27,7 +27,7 @@ fn main() -> ExitCode {
             Command::Demo => Err(cli::not_yet_available("demo")),
             Command::Serve => cli::serve::run(&settings).await,
             Command::Work(args) => cli::work::run(&settings, args).await,
-            Command::Run => Err(cli::not_yet_available("run")),
+            Command::Run(args) => cli::run::run(&settings, args).await,
             Command::Enqueue(args) => cli::enqueue::run(&settings, args, json).await,
             Command::Status { run_id } => cli::enqueue::status(&settings, &run_id, json).await,
             Command::Restart => cli::restart::run(&settings, json).await,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Catalog;
 use crate::clock::Clock;
@@ -22,6 +23,7 @@ pub mod migrate;
 pub mod render;
 pub mod reports;
 pub mod restart;
+pub mod run;
 pub mod seed;
 pub mod serve;
 pub mod work;
@@ -53,7 +55,7 @@ pub enum Command {
     /// Run a worker.
     Work(work::WorkArgs),
     /// Serve the HTTP API and run workers in one process.
-    Run,
+    Run(work::WorkArgs),
     /// Enqueue a report run.
     Enqueue(enqueue::EnqueueArgs),
     /// Show a run.
@@ -154,6 +156,25 @@ pub async fn connect_runs(settings: &Settings) -> anyhow::Result<Runs> {
         storage_dir: settings.storage_dir.clone(),
         retention: Retention::default(),
     })
+}
+
+/// Cancels `shutdown` on SIGTERM or SIGINT.
+pub async fn cancel_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the worker");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("stop signal received");
+    shutdown.cancel();
 }
 
 /// A database URL with its password hidden, for messages.

@@ -8,8 +8,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::UsageError;
 use crate::queue::{Backoff, Queue};
+use crate::runs::{REPORT_JOB_KIND, ReportHandler, Runs, RunsObserver, Sweeper, WebhookSender};
 use crate::settings::Settings;
-use crate::worker::{NOOP_KIND, NoopHandler, Worker, WorkerOptions};
+use crate::worker::{Exit, NOOP_KIND, NoopHandler, Worker, WorkerOptions};
 
 /// Options of `quire work`.
 #[derive(Debug, Args)]
@@ -18,7 +19,7 @@ pub struct WorkArgs {
     #[arg(long, default_value_t = 1)]
     pub concurrency: usize,
     /// Queues served, highest priority first.
-    #[arg(long, value_delimiter = ',', default_value = "default")]
+    #[arg(long, value_delimiter = ',', default_value = "reports,default")]
     pub queues: Vec<String>,
     /// Lease of each reservation, renewed every third of it while the job runs.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
@@ -50,7 +51,7 @@ pub struct WorkArgs {
 const MIN_LEASE: Duration = Duration::from_millis(300);
 
 impl WorkArgs {
-    fn options(self) -> Result<WorkerOptions, UsageError> {
+    pub fn options(self) -> Result<WorkerOptions, UsageError> {
         if self.concurrency == 0 {
             return Err(UsageError("--concurrency must be at least 1".into()));
         }
@@ -83,38 +84,46 @@ impl WorkArgs {
 /// Runs the worker; a stop for any reason is a success (exit 0).
 ///
 /// # Errors
-/// Bad options are a usage error; Redis unreachable at start-up is a runtime error.
+/// Bad options are a usage error; Redis or a database unreachable at start-up is a
+/// runtime error.
 pub async fn run(settings: &Settings, args: WorkArgs) -> anyhow::Result<()> {
     let options = args.options()?;
-    let queue = super::open_queue(settings).await?;
-    warn_if_redis_evicts(&queue).await;
-    let worker = Worker::builder(queue, options)
-        .handler(NOOP_KIND, NoopHandler)
-        .build();
+    let runs = super::connect_runs(settings).await?;
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let exit = worker.run(shutdown).await;
-    tracing::info!(?exit, "worker stopped");
+    tokio::spawn(super::cancel_on_signal(shutdown.clone()));
+    work(runs, options, settings.public_url.clone(), shutdown).await;
     Ok(())
 }
 
-/// Cancels `shutdown` on SIGTERM or SIGINT.
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the worker");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-    tracing::info!("stop signal received");
-    shutdown.cancel();
+/// How often the sweep reconciles runs, Redis and files.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+/// How often due webhooks are delivered.
+const WEBHOOK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Runs a worker with the report handler, and beside it the sweep and the webhook
+/// sender, until `shutdown` or another reason to stop.
+pub async fn work(
+    runs: Runs,
+    options: WorkerOptions,
+    public_url: String,
+    shutdown: CancellationToken,
+) -> Exit {
+    warn_if_redis_evicts(&runs.queue).await;
+    let background = CancellationToken::new();
+    let sweeper = tokio::spawn(Sweeper::new(runs.clone()).run(SWEEP_INTERVAL, background.clone()));
+    let webhooks = tokio::spawn(
+        WebhookSender::new(runs.clone(), public_url).run(WEBHOOK_INTERVAL, background.clone()),
+    );
+    let worker = Worker::builder(runs.queue.clone(), options)
+        .handler(NOOP_KIND, NoopHandler)
+        .handler(REPORT_JOB_KIND, ReportHandler::new(runs.clone()))
+        .observer(RunsObserver::new(runs))
+        .build();
+    let exit = worker.run(shutdown).await;
+    tracing::info!(?exit, "worker stopped");
+    background.cancel();
+    let _ = tokio::join!(sweeper, webhooks);
+    exit
 }
 
 /// SPEC §1: a Redis that may evict keys can silently drop jobs and locks.

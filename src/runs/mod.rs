@@ -3,6 +3,7 @@
 //! report job handler, and the sweeps that keep the database and Redis in step.
 
 mod handler;
+mod observer;
 mod sweep;
 mod webhooks;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 pub use handler::{REPORT_JOB_KIND, ReportHandler};
+pub use observer::RunsObserver;
 pub use sweep::{SweepReport, Sweeper};
 pub use webhooks::{SIGNATURE_HEADER, WebhookSender, sign};
 

@@ -37,7 +37,7 @@ pub struct Sweeper {
 }
 
 /// The code a run gets from its dead job's reason.
-fn dead_run_error(reason: Option<&str>) -> RunError {
+pub(super) fn dead_run_error(reason: Option<&str>) -> RunError {
     let reason = reason.unwrap_or("the job died");
     let code = if reason.contains("overlap_timeout") {
         "overlap_timeout"

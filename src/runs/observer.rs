@@ -1,0 +1,40 @@
+//! Keeps runs in step with their jobs' fates: a report job the queue buries (lost on
+//! its last attempt, recovered too often, waited too long for a lock) fails its run at
+//! once. Like every observer it runs after the queue committed the outcome, and the
+//! sweep repeats the check in case this one never ran.
+
+use super::Runs;
+use super::handler::REPORT_JOB_KIND;
+use super::sweep::dead_run_error;
+use crate::store::RunStatus;
+use crate::worker::{EventKind, JobEvent, Observer, ObserverError};
+
+/// Fails runs whose jobs died outside their handler.
+#[derive(Debug, Clone)]
+pub struct RunsObserver {
+    runs: Runs,
+}
+
+impl RunsObserver {
+    /// An observer updating the runs of `runs`.
+    pub fn new(runs: Runs) -> RunsObserver {
+        RunsObserver { runs }
+    }
+}
+
+impl Observer for RunsObserver {
+    async fn observe(&self, event: &JobEvent) -> Result<(), ObserverError> {
+        let is_report = event
+            .job_kind
+            .as_deref()
+            .is_none_or(|kind| kind == REPORT_JOB_KIND);
+        if event.kind == EventKind::Dead && is_report {
+            let error = dead_run_error(event.detail.as_deref());
+            self.runs
+                .store
+                .finish_run(&event.job_id, None, RunStatus::Failed, &error)
+                .await?;
+        }
+        Ok(())
+    }
+}
