@@ -220,9 +220,12 @@ impl Worker {
             options,
             handlers: Handlers::default(),
             observers: Observers::default(),
+            // The overlap lock is the contended one (a tenant's runs queue behind each
+            // other), so it goes first: a job that parks on it never takes and drops
+            // its unique lock, and each lock is taken exactly once per attempt.
             middleware: vec![
-                Arc::new(LockMiddleware::unique()),
                 Arc::new(LockMiddleware::overlap()),
+                Arc::new(LockMiddleware::unique()),
             ],
         }
     }

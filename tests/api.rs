@@ -1,0 +1,14 @@
+//! The HTTP API and report runs end to end: the real API and workers against Redis,
+//! PostgreSQL and SQLite.
+
+mod common;
+
+#[path = "api/helpers.rs"]
+mod helpers;
+
+#[path = "api/downloads.rs"]
+mod downloads;
+#[path = "api/enqueue.rs"]
+mod enqueue;
+#[path = "api/lifecycle.rs"]
+mod lifecycle;

@@ -1,0 +1,254 @@
+//! Enqueueing: validation, tenant scope, deduplication and idempotency keys.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{Backend, body, spawn_app};
+
+#[tokio::test]
+async fn a_valid_request_is_accepted_with_a_status_and_download_url() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let (status, run) = app
+        .post_report(
+            &app.acme_key,
+            &body("invoices", json!({ "period": "last_year" })),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    assert_eq!(run["status"], "queued");
+    assert_eq!(run["deduplicated"], false);
+    assert_eq!(run["params"]["start_date"], "2025-01-01");
+    assert!(
+        run["download_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/v1/downloads/", app.base_url))
+    );
+    let id = run["id"].as_str().unwrap();
+    // Committed row and pushed job.
+    assert!(app.runs.store.run(id).await.unwrap().is_some());
+    assert!(app.runs.queue.job(id).await.unwrap().is_some());
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_the_documented_status_and_nothing_is_queued() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let url = format!("{}/v1/reports", app.base_url);
+    let send = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json::<serde_json::Value>().await.unwrap())
+    };
+    let key = &app.acme_key;
+    let cases = [
+        (
+            send(app.http.post(&url).send_json_text(key, "{not json")).await,
+            StatusCode::BAD_REQUEST,
+            "malformed_request",
+        ),
+        (
+            send(
+                app.http
+                    .post(&url)
+                    .send_json_text(key, r#"{"tenant":"acme","format":"csv"}"#),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "malformed_request",
+        ),
+        (
+            send(app.http.post(&url).bearer_auth(key).body("tenant=acme")).await,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            send(
+                app.http
+                    .post(&url)
+                    .send_json_text(key, &format!("{{\"pad\":\"{}\"}}", "x".repeat(100_000))),
+            )
+            .await,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+        (
+            send(app.http.post(&url).json(&body("invoices", json!({})))).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (
+            send(
+                app.http
+                    .post(&url)
+                    .bearer_auth("qk_wrong")
+                    .json(&body("invoices", json!({}))),
+            )
+            .await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (
+            send(
+                app.http
+                    .post(&url)
+                    .bearer_auth(key)
+                    .json(&json!({"tenant":"globex","report":"invoices","format":"csv"})),
+            )
+            .await,
+            StatusCode::FORBIDDEN,
+            "forbidden_tenant",
+        ),
+        (
+            send(
+                app.http
+                    .post(&url)
+                    .bearer_auth(key)
+                    .json(&body("nope", json!({}))),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+            "unknown_report",
+        ),
+        (
+            send(app.http.post(&url).bearer_auth(key).json(&body(
+                "invoices",
+                json!({ "period": "fortnight", "colour": 1 }),
+            )))
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_params",
+        ),
+        (
+            send(
+                app.http
+                    .post(&url)
+                    .bearer_auth(&app.admin_key)
+                    .json(&json!({"tenant":"initech","report":"invoices","format":"pdf"})),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+    ];
+    for ((status, answer), expected_status, expected_code) in cases {
+        assert_eq!(status, expected_status, "{answer}");
+        assert_eq!(answer["error"]["code"], expected_code, "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    let (_, invalid) = app
+        .post_report(
+            &app.admin_key,
+            &json!({"tenant":"initech","report":"invoices","format":"pdf"}),
+            None,
+        )
+        .await;
+    let fields: Vec<&str> = invalid["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["format", "tenant"]);
+    let page = app
+        .runs
+        .store
+        .list_runs(&quire::store::RunQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(page.runs.is_empty(), "nothing was queued");
+    assert_eq!(app.runs.queue.counts().await.unwrap().ready, 0);
+    app.cleanup().await;
+}
+
+/// Sends raw text as a JSON body.
+trait SendJsonText {
+    fn send_json_text(self, key: &str, text: &str) -> Self;
+}
+
+impl SendJsonText for reqwest::RequestBuilder {
+    fn send_json_text(self, key: &str, text: &str) -> Self {
+        self.bearer_auth(key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(text.to_owned())
+    }
+}
+
+#[tokio::test]
+async fn an_identical_request_returns_the_queued_run_deduplicated() {
+    let app = spawn_app(Backend::Postgres, &[]).await;
+    let request = body("invoices", json!({ "period": "last_month" }));
+    let (first_status, first) = app.post_report(&app.acme_key, &request, None).await;
+    // The same resolved parameters written differently are the same request.
+    let same = body(
+        "invoices",
+        json!({ "period": "custom", "start_date": "2026-05-01", "end_date": "2026-05-31" }),
+    );
+    let (second_status, second) = app.post_report(&app.admin_key, &same, None).await;
+    assert_eq!(first_status, StatusCode::ACCEPTED);
+    assert_eq!(second_status, StatusCode::OK, "{second}");
+    assert_eq!(second["deduplicated"], true);
+    assert_eq!(first["id"], second["id"]);
+    assert_ne!(
+        first["download_url"], second["download_url"],
+        "each answer mints a fresh URL"
+    );
+    // Another format is another run.
+    let mut xlsx = request.clone();
+    xlsx["format"] = json!("xlsx");
+    let (third_status, third) = app.post_report(&app.acme_key, &xlsx, None).await;
+    assert_eq!(third_status, StatusCode::ACCEPTED);
+    assert_ne!(third["id"], first["id"]);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_its_run_and_refuses_another_body() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let request = body("clients", json!({}));
+    let (status, first) = app
+        .post_report(&app.acme_key, &request, Some("order-1"))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, replay) = app
+        .post_report(&app.acme_key, &request, Some("order-1"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(replay["id"], first["id"]);
+    assert_eq!(replay["deduplicated"], true);
+    let (status, conflict) = app
+        .post_report(&app.acme_key, &body("products", json!({})), Some("order-1"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(conflict["error"]["code"], "idempotency_conflict");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn another_tenants_run_is_not_found() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let (_, run) = app
+        .post_report(
+            &app.admin_key,
+            &json!({"tenant":"globex","report":"clients","format":"csv"}),
+            None,
+        )
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let (status, answer) = app.get(&app.acme_key, &format!("/v1/reports/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(answer["error"]["code"], "run_not_found");
+    let (status, _) = app.get(&app.admin_key, &format!("/v1/reports/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, list) = app.get(&app.acme_key, "/v1/reports").await;
+    assert_eq!(list["runs"].as_array().unwrap().len(), 0);
+    app.cleanup().await;
+}

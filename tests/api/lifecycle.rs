@@ -1,0 +1,301 @@
+//! A run's life: built under its locks, fenced against stale attempts, discarded when
+//! its tenant is gone, dropped when its row is gone, cancelled, retried.
+
+use std::time::Duration;
+
+use quire::store::{RunFile, RunStatus, StartOutcome};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{Backend, body, spawn_app, worker_options};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// Two reports of one tenant whose `overlap` is the tenant; the first sleeps in the
+/// database for a while.
+const SLOW: &str = r#"
+name = "slow_invoices"
+title = "Slow invoices"
+overlap = "tenant"
+max_attempts = 1
+sql = "SELECT number FROM invoices, (SELECT pg_sleep(2)) AS pause WHERE tenant_id = :tenant ORDER BY number"
+columns = [{ name = "number", type = "text" }]
+"#;
+const QUICK: &str = r#"
+name = "quick_clients"
+title = "Quick clients"
+overlap = "tenant"
+max_attempts = 1
+sql = "SELECT name FROM clients WHERE tenant_id = :tenant ORDER BY name"
+columns = [{ name = "name", type = "text" }]
+"#;
+
+/// Invoice Ninja #10768: a without-overlapping lock that is busy must not consume the
+/// waiting job's only attempt.
+#[tokio::test]
+async fn two_runs_of_one_tenant_with_tenant_overlap_both_complete_one_after_the_other() {
+    let app = spawn_app(
+        Backend::Postgres,
+        &[("slow.toml", SLOW), ("quick.toml", QUICK)],
+    )
+    .await;
+    let (_, slow) = app
+        .post_report(&app.acme_key, &body("slow_invoices", json!({})), None)
+        .await;
+    // Two workers: the first takes the slow run; the second's run must wait for it.
+    let workers = [
+        app.start_worker(worker_options()),
+        app.start_worker(worker_options()),
+    ];
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while app
+        .runs
+        .store
+        .run(slow["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+        != RunStatus::Running
+    {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (_, quick) = app
+        .post_report(&app.acme_key, &body("quick_clients", json!({})), None)
+        .await;
+    let slow = app.finished_run(slow["id"].as_str().unwrap(), LIMIT).await;
+    let quick = app.finished_run(quick["id"].as_str().unwrap(), LIMIT).await;
+    assert_eq!(
+        (slow.status, quick.status),
+        (RunStatus::Completed, RunStatus::Completed)
+    );
+    assert_eq!(
+        (slow.attempts, quick.attempts),
+        (1, 1),
+        "each handler ran once"
+    );
+    assert!(
+        quick.started_at.unwrap() >= slow.finished_at.unwrap(),
+        "one after the other"
+    );
+    let counts = app.runs.queue.counts().await.unwrap();
+    // Each run holds its unique lock and the tenant's overlap lock, once per attempt.
+    assert_eq!(counts.stat("locks_acquired"), 4);
+    assert_eq!(counts.stat("locks_released"), 4);
+    assert_eq!(counts.dead, 0);
+    drop(workers);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_run_whose_tenant_was_deleted_is_discarded_without_retry_or_locks() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("clients", json!({})), None)
+        .await;
+    app.db
+        .run_script("DELETE FROM tenants WHERE slug = 'acme'")
+        .await;
+    let _worker = app.start_worker(worker_options());
+    let run = app.finished_run(run["id"].as_str().unwrap(), LIMIT).await;
+    assert_eq!(run.status, RunStatus::Discarded);
+    assert_eq!(run.error.unwrap().code, "tenant_deleted");
+    assert_eq!(run.attempts, 1);
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let counts = app.runs.queue.counts().await.unwrap();
+        if counts.done() == 1 {
+            assert_eq!(
+                counts.stat("locks_acquired"),
+                counts.stat("locks_released"),
+                "no lock left"
+            );
+            assert_eq!(counts.dead + counts.ready + counts.delayed, 0, "no retry");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_job_whose_run_row_is_gone_is_dropped_and_a_new_request_is_accepted() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let request = body("clients", json!({}));
+    let (_, run) = app.post_report(&app.acme_key, &request, None).await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    app.db
+        .run_script(&format!("DELETE FROM runs WHERE id = '{id}'"))
+        .await;
+    let _worker = app.start_worker(worker_options());
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while app.runs.queue.counts().await.unwrap().done() != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the job was not dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(app.stored_files().is_empty());
+    let (status, again) = app.post_report(&app.acme_key, &request, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_ne!(again["id"].as_str().unwrap(), id);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_stale_attempt_cannot_complete_the_run_or_claim_its_file() {
+    let app = spawn_app(Backend::Postgres, &[]).await;
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("clients", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let store = &app.runs.store;
+    assert!(matches!(
+        store.start_attempt(id, "token-1", 1).await.unwrap(),
+        StartOutcome::Started(_)
+    ));
+    // The lease of attempt 1 lapsed; attempt 2 takes over and finishes first.
+    assert!(matches!(
+        store.start_attempt(id, "token-2", 2).await.unwrap(),
+        StartOutcome::Started(_)
+    ));
+    let file = |token: &str| RunFile {
+        path: format!("/files/{id}/{token}.csv"),
+        bytes: 10,
+        sha256: token.repeat(4),
+        rows: 1,
+    };
+    assert!(!store.record_progress(id, "token-1", 5).await.unwrap());
+    assert!(
+        store
+            .complete_run(id, "token-2", &file("token-2"), i64::MAX)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .complete_run(id, "token-1", &file("token-1"), i64::MAX)
+            .await
+            .unwrap()
+    );
+    let run = store.run(id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(run.attempts, 2);
+    assert_eq!(run.file.unwrap().path, format!("/files/{id}/token-2.csv"));
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn cancel_stops_a_queued_run_and_retry_requeues_only_failed_ones() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("clients", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let url = format!("{}/v1/reports/{id}", app.base_url);
+    let cancelled = app
+        .http
+        .delete(&url)
+        .bearer_auth(&app.acme_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let again = app
+        .http
+        .delete(&url)
+        .bearer_auth(&app.acme_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let retry = app
+        .http
+        .post(format!("{url}/retry"))
+        .bearer_auth(&app.acme_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        retry.status(),
+        StatusCode::CONFLICT,
+        "a cancelled run is not failed"
+    );
+    // The worker sees the cancelled run and builds nothing.
+    let _worker = app.start_worker(worker_options());
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while app.runs.queue.counts().await.unwrap().done() != 1 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(app.stored_files().is_empty());
+    app.cleanup().await;
+}
+
+const BROKEN: &str = r#"
+name = "broken_query"
+title = "Broken query"
+max_attempts = 3
+sql = "SELECT no_such_column AS name FROM clients WHERE tenant_id = :tenant"
+columns = [{ name = "name", type = "text" }]
+"#;
+
+#[tokio::test]
+async fn a_permanent_failure_fails_at_once_and_a_retry_requeues_the_same_run_once() {
+    let app = spawn_app(Backend::Sqlite, &[("broken.toml", BROKEN)]).await;
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("broken_query", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let worker = app.start_worker(worker_options());
+    let failed = app.finished_run(id, LIMIT).await;
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert_eq!(
+        failed.attempts, 1,
+        "an SQL error in the definition is not retried"
+    );
+    let error = failed.error.unwrap();
+    assert_eq!(error.code, "report_failed");
+    assert!(
+        !error.message.contains("no_such_column"),
+        "no SQL leaks to clients: {}",
+        error.message
+    );
+    worker.abort();
+
+    let url = format!("{}/v1/reports/{id}/retry", app.base_url);
+    let first = app
+        .http
+        .post(&url)
+        .bearer_auth(&app.acme_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let second = app
+        .http
+        .post(&url)
+        .bearer_auth(&app.acme_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), StatusCode::OK);
+    let run: serde_json::Value = second.json().await.unwrap();
+    assert_eq!(
+        (
+            run["id"].as_str().unwrap(),
+            run["status"].as_str().unwrap(),
+            run["attempts"].as_i64()
+        ),
+        (id, "queued", Some(0))
+    );
+    assert_eq!(
+        app.runs.queue.counts().await.unwrap().ready,
+        1,
+        "queued once"
+    );
+    app.cleanup().await;
+}
