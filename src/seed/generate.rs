@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use tokio::sync::mpsc;
 
 use super::SeedOptions;
 use super::profile::{Profile, Tax};
@@ -103,6 +104,28 @@ struct Settlement {
     amount: i64,
 }
 
+/// Generates every tenant's rows in order and sends them in batches, each tenant's
+/// reference data first; stops early when the receiver hangs up.
+pub(super) fn generate(
+    options: &SeedOptions,
+    tenants: &[(String, &'static Profile)],
+    mut ids: Ids,
+    batches: mpsc::Sender<Batch>,
+) {
+    for (index, (slug, profile)) in tenants.iter().enumerate() {
+        let (mut tenant, reference_data) =
+            TenantGenerator::start(options, index, slug, profile, &mut ids);
+        if batches.blocking_send(reference_data).is_err() {
+            return;
+        }
+        while let Some(batch) = tenant.next_batch(&mut ids) {
+            if batches.blocking_send(batch).is_err() {
+                return;
+            }
+        }
+    }
+}
+
 /// Counts of the rows generated so far, for numbering (`INV-0000001`, ...).
 #[derive(Debug, Default)]
 struct Counters {
@@ -115,7 +138,7 @@ struct Counters {
 
 /// The generator of one tenant's data.
 #[derive(Debug)]
-pub(super) struct TenantGenerator {
+struct TenantGenerator {
     rng: Rng,
     profile: &'static Profile,
     anchor: NaiveDate,
@@ -131,7 +154,7 @@ pub(super) struct TenantGenerator {
 impl TenantGenerator {
     /// Generates the tenant and its reference data; the batch it returns must be written
     /// before any from [`TenantGenerator::next_batch`].
-    pub(super) fn start(
+    fn start(
         options: &SeedOptions,
         index: usize,
         slug: &str,
@@ -174,7 +197,7 @@ impl TenantGenerator {
 
     /// The next batch of invoices with their items, payments and allocations, and a
     /// share of quotes, credits and expenses; `None` once every invoice is generated.
-    pub(super) fn next_batch(&mut self, ids: &mut Ids) -> Option<Batch> {
+    fn next_batch(&mut self, ids: &mut Ids) -> Option<Batch> {
         let remaining = self.invoices_total - self.done.invoices;
         if remaining == 0 {
             return None;

@@ -28,11 +28,11 @@ mod text;
 mod write;
 
 use chrono::NaiveDate;
+use tokio::sync::mpsc;
 
 pub use text::{HOSTILE_NAMES, LONG_DESCRIPTION_CHARS};
 
 use crate::db::Db;
-use generate::TenantGenerator;
 use write::Writer;
 
 /// The date the demo data is generated around, unless told otherwise: invoices span
@@ -83,24 +83,27 @@ pub enum SeedError {
 /// largest ids already present (PostgreSQL's sequences are moved past them afterwards),
 /// so two seeds into fresh databases give identical tables.
 ///
-/// Each batch of invoices is its own transaction: an interrupted seed leaves a partial
-/// tenant, which the next seed replaces.
+/// On PostgreSQL the seed is one transaction. On SQLite each batch of invoices is its
+/// own, so an interrupted seed can leave a partial tenant, which the next seed replaces.
 ///
 /// # Errors
 /// When the database cannot be written.
 pub async fn seed(db: &Db, options: &SeedOptions) -> Result<Vec<String>, SeedError> {
     let tenants: Vec<_> = (0..options.tenants as usize).map(profile::tenant).collect();
     let slugs: Vec<String> = tenants.iter().map(|(slug, _)| slug.clone()).collect();
-    let mut writer = Writer::open(db).await?;
-    writer.delete_tenants(&slugs).await?;
-    let mut ids = writer.next_ids().await?;
-    for (index, (slug, profile)) in tenants.iter().enumerate() {
-        let (mut tenant, reference_data) =
-            TenantGenerator::start(options, index, slug, profile, &mut ids);
-        writer.write(&reference_data).await?;
-        while let Some(batch) = tenant.next_batch(&mut ids) {
-            writer.write(&batch).await?;
-        }
+    let (mut writer, ids) = Writer::start(db, &slugs).await?;
+    // Rows are generated on a blocking thread while the previous batch is written.
+    let (batches, mut received) = mpsc::channel(1);
+    let options = options.clone();
+    let generator =
+        tokio::task::spawn_blocking(move || generate::generate(&options, &tenants, ids, batches));
+    while let Some(batch) = received.recv().await {
+        writer.write(&batch).await?;
+    }
+    if let Err(error) = generator.await {
+        // The generator only stops early when it panics: a bug to surface, not data to
+        // commit half-made.
+        std::panic::resume_unwind(error.into_panic());
     }
     writer.finish().await?;
     Ok(slugs)

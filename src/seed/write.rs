@@ -7,7 +7,7 @@ use sqlx::error::BoxDynError;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgArguments;
 use sqlx::sqlite::SqliteArguments;
-use sqlx::{Arguments, AssertSqlSafe, Connection, Postgres, Sqlite};
+use sqlx::{Arguments, AssertSqlSafe, Connection, Postgres, Sqlite, Transaction};
 
 use super::rows::{Batch, Ids, Rows, Table, Value};
 use crate::db::Db;
@@ -19,66 +19,80 @@ const SQLITE_MAX_PARAMETERS: usize = 32_766;
 /// 65,535-parameter limit never binds; this only keeps each message a few megabytes.
 const POSTGRES_ROWS_PER_STATEMENT: usize = 10_000;
 
-/// One connection that all of a seed's writes go through, so SQLite prepares each
-/// statement once and PostgreSQL's sequences are advanced on the same session.
+/// Where a seed's rows go.
+///
+/// SQLite: one connection, so each statement is prepared once; each batch is its own
+/// transaction. PostgreSQL: the whole seed is one transaction in which the demo tables'
+/// foreign keys are dropped and re-created after the load, as PostgreSQL's manual
+/// advises for bulk loading ("Populating a Database"): checking each of millions of rows
+/// one by one costs more than all the rest of the load, while re-creating the constraint
+/// validates every row in one join. Being one transaction, nobody ever sees the tables
+/// without their constraints (readers of the demo tables wait until the commit), and an
+/// interrupted seed leaves nothing behind.
 pub(super) enum Writer {
     Sqlite(PoolConnection<Sqlite>),
-    Postgres(PoolConnection<Postgres>),
+    Postgres {
+        tx: Transaction<'static, Postgres>,
+        /// `ALTER TABLE ... ADD CONSTRAINT ...` for each foreign key dropped.
+        restore_foreign_keys: Vec<String>,
+    },
 }
 
 impl Writer {
-    /// Takes a connection from `db`'s pool.
-    pub(super) async fn open(db: &Db) -> Result<Writer, sqlx::Error> {
-        Ok(match db {
+    /// Deletes the tenants named `slugs` (every demo row of theirs goes with them, by
+    /// `ON DELETE CASCADE`) and prepares `db` for the load; returns the writer and the
+    /// ids that follow those already in the database.
+    pub(super) async fn start(db: &Db, slugs: &[String]) -> Result<(Writer, Ids), sqlx::Error> {
+        let mut writer = match db {
             Db::Sqlite(pool) => Writer::Sqlite(pool.acquire().await?),
-            Db::Postgres(pool) => Writer::Postgres(pool.acquire().await?),
-        })
-    }
-
-    /// Deletes the tenants named `slugs`; every demo row of theirs goes with them, by
-    /// `ON DELETE CASCADE`.
-    pub(super) async fn delete_tenants(&mut self, slugs: &[String]) -> Result<(), sqlx::Error> {
+            Db::Postgres(pool) => Writer::Postgres {
+                tx: pool.begin().await?,
+                restore_foreign_keys: Vec::new(),
+            },
+        };
         for slug in slugs {
-            match self {
+            match &mut writer {
                 Writer::Sqlite(conn) => {
                     sqlx::query("DELETE FROM tenants WHERE slug = ?1")
                         .bind(slug)
                         .execute(&mut **conn)
                         .await?;
                 }
-                Writer::Postgres(conn) => {
+                Writer::Postgres { tx, .. } => {
                     sqlx::query("DELETE FROM tenants WHERE slug = $1")
                         .bind(slug)
-                        .execute(&mut **conn)
+                        .execute(&mut **tx)
                         .await?;
                 }
             }
         }
-        Ok(())
-    }
-
-    /// The ids that follow those already in the database.
-    pub(super) async fn next_ids(&mut self) -> Result<Ids, sqlx::Error> {
         let mut largest = [0; Table::ALL.len()];
         for table in Table::ALL {
             let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {}", table.name());
-            largest[table as usize] = match self {
+            largest[table as usize] = match &mut writer {
                 Writer::Sqlite(conn) => {
                     sqlx::query_scalar(AssertSqlSafe(sql))
                         .fetch_one(&mut **conn)
                         .await?
                 }
-                Writer::Postgres(conn) => {
+                Writer::Postgres { tx, .. } => {
                     sqlx::query_scalar(AssertSqlSafe(sql))
-                        .fetch_one(&mut **conn)
+                        .fetch_one(&mut **tx)
                         .await?
                 }
             };
         }
-        Ok(Ids::after(largest))
+        if let Writer::Postgres {
+            tx,
+            restore_foreign_keys,
+        } = &mut writer
+        {
+            *restore_foreign_keys = suspend_foreign_keys(tx).await?;
+        }
+        Ok((writer, Ids::after(largest)))
     }
 
-    /// Writes every row of `batch` in one transaction, parents before children.
+    /// Writes every row of `batch`, parents before children.
     pub(super) async fn write(&mut self, batch: &Batch) -> Result<(), sqlx::Error> {
         match self {
             Writer::Sqlite(conn) => {
@@ -90,32 +104,65 @@ impl Writer {
                 }
                 tx.commit().await
             }
-            Writer::Postgres(conn) => {
-                let mut tx = conn.begin().await?;
+            Writer::Postgres { tx, .. } => {
                 for rows in batch.tables() {
-                    insert_postgres(&mut tx, rows).await?;
+                    insert_postgres(tx, rows).await?;
                 }
-                tx.commit().await
+                Ok(())
             }
         }
     }
 
-    /// Moves PostgreSQL's id sequences past the ids the seed chose, so that rows
-    /// inserted later without an id do not collide. SQLite needs nothing: a rowid
-    /// without a value is always one past the largest.
-    pub(super) async fn finish(&mut self) -> Result<(), sqlx::Error> {
-        if let Writer::Postgres(conn) = self {
+    /// Ends the load. PostgreSQL: re-creates the foreign keys (validating every row),
+    /// moves the id sequences past the ids the seed chose so that later inserts without
+    /// an id do not collide, and commits. SQLite needs nothing: a rowid given no value is
+    /// always one past the largest.
+    pub(super) async fn finish(self) -> Result<(), sqlx::Error> {
+        if let Writer::Postgres {
+            mut tx,
+            restore_foreign_keys,
+        } = self
+        {
+            for statement in restore_foreign_keys {
+                sqlx::query(AssertSqlSafe(statement))
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for table in Table::ALL {
                 let name = table.name();
                 let sql = format!(
                     "SELECT setval(pg_get_serial_sequence('{name}', 'id'), \
                      COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"
                 );
-                sqlx::query(AssertSqlSafe(sql)).execute(&mut **conn).await?;
+                sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
             }
+            tx.commit().await?;
         }
         Ok(())
     }
+}
+
+/// Drops the foreign keys of the demo tables, read from the catalog so that they match
+/// the migrations whatever those say; returns the statements that re-create them.
+async fn suspend_foreign_keys(conn: &mut sqlx::PgConnection) -> Result<Vec<String>, sqlx::Error> {
+    let tables: Vec<&str> = Table::ALL.iter().map(|table| table.name()).collect();
+    let statements: Vec<(String, String)> = sqlx::query_as(
+        "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname),
+                format('ALTER TABLE %s ADD CONSTRAINT %I %s',
+                       conrelid::regclass, conname, pg_get_constraintdef(oid))
+         FROM pg_constraint
+         WHERE contype = 'f' AND conrelid = ANY($1::text[]::regclass[])
+         ORDER BY conrelid::regclass::text, conname",
+    )
+    .bind(tables)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut restore = Vec::with_capacity(statements.len());
+    for (drop, add) in statements {
+        sqlx::query(AssertSqlSafe(drop)).execute(&mut *conn).await?;
+        restore.push(add);
+    }
+    Ok(restore)
 }
 
 /// `INSERT INTO table (columns) ` — the start of every insert into `table`.
