@@ -1,8 +1,9 @@
 //! `quire seed`: load deterministic demo invoicing data.
 
+use chrono::NaiveDate;
 use clap::Args;
 
-use crate::seed::SeedOptions;
+use crate::seed::{DEFAULT_ANCHOR, SeedOptions};
 use crate::settings::Settings;
 
 /// Options of `quire seed`.
@@ -17,9 +18,14 @@ pub struct SeedArgs {
     /// Seed of the random generator: the same seed gives the same data.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// The "today" of the data (YYYY-MM-DD): invoices span the two years before it and
+    /// every aging bucket is filled as of this day.
+    #[arg(long, default_value_t = DEFAULT_ANCHOR)]
+    pub anchor: NaiveDate,
 }
 
-/// Migrates, seeds, and prints the tenant slugs created, one a line.
+/// Migrates, seeds, and prints the tenant slugs created, one a line. Tenants that
+/// already exist under those slugs are replaced.
 ///
 /// # Errors
 /// When the database cannot be reached or written.
@@ -29,6 +35,7 @@ pub async fn run(settings: &Settings, args: SeedArgs) -> anyhow::Result<()> {
         tenants: args.tenants,
         invoices_per_tenant: args.invoices,
         seed: args.seed,
+        anchor: args.anchor,
     };
     let slugs = crate::seed::seed(&db, &options).await?;
     db.close().await;
