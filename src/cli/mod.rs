@@ -16,6 +16,7 @@ use crate::runs::{Retention, Runs};
 use crate::settings::{Settings, SettingsArgs};
 use crate::store::Store;
 
+pub mod demo;
 pub mod enqueue;
 pub mod failed;
 pub mod keys;

@@ -1,0 +1,239 @@
+//! `quire demo`: the whole product in one command on the embedded default. It creates
+//! `quire-data/`, migrates and seeds SQLite, starts the API and workers in-process,
+//! asks the API for several reports (two of them identical, to show deduplication),
+//! shows their progress, and prints where each file is and its download URL.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde_json::Map;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{Client, ReportOrder, RunInfo};
+use crate::runs::REPORT_QUEUE;
+use crate::seed::SeedOptions;
+use crate::settings::Settings;
+use crate::store::NewApiKey;
+use crate::worker::WorkerOptions;
+
+/// The demo gives up on runs that take longer than this.
+const DEMO_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs the demo and exits once every report is built.
+///
+/// # Errors
+/// Redis or the database unreachable, or a report that does not complete.
+pub async fn run(settings: &Settings) -> anyhow::Result<()> {
+    // Redis first: without it nothing else is worth creating.
+    drop(super::open_queue(settings).await?);
+    let runs = super::connect_runs(settings).await?;
+    let tenants = demo_tenants(&runs.store).await?;
+    let (listener, public_url) = listen(settings).await?;
+    eprintln!(
+        "quire demo: API on {public_url}, data in {}",
+        settings.database_url
+    );
+
+    let shutdown = CancellationToken::new();
+    let api = tokio::spawn(super::serve::serve(
+        listener,
+        public_url.clone(),
+        runs.clone(),
+        shutdown.clone(),
+    ));
+    let options = WorkerOptions {
+        queues: vec![REPORT_QUEUE.to_owned()],
+        concurrency: 2,
+        ..WorkerOptions::default()
+    };
+    let worker = tokio::spawn(super::work::work(
+        runs.clone(),
+        options,
+        public_url.clone(),
+        shutdown.clone(),
+    ));
+
+    let (_, key) = runs.store.create_api_key(&NewApiKey::default()).await?;
+    let client = Client::new(&public_url, &key);
+    let outcome = enqueue_and_follow(&client, &tenants).await;
+    shutdown.cancel();
+    let _ = tokio::join!(api, worker);
+    let finished = outcome?;
+    print_summary(&runs, &finished).await?;
+    Ok(())
+}
+
+/// Two tenants to report on, seeded on first use.
+async fn demo_tenants(store: &crate::store::Store) -> anyhow::Result<Vec<String>> {
+    let existing: Vec<String> = crate::store::on_pool!(store.db(), pool => {
+        sqlx::query_scalar("SELECT slug FROM tenants ORDER BY id LIMIT 2").fetch_all(pool).await
+    })?;
+    if existing.len() == 2 {
+        return Ok(existing);
+    }
+    eprintln!("quire demo: seeding demo invoicing data…");
+    let options = SeedOptions {
+        tenants: 2,
+        invoices_per_tenant: 2_000,
+        ..SeedOptions::default()
+    };
+    Ok(crate::seed::seed(store.db(), &options).await?)
+}
+
+/// Listens on QUIRE_BIND, or on a free port when that one is taken.
+async fn listen(settings: &Settings) -> anyhow::Result<(TcpListener, String)> {
+    let listener = match TcpListener::bind(settings.bind).await {
+        Ok(listener) => listener,
+        Err(_) => TcpListener::bind((settings.bind.ip(), 0))
+            .await
+            .context("cannot listen on any port for the demo API")?,
+    };
+    let address = listener.local_addr()?;
+    let public_url = if address == settings.bind {
+        settings.public_url.clone()
+    } else {
+        format!("http://{address}")
+    };
+    Ok((listener, public_url))
+}
+
+/// The reports the demo asks for: a mix of CSV and XLSX for both tenants, and the
+/// first one twice.
+fn orders(tenants: &[String]) -> Vec<ReportOrder> {
+    let order = |tenant: &str, report: &str, format: &str, period: Option<&str>| {
+        let mut params = Map::new();
+        if let Some(period) = period {
+            params.insert("period".into(), period.into());
+        }
+        ReportOrder {
+            tenant: tenant.to_owned(),
+            report: report.to_owned(),
+            format: format.to_owned(),
+            params,
+            idempotency_key: None,
+        }
+    };
+    let mut orders = Vec::new();
+    for tenant in tenants {
+        orders.push(order(tenant, "invoices", "xlsx", Some("all")));
+        orders.push(order(tenant, "ar_summary", "csv", None));
+        orders.push(order(tenant, "invoice_items", "csv", Some("all")));
+        orders.push(order(tenant, "profit_loss", "xlsx", Some("all")));
+    }
+    // An impatient second click: the same request again.
+    orders.push(orders[0].clone());
+    orders
+}
+
+/// Enqueues every order through the API and follows the runs to their end.
+async fn enqueue_and_follow(
+    client: &Client,
+    tenants: &[String],
+) -> anyhow::Result<Vec<(ReportOrder, RunInfo)>> {
+    let bars = MultiProgress::new();
+    let style =
+        ProgressStyle::with_template("{spinner} {prefix:<34} {msg}").expect("valid template");
+    let mut accepted = Vec::new();
+    let mut followed: BTreeMap<String, ProgressBar> = BTreeMap::new();
+    for order in orders(tenants) {
+        let run = client
+            .enqueue(&order)
+            .await
+            .context("the API refused a demo report")?;
+        let label = format!("{} {} {}", order.report, order.tenant, order.format);
+        if run.deduplicated {
+            bars.println(format!(
+                "{label}: identical to a queued run, deduplicated to {}",
+                run.id
+            ))?;
+        } else {
+            let bar = bars.add(
+                ProgressBar::new_spinner()
+                    .with_style(style.clone())
+                    .with_prefix(label),
+            );
+            followed.insert(run.id.clone(), bar);
+        }
+        accepted.push((order, run));
+    }
+    let deadline = tokio::time::Instant::now() + DEMO_LIMIT;
+    let mut finished: BTreeMap<String, RunInfo> = BTreeMap::new();
+    while finished.len() < followed.len() {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the demo reports did not finish within {DEMO_LIMIT:?}"
+        );
+        for (id, bar) in &followed {
+            if finished.contains_key(id) {
+                continue;
+            }
+            let run = client.run(id).await?;
+            let rows = run.raw["progress"]["rows"].as_i64().unwrap_or(0);
+            bar.set_message(format!("{} — {rows} rows", run.status));
+            bar.tick();
+            if run.is_finished() {
+                bar.finish();
+                finished.insert(id.clone(), run);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(accepted
+        .into_iter()
+        .map(|(order, accepted)| {
+            let mut run = finished
+                .get(&accepted.id)
+                .cloned()
+                .unwrap_or(accepted.clone());
+            run.download_url = accepted.download_url;
+            run.deduplicated = accepted.deduplicated;
+            (order, run)
+        })
+        .collect())
+}
+
+/// One paragraph per report: status, rows, size, file path, download URL.
+async fn print_summary(
+    runs: &crate::runs::Runs,
+    finished: &[(ReportOrder, RunInfo)],
+) -> anyhow::Result<()> {
+    println!();
+    let mut failures = 0;
+    for (order, run) in finished {
+        let stored = runs
+            .store
+            .run(&run.id)
+            .await?
+            .context("a demo run vanished")?;
+        let dedup = if run.deduplicated {
+            " (deduplicated)"
+        } else {
+            ""
+        };
+        println!(
+            "{} for {} as {}: {}{dedup}",
+            order.report, order.tenant, order.format, run.status
+        );
+        match (&stored.file, &stored.error) {
+            (Some(file), _) => {
+                println!(
+                    "  file     {} ({} rows, {} bytes)",
+                    file.path, file.rows, file.bytes
+                );
+            }
+            (None, Some(error)) => {
+                failures += 1;
+                println!("  error    {}: {}", error.code, error.message);
+            }
+            (None, None) => {}
+        }
+        if let Some(url) = &run.download_url {
+            println!("  download {url}");
+        }
+    }
+    anyhow::ensure!(failures == 0, "{failures} demo report(s) failed");
+    Ok(())
+}
