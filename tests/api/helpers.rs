@@ -40,6 +40,7 @@ pub struct TestApp {
     pub runs: Runs,
     pub base_url: String,
     pub prefix: String,
+    pub redis_url: String,
     /// An admin key and a key scoped to tenant `acme`.
     pub admin_key: String,
     pub acme_key: String,
@@ -65,6 +66,15 @@ pub fn reports_dir_with(dir: &Path, extra: &[(&str, &str)]) -> PathBuf {
 
 /// Starts the API over the fixture data with the shipped reports plus `extra` ones.
 pub async fn spawn_app(backend: Backend, extra_reports: &[(&str, &str)]) -> TestApp {
+    spawn_app_on(REDIS_URL, backend, extra_reports).await
+}
+
+/// [`spawn_app`] with the queue on the Redis at `redis_url`.
+pub async fn spawn_app_on(
+    redis_url: &str,
+    backend: Backend,
+    extra_reports: &[(&str, &str)],
+) -> TestApp {
     let db = match backend {
         Backend::Sqlite => TestDb::sqlite().await,
         Backend::Postgres => TestDb::postgres().await,
@@ -73,7 +83,7 @@ pub async fn spawn_app(backend: Backend, extra_reports: &[(&str, &str)]) -> Test
     let reports_dir = reports_dir_with(db.dir(), extra_reports);
     let catalog = Arc::new(Catalog::load(&ReportsSource::Dir(reports_dir.clone())).unwrap());
     let prefix = format!("test-{}", uuid::Uuid::now_v7().simple());
-    let queue = Queue::connect(REDIS_URL, &prefix, QueueConfig::default())
+    let queue = Queue::connect(redis_url, &prefix, QueueConfig::default())
         .await
         .unwrap();
     let source = Db::connect_reports(&db.url, 4).await.unwrap();
@@ -101,6 +111,7 @@ pub async fn spawn_app(backend: Backend, extra_reports: &[(&str, &str)]) -> Test
         runs,
         base_url,
         prefix,
+        redis_url: redis_url.to_owned(),
         admin_key,
         acme_key,
         http: reqwest::Client::new(),
@@ -206,11 +217,12 @@ impl TestApp {
         files
     }
 
-    /// Stops the API and workers, deletes the Redis keys and the database.
-    pub async fn cleanup(self) {
-        self.shutdown.cancel();
-        let client = redis::Client::open(REDIS_URL).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    /// Deletes every Redis key of the app's prefix, as if Redis had lost its data.
+    pub async fn forget_redis_keys(&self) {
+        let client = redis::Client::open(self.redis_url.as_str()).unwrap();
+        let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+            return;
+        };
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(format!("{{{}}}*", self.prefix))
             .query_async(&mut conn)
@@ -223,6 +235,12 @@ impl TestApp {
                 .await
                 .unwrap();
         }
+    }
+
+    /// Stops the API and workers, deletes the Redis keys and the database.
+    pub async fn cleanup(self) {
+        self.shutdown.cancel();
+        self.forget_redis_keys().await;
         self.db.cleanup().await;
     }
 }

@@ -299,3 +299,55 @@ async fn a_permanent_failure_fails_at_once_and_a_retry_requeues_the_same_run_onc
     );
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn runs_survive_redis_losing_all_its_data() {
+    let app = spawn_app(Backend::Postgres, &[]).await;
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("clients", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap();
+    app.forget_redis_keys().await;
+    assert!(
+        app.runs.queue.job(id).await.unwrap().is_none(),
+        "the job is gone with Redis's data"
+    );
+    let report = quire::runs::Sweeper::new(app.runs.clone())
+        .sweep_once()
+        .await
+        .unwrap();
+    assert_eq!(report.requeued, 1);
+    let _worker = app.start_worker(worker_options());
+    let run = app.finished_run(id, LIMIT).await;
+    assert_eq!(run.status, RunStatus::Completed);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_enqueue_whose_push_fails_answers_503_and_keeps_no_run() {
+    let mut redis = crate::common::RedisServer::start().await;
+    let app = crate::helpers::spawn_app_on(&redis.url(), Backend::Sqlite, &[]).await;
+    redis.pause();
+    let (status, answer) = app
+        .post_report(&app.acme_key, &body("clients", json!({})), None)
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["error"]["code"], "unavailable");
+    let page = app
+        .runs
+        .store
+        .list_runs(&quire::store::RunQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(page.runs.is_empty(), "the run row was removed");
+    let (status, ready) = app.get(&app.acme_key, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        (ready["database"].as_bool(), ready["redis"].as_bool()),
+        (Some(true), Some(false))
+    );
+    app.cleanup().await;
+}

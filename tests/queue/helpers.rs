@@ -17,6 +17,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::common::RedisServer;
+
 /// The shared development Redis.
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
@@ -297,91 +299,4 @@ pub async fn exit_code(child: &mut tokio::process::Child, limit: Duration) -> i3
         .expect("the process exits in time")
         .unwrap();
     status.code().unwrap_or(-1)
-}
-
-/// A redis-server owned by one test, on a free port, with its data in a temp dir so it
-/// can be stopped and started again with its data (append-only file).
-pub struct RedisServer {
-    pub port: u16,
-    dir: tempfile::TempDir,
-    child: Option<std::process::Child>,
-}
-
-impl RedisServer {
-    /// Starts a server on a free port and waits until it answers.
-    pub async fn start() -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = RedisServer {
-            port,
-            dir: tempfile::tempdir().unwrap(),
-            child: None,
-        };
-        server.resume().await;
-        server
-    }
-
-    /// The URL to reach it.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the server again on the same port and data.
-    pub async fn resume(&mut self) {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        self.child = Some(child);
-        let url = self.url();
-        wait_until(Duration::from_secs(10), "redis-server answers", || {
-            let url = url.clone();
-            async move {
-                let Ok(client) = redis::Client::open(url) else {
-                    return false;
-                };
-                let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-                    return false;
-                };
-                redis::cmd("PING")
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .is_ok()
-            }
-        })
-        .await;
-    }
-
-    /// Stops the server (SIGTERM: it writes its data and exits).
-    pub fn pause(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = std::process::Command::new("kill")
-                .arg(child.id().to_string())
-                .status();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
