@@ -75,7 +75,9 @@ impl WebhookSender {
     /// # Errors
     /// When the database is unavailable.
     pub async fn deliver_due(&self) -> Result<usize, crate::store::StoreError> {
-        let due = self.runs.store.due_deliveries(BATCH).await?;
+        // Claimed for twice the delivery timeout, so no other sender takes them meanwhile.
+        let lease = i64::try_from(2 * DELIVERY_TIMEOUT.as_millis()).unwrap_or(i64::MAX);
+        let due = self.runs.store.claim_due_deliveries(BATCH, lease).await?;
         let outcomes = futures::future::join_all(due.iter().map(|d| self.deliver(d))).await;
         let mut delivered = 0;
         for (delivery, outcome) in due.iter().zip(outcomes) {

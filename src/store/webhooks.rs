@@ -4,7 +4,7 @@
 use super::{Store, StoreError, on_pool};
 
 /// A delivery that is due.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Delivery {
     pub id: String,
     pub run_id: String,
@@ -32,15 +32,22 @@ macro_rules! queue_webhook {
 pub(super) use queue_webhook;
 
 impl Store {
-    /// Deliveries due now, oldest first.
+    /// Claims up to `limit` deliveries due now, oldest first, for `lease_ms`: each is
+    /// pushed back by the lease in a conditional update, so when several processes
+    /// send webhooks, only the one whose update won delivers it. A sender that dies
+    /// mid-delivery leaves it due again once the lease passes.
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn due_deliveries(&self, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+    pub async fn claim_due_deliveries(
+        &self,
+        limit: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
         let now = self.now_ms();
-        let rows = on_pool!(&self.db, pool => {
+        let due: Vec<(String, String, String, i64, i64)> = on_pool!(&self.db, pool => {
             sqlx::query_as(
-                "SELECT id, run_id, url, CAST(attempts AS BIGINT) AS attempts FROM webhook_deliveries \
+                "SELECT id, run_id, url, CAST(attempts AS BIGINT), next_attempt_at FROM webhook_deliveries \
                  WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
             )
             .bind(now)
@@ -48,7 +55,30 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        Ok(rows)
+        let mut claimed = Vec::with_capacity(due.len());
+        for (id, run_id, url, attempts, seen) in due {
+            let won = on_pool!(&self.db, pool => {
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET next_attempt_at = $3 \
+                     WHERE id = $1 AND next_attempt_at = $2 AND delivered_at IS NULL",
+                )
+                .bind(&id)
+                .bind(seen)
+                .bind(now + lease_ms)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+            })?;
+            if won == 1 {
+                claimed.push(Delivery {
+                    id,
+                    run_id,
+                    url,
+                    attempts,
+                });
+            }
+        }
+        Ok(claimed)
     }
 
     /// The secret a delivery is signed with (the webhook's API key's).

@@ -351,3 +351,53 @@ async fn an_enqueue_whose_push_fails_answers_503_and_keeps_no_run() {
     );
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_finished_runs_webhook_is_queued_once_and_claimed_by_one_sender_only() {
+    let app = spawn_app(Backend::Postgres, &[]).await;
+    let store = &app.runs.store;
+    let (_, key) = store
+        .create_api_key(&quire::store::NewApiKey {
+            tenant: Some("acme".into()),
+            webhook_url: Some("http://127.0.0.1:9/hook".into()),
+            webhook_secret: Some("s3cret".into()),
+        })
+        .await
+        .unwrap();
+    let (_, run) = app
+        .post_report(&key, &body("clients", json!({})), None)
+        .await;
+    let cancel = app
+        .http
+        .delete(format!(
+            "{}/v1/reports/{}",
+            app.base_url,
+            run["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), StatusCode::OK);
+    let (first, second) = tokio::join!(
+        store.claim_due_deliveries(10, 60_000),
+        store.claim_due_deliveries(10, 60_000)
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(
+        first.len() + second.len(),
+        1,
+        "exactly one sender holds the delivery"
+    );
+    let claimed = first.iter().chain(&second).next().unwrap();
+    assert_eq!(claimed.run_id, run["id"].as_str().unwrap());
+    assert!(
+        store
+            .claim_due_deliveries(10, 60_000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "held until its lease passes"
+    );
+    app.cleanup().await;
+}
