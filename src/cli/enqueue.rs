@@ -7,29 +7,16 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::UsageError;
-use super::render::parse_param;
+use super::render::ReportArgs;
 use crate::runs::{RunRequest, Runs, RunsError};
 use crate::settings::Settings;
 use crate::store::{Run, RunStatus};
-use crate::writer::{Format, OutputOptions};
 
 /// Options of `quire enqueue`.
 #[derive(Debug, Args)]
 pub struct EnqueueArgs {
-    /// The report's name.
-    pub report: String,
-    /// The tenant's slug.
-    #[arg(long)]
-    pub tenant: String,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Csv)]
-    pub format: Format,
-    /// A report parameter, `name=value`; repeat for several.
-    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
-    pub params: Vec<(String, String)>,
-    /// Start the CSV with a UTF-8 byte-order mark.
-    #[arg(long)]
-    pub csv_bom: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// Replaying the same key with the same request returns the same run.
     #[arg(long)]
     pub idempotency_key: Option<String>,
@@ -45,17 +32,11 @@ pub struct EnqueueArgs {
 pub async fn run(settings: &Settings, args: EnqueueArgs, json: bool) -> anyhow::Result<()> {
     let runs = super::connect_runs(settings).await?;
     let request = RunRequest {
-        tenant: args.tenant,
-        report: args.report,
-        format: args.format.extension().to_owned(),
-        params: args
-            .params
-            .into_iter()
-            .map(|(name, value)| (name, serde_json::Value::String(value)))
-            .collect(),
-        options: OutputOptions {
-            csv_bom: args.csv_bom,
-        },
+        params: args.report.params_json(),
+        options: args.report.options(),
+        tenant: args.report.tenant,
+        report: args.report.report,
+        format: args.report.format.extension().to_owned(),
         idempotency_key: args.idempotency_key,
         api_key_id: None,
     };

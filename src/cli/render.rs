@@ -17,9 +17,9 @@ use crate::report::{ReportError, ReportRequest, Reporter};
 use crate::settings::Settings;
 use crate::writer::{Format, OutputOptions};
 
-/// Options of `quire render`.
+/// What to build, shared by `quire render` and `quire enqueue`.
 #[derive(Debug, Args)]
-pub struct RenderArgs {
+pub struct ReportArgs {
     /// The report's name (see `quire reports list`).
     pub report: String,
     /// The tenant's slug.
@@ -31,12 +31,36 @@ pub struct RenderArgs {
     /// A report parameter, `name=value`; repeat for several.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
-    /// Where to write the file (default: REPORT-TENANT.EXT in the current folder).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
     /// Start the CSV with a UTF-8 byte-order mark.
     #[arg(long)]
     pub csv_bom: bool,
+}
+
+impl ReportArgs {
+    /// The parameters as the JSON map requests carry (every value a string).
+    pub fn params_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.params
+            .iter()
+            .map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone())))
+            .collect()
+    }
+
+    /// The output options asked for.
+    pub fn options(&self) -> OutputOptions {
+        OutputOptions {
+            csv_bom: self.csv_bom,
+        }
+    }
+}
+
+/// Options of `quire render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Where to write the file (default: REPORT-TENANT.EXT in the current folder).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Build the report as if today were this date (YYYY-MM-DD).
     #[arg(long)]
     pub today: Option<NaiveDate>,
@@ -68,30 +92,24 @@ pub async fn run(settings: &Settings, args: RenderArgs, json: bool) -> anyhow::R
         })?;
     let clock = args.today.map_or(Clock::System, Clock::fixed_on);
     let reporter = Reporter::new(catalog, source, clock);
-    let input = args
-        .params
-        .into_iter()
-        .map(|(name, value)| (name, serde_json::Value::String(value)))
-        .collect();
+    let wanted = args.report;
     let params = reporter
-        .resolve_params(&args.report, &input)
+        .resolve_params(&wanted.report, &wanted.params_json())
         .map_err(usage)?;
     let out = args.out.unwrap_or_else(|| {
         PathBuf::from(format!(
             "{}-{}.{}",
-            args.report,
-            args.tenant,
-            args.format.extension()
+            wanted.report,
+            wanted.tenant,
+            wanted.format.extension()
         ))
     });
     let request = ReportRequest {
-        report: args.report,
-        tenant: args.tenant,
-        format: args.format,
+        options: wanted.options(),
+        report: wanted.report,
+        tenant: wanted.tenant,
+        format: wanted.format,
         params,
-        options: OutputOptions {
-            csv_bom: args.csv_bom,
-        },
     };
     let rendered = reporter
         .render(

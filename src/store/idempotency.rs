@@ -51,13 +51,10 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn prune_idempotency_keys(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
-        let deleted = on_pool!(&self.db, pool => {
-            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-                .bind(cutoff_ms)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(deleted)
+        self.prune(
+            "DELETE FROM idempotency_keys WHERE created_at < $1",
+            cutoff_ms,
+        )
+        .await
     }
 }

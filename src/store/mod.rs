@@ -102,6 +102,18 @@ impl Store {
         self.clock.now().timestamp_millis()
     }
 
+    /// Runs a `DELETE` whose one parameter is a cutoff time; returns the rows deleted.
+    async fn prune(&self, delete: &'static str, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let deleted = on_pool!(&self.db, pool => {
+            sqlx::query(delete)
+                .bind(cutoff_ms)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(deleted)
+    }
+
     /// Whether the database answers.
     ///
     /// # Errors

@@ -597,20 +597,12 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn prune_runs(&self, cutoff_ms: i64) -> Result<Vec<String>, StoreError> {
-        let paths: Vec<Option<String>> = in_write_tx!(&self.db, tx => {
-            let paths = sqlx::query_scalar(
-                "SELECT file_path FROM runs WHERE status NOT IN ('queued', 'running') AND created_at < $1",
-            )
-            .bind(cutoff_ms)
-            .fetch_all(&mut *tx)
-            .await?;
-            sqlx::query("DELETE FROM runs WHERE status NOT IN ('queued', 'running') AND created_at < $1")
-                .bind(cutoff_ms)
-                .execute(&mut *tx)
-                .await?;
-            paths
-        });
-        Ok(paths.into_iter().flatten().collect())
+        self.release_files(
+            "SELECT file_path FROM runs WHERE status NOT IN ('queued', 'running') AND created_at < $1",
+            "DELETE FROM runs WHERE status NOT IN ('queued', 'running') AND created_at < $1",
+            cutoff_ms,
+        )
+        .await
     }
 
     /// Forgets the files of completed runs whose files expired before `now_ms`, and
@@ -619,20 +611,28 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn expire_files(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {
-        let paths: Vec<String> = in_write_tx!(&self.db, tx => {
-            let paths = sqlx::query_scalar(
-                "SELECT file_path FROM runs WHERE file_path IS NOT NULL AND expires_at < $1",
-            )
-            .bind(now_ms)
-            .fetch_all(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE runs SET file_path = NULL WHERE file_path IS NOT NULL AND expires_at < $1")
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
+        self.release_files(
+            "SELECT file_path FROM runs WHERE file_path IS NOT NULL AND expires_at < $1",
+            "UPDATE runs SET file_path = NULL WHERE file_path IS NOT NULL AND expires_at < $1",
+            now_ms,
+        )
+        .await
+    }
+
+    /// In one transaction, reads the file paths `select` finds and applies `release`
+    /// (both take the same `$1`), so no path is forgotten before it is returned.
+    async fn release_files(
+        &self,
+        select: &'static str,
+        release: &'static str,
+        bound: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let paths: Vec<Option<String>> = in_write_tx!(&self.db, tx => {
+            let paths = sqlx::query_scalar(select).bind(bound).fetch_all(&mut *tx).await?;
+            sqlx::query(release).bind(bound).execute(&mut *tx).await?;
             paths
         });
-        Ok(paths)
+        Ok(paths.into_iter().flatten().collect())
     }
 
     /// Every file path a run still owns, for the storage sweep.
