@@ -1,0 +1,199 @@
+//! Fresh, migrated databases for integration tests, on SQLite or PostgreSQL, plus a few
+//! queries that read the same on both. Use it from a test binary with `mod common;`.
+//!
+//! ```ignore
+//! let test_db = TestDb::postgres().await; // or TestDb::sqlite().await
+//! quire::seed::seed(test_db.db(), &options).await?;
+//! assert_eq!(test_db.scalar("SELECT COUNT(*) FROM tenants").await, 3);
+//! ```
+
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+use quire::db::Db;
+use sqlx::{AssertSqlSafe, Row};
+
+/// The PostgreSQL server the tests create their databases on (as in CI).
+pub const POSTGRES_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test: a SQLite file in a temporary folder, or a
+/// PostgreSQL database `quire_test_<uuid>` that is dropped when this value is.
+pub struct TestDb {
+    url: String,
+    db: Db,
+    owner: Owner,
+}
+
+enum Owner {
+    /// Deleted with the database file when dropped.
+    Sqlite(tempfile::TempDir),
+    Postgres {
+        name: String,
+    },
+}
+
+impl TestDb {
+    /// A fresh, migrated database of `backend`.
+    ///
+    /// # Panics
+    /// When the database cannot be created, reached or migrated.
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => TestDb::sqlite().await,
+            Backend::Postgres => TestDb::postgres().await,
+        }
+    }
+
+    /// A fresh, migrated SQLite database in a temporary folder.
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("create a temporary folder");
+        let url = format!("sqlite://{}", dir.path().join("quire.db").display());
+        TestDb::open(url, Owner::Sqlite(dir)).await
+    }
+
+    /// A fresh, migrated PostgreSQL database on [`POSTGRES_SERVER_URL`].
+    pub async fn postgres() -> TestDb {
+        let name = format!("quire_test_{}", uuid::Uuid::now_v7().simple());
+        let admin = Db::connect(&format!("{POSTGRES_SERVER_URL}/postgres"), 1)
+            .await
+            .expect("PostgreSQL runs on 127.0.0.1:5432");
+        let Db::Postgres(pool) = &admin else {
+            unreachable!("a postgres:// URL opens PostgreSQL")
+        };
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(pool)
+            .await
+            .expect("create the test database");
+        admin.close().await;
+        let url = format!("{POSTGRES_SERVER_URL}/{name}");
+        TestDb::open(url, Owner::Postgres { name }).await
+    }
+
+    async fn open(url: String, owner: Owner) -> TestDb {
+        let db = Db::connect(&url, 4)
+            .await
+            .expect("connect to the test database");
+        db.migrate().await.expect("migrate the test database");
+        TestDb { url, db, owner }
+    }
+
+    /// The database's URL, for a `DATABASE_URL` or a second pool.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The migrated database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The integer that `sql` returns (one row, one column); `COUNT(*)` is one, but a
+    /// `SUM` must be cast to `BIGINT`, since PostgreSQL sums into NUMERIC.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let query = AssertSqlSafe(sql.to_owned());
+        let result = match &self.db {
+            Db::Sqlite(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
+            Db::Postgres(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
+        };
+        result.unwrap_or_else(|error| panic!("{error}: {}", self.describe(sql)))
+    }
+
+    /// Every row of `sql`, each column read as text (NULL as `None`): cast non-text
+    /// columns with `CAST(... AS TEXT)`, which reads the same on both databases.
+    pub async fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let query = AssertSqlSafe(sql.to_owned());
+        let rows = match &self.db {
+            Db::Sqlite(pool) => sqlx::query(query).fetch_all(pool).await.map(|rows| {
+                rows.iter()
+                    .map(|row| (0..row.len()).map(|i| row.get(i)).collect())
+                    .collect()
+            }),
+            Db::Postgres(pool) => sqlx::query(query).fetch_all(pool).await.map(|rows| {
+                rows.iter()
+                    .map(|row| (0..row.len()).map(|i| row.get(i)).collect())
+                    .collect()
+            }),
+        };
+        rows.unwrap_or_else(|error| panic!("{error}: {}", self.describe(sql)))
+    }
+
+    /// Every row of `table` in id order, each as one line of text, for comparing whole
+    /// tables.
+    pub async fn dump(&self, table: &str) -> Vec<String> {
+        match &self.db {
+            Db::Sqlite(pool) => {
+                let columns: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+                    "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+                )))
+                .fetch_all(pool)
+                .await
+                .expect("read the table's columns");
+                let sql = format!(
+                    "SELECT json_array({}) FROM {table} ORDER BY id",
+                    columns.join(", ")
+                );
+                sqlx::query_scalar(AssertSqlSafe(sql))
+                    .fetch_all(pool)
+                    .await
+                    .expect("dump the table")
+            }
+            Db::Postgres(pool) => sqlx::query(AssertSqlSafe(format!(
+                "SELECT CAST(t AS TEXT) FROM {table} AS t ORDER BY id"
+            )))
+            .fetch_all(pool)
+            .await
+            .expect("dump the table")
+            .iter()
+            .map(|row| row.get(0))
+            .collect(),
+        }
+    }
+
+    fn describe(&self, sql: &str) -> String {
+        format!("{sql} (on {})", self.url)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Owner::Postgres { name } = &self.owner {
+            let name = name.clone();
+            // Drop cannot await, and the test's runtime may be the current thread: drop
+            // the database from a thread with a runtime of its own. FORCE ends the
+            // connections the pool still holds.
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                runtime.block_on(async {
+                    let admin = Db::connect(&format!("{POSTGRES_SERVER_URL}/postgres"), 1)
+                        .await
+                        .expect("PostgreSQL runs on 127.0.0.1:5432");
+                    let Db::Postgres(pool) = &admin else {
+                        unreachable!("a postgres:// URL opens PostgreSQL")
+                    };
+                    sqlx::query(AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(pool)
+                    .await
+                    .expect("drop the test database");
+                    admin.close().await;
+                });
+            })
+            .join();
+            // A failed drop must not turn a passing test into a double panic.
+            if dropped.is_err() && !std::thread::panicking() {
+                panic!("could not drop the test database");
+            }
+        }
+    }
+}
