@@ -16,7 +16,7 @@ use sqlx::sqlite::{
 pub enum DbError {
     #[error("DATABASE_URL must start with sqlite:// or postgres:// (got {0:?})")]
     UnsupportedUrl(String),
-    #[error("cannot create the database folder {path}: {source}")]
+    #[error("cannot create or lock the database's folder or files at {path}: {source}")]
     CreateDir {
         path: String,
         source: std::io::Error,
@@ -130,7 +130,28 @@ impl Db {
     /// When a migration fails or was changed after it was applied.
     pub async fn migrate(&self) -> Result<(), DbError> {
         match self {
-            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Sqlite(pool) => {
+                // sqlx takes no lock on SQLite, so two processes starting on a fresh
+                // file would both apply the first migration; a file lock beside the
+                // database serialises them (PostgreSQL gets an advisory lock).
+                let database = pool.connect_options().get_filename().to_owned();
+                let lock_path = database.with_extension("migrate-lock");
+                let lock =
+                    tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+                        let file = std::fs::File::create(&lock_path)?;
+                        file.lock()?;
+                        Ok(file)
+                    })
+                    .await
+                    .expect("the lock task does not panic")
+                    .map_err(|source| DbError::CreateDir {
+                        path: database.display().to_string(),
+                        source,
+                    })?;
+                let migrated = SQLITE_MIGRATIONS.run(pool).await;
+                drop(lock);
+                migrated?;
+            }
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())

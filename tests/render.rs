@@ -100,7 +100,6 @@ async fn csv_output_matches_the_golden_file_on_both_databases() {
         );
         assert_eq!(&with_bom[..3], b"\xEF\xBB\xBF");
         assert_eq!(&with_bom[3..], &csv[..]);
-        db.cleanup().await;
     }
 }
 
@@ -112,7 +111,6 @@ async fn xlsx_output_matches_the_golden_xml_on_both_databases() {
         for (name, content) in xlsx_parts(&xlsx) {
             assert_golden(&format!("invoices.xlsx.d/{name}"), &content);
         }
-        db.cleanup().await;
     }
 }
 
@@ -141,7 +139,6 @@ async fn formula_like_text_is_neutralised_in_text_columns_only() {
     assert!(products.contains("'@SUM(A1:A2)"));
     assert!(products.contains("'＝1+1 full-width"));
     assert!(products.contains("'\ttab first"));
-    db.cleanup().await;
 }
 
 #[tokio::test]
@@ -169,7 +166,6 @@ async fn hostile_strings_round_trip_intact_through_xlsx() {
     // Typed cells: money as numbers, dates as dates.
     let second_client = &sheet.rows().nth(2).unwrap();
     assert_eq!(calamine::DataType::as_f64(&second_client[10]), Some(14.0));
-    db.cleanup().await;
 }
 
 #[tokio::test]
@@ -186,7 +182,6 @@ async fn text_longer_than_excel_allows_is_cut_in_xlsx_and_kept_in_csv() {
 
     let csv = String::from_utf8(render(&db, "products", "csv", &[])).unwrap();
     assert!(csv.contains(&format!("Long description {}", "x".repeat(40_000))));
-    db.cleanup().await;
 }
 
 #[tokio::test]
@@ -195,7 +190,6 @@ async fn another_tenants_rows_never_appear() {
     let csv =
         String::from_utf8(render(&db, "invoices", "csv", &["--param", "period=all"])).unwrap();
     assert!(!csv.contains("INV-9000"));
-    db.cleanup().await;
 }
 
 /// Runs a render that must fail and checks the exit code, the message, and that no file
@@ -299,7 +293,6 @@ async fn bad_input_is_a_clear_usage_error_and_leaves_no_file() {
     );
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("\"oops\" is not NAME=VALUE"));
-    db.cleanup().await;
 }
 
 #[tokio::test]
@@ -326,7 +319,6 @@ async fn a_malformed_definition_file_is_named_and_exits_2() {
         "{text}"
     );
     assert!(!db.dir().join("x.csv").exists());
-    db.cleanup().await;
 }
 
 #[tokio::test]
@@ -381,7 +373,6 @@ async fn more_rows_than_a_sheet_holds_continue_on_a_second_sheet() {
             "P01048580"
         ]
     );
-    db.cleanup().await;
 }
 
 #[tokio::test]
@@ -440,6 +431,5 @@ async fn the_custom_report_example_renders_on_both_databases() {
                 "2026-02-24"
             ]]
         );
-        db.cleanup().await;
     }
 }

@@ -20,30 +20,6 @@ use tokio_util::sync::CancellationToken;
 
 const TENANT: &str = "acme";
 
-/// Raw rows of `sql`, every column cast to text by the query (NULL stays None).
-async fn raw(db: &Db, sql: &str) -> Vec<Vec<Option<String>>> {
-    use sqlx::Row as _;
-    let sql = sqlx::AssertSqlSafe(sql.to_owned());
-    let decode =
-        |width: usize, get: &dyn Fn(usize) -> Option<String>| (0..width).map(get).collect();
-    match db {
-        Db::Sqlite(pool) => sqlx::query(sql)
-            .fetch_all(pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| decode(row.len(), &|i| row.try_get(i).unwrap()))
-            .collect(),
-        Db::Postgres(pool) => sqlx::query(sql)
-            .fetch_all(pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| decode(row.len(), &|i| row.try_get(i).unwrap()))
-            .collect(),
-    }
-}
-
 fn text(value: &Option<String>) -> String {
     value.clone().unwrap_or_default()
 }
@@ -141,11 +117,9 @@ impl Fixture {
     }
 
     async fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        raw(
-            &self.db.db,
-            &sql.replace(":tenant", &self.tenant_id.to_string()),
-        )
-        .await
+        self.db
+            .rows(&sql.replace(":tenant", &self.tenant_id.to_string()))
+            .await
     }
 }
 
@@ -212,6 +186,10 @@ fn same(report: &str, mut actual: Vec<Vec<String>>, mut expected: Vec<Vec<String
     );
     assert_eq!(actual, expected, "{report}");
 }
+
+/// Per product and currency: its name, the invoices it sold on, and quantity, net,
+/// tax and gross.
+type ProductSales = (String, std::collections::BTreeSet<i64>, [i64; 4]);
 
 async fn check_every_report(db: TestDb) {
     let f = fixture(db).await;
@@ -434,10 +412,7 @@ async fn check_every_report(db: TestDb) {
         "invoice_items net"
     );
 
-    let mut product_sales: BTreeMap<
-        (String, String),
-        (String, std::collections::BTreeSet<i64>, [i64; 4]),
-    > = BTreeMap::new();
+    let mut product_sales: BTreeMap<(String, String), ProductSales> = BTreeMap::new();
     let mut taxes: BTreeMap<(String, i64, String), [i64; 3]> = BTreeMap::new();
     for item in &items {
         let invoice = by_id[&int(&item[0])];
@@ -580,8 +555,6 @@ async fn check_every_report(db: TestDb) {
         .await;
     let out = f.render("products", serde_json::json!({})).await;
     assert_eq!(out.len() - 1, products.len(), "products");
-
-    f.db.cleanup().await;
 }
 
 #[tokio::test]

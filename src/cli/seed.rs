@@ -3,24 +3,24 @@
 use chrono::NaiveDate;
 use clap::Args;
 
-use crate::seed::{DEFAULT_ANCHOR, SeedOptions};
+use crate::seed::SeedOptions;
 use crate::settings::Settings;
 
 /// Options of `quire seed`.
 #[derive(Debug, Args)]
 pub struct SeedArgs {
     /// Number of tenants to create.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = SeedOptions::default().tenants)]
     pub tenants: u32,
     /// Invoices per tenant.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = SeedOptions::default().invoices_per_tenant)]
     pub invoices: u32,
     /// Seed of the random generator: the same seed gives the same data.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = SeedOptions::default().seed)]
     pub seed: u64,
     /// The "today" of the data (YYYY-MM-DD): invoices span the two years before it and
     /// every aging bucket is filled as of this day.
-    #[arg(long, default_value_t = DEFAULT_ANCHOR)]
+    #[arg(long, default_value_t = SeedOptions::default().anchor)]
     pub anchor: NaiveDate,
 }
 

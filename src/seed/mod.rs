@@ -16,9 +16,9 @@
 //! 31–60, 61–90, 91–120 and over 120 days overdue) holds `sent` and `partial` invoices
 //! with a balance, whatever the seed, once a tenant has at least 13 invoices.
 //!
-//! Submodules: [`rng`] the seeded generator, [`profile`] who the tenants are, [`text`]
-//! the words, [`generate`] rows as Rust values, [`rows`] their shape, [`write`] the
-//! batched inserts into SQLite or PostgreSQL.
+//! Submodules: `rng` the seeded generator, `profile` who the tenants are, `text` the
+//! words, `generate` rows as Rust values, `rows` their shape, `write` the batched
+//! inserts into SQLite or PostgreSQL.
 
 mod generate;
 mod profile;

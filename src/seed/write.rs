@@ -1,6 +1,6 @@
-//! Writes generated rows to either database. Everything above the bind step is shared:
-//! a batch is one transaction, each table is inserted in large statements, and only how
-//! a [`Value`] is bound differs between SQLite and PostgreSQL.
+//! Writes generated rows to either database. Every table goes through the same path:
+//! its rows, parents first, in large multi-row statements; only the statement's shape
+//! and how a [`Value`] is bound differ between SQLite and PostgreSQL.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sqlx::error::BoxDynError;

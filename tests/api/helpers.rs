@@ -241,7 +241,6 @@ impl TestApp {
     pub async fn cleanup(self) {
         self.shutdown.cancel();
         self.forget_redis_keys().await;
-        self.db.cleanup().await;
     }
 }
 

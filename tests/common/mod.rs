@@ -1,102 +1,230 @@
-//! Fresh, isolated databases for integration tests: a new SQLite file or a new
-//! PostgreSQL database per test, so tests run in parallel.
-#![allow(dead_code)] // each test binary uses its own subset
+//! Fresh, migrated databases for integration tests, on SQLite or PostgreSQL, plus a few
+//! queries that read the same on both. Use it from a test binary with `mod common;`.
+//!
+//! ```ignore
+//! let test_db = TestDb::postgres().await; // or TestDb::sqlite().await
+//! quire::seed::seed(test_db.db(), &options).await?;
+//! assert_eq!(test_db.scalar("SELECT COUNT(*) FROM tenants").await, 3);
+//! ```
+
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
 use quire::db::Db;
+use sqlx::{AssertSqlSafe, Row};
 
-/// The server every PostgreSQL test database is created on.
-pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// The PostgreSQL server the tests create their databases on (as in CI).
+pub const POSTGRES_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432";
 
-/// A migrated database that exists for one test.
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test: a SQLite file in a temporary folder, or a
+/// PostgreSQL database `quire_test_<uuid>` that is dropped when this value is.
 pub struct TestDb {
     pub url: String,
     pub db: Db,
-    /// Keeps the SQLite folder alive; names the PostgreSQL database to drop.
-    _dir: tempfile::TempDir,
-    postgres_name: Option<String>,
+    owner: Owner,
+    /// A scratch folder that lives as long as the database.
+    scratch: tempfile::TempDir,
+}
+
+enum Owner {
+    /// Deleted with the database file when dropped.
+    Sqlite(tempfile::TempDir),
+    Postgres {
+        name: String,
+    },
 }
 
 impl TestDb {
-    /// A fresh SQLite file in a temporary folder.
-    pub async fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("quire.db").display());
-        let db = Db::connect(&url, 4).await.expect("open SQLite");
-        db.migrate().await.expect("migrate SQLite");
-        TestDb {
-            url,
-            db,
-            _dir: dir,
-            postgres_name: None,
+    /// A fresh, migrated database of `backend`.
+    ///
+    /// # Panics
+    /// When the database cannot be created, reached or migrated.
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => TestDb::sqlite().await,
+            Backend::Postgres => TestDb::postgres().await,
         }
     }
 
-    /// A fresh PostgreSQL database on the local server.
+    /// A fresh, migrated SQLite database in a temporary folder.
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("create a temporary folder");
+        let url = format!("sqlite://{}", dir.path().join("quire.db").display());
+        TestDb::open(url, Owner::Sqlite(dir)).await
+    }
+
+    /// A fresh, migrated PostgreSQL database on [`POSTGRES_SERVER_URL`].
     pub async fn postgres() -> TestDb {
         let name = format!("quire_test_{}", uuid::Uuid::now_v7().simple());
-        let admin = Db::connect(POSTGRES_ADMIN_URL, 1)
+        let admin = Db::connect(&format!("{POSTGRES_SERVER_URL}/postgres"), 1)
             .await
-            .expect("reach PostgreSQL");
+            .expect("PostgreSQL runs on 127.0.0.1:5432");
         let Db::Postgres(pool) = &admin else {
-            unreachable!()
+            unreachable!("a postgres:// URL opens PostgreSQL")
         };
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(pool)
             .await
-            .expect("create test database");
+            .expect("create the test database");
         admin.close().await;
-        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-        let db = Db::connect(&url, 4).await.expect("open test database");
-        db.migrate().await.expect("migrate PostgreSQL");
+        let url = format!("{POSTGRES_SERVER_URL}/{name}");
+        TestDb::open(url, Owner::Postgres { name }).await
+    }
+
+    async fn open(url: String, owner: Owner) -> TestDb {
+        let db = Db::connect(&url, 4)
+            .await
+            .expect("connect to the test database");
+        db.migrate().await.expect("migrate the test database");
         TestDb {
             url,
             db,
-            _dir: tempfile::tempdir().expect("temp dir"),
-            postgres_name: Some(name),
+            owner,
+            scratch: tempfile::tempdir().expect("create a temporary folder"),
         }
     }
 
-    /// Both kinds, for tests that must hold on each database.
+    /// One database of each kind, for tests that must hold on both.
     pub async fn each() -> [TestDb; 2] {
         [TestDb::sqlite().await, TestDb::postgres().await]
     }
 
     /// A scratch folder that lives as long as the database.
     pub fn dir(&self) -> &Path {
-        self._dir.path()
+        self.scratch.path()
     }
 
-    /// Runs every statement of an SQL script (separated by `;` at line ends).
+    /// Runs every statement of an SQL script (statements end with `;` at a line end).
     pub async fn run_script(&self, script: &str) {
         for statement in script.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
-            let sql = sqlx::AssertSqlSafe(statement.to_owned());
+            let query = AssertSqlSafe(statement.to_owned());
             let result = match &self.db {
-                Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
-                Db::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+                Db::Sqlite(pool) => sqlx::query(query).execute(pool).await.map(drop),
+                Db::Postgres(pool) => sqlx::query(query).execute(pool).await.map(drop),
             };
-            result.unwrap_or_else(|e| panic!("{statement}: {e}"));
+            result.unwrap_or_else(|error| panic!("{error}: {}", self.describe(statement)));
         }
     }
 
-    /// Drops the PostgreSQL database; SQLite files go with the temp folder.
-    pub async fn cleanup(self) {
-        self.db.close().await;
-        if let Some(name) = self.postgres_name {
-            let admin = Db::connect(POSTGRES_ADMIN_URL, 1)
+    /// The database's URL, for a `DATABASE_URL` or a second pool.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The migrated database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The integer that `sql` returns (one row, one column); `COUNT(*)` is one, but a
+    /// `SUM` must be cast to `BIGINT`, since PostgreSQL sums into NUMERIC.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let query = AssertSqlSafe(sql.to_owned());
+        let result = match &self.db {
+            Db::Sqlite(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
+            Db::Postgres(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
+        };
+        result.unwrap_or_else(|error| panic!("{error}: {}", self.describe(sql)))
+    }
+
+    /// Every row of `sql`, each column read as text (NULL as `None`): cast non-text
+    /// columns with `CAST(... AS TEXT)`, which reads the same on both databases.
+    pub async fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let query = AssertSqlSafe(sql.to_owned());
+        let rows = match &self.db {
+            Db::Sqlite(pool) => sqlx::query(query).fetch_all(pool).await.map(|rows| {
+                rows.iter()
+                    .map(|row| (0..row.len()).map(|i| row.get(i)).collect())
+                    .collect()
+            }),
+            Db::Postgres(pool) => sqlx::query(query).fetch_all(pool).await.map(|rows| {
+                rows.iter()
+                    .map(|row| (0..row.len()).map(|i| row.get(i)).collect())
+                    .collect()
+            }),
+        };
+        rows.unwrap_or_else(|error| panic!("{error}: {}", self.describe(sql)))
+    }
+
+    /// Every row of `table` in id order, each as one line of text, for comparing whole
+    /// tables.
+    pub async fn dump(&self, table: &str) -> Vec<String> {
+        match &self.db {
+            Db::Sqlite(pool) => {
+                let columns: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+                    "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+                )))
+                .fetch_all(pool)
                 .await
-                .expect("reach PostgreSQL");
-            let Db::Postgres(pool) = &admin else {
-                unreachable!()
-            };
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                .expect("read the table's columns");
+                let sql = format!(
+                    "SELECT json_array({}) FROM {table} ORDER BY id",
+                    columns.join(", ")
+                );
+                sqlx::query_scalar(AssertSqlSafe(sql))
+                    .fetch_all(pool)
+                    .await
+                    .expect("dump the table")
+            }
+            Db::Postgres(pool) => sqlx::query(AssertSqlSafe(format!(
+                "SELECT CAST(t AS TEXT) FROM {table} AS t ORDER BY id"
             )))
-            .execute(pool)
+            .fetch_all(pool)
             .await
-            .expect("drop test database");
-            admin.close().await;
+            .expect("dump the table")
+            .iter()
+            .map(|row| row.get(0))
+            .collect(),
+        }
+    }
+
+    fn describe(&self, sql: &str) -> String {
+        format!("{sql} (on {})", self.url)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Owner::Postgres { name } = &self.owner {
+            let name = name.clone();
+            // Drop cannot await, and the test's runtime may be the current thread: drop
+            // the database from a thread with a runtime of its own. FORCE ends the
+            // connections the pool still holds.
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                runtime.block_on(async {
+                    let admin = Db::connect(&format!("{POSTGRES_SERVER_URL}/postgres"), 1)
+                        .await
+                        .expect("PostgreSQL runs on 127.0.0.1:5432");
+                    let Db::Postgres(pool) = &admin else {
+                        unreachable!("a postgres:// URL opens PostgreSQL")
+                    };
+                    sqlx::query(AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(pool)
+                    .await
+                    .expect("drop the test database");
+                    admin.close().await;
+                });
+            })
+            .join();
+            // A failed drop must not turn a passing test into a double panic.
+            if dropped.is_err() && !std::thread::panicking() {
+                panic!("could not drop the test database");
+            }
         }
     }
 }
