@@ -1,6 +1,8 @@
 //! Integration tests of the queue and the worker runtime against a real Redis
 //! (127.0.0.1:6379, a random key prefix per test; outage tests start their own server).
 
+mod common;
+
 mod queue {
     pub mod helpers;
 

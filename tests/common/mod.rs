@@ -2,9 +2,12 @@
 //! PostgreSQL database per test, so tests run in parallel.
 #![allow(dead_code)] // each test binary uses its own subset
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use quire::db::Db;
+use tokio::time::Instant;
 
 /// The server every PostgreSQL test database is created on.
 pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -108,4 +111,33 @@ pub fn files_in(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     files.sort();
     files
+}
+
+/// Polls `condition` every 10 ms until it holds; panics naming `what` after `limit`.
+pub async fn wait_until<F, Fut>(limit: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    eventually(limit, what, || {
+        let check = condition();
+        async move { check.await.then_some(()) }
+    })
+    .await;
+}
+
+/// Polls `probe` every 10 ms until it yields a value; panics naming `what` after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
