@@ -30,11 +30,16 @@ async fn post_concurrently(
     futures::future::join_all(posts).await
 }
 
-/// Asserts that the answers name one run, created by exactly one of them; returns its id.
-fn assert_one_run_created(answers: &[(StatusCode, Value)]) -> String {
-    let id = answers[0].1["id"].as_str().expect("an id").to_owned();
+/// Asserts that the answers name one run, created by exactly one of them, and that
+/// both servers answered; returns the run's id.
+fn assert_one_run_created(servers: &[QuireProcess], answers: &[(StatusCode, Value)]) -> String {
+    let id = &answers[0].1["id"];
     for (status, answer) in answers {
-        assert_eq!(answer["id"], id.as_str(), "{status} {answer}");
+        assert!(
+            [StatusCode::OK, StatusCode::ACCEPTED].contains(status),
+            "{status} {answer}"
+        );
+        assert_eq!(&answer["id"], id, "{answer}");
     }
     let created: Vec<_> = answers
         .iter()
@@ -51,7 +56,19 @@ fn assert_one_run_created(answers: &[(StatusCode, Value)]) -> String {
         POSTS - 1,
         "every other answer is a 200 replay"
     );
-    id
+    // Each server links to itself, so the download URLs tell who answered.
+    for server in servers {
+        let answered = answers
+            .iter()
+            .filter(|(_, answer)| {
+                answer["download_url"]
+                    .as_str()
+                    .is_some_and(|url| url.starts_with(&server.base_url))
+            })
+            .count();
+        assert_eq!(answered, POSTS / servers.len(), "{}", server.base_url);
+    }
+    id.as_str().unwrap().to_owned()
 }
 
 /// How many rows `runs` holds for `report`.
@@ -73,12 +90,12 @@ async fn a_hundred_identical_posts_over_two_servers_make_one_run_with_or_without
 
     let clients = body("clients", json!({}));
     let answers = post_concurrently(&app, &servers, &clients, None).await;
-    let by_identity = assert_one_run_created(&answers);
+    let by_identity = assert_one_run_created(&servers, &answers);
     assert_eq!(runs_of(&app, "clients").await, 1);
 
     let products = body("products", json!({}));
     let answers = post_concurrently(&app, &servers, &products, Some("order-42")).await;
-    let by_key = assert_one_run_created(&answers);
+    let by_key = assert_one_run_created(&servers, &answers);
     assert_eq!(runs_of(&app, "products").await, 1);
 
     // The key is bound to its first body, even when the other body names a queued run.

@@ -194,7 +194,10 @@ async fn failing_and_hanging_endpoints_are_retried_with_signed_bodies_and_runs_s
         LIMIT,
         "the flaky endpoint accepted a retry and the hanging one was retried",
         || async move {
-            sender.deliver_due().await.unwrap();
+            tokio::time::timeout(Duration::from_secs(5), sender.deliver_due())
+                .await
+                .expect("a hanging endpoint holds the sender no longer than its timeout")
+                .unwrap();
             let flaky = receiver_ref.calls("/flaky");
             flaky.last().and_then(|call| call.answered) == Some(StatusCode::OK)
                 && receiver_ref.calls("/hang").len() >= 2
