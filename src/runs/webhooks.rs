@@ -16,6 +16,9 @@ use crate::store::Delivery;
 pub const SIGNATURE_HEADER: &str = "X-Quire-Signature";
 /// Deliveries handled per pass.
 const BATCH: i64 = 50;
+/// A claimed delivery is left alone this much longer than the delivery timeout, so
+/// the claimer can record its outcome; after that another sender may take it.
+const CLAIM_MARGIN: Duration = Duration::from_secs(30);
 
 /// The signature of `body` under `secret`.
 pub fn sign(secret: &str, body: &[u8]) -> String {
@@ -75,12 +78,16 @@ impl WebhookSender {
         }
     }
 
-    /// One pass over the due deliveries; returns how many succeeded.
+    /// One pass over the due deliveries, each claimed so that no other sender posts it
+    /// meanwhile; returns how many succeeded.
     ///
     /// # Errors
     /// When the database is unavailable.
     pub async fn deliver_due(&self) -> Result<usize, crate::store::StoreError> {
-        let due = self.runs.store.due_deliveries(BATCH).await?;
+        let claim = self.timeout.saturating_add(CLAIM_MARGIN);
+        let until = self.runs.store.clock().now().timestamp_millis()
+            + i64::try_from(claim.as_millis()).unwrap_or(i64::MAX);
+        let due = self.runs.store.claim_due_deliveries(BATCH, until).await?;
         let outcomes = futures::future::join_all(due.iter().map(|d| self.deliver(d))).await;
         let mut delivered = 0;
         for (delivery, outcome) in due.iter().zip(outcomes) {

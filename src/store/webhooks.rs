@@ -3,7 +3,7 @@
 
 use super::{Store, StoreError, on_pool};
 
-/// A delivery that is due.
+/// A delivery claimed for an attempt.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Delivery {
     pub id: String,
@@ -32,18 +32,31 @@ macro_rules! queue_webhook {
 pub(super) use queue_webhook;
 
 impl Store {
-    /// Deliveries due now, oldest first.
+    /// Claims up to `limit` deliveries due now by moving their next attempt to
+    /// `until_ms`: another sender skips them while this one tries, and if this one dies
+    /// trying they are due again at `until_ms`.
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn due_deliveries(&self, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+    pub async fn claim_due_deliveries(
+        &self,
+        limit: i64,
+        until_ms: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
         let now = self.now_ms();
+        // The outer conditions repeat the inner ones: a concurrent claimer that waited
+        // for our row locks re-checks them against our update and skips these rows.
         let rows = on_pool!(&self.db, pool => {
             sqlx::query_as(
-                "SELECT id, run_id, url, CAST(attempts AS BIGINT) AS attempts FROM webhook_deliveries \
-                 WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
+                "UPDATE webhook_deliveries SET next_attempt_at = $2 \
+                 WHERE id IN (SELECT id FROM webhook_deliveries \
+                              WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
+                              ORDER BY next_attempt_at LIMIT $3) \
+                   AND delivered_at IS NULL AND next_attempt_at <= $1 \
+                 RETURNING id, run_id, url, CAST(attempts AS BIGINT) AS attempts",
             )
             .bind(now)
+            .bind(until_ms)
             .bind(limit)
             .fetch_all(pool)
             .await

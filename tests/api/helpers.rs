@@ -121,7 +121,8 @@ async fn create_key(runs: &Runs, tenant: Option<&str>) -> String {
     runs.store.create_api_key(&new).await.unwrap().1
 }
 
-/// A port nothing listens on right now: bound, read, released for a child to take.
+/// A port nothing listens on right now, for a child's QUIRE_BIND: with port 0 the
+/// child would not tell which port it got.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -164,31 +164,39 @@ async fn deliveries(app: &TestApp) -> Vec<DeliveryRow> {
     .unwrap()
 }
 
+/// A sender that gives up on a delivery after 300 ms and retries from 50 ms: the
+/// defaults (10 s, 5 s) are for production.
+fn impatient_sender(app: &TestApp) -> WebhookSender {
+    let mut sender = WebhookSender::new(app.runs.clone(), app.base_url.clone());
+    sender.timeout = Duration::from_millis(300);
+    sender.backoff_base = Duration::from_millis(50);
+    sender
+}
+
+/// Posts a run of `report` with `key` and waits until it completed; returns its id.
+async fn completed_run(app: &TestApp, key: &str, report: &str) -> String {
+    let (_, run) = app.post_report(key, &body(report, json!({})), None).await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.finished_run(&id, LIMIT).await.status,
+        RunStatus::Completed
+    );
+    id
+}
+
 #[tokio::test]
 async fn failing_and_hanging_endpoints_are_retried_with_signed_bodies_and_runs_still_complete() {
     let app = spawn_app(Backend::Sqlite, &[]).await;
     let receiver = Receiver::start(2).await;
     let flaky_key = webhook_key(&app, &receiver.url("/flaky")).await;
     let hang_key = webhook_key(&app, &receiver.url("/hang")).await;
-    let (_, flaky_run) = app
-        .post_report(&flaky_key, &body("clients", json!({})), None)
-        .await;
-    let (_, hang_run) = app
-        .post_report(&hang_key, &body("products", json!({})), None)
-        .await;
-    let ids = [&flaky_run, &hang_run].map(|run| run["id"].as_str().unwrap().to_owned());
     let _worker = app.start_worker(worker_options());
-    for id in &ids {
-        assert_eq!(
-            app.finished_run(id, LIMIT).await.status,
-            RunStatus::Completed
-        );
-    }
+    let ids = [
+        completed_run(&app, &flaky_key, "clients").await,
+        completed_run(&app, &hang_key, "products").await,
+    ];
 
-    // The defaults (10 s per delivery, retries from 5 s) are for production.
-    let mut sender = WebhookSender::new(app.runs.clone(), app.base_url.clone());
-    sender.timeout = Duration::from_millis(300);
-    sender.backoff_base = Duration::from_millis(50);
+    let sender = impatient_sender(&app);
     let (sender, receiver_ref) = (&sender, &receiver);
     wait_until(
         LIMIT,
@@ -315,5 +323,22 @@ async fn a_delivery_that_failed_under_one_quire_run_is_made_by_the_next_after_a_
         assert!(status_url.starts_with(&sender.base_url), "{status_url}");
     }
     second.kill().await;
+    app.cleanup().await;
+}
+
+/// Every worker process runs a sender: a delivery being tried by one (an endpoint that
+/// hangs, say) must not be posted again by another.
+#[tokio::test]
+async fn two_senders_never_post_the_same_delivery_at_once() {
+    let app = spawn_app(Backend::Postgres, &[]).await;
+    let receiver = Receiver::start(0).await;
+    let key = webhook_key(&app, &receiver.url("/hang")).await;
+    let _worker = app.start_worker(worker_options());
+    completed_run(&app, &key, "clients").await;
+    let senders = [impatient_sender(&app), impatient_sender(&app)];
+    let (first, second) = tokio::join!(senders[0].deliver_due(), senders[1].deliver_due());
+    first.unwrap();
+    second.unwrap();
+    assert_eq!(receiver.calls("/hang").len(), 1);
     app.cleanup().await;
 }
