@@ -82,8 +82,7 @@ async fn runs_of(app: &TestApp, report: &str) -> usize {
 }
 
 #[tokio::test]
-async fn a_hundred_identical_posts_over_two_servers_make_one_run_with_or_without_an_idempotency_key()
- {
+async fn a_hundred_posts_over_two_servers_make_one_run_with_or_without_a_key() {
     let app = spawn_app(Backend::Postgres, &[]).await;
     let (first, second) = tokio::join!(app.spawn_server(&["serve"]), app.spawn_server(&["serve"]));
     let servers = [first, second];
@@ -106,6 +105,11 @@ async fn a_hundred_identical_posts_over_two_servers_make_one_run_with_or_without
         assert_eq!(status, StatusCode::CONFLICT, "{answer}");
         assert_eq!(answer["error"]["code"], "idempotency_conflict");
     }
+    assert_eq!(
+        runs_of(&app, "clients").await,
+        1,
+        "a conflict creates nothing"
+    );
 
     let counts = app.runs.queue.counts().await.unwrap();
     assert_eq!(counts.ready, 2, "one job per run");
@@ -138,8 +142,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 #[tokio::test]
-async fn a_worker_killed_mid_report_leaves_one_file_built_by_attempt_two_and_never_serves_a_partial_one()
- {
+async fn a_killed_workers_run_completes_on_attempt_two_with_one_file_and_no_partial_download() {
     let app = spawn_app(Backend::Postgres, &[("streaming.toml", STREAMING)]).await;
     let (_, run) = app
         .post_report(&app.acme_key, &body("streaming_rows", json!({})), None)
