@@ -19,6 +19,7 @@ use quire::store::{NewApiKey, Run, Store};
 use quire::worker::{Exit, Worker, WorkerOptions};
 use reqwest::StatusCode;
 use serde_json::Value;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -49,6 +50,10 @@ pub struct TestApp {
     pub storage: tempfile::TempDir,
     pub reports_dir: PathBuf,
     shutdown: CancellationToken,
+    /// Every in-process worker holds a clone; once all are dropped, `workers_stopped`
+    /// yields `None` (mini-redis's shutdown-complete channel).
+    workers_alive: mpsc::Sender<()>,
+    workers_stopped: mpsc::Receiver<()>,
 }
 
 /// Definitions shipped in `reports/` plus `extra` `(file name, TOML)` pairs.
@@ -94,6 +99,7 @@ pub async fn spawn_app(backend: Backend, extra_reports: &[(&str, &str)]) -> Test
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
+    let (workers_alive, workers_stopped) = mpsc::channel(1);
     let state = AppState::new(runs.clone(), base_url.clone());
     let stop = shutdown.clone();
     tokio::spawn(async move {
@@ -110,6 +116,8 @@ pub async fn spawn_app(backend: Backend, extra_reports: &[(&str, &str)]) -> Test
         storage,
         reports_dir,
         shutdown,
+        workers_alive,
+        workers_stopped,
     }
 }
 
@@ -245,8 +253,12 @@ impl TestApp {
             .handler(REPORT_JOB_KIND, ReportHandler::new(self.runs.clone()))
             .observer(RunsObserver::new(self.runs.clone()))
             .build();
-        let stop = self.shutdown.clone();
-        tokio::spawn(async move { worker.run(stop).await })
+        let (stop, alive) = (self.shutdown.clone(), self.workers_alive.clone());
+        tokio::spawn(async move {
+            let exit = worker.run(stop).await;
+            drop(alive);
+            exit
+        })
     }
 
     /// `POST /v1/reports` with `key`, `body` and an optional Idempotency-Key.
@@ -325,8 +337,14 @@ impl TestApp {
     }
 
     /// Stops the API and workers, deletes the Redis keys and the database.
-    pub async fn cleanup(self) {
+    pub async fn cleanup(mut self) {
+        // Workers first: one stopping mid-job hands the job back, which would write
+        // keys again after they were deleted.
         self.shutdown.cancel();
+        drop(self.workers_alive);
+        tokio::time::timeout(Duration::from_secs(30), self.workers_stopped.recv())
+            .await
+            .expect("in-process workers stop");
         let client = redis::Client::open(REDIS_URL).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
         let keys: Vec<String> = redis::cmd("KEYS")
