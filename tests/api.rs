@@ -12,3 +12,7 @@ mod downloads;
 mod enqueue;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
+#[path = "api/processes.rs"]
+mod processes;
+#[path = "api/webhooks.rs"]
+mod webhooks;

@@ -14,10 +14,11 @@ use crate::store::Delivery;
 
 /// The header carrying `sha256=<hex HMAC of the body>`.
 pub const SIGNATURE_HEADER: &str = "X-Quire-Signature";
-/// How long one delivery may take before it counts as failed.
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries handled per pass.
 const BATCH: i64 = 50;
+/// A claimed delivery is left alone this much longer than the delivery timeout, so
+/// the claimer can record its outcome; after that another sender may take it.
+const CLAIM_MARGIN: Duration = Duration::from_secs(30);
 
 /// The signature of `body` under `secret`.
 pub fn sign(secret: &str, body: &[u8]) -> String {
@@ -27,11 +28,14 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// The wait before retry `attempts` (after that many failures): 5 s doubling, at most
-/// one hour.
-fn backoff(attempts: i64) -> Duration {
+/// No retry of a delivery waits longer.
+const BACKOFF_CAP: Duration = Duration::from_secs(3600);
+
+/// The wait before retry `attempts` (after that many failures): `base` doubling, at
+/// most an hour.
+fn backoff(base: Duration, attempts: i64) -> Duration {
     let exponent = u32::try_from(attempts.clamp(0, 10)).unwrap_or(10);
-    Duration::from_secs(5 * 2u64.pow(exponent)).min(Duration::from_secs(3600))
+    base.saturating_mul(2u32.pow(exponent)).min(BACKOFF_CAP)
 }
 
 /// Delivers due webhooks.
@@ -40,19 +44,23 @@ pub struct WebhookSender {
     runs: Runs,
     client: reqwest::Client,
     public_url: String,
+    /// How long one delivery may take before it counts as failed (default 10 s).
+    pub timeout: Duration,
+    /// The wait after a first failed delivery, doubled after each further one
+    /// (default 5 s).
+    pub backoff_base: Duration,
 }
 
 impl WebhookSender {
-    /// A sender whose payloads link to `public_url`.
+    /// A sender whose payloads link to `public_url`, with a 10-second timeout per
+    /// delivery and retries from 5 s.
     pub fn new(runs: Runs, public_url: String) -> WebhookSender {
-        let client = reqwest::Client::builder()
-            .timeout(DELIVERY_TIMEOUT)
-            .build()
-            .expect("an HTTP client without TLS always builds");
         WebhookSender {
             runs,
-            client,
+            client: reqwest::Client::new(),
             public_url,
+            timeout: Duration::from_secs(10),
+            backoff_base: Duration::from_secs(5),
         }
     }
 
@@ -70,14 +78,16 @@ impl WebhookSender {
         }
     }
 
-    /// One pass over the due deliveries; returns how many succeeded.
+    /// One pass over the due deliveries, each claimed so that no other sender posts it
+    /// meanwhile; returns how many succeeded.
     ///
     /// # Errors
     /// When the database is unavailable.
     pub async fn deliver_due(&self) -> Result<usize, crate::store::StoreError> {
-        // Claimed for twice the delivery timeout, so no other sender takes them meanwhile.
-        let lease = i64::try_from(2 * DELIVERY_TIMEOUT.as_millis()).unwrap_or(i64::MAX);
-        let due = self.runs.store.claim_due_deliveries(BATCH, lease).await?;
+        let claim = self.timeout.saturating_add(CLAIM_MARGIN);
+        let until = self.runs.store.clock().now().timestamp_millis()
+            + i64::try_from(claim.as_millis()).unwrap_or(i64::MAX);
+        let due = self.runs.store.claim_due_deliveries(BATCH, until).await?;
         let outcomes = futures::future::join_all(due.iter().map(|d| self.deliver(d))).await;
         let mut delivered = 0;
         for (delivery, outcome) in due.iter().zip(outcomes) {
@@ -88,7 +98,8 @@ impl WebhookSender {
                 }
                 Err(error) => {
                     let retry_at = self.runs.store.clock().now().timestamp_millis()
-                        + i64::try_from(backoff(delivery.attempts).as_millis()).unwrap_or(i64::MAX);
+                        + i64::try_from(backoff(self.backoff_base, delivery.attempts).as_millis())
+                            .unwrap_or(i64::MAX);
                     tracing::warn!(delivery = delivery.id, url = delivery.url, %error, "webhook delivery failed");
                     Err((error, retry_at))
                 }
@@ -125,6 +136,7 @@ impl WebhookSender {
         let response = self
             .client
             .post(&delivery.url)
+            .timeout(self.timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(SIGNATURE_HEADER, sign(&secret, &body))
             .body(body)

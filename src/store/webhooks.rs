@@ -3,8 +3,8 @@
 
 use super::{Store, StoreError, on_pool};
 
-/// A delivery that is due.
-#[derive(Debug, Clone)]
+/// A delivery claimed for an attempt.
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Delivery {
     pub id: String,
     pub run_id: String,
@@ -32,53 +32,36 @@ macro_rules! queue_webhook {
 pub(super) use queue_webhook;
 
 impl Store {
-    /// Claims up to `limit` deliveries due now, oldest first, for `lease_ms`: each is
-    /// pushed back by the lease in a conditional update, so when several processes
-    /// send webhooks, only the one whose update won delivers it. A sender that dies
-    /// mid-delivery leaves it due again once the lease passes.
+    /// Claims up to `limit` deliveries due now by moving their next attempt to
+    /// `until_ms`: another sender skips them while this one tries, and if this one dies
+    /// trying they are due again at `until_ms`.
     ///
     /// # Errors
     /// When the database fails.
     pub async fn claim_due_deliveries(
         &self,
         limit: i64,
-        lease_ms: i64,
+        until_ms: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
         let now = self.now_ms();
-        let due: Vec<(String, String, String, i64, i64)> = on_pool!(&self.db, pool => {
+        // The outer conditions repeat the inner ones: a concurrent claimer that waited
+        // for our row locks re-checks them against our update and skips these rows.
+        let rows = on_pool!(&self.db, pool => {
             sqlx::query_as(
-                "SELECT id, run_id, url, CAST(attempts AS BIGINT), next_attempt_at FROM webhook_deliveries \
-                 WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
+                "UPDATE webhook_deliveries SET next_attempt_at = $2 \
+                 WHERE id IN (SELECT id FROM webhook_deliveries \
+                              WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
+                              ORDER BY next_attempt_at LIMIT $3) \
+                   AND delivered_at IS NULL AND next_attempt_at <= $1 \
+                 RETURNING id, run_id, url, CAST(attempts AS BIGINT) AS attempts",
             )
             .bind(now)
+            .bind(until_ms)
             .bind(limit)
             .fetch_all(pool)
             .await
         })?;
-        let mut claimed = Vec::with_capacity(due.len());
-        for (id, run_id, url, attempts, seen) in due {
-            let won = on_pool!(&self.db, pool => {
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET next_attempt_at = $3 \
-                     WHERE id = $1 AND next_attempt_at = $2 AND delivered_at IS NULL",
-                )
-                .bind(&id)
-                .bind(seen)
-                .bind(now + lease_ms)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-            })?;
-            if won == 1 {
-                claimed.push(Delivery {
-                    id,
-                    run_id,
-                    url,
-                    attempts,
-                });
-            }
-        }
-        Ok(claimed)
+        Ok(rows)
     }
 
     /// The secret a delivery is signed with (the webhook's API key's).
@@ -133,10 +116,13 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn prune_deliveries(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
-        self.prune(
-            "DELETE FROM webhook_deliveries WHERE delivered_at IS NOT NULL AND created_at < $1",
-            cutoff_ms,
-        )
-        .await
+        let deleted = on_pool!(&self.db, pool => {
+            sqlx::query("DELETE FROM webhook_deliveries WHERE delivered_at IS NOT NULL AND created_at < $1")
+                .bind(cutoff_ms)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(deleted)
     }
 }

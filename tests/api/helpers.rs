@@ -1,7 +1,9 @@
 //! `spawn_app`: the real API on port 0 over a fresh database and a random Redis prefix,
-//! with in-process report workers on demand and typed helpers to drive it.
+//! with in-process report workers on demand, real `quire` processes sharing the app's
+//! database, prefix, reports and storage, and typed helpers to drive them.
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,10 +19,11 @@ use quire::store::{NewApiKey, Run, Store};
 use quire::worker::{Exit, Worker, WorkerOptions};
 use reqwest::StatusCode;
 use serde_json::Value;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::common::TestDb;
+use crate::common::{TestDb, eventually};
 
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// The reports' `:today`, so presets resolve the same on any day.
@@ -46,7 +49,12 @@ pub struct TestApp {
     pub acme_key: String,
     pub http: reqwest::Client,
     pub storage: tempfile::TempDir,
+    pub reports_dir: PathBuf,
     shutdown: CancellationToken,
+    /// Every in-process worker holds a clone; once all are dropped, `workers_stopped`
+    /// yields `None` (mini-redis's shutdown-complete channel).
+    workers_alive: mpsc::Sender<()>,
+    workers_stopped: mpsc::Receiver<()>,
 }
 
 /// Definitions shipped in `reports/` plus `extra` `(file name, TOML)` pairs.
@@ -101,6 +109,7 @@ pub async fn spawn_app_on(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
+    let (workers_alive, workers_stopped) = mpsc::channel(1);
     let state = AppState::new(runs.clone(), base_url.clone());
     let stop = shutdown.clone();
     tokio::spawn(async move {
@@ -116,7 +125,10 @@ pub async fn spawn_app_on(
         acme_key,
         http: reqwest::Client::new(),
         storage,
+        reports_dir,
         shutdown,
+        workers_alive,
+        workers_stopped,
     }
 }
 
@@ -126,6 +138,51 @@ async fn create_key(runs: &Runs, tenant: Option<&str>) -> String {
         ..NewApiKey::default()
     };
     runs.store.create_api_key(&new).await.unwrap().1
+}
+
+/// A port nothing listens on right now, for a child's QUIRE_BIND: with port 0 the
+/// child would not tell which port it got.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `quire` child process; killed when dropped.
+pub struct QuireProcess {
+    pub child: tokio::process::Child,
+    /// Where `quire serve` and `quire run` listen.
+    pub base_url: String,
+    log: PathBuf,
+}
+
+impl QuireProcess {
+    /// What the process has logged so far, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: the process gets no chance to clean up.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    /// SIGTERM, then its exit code (a graceful stop is 0).
+    pub async fn terminate(&mut self) -> i32 {
+        let pid = self.child.id().expect("the process is running");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("quire did not stop on SIGTERM:\n{}", self.log()))
+            .unwrap();
+        status.code().unwrap_or(-1)
+    }
 }
 
 /// Worker options for tests: the report queue, short lease.
@@ -139,14 +196,80 @@ pub fn worker_options() -> WorkerOptions {
 }
 
 impl TestApp {
+    /// `quire ARGS` on this app's database, Redis prefix, reports and storage folders,
+    /// with the system clock (processes cannot share the app's fixed one).
+    pub fn quire(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_quire"));
+        command
+            .args(args)
+            .env("DATABASE_URL", &self.db.url)
+            .env_remove("REPORTS_DATABASE_URL")
+            .env("REDIS_URL", REDIS_URL)
+            .env("QUIRE_PREFIX", &self.prefix)
+            .env("QUIRE_REPORTS_DIR", &self.reports_dir)
+            .env("QUIRE_STORAGE_DIR", self.storage.path())
+            .env("QUIRE_LOG", "info,quire=debug")
+            .env_remove("QUIRE_CONFIG")
+            .current_dir(self.db.dir())
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Starts `quire ARGS` in the background on a free port, its log in the app's
+    /// scratch folder.
+    pub fn spawn_quire(&self, args: &[&str]) -> QuireProcess {
+        let port = free_port();
+        let log = self
+            .db
+            .dir()
+            .join(format!("quire-{}.log", uuid::Uuid::now_v7().simple()));
+        let child = self
+            .quire(args)
+            .env("QUIRE_BIND", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the quire binary starts");
+        QuireProcess {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    /// Starts `quire serve` or `quire run ARGS` on a free port and waits until its
+    /// `/readyz` answers 200.
+    pub async fn spawn_server(&self, args: &[&str]) -> QuireProcess {
+        let mut server = self.spawn_quire(args);
+        let readyz = format!("{}/readyz", server.base_url);
+        eventually(Duration::from_secs(30), "the server is ready", || {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("quire {args:?} exited with {status}:\n{}", server.log());
+            }
+            let request = self.http.get(&readyz).send();
+            async move {
+                request
+                    .await
+                    .is_ok_and(|r| r.status() == StatusCode::OK)
+                    .then_some(())
+            }
+        })
+        .await;
+        server
+    }
+
     /// An in-process report worker until the app stops.
     pub fn start_worker(&self, options: WorkerOptions) -> JoinHandle<Exit> {
         let worker = Worker::builder(self.runs.queue.clone(), options)
             .handler(REPORT_JOB_KIND, ReportHandler::new(self.runs.clone()))
             .observer(RunsObserver::new(self.runs.clone()))
             .build();
-        let stop = self.shutdown.clone();
-        tokio::spawn(async move { worker.run(stop).await })
+        let (stop, alive) = (self.shutdown.clone(), self.workers_alive.clone());
+        tokio::spawn(async move {
+            let exit = worker.run(stop).await;
+            drop(alive);
+            exit
+        })
     }
 
     /// `POST /v1/reports` with `key`, `body` and an optional Idempotency-Key.
@@ -156,9 +279,21 @@ impl TestApp {
         body: &Value,
         idempotency_key: Option<&str>,
     ) -> (StatusCode, Value) {
+        self.post_report_to(&self.base_url, key, body, idempotency_key)
+            .await
+    }
+
+    /// `POST /v1/reports` to the API at `base_url` (another process's, say).
+    pub async fn post_report_to(
+        &self,
+        base_url: &str,
+        key: &str,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> (StatusCode, Value) {
         let mut request = self
             .http
-            .post(format!("{}/v1/reports", self.base_url))
+            .post(format!("{base_url}/v1/reports"))
             .bearer_auth(key)
             .json(body);
         if let Some(idempotency_key) = idempotency_key {
@@ -182,27 +317,22 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// The run `id` as it is now.
+    pub async fn run(&self, id: &str) -> Run {
+        self.runs
+            .store
+            .run(id)
+            .await
+            .unwrap()
+            .expect("the run exists")
+    }
+
     /// The run `id` once it has finished (panics after `limit`).
     pub async fn finished_run(&self, id: &str, limit: Duration) -> Run {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let run = self
-                .runs
-                .store
-                .run(id)
-                .await
-                .unwrap()
-                .expect("the run exists");
-            if run.status.is_finished() {
-                return run;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "run {id} still {:?}",
-                run.status
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually(limit, &format!("run {id} finishes"), || async move {
+            Some(self.run(id).await).filter(|run| run.status.is_finished())
+        })
+        .await
     }
 
     /// Every file under the storage folder.
@@ -238,8 +368,15 @@ impl TestApp {
     }
 
     /// Stops the API and workers, deletes the Redis keys and the database.
-    pub async fn cleanup(self) {
+    pub async fn cleanup(mut self) {
+        // Workers first: one stopping mid-job hands the job back, which would write
+        // keys again after they were deleted.
         self.shutdown.cancel();
+        let (alive, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.workers_alive, alive));
+        tokio::time::timeout(Duration::from_secs(30), self.workers_stopped.recv())
+            .await
+            .expect("in-process workers stop");
         self.forget_redis_keys().await;
     }
 }

@@ -10,10 +10,13 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use quire::db::Db;
 use sqlx::{AssertSqlSafe, Row};
+use tokio::time::Instant;
 
 /// The PostgreSQL server the tests create their databases on (as in CI).
 pub const POSTGRES_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432";
@@ -286,23 +289,20 @@ impl RedisServer {
             .spawn()
             .expect("redis-server starts");
         self.child = Some(child);
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         let client = redis::Client::open(self.url()).unwrap();
-        loop {
-            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
-                && redis::cmd("PING")
+        wait_until(Duration::from_secs(10), "redis-server answers", || {
+            let client = client.clone();
+            async move {
+                let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+                    return false;
+                };
+                redis::cmd("PING")
                     .query_async::<String>(&mut conn)
                     .await
                     .is_ok()
-            {
-                return;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "redis-server did not answer"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        })
+        .await;
     }
 
     /// Stops the server (SIGTERM: it writes its data and exits).
@@ -322,5 +322,34 @@ impl Drop for RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds; panics naming `what` after `limit`.
+pub async fn wait_until<F, Fut>(limit: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    eventually(limit, what, || {
+        let check = condition();
+        async move { check.await.then_some(()) }
+    })
+    .await;
+}
+
+/// Polls `probe` every 10 ms until it yields a value; panics naming `what` after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -2,7 +2,6 @@
 //! noop handler's execution records, a test-owned redis-server, and waiting on
 //! observable conditions with a deadline (never sleeping and hoping).
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -14,10 +13,9 @@ use quire::worker::{
     WorkerOptions,
 };
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::common::RedisServer;
+pub use crate::common::{RedisServer, eventually, wait_until};
 
 /// The shared development Redis.
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -170,35 +168,6 @@ impl Running {
             .await
             .expect("the worker stops")
             .expect("the worker does not panic")
-    }
-}
-
-/// Polls `condition` every 10 ms until it holds; panics naming `what` after `limit`.
-pub async fn wait_until<F, Fut>(limit: Duration, what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    eventually(limit, what, || {
-        let check = condition();
-        async move { check.await.then_some(()) }
-    })
-    .await;
-}
-
-/// Polls `probe` every 10 ms until it yields a value; panics naming `what` after `limit`.
-pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -1,0 +1,206 @@
+//! Guarantees that only hold across real processes: deduplication between two API
+//! servers, and a worker SIGKILLed in the middle of a report.
+
+use std::time::Duration;
+
+use quire::runs::Sweeper;
+use quire::storage::TEMP_PREFIX;
+use quire::store::{RunQuery, RunStatus};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::common::eventually;
+use crate::helpers::{Backend, QuireProcess, TestApp, body, spawn_app, worker_options};
+
+const LIMIT: Duration = Duration::from_secs(60);
+const POSTS: usize = 100;
+
+/// Sends the same POST `POSTS` times at once, alternating between `servers`.
+async fn post_concurrently(
+    app: &TestApp,
+    servers: &[QuireProcess],
+    request: &Value,
+    idempotency_key: Option<&str>,
+) -> Vec<(StatusCode, Value)> {
+    let posts = (0..POSTS).map(|i| {
+        let server = &servers[i % servers.len()];
+        app.post_report_to(&server.base_url, &app.acme_key, request, idempotency_key)
+    });
+    futures::future::join_all(posts).await
+}
+
+/// Asserts that the answers name one run, created by exactly one of them, and that
+/// both servers answered; returns the run's id.
+fn assert_one_run_created(servers: &[QuireProcess], answers: &[(StatusCode, Value)]) -> String {
+    let id = &answers[0].1["id"];
+    for (status, answer) in answers {
+        assert!(
+            [StatusCode::OK, StatusCode::ACCEPTED].contains(status),
+            "{status} {answer}"
+        );
+        assert_eq!(&answer["id"], id, "{answer}");
+    }
+    let created: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::ACCEPTED)
+        .collect();
+    assert_eq!(created.len(), 1, "exactly one 202");
+    assert_eq!(created[0].1["deduplicated"], false);
+    let deduplicated = answers
+        .iter()
+        .filter(|(status, answer)| *status == StatusCode::OK && answer["deduplicated"] == true)
+        .count();
+    assert_eq!(
+        deduplicated,
+        POSTS - 1,
+        "every other answer is a 200 replay"
+    );
+    // Each server links to itself, so the download URLs tell who answered.
+    for server in servers {
+        let answered = answers
+            .iter()
+            .filter(|(_, answer)| {
+                answer["download_url"]
+                    .as_str()
+                    .is_some_and(|url| url.starts_with(&server.base_url))
+            })
+            .count();
+        assert_eq!(answered, POSTS / servers.len(), "{}", server.base_url);
+    }
+    id.as_str().unwrap().to_owned()
+}
+
+/// How many rows `runs` holds for `report`.
+async fn runs_of(app: &TestApp, report: &str) -> usize {
+    let query = RunQuery {
+        report: Some(report.to_owned()),
+        limit: 200,
+        ..RunQuery::default()
+    };
+    app.runs.store.list_runs(&query).await.unwrap().runs.len()
+}
+
+#[tokio::test]
+async fn a_hundred_posts_over_two_servers_make_one_run_with_or_without_a_key() {
+    let app = spawn_app(Backend::Postgres, &[]).await;
+    let (first, second) = tokio::join!(app.spawn_server(&["serve"]), app.spawn_server(&["serve"]));
+    let servers = [first, second];
+
+    let clients = body("clients", json!({}));
+    let answers = post_concurrently(&app, &servers, &clients, None).await;
+    let by_identity = assert_one_run_created(&servers, &answers);
+    assert_eq!(runs_of(&app, "clients").await, 1);
+
+    let products = body("products", json!({}));
+    let answers = post_concurrently(&app, &servers, &products, Some("order-42")).await;
+    let by_key = assert_one_run_created(&servers, &answers);
+    assert_eq!(runs_of(&app, "products").await, 1);
+
+    // The key is bound to its first body, even when the other body names a queued run.
+    for server in &servers {
+        let (status, answer) = app
+            .post_report_to(&server.base_url, &app.acme_key, &clients, Some("order-42"))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+        assert_eq!(answer["error"]["code"], "idempotency_conflict");
+    }
+    assert_eq!(
+        runs_of(&app, "clients").await,
+        1,
+        "a conflict creates nothing"
+    );
+
+    let counts = app.runs.queue.counts().await.unwrap();
+    assert_eq!(counts.ready, 2, "one job per run");
+    for id in [&by_identity, &by_key] {
+        assert!(app.runs.queue.job(id).await.unwrap().is_some(), "job {id}");
+    }
+    for mut server in servers {
+        server.kill().await;
+    }
+    app.cleanup().await;
+}
+
+/// Streams 2,000 rows: the first batch at once, so a partial file exists early, the
+/// rest a few milliseconds apiece, so an attempt lasts several seconds.
+const STREAMING: &str = r#"
+name = "streaming_rows"
+title = "Streaming rows"
+max_attempts = 3
+sql = """
+SELECT t.slug || '-' || n AS label
+FROM tenants t, generate_series(1, 2000) AS n
+WHERE t.id = :tenant
+  AND EXISTS (SELECT FROM pg_sleep(CASE WHEN n > 1100 THEN 0.004 ELSE 0 END))
+"""
+columns = [{ name = "label", type = "text" }]
+"#;
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[tokio::test]
+async fn a_killed_workers_run_completes_on_attempt_two_with_one_file_and_no_partial_download() {
+    let app = spawn_app(Backend::Postgres, &[("streaming.toml", STREAMING)]).await;
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("streaming_rows", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let download = run["download_url"].as_str().unwrap();
+    let (shared, http) = (&app, &app.http);
+    // While the run is unfinished its download URL answers 202, never with bytes.
+    let assert_not_served = || async move {
+        let response = http.get(download).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "no partial file");
+    };
+
+    let mut worker = app.spawn_quire(&["work", "--lease", "1s", "--queues", "reports"]);
+    eventually(LIMIT, "the first attempt has written rows", || async move {
+        let run = shared.run(id).await;
+        (run.status == RunStatus::Running && run.progress_rows > 0).then_some(())
+    })
+    .await;
+    assert_not_served().await;
+    worker.kill().await;
+    let leftovers = app.stored_files();
+    assert!(
+        leftovers.iter().any(|p| p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(TEMP_PREFIX)),
+        "the killed attempt left its temporary file: {leftovers:?}"
+    );
+    assert_not_served().await;
+
+    let _worker = app.start_worker(worker_options());
+    let run = eventually(LIMIT, "the run finishes", || async move {
+        let run = shared.run(id).await;
+        if !run.status.is_finished() {
+            assert_not_served().await;
+        }
+        Some(run).filter(|run| run.status.is_finished())
+    })
+    .await;
+    assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
+    assert_eq!(run.attempts, 2);
+    let file = run.file.expect("a completed run has a file");
+    assert_eq!(file.rows, 2000);
+    let on_disk = std::fs::read(&file.path).unwrap();
+    assert_eq!(sha256_hex(&on_disk), file.sha256);
+    let served = app.http.get(download).send().await.unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(sha256_hex(&served.bytes().await.unwrap()), file.sha256);
+
+    let mut sweeper = Sweeper::new(app.runs.clone());
+    sweeper.orphan_grace = Duration::ZERO;
+    sweeper.sweep_once().await.unwrap();
+    assert_eq!(
+        app.stored_files(),
+        [std::path::PathBuf::from(&file.path)],
+        "only the run's own file remains"
+    );
+    app.cleanup().await;
+}
