@@ -111,18 +111,16 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes delivered deliveries older than `cutoff_ms`.
+    /// Deletes deliveries created before `cutoff_ms`, delivered or not: an endpoint
+    /// that has failed for the whole retention period is given up on.
     ///
     /// # Errors
     /// When the database fails.
     pub async fn prune_deliveries(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
-        let deleted = on_pool!(&self.db, pool => {
-            sqlx::query("DELETE FROM webhook_deliveries WHERE delivered_at IS NOT NULL AND created_at < $1")
-                .bind(cutoff_ms)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(deleted)
+        self.prune(
+            "DELETE FROM webhook_deliveries WHERE created_at < $1",
+            cutoff_ms,
+        )
+        .await
     }
 }
