@@ -179,11 +179,21 @@ impl ReportHandler {
                 }
             })
         };
+        let started = std::time::Instant::now();
         let rendered = self
             .runs
             .reporter
             .render(&request, &out, &attempt_cancel, rows)
             .await;
+        if let Ok(done) = &rendered {
+            let labels = [
+                ("report", run.report.clone()),
+                ("format", run.format.to_string()),
+            ];
+            metrics::histogram!("quire_report_seconds", &labels)
+                .record(started.elapsed().as_secs_f64());
+            metrics::counter!("quire_report_rows_total", &labels).increment(done.rows);
+        }
         attempt_cancel.cancel();
         let _ = progress.await;
         rendered

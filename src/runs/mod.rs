@@ -241,6 +241,8 @@ impl Runs {
             }
         }
         let token = self.mint_token(&run.id).await?;
+        metrics::counter!("quire_runs_enqueued_total", "deduplicated" => deduplicated.to_string())
+            .increment(1);
         Ok(Enqueued {
             run,
             deduplicated,

@@ -57,6 +57,18 @@ async fn a_completed_run_downloads_with_its_headers_and_byte_ranges() {
     );
     assert_eq!(response.bytes().await.unwrap().as_ref(), on_disk.as_slice());
 
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("quire_runs_enqueued_total"), "{metrics}");
+    assert!(metrics.contains("quire_report_rows_total"), "{metrics}");
+
     let partial = app
         .http
         .get(&url)

@@ -252,3 +252,23 @@ async fn another_tenants_run_is_not_found() {
     assert_eq!(list["runs"].as_array().unwrap().len(), 0);
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_revoked_key_is_refused() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let store = &app.runs.store;
+    let (id, key) = store
+        .create_api_key(&quire::store::NewApiKey {
+            tenant: Some("acme".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (status, _) = app.get(&key, "/v1/report-types").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(store.revoke_api_key(&id).await.unwrap());
+    let (status, answer) = app.get(&key, "/v1/report-types").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer["error"]["code"], "unauthorized");
+    app.cleanup().await;
+}
