@@ -184,10 +184,15 @@ impl Reporter {
             .await?
             .ok_or_else(|| ReportError::UnknownTenant(request.tenant.clone()))?;
         let work = self.build(report, tenant_id, request, out, cancel, rows_written);
+        let timed_out = ReportError::TimedOut(report.timeout);
         tokio::select! {
-            result = tokio::time::timeout(report.timeout, work) => {
-                result.map_err(|_| ReportError::TimedOut(report.timeout))?
-            }
+            result = tokio::time::timeout(report.timeout, work) => match result {
+                // The statement timeout and this one are the same limit; whichever
+                // fires first, it is a timeout.
+                Ok(Err(ReportError::Source(error))) if error.is_statement_timeout() => Err(timed_out),
+                Ok(result) => result,
+                Err(_) => Err(timed_out),
+            },
             () = cancel.cancelled() => Err(ReportError::Cancelled),
         }
     }

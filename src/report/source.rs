@@ -40,6 +40,11 @@ pub enum SourceError {
 }
 
 impl SourceError {
+    /// Whether the database stopped the query at its statement timeout.
+    pub fn is_statement_timeout(&self) -> bool {
+        matches!(self, SourceError::Query(sqlx::Error::Database(db)) if db.code().as_deref() == Some("57014"))
+    }
+
     /// Whether retrying can help: lost connections and timeouts can; errors in the
     /// definition's SQL or its declared types cannot.
     pub fn is_transient(&self) -> bool {

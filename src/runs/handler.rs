@@ -116,6 +116,19 @@ impl JobHandler for ReportHandler {
 
         match self.build(&run, &token, context.cancellation()).await {
             Ok(rendered) => self.complete(&run, &token, rendered).await,
+            // Our own stop: the run was cancelled or a newer attempt took it over.
+            Err(ReportError::Cancelled) if !context.cancellation().is_cancelled() => {
+                tracing::info!(
+                    run_id,
+                    "the run was cancelled or taken over; attempt stopped"
+                );
+                Ok(Outcome::Completed)
+            }
+            // The worker's stop (timeout, lost lease, shutdown): the worker decides what
+            // the attempt counts as; a final failure reaches the run through the observer.
+            Err(ReportError::Cancelled) => Err(JobError::transient(
+                "the attempt was stopped: timeout, lost lease or shutdown",
+            )),
             Err(error) => {
                 let last_attempt = context.attempt() >= context.job().max_attempts;
                 let record = run_error(&error);

@@ -1,6 +1,6 @@
-//! Keeps runs in step with their jobs' fates: a report job the queue buries (lost on
-//! its last attempt, recovered too often, waited too long for a lock) fails its run at
-//! once. Like every observer it runs after the queue committed the outcome, and the
+//! Keeps runs in step with their jobs' fates: a report job that ends failed (its last
+//! attempt timed out) or that the queue buries (lost on its last attempt, recovered too
+//! often, waited too long for a lock) fails its run at once. Like every observer it runs after the queue committed the outcome, and the
 //! sweep repeats the check in case this one never ran.
 
 use super::Runs;
@@ -28,7 +28,9 @@ impl Observer for RunsObserver {
             .job_kind
             .as_deref()
             .is_none_or(|kind| kind == REPORT_JOB_KIND);
-        if event.kind == EventKind::Dead && is_report {
+        // Failed: the handler's error ended the job (the handler has usually recorded
+        // it already; then this changes nothing). Dead: the queue buried it.
+        if matches!(event.kind, EventKind::Dead | EventKind::Failed) && is_report {
             let error = dead_run_error(event.detail.as_deref());
             self.runs
                 .store

@@ -43,6 +43,8 @@ pub(super) fn dead_run_error(reason: Option<&str>) -> RunError {
         "overlap_timeout"
     } else if reason.contains("lease") || reason.contains("recover") || reason.contains("lost") {
         "worker_lost"
+    } else if reason.contains("timed out") {
+        "timeout"
     } else {
         "job_failed"
     };

@@ -351,3 +351,69 @@ async fn an_enqueue_whose_push_fails_answers_503_and_keeps_no_run() {
     );
     app.cleanup().await;
 }
+
+const SLEEPY: &str = r#"
+name = "sleepy"
+title = "Sleepy"
+max_attempts = 1
+timeout = "1s"
+sql = "SELECT name FROM clients, (SELECT pg_sleep(5)) AS pause WHERE tenant_id = :tenant"
+columns = [{ name = "name", type = "text" }]
+"#;
+
+#[tokio::test]
+async fn a_run_past_its_timeout_fails_with_timeout_and_leaves_no_file() {
+    let app = spawn_app(Backend::Postgres, &[("sleepy.toml", SLEEPY)]).await;
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("sleepy", json!({})), None)
+        .await;
+    let _worker = app.start_worker(worker_options());
+    let run = app.finished_run(run["id"].as_str().unwrap(), LIMIT).await;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.attempts, 1);
+    assert_eq!(run.error.unwrap().code, "timeout");
+    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+    app.cleanup().await;
+}
+
+const SLOW_ROWS: &str = r#"
+name = "slow_rows"
+title = "Slow rows"
+sql = "SELECT n, pg_sleep(0.002) IS NULL AS slept FROM generate_series(1, 10000) AS n WHERE :tenant > 0"
+columns = [{ name = "n", type = "integer" }, { name = "slept", type = "boolean" }]
+"#;
+
+#[tokio::test]
+async fn cancelling_a_running_run_stops_its_attempt_without_a_file_or_a_dead_job() {
+    let app = spawn_app(Backend::Postgres, &[("slow_rows.toml", SLOW_ROWS)]).await;
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("slow_rows", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let _worker = app.start_worker(worker_options());
+    crate::common::wait_until(LIMIT, "the run records progress", || async {
+        app.runs.store.run(id).await.unwrap().unwrap().progress_rows > 0
+    })
+    .await;
+    let cancel = app
+        .http
+        .delete(format!("{}/v1/reports/{id}", app.base_url))
+        .bearer_auth(&app.acme_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), StatusCode::OK);
+    crate::common::wait_until(LIMIT, "the attempt stops", || async {
+        app.runs.queue.counts().await.unwrap().done() == 1
+    })
+    .await;
+    let run = app.runs.store.run(id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert!(run.file.is_none());
+    assert_eq!(app.runs.queue.counts().await.unwrap().dead, 0);
+    crate::common::wait_until(LIMIT, "no file is left", || async {
+        app.stored_files().is_empty()
+    })
+    .await;
+    app.cleanup().await;
+}
