@@ -211,8 +211,8 @@ fn bind_sqlite(arguments: &mut SqliteArguments, value: &Value) -> Result<(), Box
 }
 
 /// `INSERT ... SELECT * FROM UNNEST($1, $2, ...)` with one array per column: PostgreSQL
-/// plans one small statement instead of parsing thousands of `VALUES` tuples, which
-/// makes bulk inserts several times faster.
+/// parses and plans one small statement, the same for every chunk, instead of tens of
+/// thousands of placeholders.
 async fn insert_postgres(conn: &mut sqlx::PgConnection, rows: &Rows) -> Result<(), sqlx::Error> {
     let width = rows.table.columns().len();
     let mut sql = insert_into(rows.table);
