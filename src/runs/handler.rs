@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use super::Runs;
 use crate::report::{Rendered, ReportError, ReportRequest};
@@ -70,6 +71,19 @@ struct ReportPayload {
 impl JobHandler for ReportHandler {
     async fn run(&self, context: JobContext) -> Result<Outcome, JobError> {
         let ReportPayload { run_id } = context.payload()?;
+        // Inside the worker's job span (job id, attempt): the report's own fields.
+        let span = tracing::info_span!(
+            "run",
+            run_id = %run_id,
+            tenant = tracing::field::Empty,
+            report = tracing::field::Empty
+        );
+        self.run_attempt(context, run_id).instrument(span).await
+    }
+}
+
+impl ReportHandler {
+    async fn run_attempt(&self, context: JobContext, run_id: String) -> Result<Outcome, JobError> {
         let store = &self.runs.store;
         let token = context.claim().token.clone();
         let started = store
@@ -147,9 +161,7 @@ impl JobHandler for ReportHandler {
             }
         }
     }
-}
 
-impl ReportHandler {
     /// Streams the run into this attempt's own file, recording progress on the way.
     async fn build(
         &self,
