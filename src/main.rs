@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Migrate => cli::migrate::run(&settings).await,
-            Command::Seed(args) => cli::seed::run(&settings, args).await,
+            Command::Seed(args) => cli::seed::run(&settings, args, json).await,
             Command::Render(args) => cli::render::run(&settings, args, json).await,
             Command::Reports(args) => cli::reports::run(&settings, args, json).await,
             Command::Demo => cli::demo::run(&settings).await,

@@ -75,9 +75,11 @@ async fn demo_tenants(store: &crate::store::Store) -> anyhow::Result<Vec<String>
         return Ok(existing);
     }
     eprintln!("quire demo: seeding demo invoicing data…");
+    // Anchored on today, so presets like this_year and the aging buckets look current.
     let options = SeedOptions {
         tenants: 2,
         invoices_per_tenant: 2_000,
+        anchor: store.clock().today(),
         ..SeedOptions::default()
     };
     Ok(crate::seed::seed(store.db(), &options).await?)

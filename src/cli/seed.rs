@@ -24,12 +24,12 @@ pub struct SeedArgs {
     pub anchor: NaiveDate,
 }
 
-/// Migrates, seeds, and prints the tenant slugs created, one a line. Tenants that
+/// Migrates, seeds, and prints the tenant slugs created, one a line (or as JSON). Tenants that
 /// already exist under those slugs are replaced.
 ///
 /// # Errors
 /// When the database cannot be reached or written.
-pub async fn run(settings: &Settings, args: SeedArgs) -> anyhow::Result<()> {
+pub async fn run(settings: &Settings, args: SeedArgs, json: bool) -> anyhow::Result<()> {
     let db = super::open_database(settings).await?;
     let options = SeedOptions {
         tenants: args.tenants,
@@ -39,8 +39,12 @@ pub async fn run(settings: &Settings, args: SeedArgs) -> anyhow::Result<()> {
     };
     let slugs = crate::seed::seed(&db, &options).await?;
     db.close().await;
-    for slug in slugs {
-        println!("{slug}");
+    if json {
+        println!("{}", serde_json::json!({ "tenants": slugs }));
+    } else {
+        for slug in slugs {
+            println!("{slug}");
+        }
     }
     Ok(())
 }
