@@ -1,8 +1,10 @@
 //! Running one report: resolve the tenant and parameters, stream the query's rows into a
 //! writer on a blocking thread, and publish the finished file atomically.
 
+mod copy;
 mod source;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +18,7 @@ use crate::db::Db;
 use crate::storage::{PendingFile, StoredFile};
 use crate::writer::{Cell, Format, Layout, OutputOptions, RowWriter, WriteError};
 
+use source::Batch;
 pub use source::{SourceError, is_transient_sql};
 
 /// Maps a tenant slug to the id that `:tenant` binds.
@@ -85,6 +88,8 @@ pub struct ReportRequest {
 pub struct Rendered {
     pub file: StoredFile,
     pub rows: u64,
+    /// Whether PostgreSQL's COPY rendered the rows (the CSV fast path).
+    pub copied: bool,
 }
 
 /// Builds reports from the report database.
@@ -93,6 +98,7 @@ pub struct Reporter {
     catalog: Arc<Catalog>,
     source: Db,
     clock: Clock,
+    copy_csv: bool,
 }
 
 impl Reporter {
@@ -103,7 +109,15 @@ impl Reporter {
             catalog,
             source,
             clock,
+            copy_csv: true,
         }
+    }
+
+    /// Turns the PostgreSQL COPY fast path for CSV on (the default) or off. Both paths
+    /// write the same bytes; off is for tests and benchmarks that compare them.
+    pub fn with_copy_fast_path(mut self, enabled: bool) -> Reporter {
+        self.copy_csv = enabled;
+        self
     }
 
     /// The catalog this reporter serves.
@@ -192,16 +206,41 @@ impl Reporter {
         }
     }
 
-    async fn build(
+    /// Reads every row of `request` into memory, decoded exactly as [`Reporter::render`]
+    /// decodes them. For small reports and for benchmarks that need the same cells
+    /// without the database; large reports should be rendered, which streams.
+    ///
+    /// # Errors
+    /// See [`ReportError`].
+    pub async fn collect_rows(
         &self,
-        report: &Report,
-        tenant_id: i64,
         request: &ReportRequest,
-        out: &Path,
-        cancel: &CancellationToken,
-        rows_written: Arc<AtomicU64>,
-    ) -> Result<Rendered, ReportError> {
-        let dialect = self.source.dialect();
+    ) -> Result<Vec<Vec<Cell>>, ReportError> {
+        let report = self.report(&request.report)?;
+        let tenant_id = self
+            .tenant_id(&request.tenant)
+            .await?
+            .ok_or_else(|| ReportError::UnknownTenant(request.tenant.clone()))?;
+        let plan = self.plan(report, tenant_id, request);
+        let (sender, mut receiver) = mpsc::channel::<Batch>(CHANNEL_BATCHES);
+        let collect = async {
+            let mut rows = Vec::new();
+            while let Some(batch) = receiver.recv().await {
+                // Only decoded rows come: the query below has the COPY path off.
+                if let Batch::Rows(batch) = batch {
+                    rows.extend(batch);
+                }
+            }
+            rows
+        };
+        let query = plan.query(report, self.source.dialect(), false);
+        let (streamed, rows) = tokio::join!(source::stream(&self.source, &query, sender), collect);
+        streamed?;
+        Ok(rows)
+    }
+
+    /// The binds and output columns of `request`.
+    fn plan(&self, report: &Report, tenant_id: i64, request: &ReportRequest) -> Plan {
         let mut binds = params::bind_values(&report.params, &request.params);
         binds.insert("tenant".into(), BindValue::Integer(Some(tenant_id)));
         binds.insert("today".into(), BindValue::Date(Some(self.clock.today())));
@@ -212,14 +251,29 @@ impl Reporter {
                 .collect(),
             None => (0..report.columns.len()).collect(),
         };
-        let columns: Vec<_> = selected
+        Plan { binds, selected }
+    }
+
+    async fn build(
+        &self,
+        report: &Report,
+        tenant_id: i64,
+        request: &ReportRequest,
+        out: &Path,
+        cancel: &CancellationToken,
+        rows_written: Arc<AtomicU64>,
+    ) -> Result<Rendered, ReportError> {
+        let dialect = self.source.dialect();
+        let plan = self.plan(report, tenant_id, request);
+        let columns: Vec<_> = plan
+            .selected
             .iter()
             .map(|&i| report.columns[i].clone())
             .collect();
 
         let pending = PendingFile::create(out).map_err(WriteError::Io)?;
         let handle = pending.handle().map_err(WriteError::Io)?;
-        let (sender, mut receiver) = mpsc::channel::<Vec<Vec<Cell>>>(CHANNEL_BATCHES);
+        let (sender, mut receiver) = mpsc::channel::<Batch>(CHANNEL_BATCHES);
         let title = report.title.clone();
         let subject = format!("{} for {}", report.name, request.tenant);
         let created = self.clock.now();
@@ -240,34 +294,66 @@ impl Reporter {
                     if writer_cancel.is_cancelled() {
                         return Ok(None);
                     }
-                    for row in &batch {
-                        writer.write_row(row)?;
-                    }
-                    rows_written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    let rows = match batch {
+                        Batch::Rows(rows) => {
+                            for row in &rows {
+                                writer.write_row(row)?;
+                            }
+                            rows.len() as u64
+                        }
+                        Batch::Csv { bytes, rows } => {
+                            writer.write_encoded(&bytes)?;
+                            rows
+                        }
+                    };
+                    rows_written.fetch_add(rows, Ordering::Relaxed);
                 }
                 writer.finish()?;
                 Ok(Some(pending))
             });
 
-        let query = source::Query {
-            sql: report.sql(dialect),
-            binds: &binds,
-            columns: &report.columns,
-            selected: &selected,
-            timeout: report.timeout,
-        };
-        let streamed = source::stream(&self.source, &query, sender).await;
+        let copy_csv = self.copy_csv && format == Format::Csv;
+        let streamed =
+            source::stream(&self.source, &plan.query(report, dialect, copy_csv), sender).await;
         let written = writer
             .await
             .map_err(|e| ReportError::WriterPanicked(e.to_string()))?;
         // A writer error explains a closed channel better than the reader's view of it.
         let pending = written?.ok_or(ReportError::Cancelled)?;
         // Published only once every row arrived; dropping `pending` removes the file.
-        let rows = streamed?;
+        let streamed = streamed?;
         let file = tokio::task::spawn_blocking(move || pending.publish())
             .await
             .map_err(|e| ReportError::WriterPanicked(e.to_string()))?
             .map_err(WriteError::Io)?;
-        Ok(Rendered { file, rows })
+        Ok(Rendered {
+            file,
+            rows: streamed.rows,
+            copied: streamed.copied,
+        })
+    }
+}
+
+/// What one request binds and which declared columns it outputs, in order.
+struct Plan {
+    binds: BTreeMap<String, BindValue>,
+    selected: Vec<usize>,
+}
+
+impl Plan {
+    fn query<'a>(
+        &'a self,
+        report: &'a Report,
+        dialect: crate::db::Dialect,
+        copy_csv: bool,
+    ) -> source::Query<'a> {
+        source::Query {
+            sql: report.sql(dialect),
+            binds: &self.binds,
+            columns: &report.columns,
+            selected: &self.selected,
+            timeout: report.timeout,
+            copy_csv,
+        }
     }
 }

@@ -21,6 +21,16 @@ use crate::writer::Cell;
 
 /// Rows travel to the writer in batches, so the channel costs little per row.
 pub const BATCH_ROWS: usize = 1024;
+/// Rows already rendered by PostgreSQL's `COPY` travel in batches of about this many bytes.
+const ENCODED_BATCH_BYTES: usize = 256 * 1024;
+
+/// What travels from the query to the writer.
+pub enum Batch {
+    /// Decoded rows, one cell per selected column.
+    Rows(Vec<Vec<Cell>>),
+    /// Complete CSV records (CRLF-terminated) rendered by the COPY fast path.
+    Csv { bytes: Vec<u8>, rows: u64 },
+}
 
 /// A failure reading report rows.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +47,8 @@ pub enum SourceError {
     ColumnCount { found: usize, declared: usize },
     #[error("the writer stopped before the query ended")]
     WriterGone,
+    #[error("COPY sent a row that does not end with a line feed")]
+    CopyFraming,
 }
 
 impl SourceError {
@@ -45,7 +57,9 @@ impl SourceError {
     pub fn is_transient(&self) -> bool {
         match self {
             SourceError::Query(error) => is_transient_sql(error),
-            SourceError::Decode { .. } | SourceError::ColumnCount { .. } => false,
+            SourceError::Decode { .. }
+            | SourceError::ColumnCount { .. }
+            | SourceError::CopyFraming => false,
             SourceError::WriterGone => true,
         }
     }
@@ -82,22 +96,36 @@ pub struct Query<'a> {
     pub columns: &'a [Column],
     pub selected: &'a [usize],
     pub timeout: Duration,
+    /// Let PostgreSQL render CSV records itself when it can do so exactly (see
+    /// [`super::copy`]).
+    pub copy_csv: bool,
 }
 
-/// Runs `query` on `db` and sends its rows to `rows` in batches; returns the row count.
+/// How many rows a query sent, and whether the COPY fast path rendered them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Streamed {
+    pub rows: u64,
+    pub copied: bool,
+}
+
+/// Runs `query` on `db` and sends its rows to `rows` in batches.
 ///
 /// # Errors
 /// When the query fails, a value does not fit its declared type, or the receiver hangs up.
 pub async fn stream(
     db: &Db,
     query: &Query<'_>,
-    rows: mpsc::Sender<Vec<Vec<Cell>>>,
-) -> Result<u64, SourceError> {
+    rows: mpsc::Sender<Batch>,
+) -> Result<Streamed, SourceError> {
     match db {
         Db::Sqlite(pool) => {
             let mut conn = pool.acquire().await?;
             let stream = bind_all(query).fetch(&mut *conn);
-            forward(stream, query, rows, decode_sqlite).await
+            let rows = forward(stream, query, rows, decode_sqlite).await?;
+            Ok(Streamed {
+                rows,
+                copied: false,
+            })
         }
         Db::Postgres(pool) => {
             let mut tx = pool.begin().await?;
@@ -107,14 +135,77 @@ pub async fn stream(
             )))
             .execute(&mut *tx)
             .await?;
-            let count = {
-                let stream = bind_all(query).fetch(&mut *tx);
-                forward(stream, query, rows, decode_postgres).await?
+            let plan = if query.copy_csv {
+                super::copy::plan(&mut tx, query).await?
+            } else {
+                None
+            };
+            let streamed = match plan {
+                Some(plan) => Streamed {
+                    rows: copy_records(&mut tx, &plan, rows).await?,
+                    copied: true,
+                },
+                None => {
+                    let stream = bind_all(query).fetch(&mut *tx);
+                    Streamed {
+                        rows: forward(stream, query, rows, decode_postgres).await?,
+                        copied: false,
+                    }
+                }
             };
             tx.commit().await?;
-            Ok(count)
+            Ok(streamed)
         }
     }
+}
+
+/// Runs the COPY of `plan` and sends its records in batches of whole records.
+async fn copy_records(
+    conn: &mut sqlx::PgConnection,
+    plan: &super::copy::CopyPlan,
+    batches: mpsc::Sender<Batch>,
+) -> Result<u64, SourceError> {
+    if let Some(settings) = &plan.settings {
+        let mut statement = sqlx::query(AssertSqlSafe(settings.clone()));
+        for value in &plan.values {
+            statement = statement.bind(value.clone());
+        }
+        statement.execute(&mut *conn).await?;
+    }
+    let mut records = conn.copy_out_raw(&plan.copy).await?;
+    let mut count = 0u64;
+    let mut in_batch = 0u64;
+    let mut bytes = Vec::with_capacity(ENCODED_BATCH_BYTES + 4096);
+    while let Some(record) = records.try_next().await? {
+        // PostgreSQL sends each row as one CopyData message ending in `\n`; the CSV
+        // writer ends records with CRLF.
+        let line = record.strip_suffix(b"\n").ok_or(SourceError::CopyFraming)?;
+        bytes.extend_from_slice(line);
+        bytes.extend_from_slice(b"\r\n");
+        count += 1;
+        in_batch += 1;
+        if bytes.len() >= ENCODED_BATCH_BYTES {
+            let full =
+                std::mem::replace(&mut bytes, Vec::with_capacity(ENCODED_BATCH_BYTES + 4096));
+            batches
+                .send(Batch::Csv {
+                    bytes: full,
+                    rows: std::mem::take(&mut in_batch),
+                })
+                .await
+                .map_err(|_| SourceError::WriterGone)?;
+        }
+    }
+    if !bytes.is_empty() {
+        batches
+            .send(Batch::Csv {
+                bytes,
+                rows: in_batch,
+            })
+            .await
+            .map_err(|_| SourceError::WriterGone)?;
+    }
+    Ok(count)
 }
 
 /// The query with every named parameter bound in placeholder order.
@@ -143,7 +234,7 @@ where
 async fn forward<R: Row>(
     mut stream: impl futures::Stream<Item = Result<R, sqlx::Error>> + Unpin,
     query: &Query<'_>,
-    rows: mpsc::Sender<Vec<Vec<Cell>>>,
+    rows: mpsc::Sender<Batch>,
     decode: fn(&R, usize, &Column) -> Result<Cell, SourceError>,
 ) -> Result<u64, SourceError> {
     let mut count = 0u64;
@@ -164,11 +255,13 @@ async fn forward<R: Row>(
         count += 1;
         if batch.len() == BATCH_ROWS {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
-            rows.send(full).await.map_err(|_| SourceError::WriterGone)?;
+            rows.send(Batch::Rows(full))
+                .await
+                .map_err(|_| SourceError::WriterGone)?;
         }
     }
     if !batch.is_empty() {
-        rows.send(batch)
+        rows.send(Batch::Rows(batch))
             .await
             .map_err(|_| SourceError::WriterGone)?;
     }

@@ -4,6 +4,8 @@
 mod csv;
 mod xlsx;
 
+pub use xlsx::number_format;
+
 use std::fmt;
 use std::fs::File;
 use std::path::Path;
@@ -136,6 +138,20 @@ impl RowWriter {
         match self {
             RowWriter::Csv(writer) => writer.write_row(row),
             RowWriter::Xlsx(writer) => writer.write_row(row),
+        }
+    }
+
+    /// Appends complete CSV records rendered elsewhere (PostgreSQL's COPY fast path),
+    /// byte for byte as this writer would have written them.
+    ///
+    /// # Errors
+    /// On an I/O error, or for an XLSX file, which has no such records.
+    pub fn write_encoded(&mut self, records: &[u8]) -> Result<(), WriteError> {
+        match self {
+            RowWriter::Csv(writer) => writer.write_encoded(records),
+            RowWriter::Xlsx(_) => Err(WriteError::Io(std::io::Error::other(
+                "pre-rendered CSV records cannot go into an XLSX file",
+            ))),
         }
     }
 

@@ -225,8 +225,8 @@ fn measure(scratch: &mut String, value: &impl std::fmt::Display, extra: usize, w
     *width = (*width).max(scratch.len() + extra);
 }
 
-/// The number format of a column, if it is numeric.
-fn number_format(column: &Column) -> Option<Format> {
+/// The XLSX number format of a column, if it is numeric.
+pub fn number_format(column: &Column) -> Option<Format> {
     let decimals = "0".repeat(column.scale as usize);
     let fraction = if decimals.is_empty() {
         String::new()
