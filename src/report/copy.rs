@@ -1,16 +1,12 @@
-//! The PostgreSQL fast path for CSV: `COPY (query) TO STDOUT WITH (FORMAT csv)`, with
-//! every cell rendered by the server exactly as the CSV writer renders the decoded value
-//! — formula-like text prefixed with `'`, money shifted to its scale, dates and
-//! datetimes in the writer's formats, booleans as `true`/`false`, NULL and empty text
-//! as an empty field — so the file is byte for byte the one the row-by-row path writes.
+//! The PostgreSQL fast path: `COPY (query) TO STDOUT WITH (FORMAT binary)`, parsed
+//! here. The server sends the same binary values as for a normal query, minus the
+//! per-row protocol and decoding overhead of a driver row, and each value is decoded by
+//! the same [`Decoder`] the row path uses, so the writers get the same cells and write
+//! the same bytes, for CSV and XLSX alike.
 //!
-//! The path is taken only when that promise can be kept for every value the query can
-//! return: each selected column must have a type listed below (NUMERIC and floating
-//! point columns, whose decoding in Rust rounds or rescales, take the row path), the
-//! server must store UTF-8, and at least two columns are selected (the CSV writer
-//! quotes a record made of one empty field). Values the row path cannot decode at all
-//! (infinite dates, years beyond chrono's range) make the query fail, as they make the
-//! row path fail.
+//! The path is taken only when every selected column has such a decoder (NUMERIC and
+//! floating point columns, which sqlx decodes, take the row path); anything unexpected
+//! in the stream is an error, never a guess.
 //!
 //! `COPY` takes no bind parameters, so each bind travels as a transaction-local setting
 //! (`set_config(name, value, true)`, itself bound) and the query reads it back with
@@ -23,23 +19,25 @@ use sqlx::{
     AssertSqlSafe, Column as _, Executor as _, SqlSafeStr as _, Statement as _, TypeInfo as _,
 };
 
+use super::binary::Decoder;
 use super::source::{Query, SourceError};
-use crate::catalog::{BindValue, Column, ColumnType};
+use crate::catalog::BindValue;
+use crate::writer::Cell;
 
-/// Code points that make text look like a formula (see
-/// [`crate::writer::looks_like_formula`]): `= + - @`, tab, carriage return, and the
-/// full-width `＝ ＋ － ＠`.
-const FORMULA_STARTS: &str = "61, 43, 45, 64, 9, 13, 65309, 65291, 65293, 65312";
-
-/// A `COPY` statement ready to run, and the settings it reads its binds from.
+/// A `COPY` statement ready to run, the settings it reads its binds from, and how to
+/// decode what it sends.
 #[derive(Debug)]
 pub(super) struct CopyPlan {
     /// `SELECT set_config('quire.bind_1', $1, true), ...`, bound with `values`.
     pub settings: Option<String>,
     /// The values of the settings, in order.
     pub values: Vec<String>,
-    /// The `COPY ... TO STDOUT` statement.
+    /// The `COPY ... TO STDOUT WITH (FORMAT binary)` statement.
     pub copy: String,
+    /// Columns the query returns.
+    pub width: usize,
+    /// For each output column: the query column it comes from and its decoder.
+    pub decoders: Vec<(usize, Decoder)>,
 }
 
 /// The fast path for `query` on `conn`, or `None` when it cannot promise the row
@@ -51,15 +49,6 @@ pub(super) async fn plan(
     conn: &mut PgConnection,
     query: &Query<'_>,
 ) -> Result<Option<CopyPlan>, SourceError> {
-    if query.selected.len() < 2 {
-        return Ok(None);
-    }
-    let encoding: String = sqlx::query_scalar("SELECT current_setting('server_encoding')")
-        .fetch_one(&mut *conn)
-        .await?;
-    if encoding != "UTF8" {
-        return Ok(None);
-    }
     let mut parameter_types = Vec::with_capacity(query.sql.names.len());
     let mut binds = Vec::with_capacity(query.sql.names.len());
     for name in &query.sql.names {
@@ -81,12 +70,10 @@ pub(super) async fn plan(
     if found.len() != query.columns.len() {
         return Ok(None);
     }
-    let mut cells = Vec::with_capacity(query.selected.len());
+    let mut decoders = Vec::with_capacity(query.selected.len());
     for &index in query.selected {
-        let column = &query.columns[index];
-        let value = format!("q.c{}", index + 1);
-        match render(column, found[index].type_info().name(), &value) {
-            Some(expression) => cells.push(expression),
+        match Decoder::for_column(&query.columns[index], found[index].type_info().name()) {
+            Some(decoder) => decoders.push((index, decoder)),
             None => return Ok(None),
         }
     }
@@ -114,16 +101,15 @@ pub(super) async fn plan(
         // A placeholder with no bind fails in the row path too; keep it so it fails here.
         None => format!("${number}"),
     });
-    let aliases: Vec<String> = (1..=query.columns.len()).map(|n| format!("c{n}")).collect();
-    let copy = format!(
-        "COPY (SELECT {} FROM ({inner}\n) AS q({})) TO STDOUT WITH (FORMAT csv)",
-        cells.join(", "),
-        aliases.join(", ")
-    );
+    // A definition may end its query with `;`, which `COPY (...)` does not accept.
+    let inner = inner.trim_end().trim_end_matches(';');
+    let copy = format!("COPY ({inner}\n) TO STDOUT WITH (FORMAT binary)");
     Ok(Some(CopyPlan {
         settings: (!values.is_empty()).then_some(settings),
         values,
         copy,
+        width: query.columns.len(),
+        decoders,
     }))
 }
 
@@ -166,88 +152,6 @@ impl Bind {
     }
 }
 
-/// The SQL expression that renders `value`, of PostgreSQL type `found`, as the CSV
-/// writer renders the cell the row path decodes for `column`; `None` when there is no
-/// exact one.
-fn render(column: &Column, found: &str, value: &str) -> Option<String> {
-    let integer = matches!(found, "INT2" | "INT4" | "INT8");
-    Some(match column.kind {
-        ColumnType::Text if matches!(found, "TEXT" | "VARCHAR" | "NAME") => format!(
-            "CASE WHEN ascii({value}) IN ({FORMULA_STARTS}) THEN '''' || {value} \
-             ELSE NULLIF({value}, '') END"
-        ),
-        // The row path writes the number as text, so a negative one looks like a formula.
-        ColumnType::Text if integer => {
-            format!("CASE WHEN {value} < 0 THEN '''' || {value} ELSE {value}::text END")
-        }
-        ColumnType::Integer if integer => format!("{value}::text"),
-        ColumnType::Boolean if found == "BOOL" => {
-            format!("CASE WHEN {value} THEN 'true' WHEN NOT {value} THEN 'false' END")
-        }
-        // An integer is minor units: `Decimal::new(v, scale)` prints exactly `scale`
-        // decimals, as does the product with 10^-scale.
-        ColumnType::Decimal | ColumnType::Money | ColumnType::Percent
-            if integer && column.scale <= 28 =>
-        {
-            match column.scale {
-                0 => format!("{value}::text"),
-                scale => format!(
-                    "({value}::numeric * 0.{}1)::text",
-                    "0".repeat(scale as usize - 1)
-                ),
-            }
-        }
-        ColumnType::Date => match found {
-            "DATE" | "TIMESTAMP" => date(value),
-            "TIMESTAMPTZ" => date(&format!("({value} AT TIME ZONE 'UTC')")),
-            _ => return None,
-        },
-        ColumnType::Datetime => match found {
-            "TIMESTAMP" => datetime(value),
-            "TIMESTAMPTZ" => datetime(&format!("({value} AT TIME ZONE 'UTC')")),
-            _ => return None,
-        },
-        _ => return None,
-    })
-}
-
-/// chrono's `%Y-%m-%d` of a date or timestamp: years 1–9999 in four digits, later
-/// ones with a `+`, earlier ones astronomically numbered (1 BC is `0000`, 2 BC `-0001`).
-fn date(value: &str) -> String {
-    format!(
-        "CASE WHEN {value} >= '0001-01-01' AND {value} < '10000-01-01' \
-         THEN to_char({value}, 'YYYY-MM-DD') \
-         ELSE {} || to_char({value}, '-MM-DD') END",
-        year(value)
-    )
-}
-
-/// chrono's RFC 3339 form with `Z` and the shortest of no, 3 or 6 fraction digits that
-/// is exact, of a timestamp in UTC.
-fn datetime(value: &str) -> String {
-    format!(
-        "CASE WHEN {value} >= '0001-01-01' AND {value} < '10000-01-01' \
-         THEN to_char({value}, 'YYYY-MM-DD\"T\"HH24:MI:SS') \
-         ELSE {} || to_char({value}, '-MM-DD\"T\"HH24:MI:SS') END \
-         || CASE WHEN date_trunc('second', {value}) = {value} THEN '' \
-         WHEN date_trunc('milliseconds', {value}) = {value} THEN to_char({value}, '.MS') \
-         ELSE to_char({value}, '.US') END || 'Z'",
-        year(value)
-    )
-}
-
-/// The year of a date outside 1–9999 as chrono writes it; a value the row path cannot
-/// decode (infinite, or past chrono's last year) stops the query with an error.
-fn year(value: &str) -> String {
-    format!(
-        "CASE WHEN NOT isfinite({value}) OR {value} >= '262143-01-01' \
-         THEN (('quire: ' || {value}::text || ' is outside the dates a report can hold')::int)::text \
-         WHEN {value} >= '10000-01-01' THEN '+' || extract(year FROM {value})::int::text \
-         WHEN extract(year FROM {value}) = -1 THEN '0000' \
-         ELSE '-' || lpad((-extract(year FROM {value})::int - 1)::text, 4, '0') END"
-    )
-}
-
 /// Replaces every `$n` placeholder of PostgreSQL `sql` (outside literals, quoted
 /// identifiers, comments and dollar-quoted bodies) with `replace(n)`.
 fn substitute(sql: &str, mut replace: impl FnMut(usize) -> String) -> String {
@@ -262,9 +166,146 @@ fn substitute(sql: &str, mut replace: impl FnMut(usize) -> String) -> String {
     out
 }
 
+/// The 11-byte signature that starts a binary COPY stream.
+const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+
+/// Parses a binary COPY stream delivered in arbitrary chunks into rows of cells.
+pub(super) struct TupleParser {
+    /// Bytes received but not yet parsed (at most one incomplete tuple).
+    pending: Vec<u8>,
+    header_done: bool,
+    finished: bool,
+    width: usize,
+    /// Where each field of the current tuple lies in `pending` (`None`: NULL).
+    fields: Vec<Option<(usize, usize)>>,
+}
+
+impl TupleParser {
+    /// A parser of tuples of `width` fields.
+    pub fn new(width: usize) -> TupleParser {
+        TupleParser {
+            pending: Vec::new(),
+            header_done: false,
+            finished: false,
+            width,
+            fields: Vec::with_capacity(width),
+        }
+    }
+
+    /// Whether the stream's trailer arrived.
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Takes the next chunk and appends every tuple it completes to `rows`, one cell
+    /// per entry of `decoders` (query column, decoder) of `columns`.
+    ///
+    /// # Errors
+    /// A malformed stream, or a value that does not decode.
+    pub fn push(
+        &mut self,
+        chunk: &[u8],
+        decoders: &[(usize, Decoder)],
+        columns: &[crate::catalog::Column],
+        rows: &mut Vec<Vec<Cell>>,
+    ) -> Result<(), SourceError> {
+        self.pending.extend_from_slice(chunk);
+        let mut at = 0;
+        if !self.header_done {
+            let Some(end) = header_end(&self.pending)? else {
+                return Ok(());
+            };
+            self.header_done = true;
+            at = end;
+        }
+        while !self.finished {
+            let Some(end) = self.tuple_at(at)? else { break };
+            if self.fields.is_empty() && end == at + 2 {
+                self.finished = true;
+                at = end;
+                break;
+            }
+            let mut row = Vec::with_capacity(decoders.len());
+            for &(index, decoder) in decoders {
+                row.push(match self.fields[index] {
+                    None => Cell::Null,
+                    Some((start, len)) => {
+                        decoder.decode(&self.pending[start..start + len], &columns[index])?
+                    }
+                });
+            }
+            rows.push(row);
+            at = end;
+        }
+        if self.finished && at < self.pending.len() {
+            return Err(malformed("data after the trailer"));
+        }
+        self.pending.drain(..at);
+        Ok(())
+    }
+
+    /// Locates the tuple starting at `at`, filling `fields`; its end, or `None` when it
+    /// is not complete yet. The trailer is a field count of -1 with no fields.
+    fn tuple_at(&mut self, at: usize) -> Result<Option<usize>, SourceError> {
+        self.fields.clear();
+        let bytes = &self.pending;
+        let Some(count) = bytes.get(at..at + 2) else {
+            return Ok(None);
+        };
+        let count = i16::from_be_bytes([count[0], count[1]]);
+        if count == -1 {
+            return Ok(Some(at + 2));
+        }
+        if usize::try_from(count).ok() != Some(self.width) {
+            return Err(SourceError::ColumnCount {
+                found: usize::try_from(count).unwrap_or(0),
+                declared: self.width,
+            });
+        }
+        let mut cursor = at + 2;
+        for _ in 0..self.width {
+            let Some(length) = bytes.get(cursor..cursor + 4) else {
+                return Ok(None);
+            };
+            let length = i32::from_be_bytes(length.try_into().expect("4 bytes"));
+            cursor += 4;
+            if length < 0 {
+                self.fields.push(None);
+                continue;
+            }
+            let length = usize::try_from(length).unwrap_or(usize::MAX);
+            if bytes.len() < cursor + length {
+                return Ok(None);
+            }
+            self.fields.push(Some((cursor, length)));
+            cursor += length;
+        }
+        Ok(Some(cursor))
+    }
+}
+
+/// The end of the stream's header (signature, flags, extension), once it is complete.
+fn header_end(bytes: &[u8]) -> Result<Option<usize>, SourceError> {
+    if bytes.len() < SIGNATURE.len() + 8 {
+        return Ok(None);
+    }
+    if &bytes[..SIGNATURE.len()] != SIGNATURE {
+        return Err(malformed("a missing signature"));
+    }
+    let at = SIGNATURE.len() + 4;
+    let extension = i32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    let end = at + 4 + usize::try_from(extension).map_err(|_| malformed("a bad header"))?;
+    Ok((bytes.len() >= end).then_some(end))
+}
+
+fn malformed(what: &str) -> SourceError {
+    SourceError::Copy(format!("the COPY stream has {what}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::{Column, ColumnType};
 
     #[test]
     fn placeholders_are_replaced_outside_literals_only() {
@@ -277,18 +318,51 @@ mod tests {
     }
 
     #[test]
-    fn numeric_and_float_columns_take_the_row_path() {
-        let money = Column {
-            name: "m".into(),
-            header: "M".into(),
-            kind: ColumnType::Money,
-            scale: 2,
+    fn a_binary_copy_stream_parses_into_cells_across_any_chunking() {
+        let text = Column {
+            name: "t".into(),
+            header: "T".into(),
+            kind: ColumnType::Text,
+            scale: 0,
         };
-        assert!(render(&money, "NUMERIC", "v").is_none());
-        assert!(render(&money, "FLOAT8", "v").is_none());
-        assert_eq!(
-            render(&money, "INT8", "v").unwrap(),
-            "(v::numeric * 0.01)::text"
-        );
+        let number = Column {
+            kind: ColumnType::Integer,
+            ..text.clone()
+        };
+        let columns = [text, number];
+        let mut stream = Vec::new();
+        stream.extend_from_slice(SIGNATURE);
+        stream.extend_from_slice(&0i32.to_be_bytes());
+        stream.extend_from_slice(&4i32.to_be_bytes());
+        stream.extend_from_slice(b"ext!");
+        for (name, value) in [(Some("a,\"b\""), 7i64), (None, -1)] {
+            stream.extend_from_slice(&2i16.to_be_bytes());
+            match name {
+                Some(name) => {
+                    stream.extend_from_slice(&(name.len() as i32).to_be_bytes());
+                    stream.extend_from_slice(name.as_bytes());
+                }
+                None => stream.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+            stream.extend_from_slice(&8i32.to_be_bytes());
+            stream.extend_from_slice(&value.to_be_bytes());
+        }
+        stream.extend_from_slice(&(-1i16).to_be_bytes());
+        let decoders = [(0, Decoder::Text), (1, Decoder::Integer)];
+        for chunk in [1, 3, 7, stream.len()] {
+            let mut parser = TupleParser::new(2);
+            let mut rows = Vec::new();
+            for piece in stream.chunks(chunk) {
+                parser.push(piece, &decoders, &columns, &mut rows).unwrap();
+            }
+            assert!(parser.finished(), "chunks of {chunk}");
+            assert_eq!(
+                rows,
+                [
+                    vec![Cell::Text("a,\"b\"".into()), Cell::Integer(7)],
+                    vec![Cell::Null, Cell::Integer(-1)],
+                ]
+            );
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Running one report: resolve the tenant and parameters, stream the query's rows into a
 //! writer on a blocking thread, and publish the finished file atomically.
 
+mod binary;
 mod copy;
 mod source;
 
@@ -18,7 +19,6 @@ use crate::db::Db;
 use crate::storage::{PendingFile, StoredFile};
 use crate::writer::{Cell, Format, Layout, OutputOptions, RowWriter, WriteError};
 
-use source::Batch;
 pub use source::{SourceError, is_transient_sql};
 
 /// Maps a tenant slug to the id that `:tenant` binds.
@@ -88,7 +88,7 @@ pub struct ReportRequest {
 pub struct Rendered {
     pub file: StoredFile,
     pub rows: u64,
-    /// Whether PostgreSQL's COPY rendered the rows (the CSV fast path).
+    /// Whether the rows came through PostgreSQL's binary COPY (the fast path).
     pub copied: bool,
 }
 
@@ -98,7 +98,7 @@ pub struct Reporter {
     catalog: Arc<Catalog>,
     source: Db,
     clock: Clock,
-    copy_csv: bool,
+    copy: bool,
 }
 
 impl Reporter {
@@ -109,14 +109,14 @@ impl Reporter {
             catalog,
             source,
             clock,
-            copy_csv: true,
+            copy: true,
         }
     }
 
-    /// Turns the PostgreSQL COPY fast path for CSV on (the default) or off. Both paths
+    /// Turns the PostgreSQL binary COPY fast path on (the default) or off. Both paths
     /// write the same bytes; off is for tests and benchmarks that compare them.
     pub fn with_copy_fast_path(mut self, enabled: bool) -> Reporter {
-        self.copy_csv = enabled;
+        self.copy = enabled;
         self
     }
 
@@ -222,18 +222,15 @@ impl Reporter {
             .await?
             .ok_or_else(|| ReportError::UnknownTenant(request.tenant.clone()))?;
         let plan = self.plan(report, tenant_id, request);
-        let (sender, mut receiver) = mpsc::channel::<Batch>(CHANNEL_BATCHES);
+        let (sender, mut receiver) = mpsc::channel::<Vec<Vec<Cell>>>(CHANNEL_BATCHES);
         let collect = async {
             let mut rows = Vec::new();
             while let Some(batch) = receiver.recv().await {
-                // Only decoded rows come: the query below has the COPY path off.
-                if let Batch::Rows(batch) = batch {
-                    rows.extend(batch);
-                }
+                rows.extend(batch);
             }
             rows
         };
-        let query = plan.query(report, self.source.dialect(), false);
+        let query = plan.query(report, self.source.dialect(), self.copy);
         let (streamed, rows) = tokio::join!(source::stream(&self.source, &query, sender), collect);
         streamed?;
         Ok(rows)
@@ -273,7 +270,7 @@ impl Reporter {
 
         let pending = PendingFile::create(out).map_err(WriteError::Io)?;
         let handle = pending.handle().map_err(WriteError::Io)?;
-        let (sender, mut receiver) = mpsc::channel::<Batch>(CHANNEL_BATCHES);
+        let (sender, mut receiver) = mpsc::channel::<Vec<Vec<Cell>>>(CHANNEL_BATCHES);
         let title = report.title.clone();
         let subject = format!("{} for {}", report.name, request.tenant);
         let created = self.clock.now();
@@ -294,27 +291,17 @@ impl Reporter {
                     if writer_cancel.is_cancelled() {
                         return Ok(None);
                     }
-                    let rows = match batch {
-                        Batch::Rows(rows) => {
-                            for row in &rows {
-                                writer.write_row(row)?;
-                            }
-                            rows.len() as u64
-                        }
-                        Batch::Csv { bytes, rows } => {
-                            writer.write_encoded(&bytes)?;
-                            rows
-                        }
-                    };
-                    rows_written.fetch_add(rows, Ordering::Relaxed);
+                    for row in &batch {
+                        writer.write_row(row)?;
+                    }
+                    rows_written.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 }
                 writer.finish()?;
                 Ok(Some(pending))
             });
 
-        let copy_csv = self.copy_csv && format == Format::Csv;
-        let streamed =
-            source::stream(&self.source, &plan.query(report, dialect, copy_csv), sender).await;
+        let query = plan.query(report, dialect, self.copy);
+        let streamed = source::stream(&self.source, &query, sender).await;
         let written = writer
             .await
             .map_err(|e| ReportError::WriterPanicked(e.to_string()))?;
@@ -345,7 +332,7 @@ impl Plan {
         &'a self,
         report: &'a Report,
         dialect: crate::db::Dialect,
-        copy_csv: bool,
+        copy: bool,
     ) -> source::Query<'a> {
         source::Query {
             sql: report.sql(dialect),
@@ -353,7 +340,7 @@ impl Plan {
             columns: &report.columns,
             selected: &self.selected,
             timeout: report.timeout,
-            copy_csv,
+            copy,
         }
     }
 }

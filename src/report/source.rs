@@ -9,11 +9,12 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use futures::TryStreamExt;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgRow, PgValueFormat};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Column as _, Row, TypeInfo, ValueRef};
 use tokio::sync::mpsc;
 
+use super::binary::Decoder;
 use crate::catalog::sql::BoundSql;
 use crate::catalog::{BindValue, Column, ColumnType};
 use crate::db::Db;
@@ -21,16 +22,6 @@ use crate::writer::Cell;
 
 /// Rows travel to the writer in batches, so the channel costs little per row.
 pub const BATCH_ROWS: usize = 1024;
-/// Rows already rendered by PostgreSQL's `COPY` travel in batches of about this many bytes.
-const ENCODED_BATCH_BYTES: usize = 256 * 1024;
-
-/// What travels from the query to the writer.
-pub enum Batch {
-    /// Decoded rows, one cell per selected column.
-    Rows(Vec<Vec<Cell>>),
-    /// Complete CSV records (CRLF-terminated) rendered by the COPY fast path.
-    Csv { bytes: Vec<u8>, rows: u64 },
-}
 
 /// A failure reading report rows.
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +38,8 @@ pub enum SourceError {
     ColumnCount { found: usize, declared: usize },
     #[error("the writer stopped before the query ended")]
     WriterGone,
-    #[error("COPY sent a row that does not end with a line feed")]
-    CopyFraming,
+    #[error("{0}")]
+    Copy(String),
 }
 
 impl SourceError {
@@ -57,9 +48,9 @@ impl SourceError {
     pub fn is_transient(&self) -> bool {
         match self {
             SourceError::Query(error) => is_transient_sql(error),
-            SourceError::Decode { .. }
-            | SourceError::ColumnCount { .. }
-            | SourceError::CopyFraming => false,
+            SourceError::Decode { .. } | SourceError::ColumnCount { .. } | SourceError::Copy(_) => {
+                false
+            }
             SourceError::WriterGone => true,
         }
     }
@@ -96,12 +87,12 @@ pub struct Query<'a> {
     pub columns: &'a [Column],
     pub selected: &'a [usize],
     pub timeout: Duration,
-    /// Let PostgreSQL render CSV records itself when it can do so exactly (see
+    /// Read PostgreSQL results through the binary COPY fast path when it applies (see
     /// [`super::copy`]).
-    pub copy_csv: bool,
+    pub copy: bool,
 }
 
-/// How many rows a query sent, and whether the COPY fast path rendered them.
+/// How many rows a query sent, and whether they came through the COPY fast path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Streamed {
     pub rows: u64,
@@ -115,7 +106,7 @@ pub struct Streamed {
 pub async fn stream(
     db: &Db,
     query: &Query<'_>,
-    rows: mpsc::Sender<Batch>,
+    rows: mpsc::Sender<Vec<Vec<Cell>>>,
 ) -> Result<Streamed, SourceError> {
     match db {
         Db::Sqlite(pool) => {
@@ -135,16 +126,19 @@ pub async fn stream(
             )))
             .execute(&mut *tx)
             .await?;
-            let plan = if query.copy_csv {
+            let plan = if query.copy {
                 super::copy::plan(&mut tx, query).await?
             } else {
                 None
             };
             let streamed = match plan {
-                Some(plan) => Streamed {
-                    rows: copy_records(&mut tx, &plan, rows).await?,
-                    copied: true,
-                },
+                Some(plan) => {
+                    tracing::debug!(statement = %plan.copy, "rows read through binary COPY");
+                    Streamed {
+                        rows: copy_rows(&mut tx, &plan, query, rows).await?,
+                        copied: true,
+                    }
+                }
                 None => {
                     let stream = bind_all(query).fetch(&mut *tx);
                     Streamed {
@@ -159,11 +153,12 @@ pub async fn stream(
     }
 }
 
-/// Runs the COPY of `plan` and sends its records in batches of whole records.
-async fn copy_records(
+/// Runs the COPY of `plan` and sends its rows in batches.
+async fn copy_rows(
     conn: &mut sqlx::PgConnection,
     plan: &super::copy::CopyPlan,
-    batches: mpsc::Sender<Batch>,
+    query: &Query<'_>,
+    batches: mpsc::Sender<Vec<Vec<Cell>>>,
 ) -> Result<u64, SourceError> {
     if let Some(settings) = &plan.settings {
         let mut statement = sqlx::query(AssertSqlSafe(settings.clone()));
@@ -172,36 +167,30 @@ async fn copy_records(
         }
         statement.execute(&mut *conn).await?;
     }
-    let mut records = conn.copy_out_raw(&plan.copy).await?;
+    let mut parser = super::copy::TupleParser::new(plan.width);
+    let mut chunks = conn.copy_out_raw(&plan.copy).await?;
     let mut count = 0u64;
-    let mut in_batch = 0u64;
-    let mut bytes = Vec::with_capacity(ENCODED_BATCH_BYTES + 4096);
-    while let Some(record) = records.try_next().await? {
-        // PostgreSQL sends each row as one CopyData message ending in `\n`; the CSV
-        // writer ends records with CRLF.
-        let line = record.strip_suffix(b"\n").ok_or(SourceError::CopyFraming)?;
-        bytes.extend_from_slice(line);
-        bytes.extend_from_slice(b"\r\n");
-        count += 1;
-        in_batch += 1;
-        if bytes.len() >= ENCODED_BATCH_BYTES {
-            let full =
-                std::mem::replace(&mut bytes, Vec::with_capacity(ENCODED_BATCH_BYTES + 4096));
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    while let Some(chunk) = chunks.try_next().await? {
+        parser.push(&chunk, &plan.decoders, query.columns, &mut batch)?;
+        if batch.len() >= BATCH_ROWS {
+            count += batch.len() as u64;
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
             batches
-                .send(Batch::Csv {
-                    bytes: full,
-                    rows: std::mem::take(&mut in_batch),
-                })
+                .send(full)
                 .await
                 .map_err(|_| SourceError::WriterGone)?;
         }
     }
-    if !bytes.is_empty() {
+    if !parser.finished() {
+        return Err(SourceError::Copy(
+            "the COPY stream ended before its trailer".into(),
+        ));
+    }
+    count += batch.len() as u64;
+    if !batch.is_empty() {
         batches
-            .send(Batch::Csv {
-                bytes,
-                rows: in_batch,
-            })
+            .send(batch)
             .await
             .map_err(|_| SourceError::WriterGone)?;
     }
@@ -234,7 +223,7 @@ where
 async fn forward<R: Row>(
     mut stream: impl futures::Stream<Item = Result<R, sqlx::Error>> + Unpin,
     query: &Query<'_>,
-    rows: mpsc::Sender<Batch>,
+    rows: mpsc::Sender<Vec<Vec<Cell>>>,
     decode: fn(&R, usize, &Column) -> Result<Cell, SourceError>,
 ) -> Result<u64, SourceError> {
     let mut count = 0u64;
@@ -255,13 +244,11 @@ async fn forward<R: Row>(
         count += 1;
         if batch.len() == BATCH_ROWS {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
-            rows.send(Batch::Rows(full))
-                .await
-                .map_err(|_| SourceError::WriterGone)?;
+            rows.send(full).await.map_err(|_| SourceError::WriterGone)?;
         }
     }
     if !batch.is_empty() {
-        rows.send(Batch::Rows(batch))
+        rows.send(batch)
             .await
             .map_err(|_| SourceError::WriterGone)?;
     }
@@ -336,6 +323,13 @@ fn decode_postgres(row: &PgRow, index: usize, column: &Column) -> Result<Cell, S
         return Ok(Cell::Null);
     }
     let found = row.column(index).type_info().name().to_owned();
+    // The types both read paths share decode in one place, so they give the same cells.
+    if raw.format() == PgValueFormat::Binary
+        && let Some(decoder) = Decoder::for_column(column, &found)
+    {
+        let bytes = raw.as_bytes().map_err(sqlx::Error::Decode)?;
+        return decoder.decode(bytes, column);
+    }
     let integer = || -> Result<Option<i64>, sqlx::Error> {
         Ok(match found.as_str() {
             "INT8" => Some(row.try_get::<i64, _>(index)?),

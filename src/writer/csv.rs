@@ -46,14 +46,6 @@ impl CsvWriter {
         Ok(())
     }
 
-    pub(super) fn write_encoded(&mut self, records: &[u8]) -> Result<(), WriteError> {
-        // Whatever the CSV writer holds (the header) goes first.
-        self.out.flush()?;
-        let mut file: &File = self.out.get_ref();
-        file.write_all(records)?;
-        Ok(())
-    }
-
     pub(super) fn finish(self) -> Result<File, WriteError> {
         self.out
             .into_inner()

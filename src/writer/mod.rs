@@ -141,20 +141,6 @@ impl RowWriter {
         }
     }
 
-    /// Appends complete CSV records rendered elsewhere (PostgreSQL's COPY fast path),
-    /// byte for byte as this writer would have written them.
-    ///
-    /// # Errors
-    /// On an I/O error, or for an XLSX file, which has no such records.
-    pub fn write_encoded(&mut self, records: &[u8]) -> Result<(), WriteError> {
-        match self {
-            RowWriter::Csv(writer) => writer.write_encoded(records),
-            RowWriter::Xlsx(_) => Err(WriteError::Io(std::io::Error::other(
-                "pre-rendered CSV records cannot go into an XLSX file",
-            ))),
-        }
-    }
-
     /// Completes the document and returns the file, flushed but not yet synced.
     ///
     /// # Errors
