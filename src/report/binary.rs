@@ -106,8 +106,9 @@ impl Decoder {
                         .map_err(|_| invalid("a date of unexpected size"))?,
                 );
                 Cell::Date(
-                    postgres_epoch()
-                        .checked_add_signed(TimeDelta::days(i64::from(days)))
+                    EPOCH_DAYS_FROM_CE
+                        .checked_add(days)
+                        .and_then(NaiveDate::from_num_days_from_ce_opt)
                         .ok_or_else(|| invalid("a date outside the supported range"))?,
                 )
             }
@@ -119,6 +120,9 @@ impl Decoder {
         })
     }
 }
+
+/// 2000-01-01 counted from 0001-01-01 as day 1, as chrono counts.
+const EPOCH_DAYS_FROM_CE: i32 = 730_120;
 
 /// PostgreSQL counts dates and timestamps from 2000-01-01.
 fn postgres_epoch() -> NaiveDate {
@@ -173,6 +177,15 @@ mod tests {
                 .is_err()
         );
         assert!(Decoder::Text.decode(b"\xff", &text).is_err());
+        assert_eq!(
+            Decoder::Date.decode(&0i32.to_be_bytes(), &date).unwrap(),
+            Cell::Date(postgres_epoch())
+        );
+        assert!(
+            Decoder::Date
+                .decode(&i32::MAX.to_be_bytes(), &date)
+                .is_err()
+        );
     }
 
     #[test]
