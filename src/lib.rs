@@ -20,9 +20,11 @@
 //! - [`runs`]: where reports meet the queue: enqueue, the report job handler,
 //!   webhooks, and the sweep that keeps SQL, Redis and files in step.
 //! - [`http`]: the JSON API on axum, downloads, health and metrics.
+//! - [`bench`]: `quire bench`: the queue and report benchmarks of SPEC §7.
 //! - [`cli`]: the `quire` command line; `main.rs` only dispatches to it.
 //! - [`Client`]: a Rust client of the HTTP API.
 
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 mod client;

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
             Command::Restart => cli::restart::run(&settings, json).await,
             Command::Failed(args) => cli::failed::run(&settings, args, json).await,
             Command::Keys(args) => cli::keys::run(&settings, args).await,
-            Command::Bench => Err(cli::not_yet_available("bench")),
+            Command::Bench(args) => cli::bench::run(&settings, args, json).await,
         }
     });
     match outcome {

@@ -78,7 +78,12 @@ impl Catalog {
         Catalog::from_texts(files)
     }
 
-    fn from_texts(
+    /// A catalog of definitions given as `(file name, TOML text)` pairs, for catalogs
+    /// that do not live in a folder (the built-in one, the benchmark's).
+    ///
+    /// # Errors
+    /// When a definition is invalid or a name is defined twice.
+    pub fn from_texts(
         files: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Catalog, CatalogError> {
         let mut reports = BTreeMap::new();

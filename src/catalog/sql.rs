@@ -33,19 +33,11 @@ pub fn rewrite(sql: &str, dialect: Dialect) -> Result<BoundSql, SqlError> {
     let mut copied_up_to = 0;
     let mut i = 0;
     while i < bytes.len() {
+        if let Some(end) = skip_inert(sql, i, dialect)? {
+            i = end;
+            continue;
+        }
         match bytes[i] {
-            b'\'' => i = skip_quoted(bytes, i, b'\'', "string literal")?,
-            b'"' => i = skip_quoted(bytes, i, b'"', "quoted identifier")?,
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                i = memchr_from(bytes, i, b'\n').unwrap_or(bytes.len());
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = sql[i + 2..]
-                    .find("*/")
-                    .map(|end| i + 2 + end + 2)
-                    .ok_or(SqlError::Unterminated("block comment"))?;
-            }
-            b'$' if dialect == Dialect::Postgres => i = skip_dollar_quoted(sql, i)?,
             b':' if bytes.get(i + 1) == Some(&b':') => i += 2,
             b':' if bytes.get(i + 1).is_some_and(|b| is_name_start(*b)) => {
                 let start = i + 1;
@@ -76,6 +68,58 @@ pub fn rewrite(sql: &str, dialect: Dialect) -> Result<BoundSql, SqlError> {
     }
     text.push_str(&sql[copied_up_to..]);
     Ok(BoundSql { text, names })
+}
+
+/// Calls `found(start, end, n)` for every `$n` placeholder of PostgreSQL `sql` that
+/// [`rewrite`] wrote (outside literals, quoted identifiers, comments, dollar-quoted
+/// bodies, and not inside an identifier such as `a$1`).
+pub fn for_each_placeholder(sql: &str, mut found: impl FnMut(usize, usize, usize)) {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match skip_inert(sql, i, Dialect::Postgres) {
+            Ok(Some(end)) => i = end,
+            // Only text that `rewrite` accepted comes here; stop rather than guess.
+            Err(_) => return,
+            Ok(None) if bytes[i] == b'$' => {
+                let digits = bytes[i + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                let in_identifier = i > 0 && (is_name_char(bytes[i - 1]) || bytes[i - 1] == b'$');
+                if digits > 0
+                    && !in_identifier
+                    && let Ok(number) = sql[i + 1..i + 1 + digits].parse()
+                {
+                    found(i, i + 1 + digits, number);
+                }
+                i += 1 + digits;
+            }
+            Ok(None) => i += 1,
+        }
+    }
+}
+
+/// The index just past the string literal, quoted identifier, comment or (PostgreSQL)
+/// dollar-quoted body starting at `i`, if one does.
+fn skip_inert(sql: &str, i: usize, dialect: Dialect) -> Result<Option<usize>, SqlError> {
+    let bytes = sql.as_bytes();
+    Ok(Some(match bytes[i] {
+        b'\'' => skip_quoted(bytes, i, b'\'', "string literal")?,
+        b'"' => skip_quoted(bytes, i, b'"', "quoted identifier")?,
+        b'-' if bytes.get(i + 1) == Some(&b'-') => {
+            memchr_from(bytes, i, b'\n').unwrap_or(bytes.len())
+        }
+        b'/' if bytes.get(i + 1) == Some(&b'*') => sql[i + 2..]
+            .find("*/")
+            .map(|end| i + 2 + end + 2)
+            .ok_or(SqlError::Unterminated("block comment"))?,
+        b'$' if dialect == Dialect::Postgres => match skip_dollar_quoted(sql, i)? {
+            end if end == i + 1 => return Ok(None),
+            end => end,
+        },
+        _ => return Ok(None),
+    }))
 }
 
 fn is_name_start(byte: u8) -> bool {

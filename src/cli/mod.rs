@@ -16,6 +16,7 @@ use crate::runs::{Retention, Runs};
 use crate::settings::{Settings, SettingsArgs};
 use crate::store::Store;
 
+pub mod bench;
 pub mod demo;
 pub mod enqueue;
 pub mod failed;
@@ -72,18 +73,13 @@ pub enum Command {
     /// Create and revoke API keys.
     Keys(keys::KeysArgs),
     /// Reproducible benchmarks.
-    Bench,
+    Bench(bench::BenchArgs),
 }
 
 /// A mistake in how quire was called or configured: exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
-
-/// The error a command gives when it belongs to a part of quire not yet built.
-pub fn not_yet_available(command: &str) -> anyhow::Error {
-    anyhow::anyhow!("`quire {command}` is not yet available in this version")
-}
 
 /// Prints `error` as one line on stderr and returns the exit code it deserves: 2 for
 /// usage and configuration mistakes, 1 for failures at run time.

@@ -23,7 +23,7 @@ pub use client::{
 pub use job::{Buried, Claim, Counts, Job, JobRecord, JobState, Reservation, Reserved};
 
 /// Errors of the queue layer.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum QueueError {
     /// Redis could not be reached or refused the command; retry later.
     #[error("Redis failed: {0}")]

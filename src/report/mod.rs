@@ -1,8 +1,11 @@
 //! Running one report: resolve the tenant and parameters, stream the query's rows into a
 //! writer on a blocking thread, and publish the finished file atomically.
 
+mod binary;
+mod copy;
 mod source;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,6 +88,8 @@ pub struct ReportRequest {
 pub struct Rendered {
     pub file: StoredFile,
     pub rows: u64,
+    /// Whether the rows came through PostgreSQL's binary COPY (the fast path).
+    pub copied: bool,
 }
 
 /// Builds reports from the report database.
@@ -93,6 +98,7 @@ pub struct Reporter {
     catalog: Arc<Catalog>,
     source: Db,
     clock: Clock,
+    copy: bool,
 }
 
 impl Reporter {
@@ -103,7 +109,15 @@ impl Reporter {
             catalog,
             source,
             clock,
+            copy: true,
         }
+    }
+
+    /// Turns the PostgreSQL binary COPY fast path on (the default) or off. Both paths
+    /// write the same bytes; off is for tests and benchmarks that compare them.
+    pub fn with_copy_fast_path(mut self, enabled: bool) -> Reporter {
+        self.copy = enabled;
+        self
     }
 
     /// The catalog this reporter serves.
@@ -197,16 +211,38 @@ impl Reporter {
         }
     }
 
-    async fn build(
+    /// Reads every row of `request` into memory, decoded exactly as [`Reporter::render`]
+    /// decodes them. For small reports and for benchmarks that need the same cells
+    /// without the database; large reports should be rendered, which streams.
+    ///
+    /// # Errors
+    /// See [`ReportError`].
+    pub async fn collect_rows(
         &self,
-        report: &Report,
-        tenant_id: i64,
         request: &ReportRequest,
-        out: &Path,
-        cancel: &CancellationToken,
-        rows_written: Arc<AtomicU64>,
-    ) -> Result<Rendered, ReportError> {
-        let dialect = self.source.dialect();
+    ) -> Result<Vec<Vec<Cell>>, ReportError> {
+        let report = self.report(&request.report)?;
+        let tenant_id = self
+            .tenant_id(&request.tenant)
+            .await?
+            .ok_or_else(|| ReportError::UnknownTenant(request.tenant.clone()))?;
+        let plan = self.plan(report, tenant_id, request);
+        let (sender, mut receiver) = mpsc::channel::<Vec<Vec<Cell>>>(CHANNEL_BATCHES);
+        let collect = async {
+            let mut rows = Vec::new();
+            while let Some(batch) = receiver.recv().await {
+                rows.extend(batch);
+            }
+            rows
+        };
+        let query = plan.query(report, self.source.dialect(), self.copy);
+        let (streamed, rows) = tokio::join!(source::stream(&self.source, &query, sender), collect);
+        streamed?;
+        Ok(rows)
+    }
+
+    /// The binds and output columns of `request`.
+    fn plan(&self, report: &Report, tenant_id: i64, request: &ReportRequest) -> Plan {
         let mut binds = params::bind_values(&report.params, &request.params);
         binds.insert("tenant".into(), BindValue::Integer(Some(tenant_id)));
         binds.insert("today".into(), BindValue::Date(Some(self.clock.today())));
@@ -217,7 +253,22 @@ impl Reporter {
                 .collect(),
             None => (0..report.columns.len()).collect(),
         };
-        let columns: Vec<_> = selected
+        Plan { binds, selected }
+    }
+
+    async fn build(
+        &self,
+        report: &Report,
+        tenant_id: i64,
+        request: &ReportRequest,
+        out: &Path,
+        cancel: &CancellationToken,
+        rows_written: Arc<AtomicU64>,
+    ) -> Result<Rendered, ReportError> {
+        let dialect = self.source.dialect();
+        let plan = self.plan(report, tenant_id, request);
+        let columns: Vec<_> = plan
+            .selected
             .iter()
             .map(|&i| report.columns[i].clone())
             .collect();
@@ -254,13 +305,7 @@ impl Reporter {
                 Ok(Some(pending))
             });
 
-        let query = source::Query {
-            sql: report.sql(dialect),
-            binds: &binds,
-            columns: &report.columns,
-            selected: &selected,
-            timeout: report.timeout,
-        };
+        let query = plan.query(report, dialect, self.copy);
         let streamed = source::stream(&self.source, &query, sender).await;
         let written = writer
             .await
@@ -268,11 +313,39 @@ impl Reporter {
         // A writer error explains a closed channel better than the reader's view of it.
         let pending = written?.ok_or(ReportError::Cancelled)?;
         // Published only once every row arrived; dropping `pending` removes the file.
-        let rows = streamed?;
+        let streamed = streamed?;
         let file = tokio::task::spawn_blocking(move || pending.publish())
             .await
             .map_err(|e| ReportError::WriterPanicked(e.to_string()))?
             .map_err(WriteError::Io)?;
-        Ok(Rendered { file, rows })
+        Ok(Rendered {
+            file,
+            rows: streamed.rows,
+            copied: streamed.copied,
+        })
+    }
+}
+
+/// What one request binds and which declared columns it outputs, in order.
+struct Plan {
+    binds: BTreeMap<String, BindValue>,
+    selected: Vec<usize>,
+}
+
+impl Plan {
+    fn query<'a>(
+        &'a self,
+        report: &'a Report,
+        dialect: crate::db::Dialect,
+        copy: bool,
+    ) -> source::Query<'a> {
+        source::Query {
+            sql: report.sql(dialect),
+            binds: &self.binds,
+            columns: &report.columns,
+            selected: &self.selected,
+            timeout: report.timeout,
+            copy,
+        }
     }
 }

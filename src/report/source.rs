@@ -9,11 +9,12 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use futures::TryStreamExt;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgRow, PgValueFormat};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Column as _, Row, TypeInfo, ValueRef};
 use tokio::sync::mpsc;
 
+use super::binary::Decoder;
 use crate::catalog::sql::BoundSql;
 use crate::catalog::{BindValue, Column, ColumnType};
 use crate::db::Db;
@@ -37,6 +38,8 @@ pub enum SourceError {
     ColumnCount { found: usize, declared: usize },
     #[error("the writer stopped before the query ended")]
     WriterGone,
+    #[error("{0}")]
+    Copy(String),
 }
 
 impl SourceError {
@@ -50,7 +53,9 @@ impl SourceError {
     pub fn is_transient(&self) -> bool {
         match self {
             SourceError::Query(error) => is_transient_sql(error),
-            SourceError::Decode { .. } | SourceError::ColumnCount { .. } => false,
+            SourceError::Decode { .. } | SourceError::ColumnCount { .. } | SourceError::Copy(_) => {
+                false
+            }
             SourceError::WriterGone => true,
         }
     }
@@ -87,9 +92,19 @@ pub struct Query<'a> {
     pub columns: &'a [Column],
     pub selected: &'a [usize],
     pub timeout: Duration,
+    /// Read PostgreSQL results through the binary COPY fast path when it applies (see
+    /// [`super::copy`]).
+    pub copy: bool,
 }
 
-/// Runs `query` on `db` and sends its rows to `rows` in batches; returns the row count.
+/// How many rows a query sent, and whether they came through the COPY fast path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Streamed {
+    pub rows: u64,
+    pub copied: bool,
+}
+
+/// Runs `query` on `db` and sends its rows to `rows` in batches.
 ///
 /// # Errors
 /// When the query fails, a value does not fit its declared type, or the receiver hangs up.
@@ -97,12 +112,16 @@ pub async fn stream(
     db: &Db,
     query: &Query<'_>,
     rows: mpsc::Sender<Vec<Vec<Cell>>>,
-) -> Result<u64, SourceError> {
+) -> Result<Streamed, SourceError> {
     match db {
         Db::Sqlite(pool) => {
             let mut conn = pool.acquire().await?;
             let stream = bind_all(query).fetch(&mut *conn);
-            forward(stream, query, rows, decode_sqlite).await
+            let rows = forward(stream, query, rows, decode_sqlite).await?;
+            Ok(Streamed {
+                rows,
+                copied: false,
+            })
         }
         Db::Postgres(pool) => {
             let mut tx = pool.begin().await?;
@@ -112,14 +131,75 @@ pub async fn stream(
             )))
             .execute(&mut *tx)
             .await?;
-            let count = {
-                let stream = bind_all(query).fetch(&mut *tx);
-                forward(stream, query, rows, decode_postgres).await?
+            let plan = if query.copy {
+                super::copy::plan(&mut tx, query).await?
+            } else {
+                None
+            };
+            let streamed = match plan {
+                Some(plan) => {
+                    tracing::debug!(statement = %plan.copy, "rows read through binary COPY");
+                    Streamed {
+                        rows: copy_rows(&mut tx, &plan, query, rows).await?,
+                        copied: true,
+                    }
+                }
+                None => {
+                    let stream = bind_all(query).fetch(&mut *tx);
+                    Streamed {
+                        rows: forward(stream, query, rows, decode_postgres).await?,
+                        copied: false,
+                    }
+                }
             };
             tx.commit().await?;
-            Ok(count)
+            Ok(streamed)
         }
     }
+}
+
+/// Runs the COPY of `plan` and sends its rows in batches.
+async fn copy_rows(
+    conn: &mut sqlx::PgConnection,
+    plan: &super::copy::CopyPlan,
+    query: &Query<'_>,
+    batches: mpsc::Sender<Vec<Vec<Cell>>>,
+) -> Result<u64, SourceError> {
+    if let Some(settings) = &plan.settings {
+        let mut statement = sqlx::query(AssertSqlSafe(settings.clone()));
+        for value in &plan.values {
+            statement = statement.bind(value.clone());
+        }
+        statement.execute(&mut *conn).await?;
+    }
+    let mut parser = super::copy::TupleParser::new(plan.width);
+    let mut chunks = conn.copy_out_raw(&plan.copy).await?;
+    let mut count = 0u64;
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    while let Some(chunk) = chunks.try_next().await? {
+        parser.push(&chunk, &plan.decoders, query.columns, &mut batch)?;
+        if batch.len() >= BATCH_ROWS {
+            count += batch.len() as u64;
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+            batches
+                .send(full)
+                .await
+                .map_err(|_| SourceError::WriterGone)?;
+        }
+    }
+    if !parser.finished() {
+        return Err(SourceError::Copy(
+            "the COPY stream ended before its trailer".into(),
+        ));
+    }
+    count += batch.len() as u64;
+    if !batch.is_empty() {
+        batches
+            .send(batch)
+            .await
+            .map_err(|_| SourceError::WriterGone)?;
+    }
+    Ok(count)
 }
 
 /// The query with every named parameter bound in placeholder order.
@@ -248,6 +328,13 @@ fn decode_postgres(row: &PgRow, index: usize, column: &Column) -> Result<Cell, S
         return Ok(Cell::Null);
     }
     let found = row.column(index).type_info().name().to_owned();
+    // The types both read paths share decode in one place, so they give the same cells.
+    if raw.format() == PgValueFormat::Binary
+        && let Some(decoder) = Decoder::for_column(column, &found)
+    {
+        let bytes = raw.as_bytes().map_err(sqlx::Error::Decode)?;
+        return decoder.decode(bytes, column);
+    }
     let integer = || -> Result<Option<i64>, sqlx::Error> {
         Ok(match found.as_str() {
             "INT8" => Some(row.try_get::<i64, _>(index)?),

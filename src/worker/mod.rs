@@ -7,6 +7,7 @@
 //! - [`Observer`], [`JobEvent`]: events after each committed change.
 //! - [`NoopHandler`]: the built-in `noop` kind for benchmarks and tests.
 
+mod acks;
 mod events;
 mod handler;
 mod heartbeat;

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+use super::acks::Acker;
 use super::events::{EventBus, EventKind, JobEvent, Observer, Observers};
 use super::handler::{Handler, Handlers, JobContext, JobError, JobHandler, Outcome};
 use super::heartbeat::{self, Held, LeaseWatch};
@@ -175,6 +176,7 @@ impl WorkerBuilder {
         let (bus, dispatchers) = self.observers.start(self.options.observer_timeout);
         Worker {
             shared: Arc::new(Shared {
+                acks: Acker::start(self.queue.clone()),
                 queue: self.queue,
                 options: self.options,
                 handlers: self.handlers,
@@ -192,6 +194,8 @@ impl WorkerBuilder {
 /// What every attempt of a worker shares.
 struct Shared {
     queue: Queue,
+    /// Acks go through the batcher, so that many finished attempts share one call.
+    acks: Acker,
     options: WorkerOptions,
     handlers: Handlers,
     middleware: Vec<Arc<dyn Middleware>>,
@@ -704,7 +708,7 @@ impl Current<'_> {
     async fn transition(&self, ending: &Ending) -> Result<Deferred, QueueError> {
         let (queue, claim) = (&self.shared.queue, self.claim);
         let done = match ending {
-            Ending::Ack => queue.ack(claim).await,
+            Ending::Ack => self.shared.acks.ack(claim).await,
             Ending::Defer(delay) => queue.defer(claim, *delay).await,
             Ending::Retry { delay, error } => queue.retry(claim, *delay, error).await,
             Ending::Fail(reason) | Ending::Bury(reason) => queue.fail(claim, reason).await,

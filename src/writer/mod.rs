@@ -4,6 +4,8 @@
 mod csv;
 mod xlsx;
 
+pub use xlsx::number_format;
+
 use std::fmt;
 use std::fs::File;
 use std::path::Path;

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
 
+use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{ColNum, DocProperties, Format, RowNum, Workbook, Worksheet};
 
@@ -41,8 +42,6 @@ pub struct XlsxWriter {
     row: RowNum,
     /// The widest text seen per column, in characters.
     widths: Vec<usize>,
-    /// Reused to measure numbers without allocating.
-    scratch: String,
     /// Rows per sheet, the header included; lowered only by tests of the split.
     max_rows: RowNum,
 }
@@ -87,7 +86,6 @@ impl XlsxWriter {
             sheet_title: sheet_name(layout.title),
             sheets: 0,
             row: 0,
-            scratch: String::new(),
             max_rows,
         };
         writer.start_sheet()?;
@@ -132,7 +130,6 @@ impl XlsxWriter {
         let sheet = self.workbook.worksheet_from_index(sheet_index)?;
         for (col, (cell, column)) in row.iter().zip(&self.columns).enumerate() {
             let c = col as ColNum;
-            self.scratch.clear();
             match cell {
                 Cell::Null => {}
                 Cell::Text(text) => {
@@ -142,17 +139,20 @@ impl XlsxWriter {
                     } else {
                         sheet.write_string(r, c, text)?;
                     }
-                    self.widths[col] = self.widths[col].max(text.chars().count());
+                    // A text no longer in bytes than the width cannot be wider in characters.
+                    if text.len() > self.widths[col] {
+                        self.widths[col] = self.widths[col].max(text.chars().count());
+                    }
                 }
                 Cell::Integer(value) => {
                     write_number(sheet, r, c, *value as f64, &self.formats.numbers[col])?;
-                    measure(&mut self.scratch, value, 0, &mut self.widths[col]);
+                    self.widths[col] = self.widths[col].max(integer_width(*value));
                 }
                 Cell::Decimal(value) => {
                     let number = value.to_f64().unwrap_or(f64::NAN);
                     write_number(sheet, r, c, number, &self.formats.numbers[col])?;
                     // Thousands separators and the percent sign take room too.
-                    measure(&mut self.scratch, value, 2, &mut self.widths[col]);
+                    self.widths[col] = self.widths[col].max(decimal_width(value) + 2);
                 }
                 Cell::Date(date) => {
                     sheet.write_datetime_with_format(r, c, date, &self.formats.date)?;
@@ -218,15 +218,30 @@ fn write_number(
     Ok(())
 }
 
-/// Widens `width` to the printed length of `value` plus `extra`.
-fn measure(scratch: &mut String, value: &impl std::fmt::Display, extra: usize, width: &mut usize) {
-    use std::fmt::Write as _;
-    let _ = write!(scratch, "{value}");
-    *width = (*width).max(scratch.len() + extra);
+/// The length of `value` printed in decimal, counted without printing it.
+fn integer_width(value: i64) -> usize {
+    usize::from(value < 0) + digits(u128::from(value.unsigned_abs()))
 }
 
-/// The number format of a column, if it is numeric.
-fn number_format(column: &Column) -> Option<Format> {
+/// The length of `value` as `Decimal` prints it (sign, integer digits, and exactly
+/// `scale` decimals), counted without printing it.
+fn decimal_width(value: &Decimal) -> usize {
+    let mantissa = value.mantissa();
+    if mantissa == 0 {
+        // Zero (possibly signed) is rare enough to print.
+        return value.to_string().len();
+    }
+    let scale = value.scale() as usize;
+    let integer_digits = digits(mantissa.unsigned_abs()).saturating_sub(scale).max(1);
+    usize::from(mantissa < 0) + integer_digits + if scale > 0 { scale + 1 } else { 0 }
+}
+
+fn digits(value: u128) -> usize {
+    value.checked_ilog10().map_or(1, |log| log as usize + 1)
+}
+
+/// The XLSX number format of a column, if it is numeric.
+pub fn number_format(column: &Column) -> Option<Format> {
     let decimals = "0".repeat(column.scale as usize);
     let fraction = if decimals.is_empty() {
         String::new()
@@ -252,6 +267,10 @@ fn number_format(column: &Column) -> Option<Format> {
 
 /// Cuts `text` to at most `max` characters.
 fn truncate(text: &str, max: usize) -> &str {
+    // No more bytes than `max` means no more characters either.
+    if text.len() <= max {
+        return text;
+    }
     match text.char_indices().nth(max) {
         Some((end, _)) => &text[..end],
         None => text,
@@ -324,6 +343,29 @@ mod tests {
         assert_eq!(counts[0], ["Number", "0", "1", "2"]);
         assert_eq!(counts[1], ["Number", "3", "4", "5"]);
         assert_eq!(counts[2], ["Number", "6"]);
+    }
+
+    #[test]
+    fn number_widths_are_the_printed_lengths() {
+        for value in [0i64, 7, -7, 10, -99, 123_456, i64::MAX, i64::MIN] {
+            assert_eq!(integer_width(value), value.to_string().len(), "{value}");
+        }
+        for (mantissa, scale) in [
+            (5, 2),
+            (-5, 2),
+            (12_345, 2),
+            (-12_345, 2),
+            (100, 0),
+            (1, 4),
+            (-1, 28),
+            (0, 2),
+            (i64::MAX, 3),
+        ] {
+            let value = Decimal::new(mantissa, scale);
+            assert_eq!(decimal_width(&value), value.to_string().len(), "{value}");
+        }
+        assert_eq!(truncate("héllo", 3), "hél");
+        assert_eq!(truncate("héllo", 5), "héllo");
     }
 
     #[test]

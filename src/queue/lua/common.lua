@@ -105,11 +105,24 @@ end
 -- The fence every transition passes: the job's key if attempt `token` still holds the
 -- job, else nil. A lease that lapsed but was not yet recovered is still held: nobody
 -- else can have the job until a reserve recovers it and so changes its state.
-local function held_job(id, token)
+-- Extra field names may follow; their values come back after the key, read in the same
+-- HMGET.
+local function held_job(id, token, ...)
   local jkey = job_key(id)
-  local current = redis.call('HMGET', jkey, 'state', 'token')
-  if current[1] == 'reserved' and current[2] == token then return jkey end
+  local current = redis.call('HMGET', jkey, 'state', 'token', ...)
+  if current[1] == 'reserved' and current[2] == token then
+    return jkey, unpack(current, 3, 2 + select('#', ...))
+  end
   return nil
+end
+
+-- ZADD/ZREM-style commands over many members in a few calls, within Lua's argument
+-- limits: `args` is the flat argument list after the key.
+local function in_chunks(command, key, args)
+  local chunk = 2000
+  for first = 1, #args, chunk do
+    redis.call(command, key, unpack(args, first, math.min(first + chunk - 1, #args)))
+  end
 end
 
 -- Ends the current attempt: out of the reserved set, its locks released.

@@ -90,32 +90,39 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.dead, '-inf', now - retention,
   redis.call('DEL', job_key(id))
 end
 
--- 5. take
+-- 5. take: ids come off each ready list in one LPOP, fencing tokens from one INCRBY,
+-- and the reserved set gets one ZADD; each job costs one read and one write.
 local taken = {}
+local leases = {}
 local n = 0
+local deadline = now + lease
 for i = 9, #ARGV do
   local queue = ARGV[i]
-  while n < max do
-    local id = redis.call('LPOP', ready_key(queue))
-    if not id then break end
-    local jkey = job_key(id)
-    if redis.call('EXISTS', jkey) == 0 then
-      redis.call('HSET', jkey, 'queue', queue, 'spec', '')
-      bury_noted(id, jkey, 'no job record exists for this id')
-    else
-      local token = tostring(redis.call('INCR', K.seq))
-      local attempt = redis.call('HINCRBY', jkey, 'attempts', 1)
-      redis.call('HSET', jkey, 'state', 'reserved', 'token', token, 'worker', worker,
-        'lease', now + lease)
-      redis.call('ZADD', K.reserved, now + lease, id)
-      local f = redis.call('HMGET', jkey, 'recoveries', 'handbacks', 'spec')
-      taken[#taken + 1] = id
-      taken[#taken + 1] = token
-      taken[#taken + 1] = tostring(attempt)
-      taken[#taken + 1] = tostring(f[1] or 0)
-      taken[#taken + 1] = tostring(f[2] or 0)
-      taken[#taken + 1] = f[3] or ''
-      n = n + 1
+  local ids = n < max and redis.call('LPOP', ready_key(queue), max - n)
+  if ids then
+    local next_token = redis.call('INCRBY', K.seq, #ids) - #ids
+    for _, id in ipairs(ids) do
+      next_token = next_token + 1
+      local jkey = job_key(id)
+      local f = redis.call('HMGET', jkey, 'spec', 'attempts', 'recoveries', 'handbacks')
+      if not f[1] then
+        redis.call('HSET', jkey, 'queue', queue, 'spec', '')
+        bury_noted(id, jkey, 'no job record exists for this id')
+      else
+        local token = tostring(next_token)
+        local attempt = (tonumber(f[2]) or 0) + 1
+        redis.call('HSET', jkey, 'attempts', attempt, 'state', 'reserved', 'token', token,
+          'worker', worker, 'lease', deadline)
+        leases[#leases + 1] = deadline
+        leases[#leases + 1] = id
+        taken[#taken + 1] = id
+        taken[#taken + 1] = token
+        taken[#taken + 1] = tostring(attempt)
+        taken[#taken + 1] = tostring(f[3] or 0)
+        taken[#taken + 1] = tostring(f[4] or 0)
+        taken[#taken + 1] = f[1]
+        n = n + 1
+      end
     end
   end
   -- Wake-up tokens of a drained queue would only cause empty reserves.
@@ -123,7 +130,10 @@ for i = 9, #ARGV do
     redis.call('DEL', wake_key(queue))
   end
 end
-if n > 0 then count('reserved', n) end
+if n > 0 then
+  in_chunks('ZADD', K.reserved, leases)
+  count('reserved', n)
+end
 
 local wait = -1
 for _, zset in ipairs({ K.delayed, K.reserved, K.parked }) do

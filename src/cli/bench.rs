@@ -1,0 +1,313 @@
+//! `quire bench queue | report`: reproducible benchmarks (SPEC §7). Each prints its
+//! figures beside its baseline or the cited reference figures, then one `key=value`
+//! summary line (or, with `--json`, one JSON object of the same pairs).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+
+use super::UsageError;
+use crate::bench::queue::{QueueBench, REFERENCES};
+use crate::bench::report::{Baseline, BenchDatabase, Phase, PhaseFigures, ReportBench};
+use crate::bench::{Summary, cores, median};
+use crate::settings::Settings;
+use crate::writer::Format;
+
+/// The PostgreSQL server `bench report` uses when DATABASE_URL is not a PostgreSQL URL.
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Options of `quire bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub which: BenchCommand,
+}
+
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// No-op jobs through push, reserve (lease + fencing token) and ack, in one process.
+    Queue(QueueArgs),
+    /// A generated invoice table built into CSV or XLSX beside its baseline.
+    Report(ReportArgs),
+    /// One measured phase of `bench report`, in its own process (internal).
+    #[command(hide = true)]
+    Phase(PhaseArgs),
+}
+
+/// Options of `quire bench report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Rows to generate and write.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub format: Format,
+    /// Where the generated table lives: a fresh PostgreSQL database on DATABASE_URL's
+    /// server (default postgres://postgres@127.0.0.1:5432/postgres), or a SQLite file
+    /// in a temporary folder.
+    #[arg(long, value_enum, default_value_t = BenchDatabase::Postgres)]
+    pub database: BenchDatabase,
+    /// Runs of each phase; the medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Turn off the PostgreSQL COPY fast path for CSV (to compare it with the
+    /// row-by-row path, which writes the same bytes).
+    #[arg(long)]
+    pub no_copy: bool,
+}
+
+/// Options of `quire bench phase`.
+#[derive(Debug, Args)]
+pub struct PhaseArgs {
+    #[arg(long, value_enum)]
+    pub phase: Phase,
+    /// The benchmark database.
+    #[arg(long)]
+    pub url: String,
+    #[arg(long, value_enum)]
+    pub format: Format,
+    /// The file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Options of `quire bench queue`.
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// Jobs to enqueue and process.
+    #[arg(long, default_value_t = 100_000)]
+    pub jobs: usize,
+    /// The worker's concurrency.
+    #[arg(long, default_value_t = 50)]
+    pub concurrency: usize,
+    /// Jobs per enqueue batch.
+    #[arg(long, default_value_t = 1_000)]
+    pub batch: usize,
+    /// Latency samples (one job at a time, idle worker).
+    #[arg(long, default_value_t = 1_000)]
+    pub samples: usize,
+}
+
+/// Runs the chosen benchmark and prints its figures.
+///
+/// # Errors
+/// Bad options are a usage error; Redis or a database failing is a runtime error.
+pub async fn run(settings: &Settings, args: BenchArgs, json: bool) -> anyhow::Result<()> {
+    let summary = match args.which {
+        BenchCommand::Queue(args) => queue(settings, args, json).await?,
+        BenchCommand::Report(args) => report(settings, args, json).await?,
+        BenchCommand::Phase(args) => {
+            let figures =
+                crate::bench::report::run_phase(args.phase, &args.url, args.format, &args.out)
+                    .await
+                    .with_context(|| format!("running benchmark phase {:?}", args.phase))?;
+            figures.summary()
+        }
+    };
+    if json {
+        let object: serde_json::Map<String, serde_json::Value> = summary
+            .pairs()
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        println!("{}", serde_json::Value::Object(object));
+    } else {
+        println!("{}", summary.line());
+    }
+    Ok(())
+}
+
+async fn queue(settings: &Settings, args: QueueArgs, json: bool) -> anyhow::Result<Summary> {
+    if args.jobs == 0 || args.concurrency == 0 || args.batch == 0 || args.samples == 0 {
+        return Err(UsageError(
+            "--jobs, --concurrency, --batch and --samples must be at least 1".into(),
+        )
+        .into());
+    }
+    let bench = QueueBench {
+        jobs: args.jobs,
+        concurrency: args.concurrency,
+        batch: args.batch,
+        samples: args.samples,
+    };
+    let figures = bench.run(&settings.redis_url).await.with_context(|| {
+        format!(
+            "benchmarking the queue on REDIS_URL {}",
+            super::redact(&settings.redis_url)
+        )
+    })?;
+    let enqueue = figures.enqueue_rate(args.jobs);
+    let process = figures.process_rate(args.jobs);
+    let (p50, p99) = (figures.latency(0.50), figures.latency(0.99));
+    if !json {
+        println!(
+            "quire bench queue: {} no-op jobs, concurrency {}, batches of {}, {} cores",
+            args.jobs,
+            args.concurrency,
+            args.batch,
+            cores()
+        );
+        println!(
+            "  enqueue     {enqueue:>10.0} jobs/s  ({:.3} s)",
+            figures.enqueue.as_secs_f64()
+        );
+        println!(
+            "  processing  {process:>10.0} jobs/s  ({:.3} s, lease + fencing token + ack per job)",
+            figures.process.as_secs_f64()
+        );
+        println!(
+            "  latency     p50 {:.3} ms, p99 {:.3} ms  (enqueue to handler start, idle worker, {} samples)",
+            ms(p50),
+            ms(p99),
+            figures.latencies.len()
+        );
+        println!("  cited reference figures (issue #5, other tools on this machine kind):");
+        for (what, figure) in REFERENCES {
+            println!("    {what}: {figure}");
+        }
+    }
+    let mut summary = Summary::default();
+    summary.push("bench", "queue");
+    summary.push("jobs", args.jobs);
+    summary.push("concurrency", args.concurrency);
+    summary.push("batch", args.batch);
+    summary.push("cores", cores());
+    summary.push("enqueue_jobs_per_s", format!("{enqueue:.0}"));
+    summary.push("process_jobs_per_s", format!("{process:.0}"));
+    summary.push("latency_p50_ms", format!("{:.3}", ms(p50)));
+    summary.push("latency_p99_ms", format!("{:.3}", ms(p99)));
+    summary.push("latency_samples", figures.latencies.len());
+    Ok(summary)
+}
+
+async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Result<Summary> {
+    if args.rows == 0 || args.runs == 0 {
+        return Err(UsageError("--rows and --runs must be at least 1".into()).into());
+    }
+    let postgres_url = if settings.database_url.starts_with("postgres") {
+        settings.database_url.clone()
+    } else {
+        DEFAULT_POSTGRES_URL.to_owned()
+    };
+    let bench = ReportBench {
+        rows: args.rows,
+        format: args.format,
+        database: args.database,
+        postgres_url: postgres_url.clone(),
+        runs: args.runs,
+        exe: std::env::current_exe().context("finding the quire binary")?,
+        copy_fast_path: !args.no_copy,
+    };
+    let figures = bench.run().await.with_context(|| match args.database {
+        BenchDatabase::Postgres => format!(
+            "benchmarking reports on PostgreSQL at {}",
+            super::redact(&postgres_url)
+        ),
+        BenchDatabase::Sqlite => "benchmarking reports on SQLite".to_owned(),
+    })?;
+    let ours = Medians::of(&figures.render_runs);
+    let baseline = Medians::of(&figures.baseline_runs);
+    let ratio = ours.seconds / baseline.seconds;
+    let copied = figures.render_runs.iter().all(|run| run.copied);
+    let database = format!("{:?}", args.database).to_lowercase();
+    if !json {
+        println!(
+            "quire bench report: {} rows x 9 columns, {}, {database}, {} runs each (medians), {} cores",
+            args.rows,
+            args.format,
+            args.runs,
+            cores()
+        );
+        println!(
+            "  table generated in {:.2} s (not measured against anything)",
+            figures.generate.as_secs_f64()
+        );
+        println!(
+            "  quire render   {:>10.0} rows/s  {:>7.3} s  peak RSS {:>7.1} MiB  {:>6.1} MB file",
+            ours.rate,
+            ours.seconds,
+            ours.peak_rss_kib / 1024.0,
+            ours.bytes / 1e6
+        );
+        println!(
+            "  baseline       {:>10.0} rows/s  {:>7.3} s  peak RSS {:>7.1} MiB  {:>6.1} MB file",
+            baseline.rate,
+            baseline.seconds,
+            baseline.peak_rss_kib / 1024.0,
+            baseline.bytes / 1e6
+        );
+        println!("  baseline: {}", figures.baseline.describe(args.format));
+        println!("  quire / baseline: {ratio:.3}x the baseline's time");
+        println!(
+            "  PostgreSQL COPY fast path: {}",
+            if copied {
+                "used"
+            } else {
+                "not used (rows decoded and written by quire)"
+            }
+        );
+        println!(
+            "  all runs (s): quire {:?}, baseline {:?}",
+            seconds(&figures.render_runs),
+            seconds(&figures.baseline_runs)
+        );
+    }
+    let mut summary = Summary::default();
+    summary.push("bench", "report");
+    summary.push("rows", args.rows);
+    summary.push("format", args.format);
+    summary.push("database", database);
+    summary.push("runs", args.runs);
+    summary.push("copied", copied);
+    summary.push("cores", cores());
+    summary.push("rows_per_s", format!("{:.0}", ours.rate));
+    summary.push("seconds", format!("{:.3}", ours.seconds));
+    summary.push("peak_rss_mib", format!("{:.1}", ours.peak_rss_kib / 1024.0));
+    summary.push(
+        "baseline",
+        match figures.baseline {
+            Baseline::Copy => "copy",
+            Baseline::Memory => "memory",
+        },
+    );
+    summary.push("baseline_rows_per_s", format!("{:.0}", baseline.rate));
+    summary.push("baseline_seconds", format!("{:.3}", baseline.seconds));
+    summary.push(
+        "baseline_peak_rss_mib",
+        format!("{:.1}", baseline.peak_rss_kib / 1024.0),
+    );
+    summary.push("ratio", format!("{ratio:.3}"));
+    Ok(summary)
+}
+
+/// The median of each figure over a phase's runs.
+struct Medians {
+    seconds: f64,
+    rate: f64,
+    peak_rss_kib: f64,
+    bytes: f64,
+}
+
+impl Medians {
+    fn of(runs: &[PhaseFigures]) -> Medians {
+        let pick =
+            |f: fn(&PhaseFigures) -> f64| median(&mut runs.iter().map(f).collect::<Vec<_>>());
+        Medians {
+            seconds: pick(|r| r.seconds),
+            rate: pick(PhaseFigures::rate),
+            peak_rss_kib: pick(|r| r.peak_rss_kib as f64),
+            bytes: pick(|r| r.bytes as f64),
+        }
+    }
+}
+
+fn seconds(runs: &[PhaseFigures]) -> Vec<String> {
+    runs.iter().map(|r| format!("{:.3}", r.seconds)).collect()
+}
+
+fn ms(duration: std::time::Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
