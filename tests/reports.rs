@@ -573,6 +573,7 @@ async fn every_report_matches_independent_figures_on_postgres() {
 async fn the_copy_fast_path_writes_the_same_bytes_as_the_row_path() {
     let f = fixture(TestDb::postgres().await).await;
     let rows_only = f.reporter.clone().with_copy_fast_path(false);
+    let mut copied = std::collections::BTreeSet::<String>::new();
     for report in f
         .reporter
         .catalog()
@@ -594,7 +595,7 @@ async fn the_copy_fast_path_writes_the_same_bytes_as_the_row_path() {
                     options: OutputOptions::default(),
                 };
                 let out = f.db.dir().join(format!("{report}-{path}.{format}"));
-                reporter
+                let rendered = reporter
                     .render(
                         &request,
                         &out,
@@ -603,6 +604,10 @@ async fn the_copy_fast_path_writes_the_same_bytes_as_the_row_path() {
                     )
                     .await
                     .unwrap_or_else(|e| panic!("{report} {path}: {e}"));
+                if rendered.copied {
+                    assert_eq!(path, "fast", "{report}: the row path never copies");
+                    copied.insert(report.clone());
+                }
                 files.push(std::fs::read(&out).unwrap());
             }
             assert!(
@@ -611,4 +616,9 @@ async fn the_copy_fast_path_writes_the_same_bytes_as_the_row_path() {
             );
         }
     }
+    // Queries the planner can hand to COPY take the fast path (others fall back).
+    assert!(
+        copied.contains("invoices") && copied.len() >= 5,
+        "fast path taken by {copied:?}"
+    );
 }
