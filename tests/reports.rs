@@ -434,10 +434,10 @@ async fn check_every_report(db: TestDb) {
         "invoice_items net"
     );
 
-    let mut product_sales: BTreeMap<
-        (String, String),
-        (String, std::collections::BTreeSet<i64>, [i64; 4]),
-    > = BTreeMap::new();
+    /// Per (product, currency): name, invoices, and the four summed figures.
+    type ProductSales =
+        BTreeMap<(String, String), (String, std::collections::BTreeSet<i64>, [i64; 4])>;
+    let mut product_sales: ProductSales = BTreeMap::new();
     let mut taxes: BTreeMap<(String, i64, String), [i64; 3]> = BTreeMap::new();
     for item in &items {
         let invoice = by_id[&int(&item[0])];

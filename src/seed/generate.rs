@@ -580,13 +580,12 @@ impl TenantGenerator {
             let id = ids.next(Table::InvoiceItems);
             let (product_id, mut description, unit_price, tax) = if self.rng.percent(80) {
                 let product = &self.products[self.rng.below(self.products.len() as u64) as usize];
-                let product = (
+                (
                     Some(product.id),
                     product.name.clone(),
                     product.price,
                     product.tax,
-                );
-                product
+                )
             } else {
                 let description = Cow::Borrowed(*self.rng.pick(CUSTOM_LINES));
                 (None, description, self.price(10, 500), self.tax())

@@ -111,9 +111,9 @@ fn write_datetime(out: &mut Vec<u8>, instant: &DateTime<Utc>) -> std::io::Result
     push_digits(out, naive.second(), 2);
     if nanos != 0 {
         out.push(b'.');
-        if nanos % 1_000_000 == 0 {
+        if nanos.is_multiple_of(1_000_000) {
             push_digits(out, nanos / 1_000_000, 3);
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             push_digits(out, nanos / 1_000, 6);
         } else {
             push_digits(out, nanos, 9);
