@@ -433,3 +433,132 @@ async fn the_custom_report_example_renders_on_both_databases() {
         );
     }
 }
+
+/// Values that test every decoder of the COPY fast path and every formatting corner of
+/// the writers: formula-like text, quotes, commas, line breaks, empty text and NULL,
+/// padded `char`, extreme integers, money below one unit, years before 1 and after 9999,
+/// and fractions of a second of every length.
+const HOSTILE: &str = r#"
+CREATE TABLE hostile (id BIGINT PRIMARY KEY, tenant_id BIGINT NOT NULL, t TEXT, v VARCHAR(40), c CHAR(6), small SMALLINT, i INTEGER, big BIGINT, flag BOOLEAN, d DATE, ts TIMESTAMP, tstz TIMESTAMPTZ);
+INSERT INTO hostile VALUES
+ (1, 1, '=HYPERLINK("http://evil.example","x")', '+1 555', 'ab', -5, -2147483648, -9223372036854775808, true, '0001-01-01', '2026-01-01 00:00:00', '2026-01-01 00:00:00.25+00'),
+ (2, 1, '-minus', '@at', '＝fw', 32767, 2147483647, 9223372036854775807, false, '9999-12-31', '2026-06-30 23:59:59.000001', '2026-06-30 12:34:56.123456-07'),
+ (3, 1, E'\ttab', E'\rcarriage', NULL, 0, 0, 5, NULL, '0044-03-15 BC', '0001-01-01 00:00:00.5 BC', '2026-03-01 01:02:03.1+05:30'),
+ (4, 1, '', 'Müller & Söhne, "GmbH"', '"q"', NULL, NULL, -1, true, '10000-01-01', '12345-06-07 08:09:10.01', '1999-12-31 23:59:59.999+00'),
+ (5, 1, E'line one\nline two', '株式会社 テスト', ' x ', 1, 1, 100, false, NULL, NULL, NULL),
+ (6, 1, 'plain', '', 'zzzzzz', -1, -1, 0, true, '2000-01-01', '2000-01-01 00:00:00', '2000-01-01 00:00:00+00'),
+ (7, 2, 'other tenant', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+"#;
+
+const HOSTILE_REPORT: &str = r#"
+name = "hostile"
+title = "Hostile values"
+columns = [
+    { name = "t", type = "text" },
+    { name = "v", type = "text" },
+    { name = "c", type = "text" },
+    { name = "small", type = "text" },
+    { name = "i", type = "integer" },
+    { name = "big", type = "money" },
+    { name = "flag", type = "boolean" },
+    { name = "d", type = "date" },
+    { name = "ts", type = "datetime" },
+    { name = "tstz", type = "datetime" },
+    { name = "tstz_day", type = "date" },
+    { name = "ts_day", type = "date" },
+    { name = "basis_points", type = "percent" },
+]
+sql = """
+SELECT t, v, c, small, i, big, flag, d, ts, tstz, tstz AS tstz_day, ts AS ts_day, small AS basis_points
+FROM hostile WHERE tenant_id = :tenant ORDER BY id;
+"""
+"#;
+
+/// Renders `report` for acme into `dir` and returns the file's bytes and whether the
+/// COPY fast path produced it.
+async fn render_with(
+    reporter: &quire::report::Reporter,
+    report: &str,
+    format: quire::writer::Format,
+    dir: &Path,
+) -> Option<(Vec<u8>, bool)> {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+    let params = reporter
+        .resolve_params(report, &serde_json::Map::new())
+        .ok()?;
+    let request = quire::report::ReportRequest {
+        report: report.into(),
+        tenant: "acme".into(),
+        format,
+        params,
+        options: quire::writer::OutputOptions::default(),
+    };
+    let out = dir.join(format!("{report}.{format}"));
+    let rendered = reporter
+        .render(
+            &request,
+            &out,
+            &tokio_util::sync::CancellationToken::new(),
+            Arc::new(AtomicU64::new(0)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{report}: {e}"));
+    Some((std::fs::read(&out).unwrap(), rendered.copied))
+}
+
+#[tokio::test]
+async fn the_copy_fast_path_writes_the_same_bytes_as_the_row_path_on_hostile_data() {
+    use quire::catalog::Catalog;
+    use quire::writer::Format;
+    use std::sync::Arc;
+
+    let db = fixture_db(TestDb::postgres().await).await;
+    db.run_script(HOSTILE).await;
+    let mut texts = vec![("hostile.toml".to_owned(), HOSTILE_REPORT.to_owned())];
+    for entry in std::fs::read_dir(manifest_path("reports")).unwrap() {
+        let path = entry.unwrap().path();
+        texts.push((
+            path.display().to_string(),
+            std::fs::read_to_string(&path).unwrap(),
+        ));
+    }
+    let catalog = Arc::new(Catalog::from_texts(texts).unwrap());
+    let names: Vec<String> = catalog.reports().map(|r| r.name.clone()).collect();
+    let clock = quire::clock::Clock::fixed_on(TODAY.parse().unwrap());
+    let source = quire::db::Db::connect_reports(&db.url, 2).await.unwrap();
+    let fast = quire::report::Reporter::new(Arc::clone(&catalog), source.clone(), clock);
+    let rows = fast.clone().with_copy_fast_path(false);
+    let (fast_dir, rows_dir) = (db.dir().join("fast"), db.dir().join("rows"));
+    let mut copied = Vec::new();
+    for name in &names {
+        for format in [Format::Csv, Format::Xlsx] {
+            let Some((ours, used_copy)) = render_with(&fast, name, format, &fast_dir).await else {
+                continue;
+            };
+            let (theirs, _) = render_with(&rows, name, format, &rows_dir).await.unwrap();
+            assert!(ours == theirs, "{name}.{format}: the two paths differ");
+            if used_copy {
+                copied.push(format!("{name}.{format}"));
+            }
+        }
+    }
+    assert!(copied.contains(&"hostile.csv".to_owned()), "{copied:?}");
+    assert!(copied.contains(&"hostile.xlsx".to_owned()), "{copied:?}");
+    assert!(copied.contains(&"invoices.csv".to_owned()), "{copied:?}");
+    // The hostile values really went through: formula-like text is neutralised.
+    let csv = String::from_utf8(
+        render_with(&fast, "hostile", Format::Csv, &fast_dir)
+            .await
+            .unwrap()
+            .0,
+    )
+    .unwrap();
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\""),
+        "{csv}"
+    );
+    assert!(csv.contains(",'-5,"), "{csv}");
+    assert!(csv.contains("+10000-01-01"), "{csv}");
+    source.close().await;
+}

@@ -105,7 +105,11 @@ impl QueueBench {
             .handler(NOOP_KIND, NoopHandler)
             .build();
         let started = Instant::now();
-        worker.run(CancellationToken::new()).await;
+        // On the runtime's workers, as `quire work` runs it, rather than on the thread
+        // that blocks on the whole benchmark.
+        tokio::spawn(worker.run(CancellationToken::new()))
+            .await
+            .map_err(|error| BenchError::Invalid(format!("the worker panicked: {error}")))?;
         let process = started.elapsed();
         let counts = queue.counts().await?;
         let done = counts.stats.get("done").copied().unwrap_or(0);

@@ -13,7 +13,7 @@ use crate::writer::Cell;
 /// the PostgreSQL type the query returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Decoder {
-    /// `text`, `varchar`, `bpchar`, `name` into a text cell.
+    /// `text`, `varchar`, `char(n)` (sqlx calls it `CHAR`), `name` into a text cell.
     Text,
     /// An integer into a text cell, as its decimal digits.
     TextFromInteger,
@@ -39,7 +39,9 @@ impl Decoder {
         let integer = matches!(found, "INT2" | "INT4" | "INT8");
         let timestamp = matches!(found, "TIMESTAMP" | "TIMESTAMPTZ");
         Some(match column.kind {
-            ColumnType::Text if matches!(found, "TEXT" | "VARCHAR" | "BPCHAR" | "NAME") => {
+            ColumnType::Text
+                if matches!(found, "TEXT" | "VARCHAR" | "CHAR" | "BPCHAR" | "NAME") =>
+            {
                 Decoder::Text
             }
             ColumnType::Text if integer => Decoder::TextFromInteger,

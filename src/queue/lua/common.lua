@@ -49,6 +49,23 @@ local function count(field, n)
   redis.call('HINCRBY', K.stats, field, n or 1)
 end
 
+-- ZADD/RPUSH-style commands over many members in a few calls, within Lua's argument
+-- limits: `args` is the flat argument list after the key.
+local function in_chunks(command, key, args)
+  local chunk = 2000
+  for first = 1, #args, chunk do
+    redis.call(command, key, unpack(args, first, math.min(first + chunk - 1, #args)))
+  end
+end
+
+-- Leaves `n` wake-up tokens for the idle workers of `queue` (at most WAKE_CAP in all).
+local function wake_workers(queue, n)
+  local tokens = {}
+  for i = 1, math.min(n, WAKE_CAP) do tokens[i] = '1' end
+  in_chunks('LPUSH', wake_key(queue), tokens)
+  redis.call('LTRIM', wake_key(queue), 0, WAKE_CAP - 1)
+end
+
 -- Makes a job ready in its queue and wakes one idle worker of that queue. Jobs that
 -- already waited (recovered, woken, handed back) go to the front.
 local function make_ready(id, jkey, front)
@@ -61,8 +78,7 @@ local function make_ready(id, jkey, front)
   else
     redis.call('RPUSH', ready_key(queue), id)
   end
-  redis.call('LPUSH', wake_key(queue), '1')
-  redis.call('LTRIM', wake_key(queue), 0, WAKE_CAP - 1)
+  wake_workers(queue, 1)
 end
 
 -- Moves the longest-waiting parked job of a lock back to ready: one waiter per release,
@@ -116,14 +132,6 @@ local function held_job(id, token, ...)
   return nil
 end
 
--- ZADD/ZREM-style commands over many members in a few calls, within Lua's argument
--- limits: `args` is the flat argument list after the key.
-local function in_chunks(command, key, args)
-  local chunk = 2000
-  for first = 1, #args, chunk do
-    redis.call(command, key, unpack(args, first, math.min(first + chunk - 1, #args)))
-  end
-end
 
 -- Ends the current attempt: out of the reserved set, its locks released.
 local function end_attempt(id, jkey, token)

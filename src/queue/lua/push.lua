@@ -1,29 +1,46 @@
 -- push: adds jobs, idempotent by id (an id that already exists is left untouched).
+-- Each new job costs one existence check and one write; the ready lists, wake-up
+-- tokens, queue set and counter are updated once per queue or once per call.
 -- KEYS[1]: key base.
 -- ARGV[1]: key base; then 8 per job: id, queue, spec (JSON), max_attempts,
 --   unique_key ('' = none), overlap_key ('' = none), overlap_wait_ms, delay_ms.
 -- Returns: one integer per job: 1 added, 0 the id already existed.
 local now = now_ms()
 local out = {}
+local queues = {}   -- queue names in the order first seen
+local ready = {}    -- queue -> ids ready now, in push order
+local added = 0
 for i = 2, #ARGV, 8 do
   local id, queue = ARGV[i], ARGV[i + 1]
   local jkey = job_key(id)
   if redis.call('EXISTS', jkey) == 1 then
     out[#out + 1] = 0
   else
+    local delay = tonumber(ARGV[i + 7])
     redis.call('HSET', jkey, 'spec', ARGV[i + 2], 'queue', queue, 'max', ARGV[i + 3],
       'ukey', ARGV[i + 4], 'okey', ARGV[i + 5], 'owait', ARGV[i + 6],
-      'attempts', 0, 'recoveries', 0, 'handbacks', 0, 'created', now)
-    redis.call('SADD', K.queues, queue)
-    local delay = tonumber(ARGV[i + 7])
+      'attempts', 0, 'recoveries', 0, 'handbacks', 0, 'created', now,
+      'state', delay > 0 and 'delayed' or 'ready')
+    if not ready[queue] then
+      ready[queue] = {}
+      queues[#queues + 1] = queue
+    end
     if delay > 0 then
-      redis.call('HSET', jkey, 'state', 'delayed')
       redis.call('ZADD', K.delayed, now + delay, id)
     else
-      make_ready(id, jkey, false)
+      table.insert(ready[queue], id)
     end
-    count('pushed')
+    added = added + 1
     out[#out + 1] = 1
   end
 end
+for _, queue in ipairs(queues) do
+  redis.call('SADD', K.queues, queue)
+  local ids = ready[queue]
+  if #ids > 0 then
+    in_chunks('RPUSH', ready_key(queue), ids)
+    wake_workers(queue, #ids)
+  end
+end
+if added > 0 then count('pushed', added) end
 return out
