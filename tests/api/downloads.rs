@@ -130,12 +130,12 @@ async fn unknown_expired_and_unfinished_downloads_are_refused() {
     );
 
     let cancel = app
-        .http
-        .delete(format!("{}/v1/reports/{id}", app.base_url))
-        .bearer_auth(&app.acme_key)
-        .send()
-        .await
-        .unwrap();
+        .call(
+            reqwest::Method::DELETE,
+            &app.acme_key,
+            format!("{}/v1/reports/{id}", app.base_url),
+        )
+        .await;
     assert_eq!(cancel.status(), StatusCode::OK);
     let token = run["download_url"]
         .as_str()

@@ -304,6 +304,21 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `method url` with `key`, the answer as it comes.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        url: impl reqwest::IntoUrl,
+    ) -> reqwest::Response {
+        self.http
+            .request(method, url)
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// `GET path` with `key`.
     pub async fn get(&self, key: &str, path: &str) -> (StatusCode, Value) {
         let response = self

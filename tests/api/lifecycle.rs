@@ -196,29 +196,13 @@ async fn cancel_stops_a_queued_run_and_retry_requeues_only_failed_ones() {
         .await;
     let id = run["id"].as_str().unwrap();
     let url = format!("{}/v1/reports/{id}", app.base_url);
-    let cancelled = app
-        .http
-        .delete(&url)
-        .bearer_auth(&app.acme_key)
-        .send()
-        .await
-        .unwrap();
+    let cancelled = app.call(reqwest::Method::DELETE, &app.acme_key, &url).await;
     assert_eq!(cancelled.status(), StatusCode::OK);
-    let again = app
-        .http
-        .delete(&url)
-        .bearer_auth(&app.acme_key)
-        .send()
-        .await
-        .unwrap();
+    let again = app.call(reqwest::Method::DELETE, &app.acme_key, &url).await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
     let retry = app
-        .http
-        .post(format!("{url}/retry"))
-        .bearer_auth(&app.acme_key)
-        .send()
-        .await
-        .unwrap();
+        .call(reqwest::Method::POST, &app.acme_key, format!("{url}/retry"))
+        .await;
     assert_eq!(
         retry.status(),
         StatusCode::CONFLICT,
@@ -267,21 +251,9 @@ async fn a_permanent_failure_fails_at_once_and_a_retry_requeues_the_same_run_onc
     worker.abort();
 
     let url = format!("{}/v1/reports/{id}/retry", app.base_url);
-    let first = app
-        .http
-        .post(&url)
-        .bearer_auth(&app.acme_key)
-        .send()
-        .await
-        .unwrap();
+    let first = app.call(reqwest::Method::POST, &app.acme_key, &url).await;
     assert_eq!(first.status(), StatusCode::OK);
-    let second = app
-        .http
-        .post(&url)
-        .bearer_auth(&app.acme_key)
-        .send()
-        .await
-        .unwrap();
+    let second = app.call(reqwest::Method::POST, &app.acme_key, &url).await;
     assert_eq!(second.status(), StatusCode::OK);
     let run: serde_json::Value = second.json().await.unwrap();
     assert_eq!(
@@ -396,12 +368,12 @@ async fn cancelling_a_running_run_stops_its_attempt_without_a_file_or_a_dead_job
     })
     .await;
     let cancel = app
-        .http
-        .delete(format!("{}/v1/reports/{id}", app.base_url))
-        .bearer_auth(&app.acme_key)
-        .send()
-        .await
-        .unwrap();
+        .call(
+            reqwest::Method::DELETE,
+            &app.acme_key,
+            format!("{}/v1/reports/{id}", app.base_url),
+        )
+        .await;
     assert_eq!(cancel.status(), StatusCode::OK);
     crate::common::wait_until(LIMIT, "the attempt stops", || async {
         app.runs.queue.counts().await.unwrap().done() == 1
