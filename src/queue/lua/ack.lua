@@ -5,8 +5,8 @@
 -- KEYS[1]: key base.
 -- ARGV[1]: key base, [2] done retention ms, then pairs: job id, token.
 -- Returns: one integer per pair: 1 acked, 0 refused (the token no longer holds the job).
-local now = now_ms()
-local retention = tonumber(ARGV[2])
+local now = int_str(now_ms())
+local retention = ARGV[2]
 local out = {}
 local acked = {}
 for i = 3, #ARGV, 2 do

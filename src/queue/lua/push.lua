@@ -6,6 +6,7 @@
 --   unique_key ('' = none), overlap_key ('' = none), overlap_wait_ms, delay_ms.
 -- Returns: one integer per job: 1 added, 0 the id already existed.
 local now = now_ms()
+local created = int_str(now)
 local out = {}
 local queues = {}   -- queue names in the order first seen
 local ready = {}    -- queue -> ids ready now, in push order
@@ -19,14 +20,14 @@ for i = 2, #ARGV, 8 do
     local delay = tonumber(ARGV[i + 7])
     redis.call('HSET', jkey, 'spec', ARGV[i + 2], 'queue', queue, 'max', ARGV[i + 3],
       'ukey', ARGV[i + 4], 'okey', ARGV[i + 5], 'owait', ARGV[i + 6],
-      'attempts', 0, 'recoveries', 0, 'handbacks', 0, 'created', now,
+      'attempts', '0', 'recoveries', '0', 'handbacks', '0', 'created', created,
       'state', delay > 0 and 'delayed' or 'ready')
     if not ready[queue] then
       ready[queue] = {}
       queues[#queues + 1] = queue
     end
     if delay > 0 then
-      redis.call('ZADD', K.delayed, now + delay, id)
+      redis.call('ZADD', K.delayed, int_str(now + delay), id)
     else
       table.insert(ready[queue], id)
     end

@@ -5,7 +5,8 @@
 -- ARGV[1]: key base, [2] lease ms, then pairs: job id, token.
 -- Returns: one integer per pair: 1 renewed, 0 lost.
 local now = now_ms()
-local lease = tonumber(ARGV[2])
+local lease = ARGV[2]
+local deadline = int_str(now + tonumber(lease))
 local out = {}
 for i = 3, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
@@ -22,8 +23,8 @@ for i = 3, #ARGV, 2 do
     end
   end
   if ok then
-    redis.call('ZADD', K.reserved, 'XX', now + lease, id)
-    redis.call('HSET', jkey, 'lease', now + lease)
+    redis.call('ZADD', K.reserved, 'XX', deadline, id)
+    redis.call('HSET', jkey, 'lease', deadline)
     out[#out + 1] = 1
   else
     out[#out + 1] = 0

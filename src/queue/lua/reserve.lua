@@ -95,7 +95,7 @@ end
 local taken = {}
 local leases = {}
 local n = 0
-local deadline = now + lease
+local deadline = int_str(now + lease)
 for i = 9, #ARGV do
   local queue = ARGV[i]
   local ids = n < max and redis.call('LPOP', ready_key(queue), max - n)
@@ -109,17 +109,17 @@ for i = 9, #ARGV do
         redis.call('HSET', jkey, 'queue', queue, 'spec', '')
         bury_noted(id, jkey, 'no job record exists for this id')
       else
-        local token = tostring(next_token)
-        local attempt = (tonumber(f[2]) or 0) + 1
+        local token = int_str(next_token)
+        local attempt = int_str((tonumber(f[2]) or 0) + 1)
         redis.call('HSET', jkey, 'attempts', attempt, 'state', 'reserved', 'token', token,
           'worker', worker, 'lease', deadline)
         leases[#leases + 1] = deadline
         leases[#leases + 1] = id
         taken[#taken + 1] = id
         taken[#taken + 1] = token
-        taken[#taken + 1] = tostring(attempt)
-        taken[#taken + 1] = tostring(f[3] or 0)
-        taken[#taken + 1] = tostring(f[4] or 0)
+        taken[#taken + 1] = attempt
+        taken[#taken + 1] = f[3] or '0'
+        taken[#taken + 1] = f[4] or '0'
         taken[#taken + 1] = f[1]
         n = n + 1
       end
