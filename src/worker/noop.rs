@@ -48,7 +48,7 @@ impl JobHandler for NoopHandler {
         let attempt = ctx.attempt();
         let pid = std::process::id();
         let started = now_ms();
-        record(&payload, format!("start {job} {attempt} {pid} {started}\n")).await?;
+        record(&payload, || format!("start {job} {attempt} {pid} {started}\n")).await?;
         let index = usize::try_from(attempt)
             .unwrap_or(usize::MAX)
             .saturating_sub(1);
@@ -58,16 +58,17 @@ impl JobHandler for NoopHandler {
             .or(payload.sleep_ms.last())
             .copied()
             .unwrap_or(0);
-        let cancelled = tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(sleep)) => false,
-            () = ctx.cancellation().cancelled() => true,
-        };
+        // No timer for a job that does not sleep: the benchmark's jobs are these.
+        let cancelled = sleep > 0
+            && tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(sleep)) => false,
+                () = ctx.cancellation().cancelled() => true,
+            };
         let word = if cancelled { "cancelled" } else { "end" };
         let ended = now_ms();
-        record(
-            &payload,
-            format!("{word} {job} {attempt} {pid} {started} {ended}\n"),
-        )
+        record(&payload, || {
+            format!("{word} {job} {attempt} {pid} {started} {ended}\n")
+        })
         .await?;
         if cancelled {
             return Err(JobError::transient("cancelled"));
@@ -84,10 +85,12 @@ impl JobHandler for NoopHandler {
     }
 }
 
-async fn record(payload: &NoopPayload, line: String) -> Result<(), JobError> {
+/// Appends the line `line()` makes, when the payload asks for a record.
+async fn record(payload: &NoopPayload, line: impl FnOnce() -> String) -> Result<(), JobError> {
     let Some(path) = &payload.record else {
         return Ok(());
     };
+    let line = line();
     // One write per line on an O_APPEND file: lines from several processes never mix.
     let mut file = tokio::fs::OpenOptions::new()
         .create(true)
