@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -261,8 +262,12 @@ impl Worker {
             None,
             stop.clone(),
         );
-        let attempt =
-            Arc::clone(&self.shared).attempt(reservation, lease, CancellationToken::new());
+        let attempt = Arc::clone(&self.shared).attempt(
+            reservation,
+            lease,
+            CancellationToken::new(),
+            None,
+        );
         let (processed, ()) = tokio::join!(
             async {
                 let processed = attempt.await;
@@ -362,6 +367,10 @@ impl Shared {
         let mut waker = self.queue.waker(&options.queues);
         let mut reserved_total: u64 = 0;
         let mut failures = 0;
+        // A slot is a running handler. It is freed when the handler returns, before the
+        // outcome is committed, so reserving the next jobs overlaps with the ack of the
+        // last ones instead of waiting for it.
+        let slots = Arc::new(Semaphore::new(options.concurrency));
         loop {
             while running.try_join_next().is_some() {}
             if shutdown.is_cancelled() {
@@ -376,15 +385,17 @@ impl Shared {
             if left == 0 {
                 return Exit::MaxJobs;
             }
-            let slots = options.concurrency.saturating_sub(running.len());
-            if slots == 0 {
+            let want = usize::try_from(left).unwrap_or(usize::MAX);
+            let mut free = free_slots(&slots, want);
+            if free.is_empty() {
+                // Every slot is busy: wait for one, then check the stop conditions again.
                 tokio::select! {
                     () = shutdown.cancelled() => {}
-                    _ = running.join_next() => {}
+                    _ = Arc::clone(&slots).acquire_owned() => {}
                 }
                 continue;
             }
-            let want = usize::try_from(left).unwrap_or(usize::MAX).min(slots);
+            let want = free.len();
             let sent = Instant::now();
             let reserved = match self.queue.reserve(&self.reserve_request(want)).await {
                 Ok(reserved) => {
@@ -413,9 +424,14 @@ impl Shared {
             }
             if !reserved.jobs.is_empty() {
                 reserved_total += reserved.jobs.len() as u64;
-                for reservation in reserved.jobs {
+                for (reservation, slot) in reserved.jobs.into_iter().zip(free.drain(..)) {
                     let lease = self.held.insert(&reservation.claim, sent, options.lease);
-                    running.spawn(Arc::clone(&self).attempt(reservation, lease, hard_stop.clone()));
+                    running.spawn(Arc::clone(&self).attempt(
+                        reservation,
+                        lease,
+                        hard_stop.clone(),
+                        Some(slot),
+                    ));
                 }
                 continue;
             }
@@ -508,12 +524,16 @@ impl Shared {
         reservation: Reservation,
         mut lease: LeaseWatch,
         hard_stop: CancellationToken,
+        slot: Option<OwnedSemaphorePermit>,
     ) -> Processed {
         let claim = reservation.claim.clone();
         let attempt = reservation.attempt;
-        let span = tracing::info_span!("job", job_id = %claim.job_id, attempt, kind = tracing::field::Empty);
+        // Debug level: at tens of thousands of jobs a second, formatting an info span per
+        // job was a visible share of the worker's time. The worker's own warnings carry
+        // the job id instead.
+        let span = tracing::debug_span!("job", job_id = %claim.job_id, attempt, kind = tracing::field::Empty);
         let outcome = self
-            .run_attempt(reservation, &mut lease, &hard_stop)
+            .run_attempt(reservation, &mut lease, &hard_stop, slot)
             .instrument(span)
             .await;
         self.held.remove(&claim);
@@ -529,6 +549,7 @@ impl Shared {
         reservation: Reservation,
         lease: &mut LeaseWatch,
         hard_stop: &CancellationToken,
+        slot: Option<OwnedSemaphorePermit>,
     ) -> AttemptOutcome {
         let mut current = Current {
             shared: self,
@@ -578,13 +599,15 @@ impl Shared {
         }
 
         current.emit(EventKind::Started, None, None);
-        let ending = match self.execute(handler, &job, &current, lease).await {
+        let executed = self.execute(handler, &job, &current, lease).await;
+        drop(slot);
+        let ending = match executed {
             Executed::Returned(Ok(Outcome::Completed)) => Ending::Ack,
             Executed::Returned(Ok(Outcome::Defer(delay))) => Ending::Defer(delay),
             Executed::Returned(Err(error)) => current.failure(error),
             Executed::Stopped(Stop::Shutdown) => Ending::HandBack,
             Executed::Stopped(_) => {
-                tracing::warn!("the lease could not be renewed: attempt cancelled");
+                tracing::warn!(job_id = %current.claim.job_id, "the lease could not be renewed: attempt cancelled");
                 return AttemptOutcome::LeaseLost;
             }
         };
@@ -758,11 +781,11 @@ impl Current<'_> {
                 Some(delay),
             ),
             Ending::Fail(error) => {
-                tracing::warn!(%error, "job failed");
+                tracing::warn!(job_id = %claim.job_id, %error, "job failed");
                 (EventKind::Failed, AttemptOutcome::Failed { error }, None)
             }
             Ending::Bury(reason) => {
-                tracing::warn!(%reason, "job sent to the dead set");
+                tracing::warn!(job_id = %claim.job_id, %reason, "job sent to the dead set");
                 (EventKind::Dead, AttemptOutcome::Dead { reason }, None)
             }
         };
@@ -776,6 +799,18 @@ impl Current<'_> {
 fn refused(claim: &Claim, error: &QueueError) -> AttemptOutcome {
     tracing::warn!(job_id = %claim.job_id, %error, "the attempt's outcome was not committed");
     AttemptOutcome::LeaseLost
+}
+
+/// Up to `want` of the free slots.
+fn free_slots(slots: &Arc<Semaphore>, want: usize) -> Vec<OwnedSemaphorePermit> {
+    let mut free = Vec::new();
+    while free.len() < want {
+        match Arc::clone(slots).try_acquire_owned() {
+            Ok(permit) => free.push(permit),
+            Err(_) => break,
+        }
+    }
+    free
 }
 
 /// Retries `step` while Redis is unavailable; `None` if `stop` fires first.
