@@ -48,8 +48,6 @@ impl Default for QueueConfig {
 pub struct ReserveRequest<'a> {
     /// Queues to take from, highest priority first.
     pub queues: &'a [String],
-    /// Recorded on each job as its holder.
-    pub worker_id: &'a str,
     /// The lease each reservation starts with.
     pub lease: Duration,
     /// At most this many jobs (0 only runs the sweeps).
@@ -238,7 +236,6 @@ impl Queue {
         let mut invocation = self.scripts.reserve.key(self.keys.base());
         invocation
             .arg(self.keys.base())
-            .arg(request.worker_id)
             .arg(millis(request.lease))
             .arg(request.max)
             .arg(self.config.max_recoveries)

@@ -483,7 +483,6 @@ impl Shared {
     fn reserve_request(&self, max: usize) -> ReserveRequest<'_> {
         ReserveRequest {
             queues: &self.options.queues,
-            worker_id: &self.id,
             lease: self.options.lease,
             max,
         }

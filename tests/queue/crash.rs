@@ -93,7 +93,6 @@ async fn a_job_whose_workers_were_lost_more_than_three_times_is_dead() {
     let queues = vec!["default".to_owned()];
     let request = quire::queue::ReserveRequest {
         queues: &queues,
-        worker_id: "doomed",
         lease: Duration::from_millis(50),
         max: 1,
     };

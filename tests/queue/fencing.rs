@@ -6,11 +6,10 @@ use quire::queue::{JobState, LockKind, QueueError, Reservation, ReserveRequest};
 
 use super::helpers::{TestQueue, eventually, wait_until};
 
-async fn reserve_one(t: &TestQueue, worker: &str, lease_ms: u64) -> Option<Reservation> {
+async fn reserve_one(t: &TestQueue, lease_ms: u64) -> Option<Reservation> {
     let queues = vec!["default".to_owned()];
     let request = ReserveRequest {
         queues: &queues,
-        worker_id: worker,
         lease: Duration::from_millis(lease_ms),
         max: 1,
     };
@@ -26,9 +25,9 @@ async fn reserve_one(t: &TestQueue, worker: &str, lease_ms: u64) -> Option<Reser
 /// Worker A reserves with a short lease and "pauses" (never renews); once the lease
 /// lapses, worker B's reserve recovers the job and takes it as attempt 2.
 async fn taken_over(t: &TestQueue) -> (Reservation, Reservation) {
-    let a = reserve_one(t, "a", 150).await.expect("A takes the job");
+    let a = reserve_one(t, 150).await.expect("A takes the job");
     let b = eventually(Duration::from_secs(3), "B takes the job over", || {
-        reserve_one(t, "b", 30_000)
+        reserve_one(t, 30_000)
     })
     .await;
     (a, b)
@@ -103,7 +102,7 @@ async fn a_lapsed_lock_holder_never_frees_the_lock_now_held_by_another_attempt()
         .push(&t.noop("first", &[0]).with_overlap_key("acme"))
         .await
         .unwrap();
-    let first = reserve_one(&t, "a", 150).await.unwrap();
+    let first = reserve_one(&t, 150).await.unwrap();
     assert_eq!(
         t.queue
             .acquire(&first.claim, LockKind::Overlap, lease)
@@ -135,7 +134,7 @@ async fn a_lapsed_lock_holder_never_frees_the_lock_now_held_by_another_attempt()
     // The same reserve recovers the lapsed first job to the front of the queue.
     let mut taken = Vec::new();
     while taken.len() < 2 {
-        taken.extend(reserve_one(&t, "b", 30_000).await);
+        taken.extend(reserve_one(&t, 30_000).await);
     }
     let second = taken
         .into_iter()

@@ -84,7 +84,6 @@ async fn a_job_handed_back_too_often_goes_to_the_dead_set() {
     let queues = vec!["default".to_owned()];
     let request = ReserveRequest {
         queues: &queues,
-        worker_id: "test",
         lease: Duration::from_secs(5),
         max: 1,
     };

@@ -115,7 +115,6 @@ async fn overlapping_jobs_run_one_at_a_time_each_lock_taken_once_per_attempt_wit
 fn request(queues: &[String]) -> ReserveRequest<'_> {
     ReserveRequest {
         queues,
-        worker_id: "test",
         lease: Duration::from_millis(200),
         max: 1,
     }

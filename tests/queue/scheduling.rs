@@ -13,7 +13,6 @@ async fn a_delayed_job_is_not_reservable_before_its_time_and_is_at_its_time() {
     let queues = vec!["default".to_owned()];
     let request = ReserveRequest {
         queues: &queues,
-        worker_id: "test",
         lease: Duration::from_secs(5),
         max: 1,
     };

@@ -11,9 +11,9 @@ local out = {}
 local acked = {}
 for i = 3, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  local jkey, unique, overlap = held_job(id, token, 'held:unique', 'held:overlap')
+  local jkey, unique, overlap = held_job(id, token, 'ukey', 'okey')
   if jkey then
-    if unique or overlap then release_locks(jkey, token) end
+    if unique ~= '' or overlap ~= '' then release_locks(jkey, token) end
     redis.call('HSET', jkey, 'state', 'done', 'finished', now)
     redis.call('PEXPIRE', jkey, retention)
     acked[#acked + 1] = id

@@ -11,7 +11,9 @@
 --   owait     how long it may wait for a lock (ms)
 --   state     ready | delayed | reserved | parked | dead | done
 --   attempts  executions started; recoveries: lapsed leases; handbacks: shutdown hand-backs
---   token     fencing token of the current reservation; lease: its deadline (ms)
+--             (each absent until it first counts: absent reads as 0)
+--   token     fencing token of the current reservation (its lease deadline is its score
+--             in the reserved set)
 --   held:unique / held:overlap   present while the current attempt holds that lock
 --   since, waiting   while parked: when it started waiting, and on which lock kind
 --   error     last error or the reason it is dead; died: when it went dead

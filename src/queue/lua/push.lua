@@ -18,10 +18,12 @@ for i = 2, #ARGV, 8 do
     out[#out + 1] = 0
   else
     local delay = tonumber(ARGV[i + 7])
-    redis.call('HSET', jkey, 'spec', ARGV[i + 2], 'queue', queue, 'max', ARGV[i + 3],
-      'ukey', ARGV[i + 4], 'okey', ARGV[i + 5], 'owait', ARGV[i + 6],
-      'attempts', '0', 'recoveries', '0', 'handbacks', '0', 'created', created,
-      'state', delay > 0 and 'delayed' or 'ready')
+    -- A small hash is a list searched from the front: the fields every transition
+    -- reads come first. The counters (attempts, recoveries, handbacks) start absent,
+    -- which every reader takes as 0.
+    redis.call('HSET', jkey, 'state', delay > 0 and 'delayed' or 'ready',
+      'ukey', ARGV[i + 4], 'okey', ARGV[i + 5], 'spec', ARGV[i + 2], 'queue', queue,
+      'max', ARGV[i + 3], 'owait', ARGV[i + 6], 'created', created)
     if not ready[queue] then
       ready[queue] = {}
       queues[#queues + 1] = queue

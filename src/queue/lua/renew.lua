@@ -24,7 +24,6 @@ for i = 3, #ARGV, 2 do
   end
   if ok then
     redis.call('ZADD', K.reserved, 'XX', deadline, id)
-    redis.call('HSET', jkey, 'lease', deadline)
     out[#out + 1] = 1
   else
     out[#out + 1] = 0

@@ -10,18 +10,18 @@
 --   5. takes up to max jobs from the queues in priority order, each with a fresh
 --      fencing token and a lease deadline from Redis TIME.
 -- KEYS[1]: key base.
--- ARGV[1]: key base, [2] worker id, [3] lease ms, [4] max jobs, [5] max recoveries,
---   [6] park re-check ms, [7] sweep limit (per step), [8] dead retention ms,
---   [9..] queue names, highest priority first.
+-- ARGV[1]: key base, [2] lease ms, [3] max jobs, [4] max recoveries,
+--   [5] park re-check ms, [6] sweep limit (per step), [7] dead retention ms,
+--   [8..] queue names, highest priority first.
 -- Returns: { now, wait, restart, taken, buried }
 --   now: Redis time (ms); wait: ms until the earliest delayed job, lease deadline or
 --   park re-check (-1: none); restart: the restart broadcast time (-1: none);
 --   taken: 6 strings per job: id, token, attempt, recoveries, handbacks, spec;
 --   buried: 2 strings per job this call sent to the dead set: id, reason.
 local now = now_ms()
-local worker, lease, max = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local max_recoveries, recheck = tonumber(ARGV[5]), tonumber(ARGV[6])
-local limit, retention = tonumber(ARGV[7]), tonumber(ARGV[8])
+local lease, max = tonumber(ARGV[2]), tonumber(ARGV[3])
+local max_recoveries, recheck = tonumber(ARGV[4]), tonumber(ARGV[5])
+local limit, retention = tonumber(ARGV[6]), tonumber(ARGV[7])
 local buried = {}
 local function bury_noted(id, jkey, reason)
   bury(id, jkey, reason, now)
@@ -96,7 +96,7 @@ local taken = {}
 local leases = {}
 local n = 0
 local deadline = int_str(now + lease)
-for i = 9, #ARGV do
+for i = 8, #ARGV do
   local queue = ARGV[i]
   local ids = n < max and redis.call('LPOP', ready_key(queue), max - n)
   if ids then
@@ -111,8 +111,7 @@ for i = 9, #ARGV do
       else
         local token = int_str(next_token)
         local attempt = int_str((tonumber(f[2]) or 0) + 1)
-        redis.call('HSET', jkey, 'attempts', attempt, 'state', 'reserved', 'token', token,
-          'worker', worker, 'lease', deadline)
+        redis.call('HSET', jkey, 'state', 'reserved', 'token', token, 'attempts', attempt)
         leases[#leases + 1] = deadline
         leases[#leases + 1] = id
         taken[#taken + 1] = id
