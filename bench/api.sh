@@ -50,7 +50,8 @@ cleanup() {
   if [ -n "$pg_database" ]; then
     psql "$postgres_url/postgres" -qc "DROP DATABASE IF EXISTS $pg_database WITH (FORCE)"
   fi
-  redis-cli -u "$REDIS_URL" --scan --pattern "$QUIRE_PREFIX*" \
+  # Every key of the prefix starts with its hash tag: {prefix}:...
+  redis-cli -u "$REDIS_URL" --scan --pattern "{$QUIRE_PREFIX}*" \
     | xargs -r -n 1000 redis-cli -u "$REDIS_URL" unlink >/dev/null
   rm -rf "$scratch"
 }
