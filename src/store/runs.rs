@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::{Store, StoreError, in_write_tx, on_pool};
 use crate::catalog::ResolvedParams;
+use crate::db::Db;
 use crate::writer::{Format, OutputOptions};
 
 /// Where a run is in its life.
@@ -214,10 +215,21 @@ pub struct EnqueueOutcome {
 
 /// What the insert of a run did.
 enum Inserted {
-    /// The new run as stored, and its first download token.
-    Run(Run, String),
+    /// The new run as stored (boxed: a run is large beside the other variant), and its
+    /// first download token.
+    Run(Box<Run>, String),
     /// An identical run is queued or running: nothing was written.
     Conflict,
+}
+
+impl Inserted {
+    /// The outcome of an insert that returned `row` when it wrote the run.
+    fn from_row(row: Option<RunRow>, token: String) -> Result<Inserted, StoreError> {
+        Ok(match row {
+            Some(row) => Inserted::Run(Box::new(Run::try_from(row)?), token),
+            None => Inserted::Conflict,
+        })
+    }
 }
 
 /// The outcome of starting an attempt.
@@ -278,7 +290,7 @@ impl Store {
                 None => match self.insert_run(new, &identity, token_ttl_ms).await {
                     Ok(Inserted::Run(run, token)) => {
                         return Ok(EnqueueOutcome {
-                            run,
+                            run: *run,
                             deduplicated: false,
                             token,
                         });
@@ -349,6 +361,44 @@ impl Store {
         let params = new.params.canonical();
         let options = serde_json::to_string(&new.options).expect("options serialize");
         let (token, token_hash) = super::tokens::new_token();
+        let token_expires = now.saturating_add(token_ttl_ms);
+        if let Db::Postgres(pool) = &self.db {
+            // One statement, atomic on its own: one round trip where BEGIN, the inserts
+            // and COMMIT would take one each.
+            let insert = format!(
+                "WITH run AS ( \
+                   INSERT INTO runs (id, tenant, report, format, params, options, identity, \
+                   status, api_key_id, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) \
+                   ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING \
+                   RETURNING {COLUMNS}), \
+                 token AS ( \
+                   INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) \
+                   SELECT $10, id, $9, $11 FROM run), \
+                 idempotency AS ( \
+                   INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
+                   SELECT $2, $12, $13, id, $9 FROM run WHERE $12::text IS NOT NULL) \
+                 SELECT * FROM run"
+            );
+            let (key, request_hash) = new.idempotency.clone().unzip();
+            let row: Option<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(insert))
+                .bind(&id)
+                .bind(&new.tenant)
+                .bind(&new.report)
+                .bind(new.format.extension())
+                .bind(&params)
+                .bind(&options)
+                .bind(identity)
+                .bind(&new.api_key_id)
+                .bind(now)
+                .bind(&token_hash)
+                .bind(token_expires)
+                .bind(key)
+                .bind(request_hash)
+                .fetch_optional(pool)
+                .await?;
+            return Inserted::from_row(row, token);
+        }
         let insert = format!(
             "INSERT INTO runs (id, tenant, report, format, params, options, identity, \
              status, api_key_id, created_at) \
@@ -376,7 +426,7 @@ impl Store {
                     .bind(&token_hash)
                     .bind(&id)
                     .bind(now)
-                    .bind(now.saturating_add(token_ttl_ms))
+                    .bind(token_expires)
                     .execute(&mut *tx)
                     .await?;
                 if let Some((key, request_hash)) = &new.idempotency {
@@ -392,10 +442,7 @@ impl Store {
             }
             row
         });
-        Ok(match row {
-            Some(row) => Inserted::Run(Run::try_from(row)?, token),
-            None => Inserted::Conflict,
-        })
+        Inserted::from_row(row, token)
     }
 
     /// The run `id`, if it exists.
