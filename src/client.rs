@@ -42,6 +42,18 @@ impl RunInfo {
     }
 }
 
+/// What a download URL gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Download {
+    /// The run completed: its file.
+    File(Vec<u8>),
+    /// The run is still queued or running.
+    Pending {
+        /// `queued` or `running`.
+        status: String,
+    },
+}
+
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct ReportOrder {
@@ -70,16 +82,21 @@ impl Client {
         }
     }
 
+    /// The API's `{"error":{"code","message"}}` answer as a [`ClientError`].
+    fn api_error(status: reqwest::StatusCode, body: &Value) -> ClientError {
+        let error = &body["error"];
+        ClientError::Api {
+            status: status.as_u16(),
+            code: error["code"].as_str().unwrap_or_default().to_owned(),
+            message: error["message"].as_str().unwrap_or_default().to_owned(),
+        }
+    }
+
     async fn parse(response: reqwest::Response) -> Result<RunInfo, ClientError> {
         let status = response.status();
         let body: Value = response.json().await?;
         if !status.is_success() {
-            let error = &body["error"];
-            return Err(ClientError::Api {
-                status: status.as_u16(),
-                code: error["code"].as_str().unwrap_or_default().to_owned(),
-                message: error["message"].as_str().unwrap_or_default().to_owned(),
-            });
+            return Err(Client::api_error(status, &body));
         }
         let mut run: RunInfo =
             serde_json::from_value(body.clone()).map_err(|e| ClientError::Api {
@@ -140,6 +157,28 @@ impl Client {
         }
     }
 
+    /// Asks a download URL for its file once (no API key needed: the token is the
+    /// capability): the file when the run completed, its status while it is queued or
+    /// running.
+    ///
+    /// # Errors
+    /// When the server is unreachable, or refuses the download (unknown or expired
+    /// token, a failed or cancelled run).
+    pub async fn fetch(&self, download_url: &str) -> Result<Download, ClientError> {
+        let response = self.http.get(download_url).send().await?;
+        let status = response.status();
+        if status == reqwest::StatusCode::OK {
+            return Ok(Download::File(response.bytes().await?.to_vec()));
+        }
+        let body: Value = response.json().await.unwrap_or_default();
+        if status == reqwest::StatusCode::ACCEPTED {
+            return Ok(Download::Pending {
+                status: body["status"].as_str().unwrap_or_default().to_owned(),
+            });
+        }
+        Err(Client::api_error(status, &body))
+    }
+
     /// Downloads the file behind a download URL into `path` (no API key needed: the
     /// token is the capability).
     ///
@@ -147,25 +186,16 @@ impl Client {
     /// When the download is refused (still running, expired) or the file cannot be
     /// written.
     pub async fn download(&self, download_url: &str, path: &Path) -> Result<u64, ClientError> {
-        let response = self.http.get(download_url).send().await?;
-        if response.status() != reqwest::StatusCode::OK {
-            let status = response.status().as_u16();
-            let body: Value = response.json().await.unwrap_or_default();
-            return Err(ClientError::Api {
-                status,
-                code: body["error"]["code"]
-                    .as_str()
-                    .unwrap_or("not_ready")
-                    .to_owned(),
-                message: body["error"]["message"]
-                    .as_str()
-                    .or(body["status"].as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-            });
+        match self.fetch(download_url).await? {
+            Download::File(bytes) => {
+                tokio::fs::write(path, &bytes).await?;
+                Ok(bytes.len() as u64)
+            }
+            Download::Pending { status } => Err(ClientError::Api {
+                status: reqwest::StatusCode::ACCEPTED.as_u16(),
+                code: "not_ready".to_owned(),
+                message: status,
+            }),
         }
-        let bytes = response.bytes().await?;
-        tokio::fs::write(path, &bytes).await?;
-        Ok(bytes.len() as u64)
     }
 }

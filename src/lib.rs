@@ -42,4 +42,4 @@ pub mod telemetry;
 pub mod worker;
 pub mod writer;
 
-pub use client::{Client, ClientError, ReportOrder, RunInfo};
+pub use client::{Client, ClientError, Download, ReportOrder, RunInfo};

@@ -72,3 +72,22 @@ fn the_report_benchmark_runs_on_each_database_and_format() {
         );
     }
 }
+
+#[test]
+fn the_end_to_end_benchmark_downloads_every_report_on_each_database() {
+    for database in ["sqlite", "postgres"] {
+        let summary = bench(&["e2e", "--samples", "5", "--database", database]);
+        assert_eq!(summary.get("bench"), Some("e2e"));
+        assert_eq!(summary.get("database"), Some(database));
+        assert_eq!(number(&summary, "samples"), 5.0);
+        // The seeded windows hold about ten invoices each; none is empty on average.
+        assert!(number(&summary, "rows_mean") > 1.0, "{}", summary.line());
+        let (p50, p99) = (number(&summary, "p50_ms"), number(&summary, "p99_ms"));
+        assert!(0.0 < p50 && p50 <= p99, "{}", summary.line());
+        assert!(p99 <= number(&summary, "max_ms"));
+        // Enqueueing is part of the end-to-end time, never more than it.
+        assert!(number(&summary, "enqueue_p50_ms") <= number(&summary, "max_ms"));
+        assert_eq!(number(&summary, "target_p50_ms"), 20.0);
+        assert!(matches!(summary.get("target_met"), Some("true" | "false")));
+    }
+}

@@ -10,9 +10,13 @@
 //!   rust_xlsxwriter writing the same cells from memory (XLSX). Each phase runs in a
 //!   child process so that its peak memory is its own.
 //!
+//! - [`e2e`]: small reports one at a time through the real API and a real worker, in
+//!   one process, from `POST /v1/reports` until the file is downloaded.
+//!
 //! A benchmark never weakens a guarantee to look fast: jobs hold leases and fencing
 //! tokens, files are synced before they are published.
 
+pub mod e2e;
 pub mod queue;
 pub mod report;
 
@@ -40,6 +44,18 @@ pub enum BenchError {
     /// A file or a child process could not be handled.
     #[error("I/O failed: {0}")]
     Io(#[from] std::io::Error),
+    /// Seeding the benchmark's demo data failed.
+    #[error(transparent)]
+    Seed(#[from] crate::seed::SeedError),
+    /// quire's own state could not be written.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The benchmark's API call failed.
+    #[error("calling the API failed: {0}")]
+    Client(#[from] crate::client::ClientError),
+    /// Starting or running the API or the run service failed.
+    #[error("{0:#}")]
+    Setup(anyhow::Error),
     /// The run did not do what it measured (lost jobs, a phase that failed).
     #[error("{0}")]
     Invalid(String),

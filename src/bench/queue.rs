@@ -187,7 +187,7 @@ impl JobHandler for Probe {
 }
 
 /// Deletes every key under the queue's prefix.
-async fn delete_prefix(queue: &Queue) -> Result<(), BenchError> {
+pub(super) async fn delete_prefix(queue: &Queue) -> Result<(), BenchError> {
     let mut conn = queue.connection();
     let pattern = format!("{}*", queue.keys().base());
     let mut cursor: u64 = 0;

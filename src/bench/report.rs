@@ -596,14 +596,15 @@ async fn generate(url: &str, rows: u64) -> Result<(), BenchError> {
 }
 
 /// The throw-away database of one run.
-struct BenchDb {
-    url: String,
+pub(super) struct BenchDb {
+    pub(super) url: String,
     /// The server URL and database name to drop, on PostgreSQL.
     postgres: Option<(String, String)>,
 }
 
 impl BenchDb {
-    async fn create(
+    /// A SQLite file in `scratch`, or a fresh database on the PostgreSQL server.
+    pub(super) async fn create(
         database: BenchDatabase,
         postgres_url: &str,
         scratch: &Path,
@@ -624,7 +625,8 @@ impl BenchDb {
         }
     }
 
-    async fn drop(self) -> Result<(), BenchError> {
+    /// Drops the PostgreSQL database (the SQLite file goes with its folder).
+    pub(super) async fn drop(self) -> Result<(), BenchError> {
         if let Some((server, name)) = self.postgres {
             admin(
                 &server,

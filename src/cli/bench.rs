@@ -1,6 +1,7 @@
-//! `quire bench queue | report`: reproducible benchmarks (SPEC §7). Each prints its
-//! figures beside its baseline or the cited reference figures, then one `key=value`
-//! summary line (or, with `--json`, one JSON object of the same pairs).
+//! `quire bench queue | report | e2e`: reproducible benchmarks (SPEC §7). Each prints
+//! its figures beside its baseline, the cited reference figures or the issue's target,
+//! then one `key=value` summary line (or, with `--json`, one JSON object of the same
+//! pairs).
 
 use std::path::PathBuf;
 
@@ -8,13 +9,15 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use super::UsageError;
+use crate::bench::e2e::{E2eBench, POLL_INTERVAL, TARGET_P50, WARM_UP};
 use crate::bench::queue::{QueueBench, REFERENCES};
 use crate::bench::report::{Baseline, BenchDatabase, Phase, PhaseFigures, ReportBench};
 use crate::bench::{Summary, cores, median};
 use crate::settings::Settings;
 use crate::writer::Format;
 
-/// The PostgreSQL server `bench report` uses when DATABASE_URL is not a PostgreSQL URL.
+/// The PostgreSQL server `bench report` and `bench e2e` use when DATABASE_URL is not a
+/// PostgreSQL URL.
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// Options of `quire bench`.
@@ -31,6 +34,9 @@ pub enum BenchCommand {
     Queue(QueueArgs),
     /// A generated invoice table built into CSV or XLSX beside its baseline.
     Report(ReportArgs),
+    /// Small reports one at a time through the real API and a worker, from
+    /// POST /v1/reports until the file is downloaded.
+    E2e(E2eArgs),
     /// One measured phase of `bench report`, in its own process (internal).
     #[command(hide = true)]
     Phase(PhaseArgs),
@@ -57,6 +63,19 @@ pub struct ReportArgs {
     /// row-by-row path, which writes the same bytes).
     #[arg(long)]
     pub no_copy: bool,
+}
+
+/// Options of `quire bench e2e`.
+#[derive(Debug, Args)]
+pub struct E2eArgs {
+    /// Reports to time, one after the other.
+    #[arg(long, default_value_t = 200)]
+    pub samples: usize,
+    /// Where quire's state and the report data live: a SQLite file in a temporary
+    /// folder, or a fresh PostgreSQL database on DATABASE_URL's server (default
+    /// postgres://postgres@127.0.0.1:5432/postgres).
+    #[arg(long, value_enum, default_value_t = BenchDatabase::Sqlite)]
+    pub database: BenchDatabase,
 }
 
 /// Options of `quire bench phase`.
@@ -99,6 +118,7 @@ pub async fn run(settings: &Settings, args: BenchArgs, json: bool) -> anyhow::Re
     let summary = match args.which {
         BenchCommand::Queue(args) => queue(settings, args, json).await?,
         BenchCommand::Report(args) => report(settings, args, json).await?,
+        BenchCommand::E2e(args) => e2e(settings, args, json).await?,
         BenchCommand::Phase(args) => {
             let figures =
                 crate::bench::report::run_phase(args.phase, &args.url, args.format, &args.out)
@@ -187,11 +207,7 @@ async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Re
     if args.rows == 0 || args.runs == 0 {
         return Err(UsageError("--rows and --runs must be at least 1".into()).into());
     }
-    let postgres_url = if settings.database_url.starts_with("postgres") {
-        settings.database_url.clone()
-    } else {
-        DEFAULT_POSTGRES_URL.to_owned()
-    };
+    let postgres_url = postgres_server(settings);
     let bench = ReportBench {
         rows: args.rows,
         format: args.format,
@@ -201,18 +217,15 @@ async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Re
         exe: std::env::current_exe().context("finding the quire binary")?,
         copy_fast_path: !args.no_copy,
     };
-    let figures = bench.run().await.with_context(|| match args.database {
-        BenchDatabase::Postgres => format!(
-            "benchmarking reports on PostgreSQL at {}",
-            super::redact(&postgres_url)
-        ),
-        BenchDatabase::Sqlite => "benchmarking reports on SQLite".to_owned(),
-    })?;
+    let figures = bench
+        .run()
+        .await
+        .with_context(|| on_database("reports", args.database, &postgres_url))?;
     let ours = Medians::of(&figures.render_runs);
     let baseline = Medians::of(&figures.baseline_runs);
     let ratio = ours.seconds / baseline.seconds;
     let copied = figures.render_runs.iter().all(|run| run.copied);
-    let database = format!("{:?}", args.database).to_lowercase();
+    let database = database_name(args.database);
     if !json {
         println!(
             "quire bench report: {} rows x 9 columns, {}, {database}, {} runs each (medians), {} cores",
@@ -281,6 +294,93 @@ async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Re
     );
     summary.push("ratio", format!("{ratio:.3}"));
     Ok(summary)
+}
+
+async fn e2e(settings: &Settings, args: E2eArgs, json: bool) -> anyhow::Result<Summary> {
+    if args.samples == 0 {
+        return Err(UsageError("--samples must be at least 1".into()).into());
+    }
+    let postgres_url = postgres_server(settings);
+    let bench = E2eBench {
+        samples: args.samples,
+        database: args.database,
+        postgres_url: postgres_url.clone(),
+    };
+    let figures = bench
+        .run(settings)
+        .await
+        .with_context(|| on_database("end to end", args.database, &postgres_url))?;
+    let (p50, p99, mean) = (figures.latency(0.50), figures.latency(0.99), figures.mean());
+    let (max, enqueue_p50) = (figures.latency(1.0), figures.enqueue_latency(0.50));
+    let database = database_name(args.database);
+    let met = p50 < TARGET_P50;
+    if !json {
+        println!(
+            "quire bench e2e: {} reports one at a time (after {WARM_UP} warm-up), invoices as CSV, \
+             {:.1} rows each on average, {database}, API + 1 worker in one process, {} cores",
+            args.samples,
+            figures.mean_rows(),
+            cores()
+        );
+        println!(
+            "  enqueue -> downloadable  p50 {:.3} ms  p99 {:.3} ms  mean {:.3} ms  max {:.3} ms",
+            ms(p50),
+            ms(p99),
+            ms(mean),
+            ms(max)
+        );
+        println!(
+            "  target (issue #5)       p50 under {:.0} ms: {}",
+            ms(TARGET_P50),
+            if met { "met" } else { "NOT met" }
+        );
+        println!("  POST /v1/reports alone  p50 {:.3} ms", ms(enqueue_p50));
+        println!(
+            "  the API has no wait or long-poll: the download URL is polled every {} ms \
+             ({} polls answered 202 over all samples)",
+            POLL_INTERVAL.as_millis(),
+            figures.pending_polls
+        );
+    }
+    let mut summary = Summary::default();
+    summary.push("bench", "e2e");
+    summary.push("samples", args.samples);
+    summary.push("database", database);
+    summary.push("cores", cores());
+    summary.push("rows_mean", format!("{:.1}", figures.mean_rows()));
+    summary.push("p50_ms", format!("{:.3}", ms(p50)));
+    summary.push("p99_ms", format!("{:.3}", ms(p99)));
+    summary.push("mean_ms", format!("{:.3}", ms(mean)));
+    summary.push("max_ms", format!("{:.3}", ms(max)));
+    summary.push("enqueue_p50_ms", format!("{:.3}", ms(enqueue_p50)));
+    summary.push("target_p50_ms", format!("{:.0}", ms(TARGET_P50)));
+    summary.push("target_met", met);
+    summary.push("poll_ms", POLL_INTERVAL.as_millis());
+    Ok(summary)
+}
+
+/// The PostgreSQL server on which benchmarks create their throw-away databases.
+fn postgres_server(settings: &Settings) -> String {
+    if settings.database_url.starts_with("postgres") {
+        settings.database_url.clone()
+    } else {
+        DEFAULT_POSTGRES_URL.to_owned()
+    }
+}
+
+/// What a benchmark failure was about: `what` on which database.
+fn on_database(what: &str, database: BenchDatabase, postgres_url: &str) -> String {
+    match database {
+        BenchDatabase::Postgres => format!(
+            "benchmarking {what} on PostgreSQL at {}",
+            super::redact(postgres_url)
+        ),
+        BenchDatabase::Sqlite => format!("benchmarking {what} on SQLite"),
+    }
+}
+
+fn database_name(database: BenchDatabase) -> String {
+    format!("{database:?}").to_lowercase()
 }
 
 /// The median of each figure over a phase's runs.

@@ -229,7 +229,11 @@ impl Runs {
                 .as_ref()
                 .map(|key| (key.clone(), request.fingerprint())),
         };
-        let EnqueueOutcome { run, deduplicated } = self.store.enqueue_run(&new).await?;
+        let EnqueueOutcome {
+            run,
+            deduplicated,
+            token,
+        } = self.store.enqueue_run(&new, self.token_ttl_ms()).await?;
         if !deduplicated {
             let pushed = match self.job_for(&run) {
                 Ok(job) => self.queue.push(&job).await.map_err(RunsError::from),
@@ -240,7 +244,6 @@ impl Runs {
                 return Err(error);
             }
         }
-        let token = self.mint_token(&run.id).await?;
         metrics::counter!("quire_runs_enqueued_total", "deduplicated" => deduplicated.to_string())
             .increment(1);
         Ok(Enqueued {
@@ -255,8 +258,11 @@ impl Runs {
     /// # Errors
     /// When the database fails.
     pub async fn mint_token(&self, run_id: &str) -> Result<String, RunsError> {
-        let ttl = i64::try_from(self.retention.tokens.as_millis()).unwrap_or(i64::MAX);
-        Ok(self.store.mint_token(run_id, ttl).await?)
+        Ok(self.store.mint_token(run_id, self.token_ttl_ms()).await?)
+    }
+
+    fn token_ttl_ms(&self) -> i64 {
+        i64::try_from(self.retention.tokens.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// The run `id` as seen by `tenant` (`None`: any tenant). Another tenant's run is

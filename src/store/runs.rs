@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::{Store, StoreError, in_write_tx, on_pool};
 use crate::catalog::ResolvedParams;
+use crate::db::Db;
 use crate::writer::{Format, OutputOptions};
 
 /// Where a run is in its life.
@@ -208,6 +209,27 @@ pub struct EnqueueOutcome {
     /// True when an identical queued-or-running run (or the idempotency key's earlier
     /// run) was returned instead of a new one.
     pub deduplicated: bool,
+    /// A fresh download token for the run.
+    pub token: String,
+}
+
+/// What the insert of a run did.
+enum Inserted {
+    /// The new run as stored (boxed: a run is large beside the other variant), and its
+    /// first download token.
+    Run(Box<Run>, String),
+    /// An identical run is queued or running: nothing was written.
+    Conflict,
+}
+
+impl Inserted {
+    /// The outcome of an insert that returned `row` when it wrote the run.
+    fn from_row(row: Option<RunRow>, token: String) -> Result<Inserted, StoreError> {
+        Ok(match row {
+            Some(row) => Inserted::Run(Box::new(Run::try_from(row)?), token),
+            None => Inserted::Conflict,
+        })
+    }
 }
 
 /// The outcome of starting an attempt.
@@ -246,54 +268,69 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 }
 
 impl Store {
-    /// Inserts a queued run, unless an identical run is queued or running (the partial
-    /// unique index decides) or the idempotency key names an earlier run: then that
-    /// run is returned, deduplicated.
+    /// Inserts a queued run with a download token valid for `token_ttl_ms`, in one
+    /// transaction, unless an identical run is queued or running (the partial unique
+    /// index decides) or the idempotency key names an earlier run: then that run is
+    /// returned, deduplicated, with a token minted for it.
     ///
     /// # Errors
     /// [`StoreError::IdempotencyConflict`] when the key was used with another request.
-    pub async fn enqueue_run(&self, new: &NewRun) -> Result<EnqueueOutcome, StoreError> {
-        let identity = new.identity();
-        // Two attempts: a concurrent insert can win the unique index between our
-        // lookup and our insert; the second pass then finds its row.
-        for _ in 0..2 {
-            if let Some(outcome) = self.find_existing(new, &identity).await? {
-                return Ok(outcome);
-            }
-            match self.insert_run(new, &identity).await {
-                Ok(run) => {
-                    return Ok(EnqueueOutcome {
-                        run,
-                        deduplicated: false,
-                    });
-                }
-                Err(StoreError::Unavailable(error)) if is_unique_violation(&error) => continue,
-                Err(error) => return Err(error),
-            }
-        }
-        self.find_existing(new, &identity)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("a conflicting run vanished".into()))
-    }
-
-    async fn find_existing(
+    pub async fn enqueue_run(
         &self,
         new: &NewRun,
-        identity: &str,
-    ) -> Result<Option<EnqueueOutcome>, StoreError> {
-        if let Some((key, request_hash)) = &new.idempotency
-            && let Some((stored_hash, run_id)) = self.idempotency_key(&new.tenant, key).await?
-        {
-            if &stored_hash != request_hash {
-                return Err(StoreError::IdempotencyConflict);
-            }
-            if let Some(run) = self.run(&run_id).await? {
-                return Ok(Some(EnqueueOutcome {
+        token_ttl_ms: i64,
+    ) -> Result<EnqueueOutcome, StoreError> {
+        let identity = new.identity();
+        // Two attempts: a concurrent request can insert the same idempotency key
+        // between our look-up and our insert, or the identical run that made ours
+        // conflict can finish before we read it; the second pass then sees the change.
+        for _ in 0..2 {
+            let existing = match self.idempotent_run(new).await? {
+                Some(run) => Some(run),
+                None => match self.insert_run(new, &identity, token_ttl_ms).await {
+                    Ok(Inserted::Run(run, token)) => {
+                        return Ok(EnqueueOutcome {
+                            run: *run,
+                            deduplicated: false,
+                            token,
+                        });
+                    }
+                    Ok(Inserted::Conflict) => self.active_run(new, &identity).await?,
+                    Err(StoreError::Unavailable(error)) if is_unique_violation(&error) => None,
+                    Err(error) => return Err(error),
+                },
+            };
+            if let Some(run) = existing {
+                let token = self.mint_token(&run.id, token_ttl_ms).await?;
+                return Ok(EnqueueOutcome {
                     run,
                     deduplicated: true,
-                }));
+                    token,
+                });
             }
         }
+        Err(StoreError::Corrupt(
+            "a run neither inserted nor found after two attempts".into(),
+        ))
+    }
+
+    /// The earlier run the request's idempotency key names, if it has one.
+    async fn idempotent_run(&self, new: &NewRun) -> Result<Option<Run>, StoreError> {
+        let Some((key, request_hash)) = &new.idempotency else {
+            return Ok(None);
+        };
+        let Some((stored_hash, run_id)) = self.idempotency_key(&new.tenant, key).await? else {
+            return Ok(None);
+        };
+        if &stored_hash != request_hash {
+            return Err(StoreError::IdempotencyConflict);
+        }
+        self.run(&run_id).await
+    }
+
+    /// The queued or running run identical to `new`, remembered under its
+    /// idempotency key.
+    async fn active_run(&self, new: &NewRun, identity: &str) -> Result<Option<Run>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM runs WHERE identity = $1 AND status IN ('queued', 'running')"
         );
@@ -307,24 +344,44 @@ impl Store {
             self.remember_idempotency_key(&new.tenant, key, request_hash, &run.id)
                 .await?;
         }
-        Ok(Some(EnqueueOutcome {
-            run,
-            deduplicated: true,
-        }))
+        Ok(Some(run))
     }
 
-    async fn insert_run(&self, new: &NewRun, identity: &str) -> Result<Run, StoreError> {
+    /// In one transaction: the run (unless an identical one is queued or running), its
+    /// first download token and its idempotency key. The row comes back from the
+    /// insert itself, as stored.
+    async fn insert_run(
+        &self,
+        new: &NewRun,
+        identity: &str,
+        token_ttl_ms: i64,
+    ) -> Result<Inserted, StoreError> {
         let id = uuid::Uuid::now_v7().to_string();
         let now = self.now_ms();
         let params = new.params.canonical();
         let options = serde_json::to_string(&new.options).expect("options serialize");
-        let insert = "INSERT INTO runs (id, tenant, report, format, params, options, identity, \
-                      status, api_key_id, created_at) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9)";
-        let remember = "INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
-                        VALUES ($1, $2, $3, $4, $5)";
-        in_write_tx!(&self.db, tx => {
-            sqlx::query(insert)
+        let (token, token_hash) = super::tokens::new_token();
+        let token_expires = now.saturating_add(token_ttl_ms);
+        if let Db::Postgres(pool) = &self.db {
+            // One statement, atomic on its own: one round trip where BEGIN, the inserts
+            // and COMMIT would take one each.
+            let insert = format!(
+                "WITH run AS ( \
+                   INSERT INTO runs (id, tenant, report, format, params, options, identity, \
+                   status, api_key_id, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) \
+                   ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING \
+                   RETURNING {COLUMNS}), \
+                 token AS ( \
+                   INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) \
+                   SELECT $10, id, $9, $11 FROM run), \
+                 idempotency AS ( \
+                   INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
+                   SELECT $2, $12, $13, id, $9 FROM run WHERE $12::text IS NOT NULL) \
+                 SELECT * FROM run"
+            );
+            let (key, request_hash) = new.idempotency.clone().unzip();
+            let row: Option<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(insert))
                 .bind(&id)
                 .bind(&new.tenant)
                 .bind(&new.report)
@@ -334,22 +391,58 @@ impl Store {
                 .bind(identity)
                 .bind(&new.api_key_id)
                 .bind(now)
-                .execute(&mut *tx)
+                .bind(&token_hash)
+                .bind(token_expires)
+                .bind(key)
+                .bind(request_hash)
+                .fetch_optional(pool)
                 .await?;
-            if let Some((key, request_hash)) = &new.idempotency {
-                sqlx::query(remember)
-                    .bind(&new.tenant)
-                    .bind(key)
-                    .bind(request_hash)
+            return Inserted::from_row(row, token);
+        }
+        let insert = format!(
+            "INSERT INTO runs (id, tenant, report, format, params, options, identity, \
+             status, api_key_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) \
+             ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING \
+             RETURNING {COLUMNS}"
+        );
+        let remember = "INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
+                        VALUES ($1, $2, $3, $4, $5)";
+        let row: Option<RunRow> = in_write_tx!(&self.db, tx => {
+            let row: Option<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(insert))
+                .bind(&id)
+                .bind(&new.tenant)
+                .bind(&new.report)
+                .bind(new.format.extension())
+                .bind(&params)
+                .bind(&options)
+                .bind(identity)
+                .bind(&new.api_key_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if row.is_some() {
+                sqlx::query(super::tokens::INSERT_TOKEN)
+                    .bind(&token_hash)
                     .bind(&id)
                     .bind(now)
+                    .bind(token_expires)
                     .execute(&mut *tx)
                     .await?;
+                if let Some((key, request_hash)) = &new.idempotency {
+                    sqlx::query(remember)
+                        .bind(&new.tenant)
+                        .bind(key)
+                        .bind(request_hash)
+                        .bind(&id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
+            row
         });
-        self.run(&id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("run {id} vanished after insert")))
+        Inserted::from_row(row, token)
     }
 
     /// The run `id`, if it exists.

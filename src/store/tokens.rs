@@ -18,6 +18,17 @@ fn hash(token: &str) -> String {
     super::sha256_hex(&[token.as_bytes()])
 }
 
+/// Inserts a token's row: `$1` its hash, `$2` the run, `$3` created, `$4` expires.
+pub(super) const INSERT_TOKEN: &str = "INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4)";
+
+/// A new token and the hash under which it is stored.
+pub(super) fn new_token() -> (String, String) {
+    let token = super::random_secret();
+    let hashed = hash(&token);
+    (token, hashed)
+}
+
 impl Store {
     /// Mints a token for `run_id` valid for `ttl_ms`; returns the token, which is never
     /// stored and cannot be shown again.
@@ -25,19 +36,17 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn mint_token(&self, run_id: &str, ttl_ms: i64) -> Result<String, StoreError> {
-        let token = super::random_secret();
+        let (token, hashed) = new_token();
         let now = self.now_ms();
         on_pool!(&self.db, pool => {
-            sqlx::query(
-                "INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(hash(&token))
-            .bind(run_id)
-            .bind(now)
-            .bind(now + ttl_ms)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
+            sqlx::query(INSERT_TOKEN)
+                .bind(hashed)
+                .bind(run_id)
+                .bind(now)
+                .bind(now.saturating_add(ttl_ms))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
         })?;
         Ok(token)
     }
