@@ -48,7 +48,10 @@ impl JobHandler for NoopHandler {
         let attempt = ctx.attempt();
         let pid = std::process::id();
         let started = now_ms();
-        record(&payload, || format!("start {job} {attempt} {pid} {started}\n")).await?;
+        record(&payload, || {
+            format!("start {job} {attempt} {pid} {started}\n")
+        })
+        .await?;
         let index = usize::try_from(attempt)
             .unwrap_or(usize::MAX)
             .saturating_sub(1);

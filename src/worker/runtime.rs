@@ -262,12 +262,8 @@ impl Worker {
             None,
             stop.clone(),
         );
-        let attempt = Arc::clone(&self.shared).attempt(
-            reservation,
-            lease,
-            CancellationToken::new(),
-            None,
-        );
+        let attempt =
+            Arc::clone(&self.shared).attempt(reservation, lease, CancellationToken::new(), None);
         let (processed, ()) = tokio::join!(
             async {
                 let processed = attempt.await;
