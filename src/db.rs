@@ -94,8 +94,10 @@ impl Db {
                     source,
                 })?;
             }
+            // No ping before each acquire: see the PostgreSQL pool below.
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await
                 .map_err(DbError::Connect)?;
@@ -104,8 +106,11 @@ impl Db {
             let options = PgConnectOptions::from_str(url)
                 .map_err(DbError::Connect)?
                 .options([("default_transaction_read_only", read_only)]);
+            // sqlx pings every connection when it goes back to the pool; a second ping on
+            // the way out cost every query another round trip.
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
