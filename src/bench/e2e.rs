@@ -168,27 +168,22 @@ impl E2eBench {
         let public_url = format!("http://{}", listener.local_addr()?);
 
         let shutdown = CancellationToken::new();
-        let api = tokio::spawn(crate::cli::serve::serve(
-            listener,
-            public_url.clone(),
-            runs.clone(),
-            shutdown.clone(),
-        ));
         let worker_options = WorkerOptions {
             queues: vec![REPORT_QUEUE.to_owned()],
             ..WorkerOptions::default()
         };
-        let worker = tokio::spawn(crate::cli::work::work(
+        let app = tokio::spawn(crate::cli::run::serve_and_work(
+            listener,
+            public_url.clone(),
             runs.clone(),
             worker_options,
-            public_url.clone(),
             shutdown.clone(),
         ));
         let client = Client::new(&public_url, &key);
         let measured = self.measure(&client, &tenant, first_day).await;
         shutdown.cancel();
-        let (api, _) = tokio::join!(api, worker);
-        let served = api
+        let served = app
+            .await
             .map_err(|error| BenchError::Invalid(format!("the API panicked: {error}")))?
             .map_err(BenchError::Setup);
         let figures = measured?;

@@ -38,21 +38,16 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     );
 
     let shutdown = CancellationToken::new();
-    let api = tokio::spawn(super::serve::serve(
-        listener,
-        public_url.clone(),
-        runs.clone(),
-        shutdown.clone(),
-    ));
     let options = WorkerOptions {
         queues: vec![REPORT_QUEUE.to_owned()],
         concurrency: 2,
         ..WorkerOptions::default()
     };
-    let worker = tokio::spawn(super::work::work(
+    let app = tokio::spawn(super::run::serve_and_work(
+        listener,
+        public_url.clone(),
         runs.clone(),
         options,
-        public_url.clone(),
         shutdown.clone(),
     ));
 
@@ -60,7 +55,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     let client = Client::new(&public_url, &key);
     let outcome = enqueue_and_follow(&client, &tenants).await;
     shutdown.cancel();
-    let _ = tokio::join!(api, worker);
+    let _ = app.await;
     let finished = outcome?;
     print_summary(&runs, &finished).await?;
     Ok(())
