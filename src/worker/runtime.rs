@@ -280,9 +280,14 @@ impl Worker {
     /// outages are waited out with backoff; they never end the loop.
     pub async fn run(self, shutdown: CancellationToken) -> Exit {
         let shared = Arc::clone(&self.shared);
-        let exit = match retry_redis(&shutdown, || shared.queue.redis_time_ms()).await {
-            Some(started_ms) => shared.serve(started_ms, &shutdown).await,
-            None => Exit::Shutdown,
+        let exit = match persist(&shutdown, || shared.queue.redis_time_ms()).await {
+            Ok(started_ms) => shared.serve(started_ms, &shutdown).await,
+            Err(error) => {
+                if !shutdown.is_cancelled() {
+                    tracing::error!(%error, "could not read Redis's time; the worker stops");
+                }
+                Exit::Shutdown
+            }
         };
         let Worker {
             shared,
@@ -578,7 +583,7 @@ impl Shared {
             lease: self.options.lease,
         };
         for middleware in &self.middleware {
-            match self.persist(hard_stop, || middleware.enter(scope)).await {
+            match persist(hard_stop, || middleware.enter(scope)).await {
                 Ok(Gate::Proceed) => {}
                 // The middleware already made the transition; only the event is left.
                 Ok(Gate::Parked { reason }) => {
@@ -650,30 +655,6 @@ impl Shared {
             (Stop::Shutdown, _) => Executed::Stopped(Stop::Shutdown),
         }
     }
-
-    /// Runs a Redis step, retrying while Redis is unavailable, until it succeeds, is
-    /// refused, or the worker's grace period ends.
-    async fn persist<T, F, Fut>(
-        &self,
-        hard_stop: &CancellationToken,
-        mut step: F,
-    ) -> Result<T, QueueError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, QueueError>>,
-    {
-        let mut failures = 0;
-        loop {
-            match step().await {
-                Err(error) if error.is_unavailable() && !hard_stop.is_cancelled() => {
-                    failures += 1;
-                    tracing::warn!(%error, "Redis failed; retrying");
-                    pause(hard_stop, backoff(failures)).await;
-                }
-                other => return other,
-            }
-        }
-    }
 }
 
 /// How an attempt ends, before it is committed.
@@ -740,10 +721,7 @@ impl Current<'_> {
         let claim = self.claim;
         // A hand-back comes after the hard stop, when `persist` makes a single try: the
         // worker is leaving, and if Redis is away the lease will lapse instead.
-        let committed = self
-            .shared
-            .persist(self.hard_stop, || self.transition(&ending))
-            .await;
+        let committed = persist(self.hard_stop, || self.transition(&ending)).await;
         let buried = match committed {
             Ok(deferred) => deferred == Deferred::Buried,
             Err(error) => return refused(claim, &error),
@@ -808,8 +786,9 @@ fn free_slots(slots: &Arc<Semaphore>, want: usize) -> Vec<OwnedSemaphorePermit> 
     free
 }
 
-/// Retries `step` while Redis is unavailable; `None` if `stop` fires first.
-async fn retry_redis<T, F, Fut>(stop: &CancellationToken, mut step: F) -> Option<T>
+/// Runs a Redis step, retrying while Redis is unavailable, until it succeeds, is
+/// refused, or `stop` fires (then the last error is returned).
+async fn persist<T, F, Fut>(stop: &CancellationToken, mut step: F) -> Result<T, QueueError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, QueueError>>,
@@ -817,15 +796,12 @@ where
     let mut failures = 0;
     loop {
         match step().await {
-            Ok(value) => return Some(value),
-            Err(error) => {
+            Err(error) if error.is_unavailable() && !stop.is_cancelled() => {
                 failures += 1;
                 tracing::warn!(%error, "Redis is unavailable; retrying");
                 pause(stop, backoff(failures)).await;
-                if stop.is_cancelled() {
-                    return None;
-                }
             }
+            other => return other,
         }
     }
 }
