@@ -362,16 +362,33 @@ impl Store {
         let options = serde_json::to_string(&new.options).expect("options serialize");
         let (token, token_hash) = super::tokens::new_token();
         let token_expires = now.saturating_add(token_ttl_ms);
+        let insert_run = format!(
+            "INSERT INTO runs (id, tenant, report, format, params, options, identity, \
+             status, api_key_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) \
+             ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING \
+             RETURNING {COLUMNS}"
+        );
+        // The run's binds, $1 to $9 of `insert_run`, on either database's query.
+        macro_rules! bind_run {
+            ($query:expr) => {
+                $query
+                    .bind(&id)
+                    .bind(&new.tenant)
+                    .bind(&new.report)
+                    .bind(new.format.extension())
+                    .bind(&params)
+                    .bind(&options)
+                    .bind(identity)
+                    .bind(&new.api_key_id)
+                    .bind(now)
+            };
+        }
         if let Db::Postgres(pool) = &self.db {
             // One statement, atomic on its own: one round trip where BEGIN, the inserts
             // and COMMIT would take one each.
             let insert = format!(
-                "WITH run AS ( \
-                   INSERT INTO runs (id, tenant, report, format, params, options, identity, \
-                   status, api_key_id, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) \
-                   ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING \
-                   RETURNING {COLUMNS}), \
+                "WITH run AS ({insert_run}), \
                  token AS ( \
                    INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) \
                    SELECT $10, id, $9, $11 FROM run), \
@@ -381,16 +398,7 @@ impl Store {
                  SELECT * FROM run"
             );
             let (key, request_hash) = new.idempotency.clone().unzip();
-            let row: Option<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(insert))
-                .bind(&id)
-                .bind(&new.tenant)
-                .bind(&new.report)
-                .bind(new.format.extension())
-                .bind(&params)
-                .bind(&options)
-                .bind(identity)
-                .bind(&new.api_key_id)
-                .bind(now)
+            let row: Option<RunRow> = bind_run!(sqlx::query_as(sqlx::AssertSqlSafe(insert)))
                 .bind(&token_hash)
                 .bind(token_expires)
                 .bind(key)
@@ -399,27 +407,12 @@ impl Store {
                 .await?;
             return Inserted::from_row(row, token);
         }
-        let insert = format!(
-            "INSERT INTO runs (id, tenant, report, format, params, options, identity, \
-             status, api_key_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) \
-             ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING \
-             RETURNING {COLUMNS}"
-        );
         let remember = "INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
                         VALUES ($1, $2, $3, $4, $5)";
         let row: Option<RunRow> = in_write_tx!(&self.db, tx => {
-            let row: Option<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(insert))
-                .bind(&id)
-                .bind(&new.tenant)
-                .bind(&new.report)
-                .bind(new.format.extension())
-                .bind(&params)
-                .bind(&options)
-                .bind(identity)
-                .bind(&new.api_key_id)
-                .bind(now)
-                .fetch_optional(&mut *tx)
+            let row: Option<RunRow> =
+                bind_run!(sqlx::query_as(sqlx::AssertSqlSafe(insert_run.as_str())))
+                    .fetch_optional(&mut *tx)
                 .await?;
             if row.is_some() {
                 sqlx::query(super::tokens::INSERT_TOKEN)
