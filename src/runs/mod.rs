@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
 
 pub use handler::{REPORT_JOB_KIND, ReportHandler};
 pub use observer::RunsObserver;
@@ -336,5 +337,22 @@ impl Runs {
             self.queue.push(&self.job_for(&run)?).await?;
         }
         Ok(run)
+    }
+}
+
+/// Runs `tick` every `interval` (the first at once) until `shutdown`; a tick in
+/// progress finishes first.
+async fn every<F, Fut>(interval: Duration, shutdown: &CancellationToken, mut tick: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        tick().await;
     }
 }

@@ -66,18 +66,14 @@ impl Sweeper {
     /// Sweeps every `interval` until `shutdown`; failures are logged and retried on
     /// the next tick.
     pub async fn run(self, interval: Duration, shutdown: CancellationToken) {
-        let mut ticks = tokio::time::interval(interval);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                _ = ticks.tick() => {}
-            }
+        super::every(interval, &shutdown, || async {
             match self.sweep_once().await {
                 Ok(report) if report != SweepReport::default() => tracing::info!(?report, "sweep"),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "sweep failed; retrying later"),
             }
-        }
+        })
+        .await;
     }
 
     /// One pass of every check.

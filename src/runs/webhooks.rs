@@ -66,16 +66,12 @@ impl WebhookSender {
 
     /// Delivers every `interval` until `shutdown`.
     pub async fn run(self, interval: Duration, shutdown: CancellationToken) {
-        let mut ticks = tokio::time::interval(interval);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                _ = ticks.tick() => {}
-            }
+        super::every(interval, &shutdown, || async {
             if let Err(error) = self.deliver_due().await {
                 tracing::warn!(%error, "webhook deliveries failed; retrying later");
             }
-        }
+        })
+        .await;
     }
 
     /// One pass over the due deliveries, each claimed so that no other sender posts it
