@@ -11,8 +11,9 @@ for i = 2, #ARGV do
   local f = redis.call('HMGET', jkey, 'state', 'spec')
   if f[1] == 'dead' and f[2] ~= '' then
     redis.call('ZREM', K.dead, id)
-    redis.call('HSET', jkey, 'attempts', 0, 'recoveries', 0, 'handbacks', 0, 'token', '')
-    redis.call('HDEL', jkey, 'died', 'since', 'waiting')
+    -- Back to a pushed job's fields: counters absent (read as 0), no token.
+    redis.call('HDEL', jkey, 'attempts', 'recoveries', 'handbacks', 'token', 'died', 'since',
+      'waiting')
     make_ready(id, jkey, false)
     count('revived')
     out[#out + 1] = 1
