@@ -443,6 +443,18 @@ impl Shared {
             if wait.is_zero() {
                 continue;
             }
+            if options.stop_when_empty {
+                // Nothing is ready but attempts still run: the worker may stop as soon as
+                // the last one ends, which no wake-up token would announce. Waiting on
+                // the attempts instead (a new job is seen within `wait`, at most a
+                // second) keeps the stop from trailing the last job by a blocked wait.
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    _ = running.join_next() => {}
+                    () = tokio::time::sleep(wait.min(crate::queue::MAX_BLOCK)) => {}
+                }
+                continue;
+            }
             tokio::select! {
                 () = shutdown.cancelled() => {}
                 woken = waker.wait(wait) => if let Err(error) = woken {

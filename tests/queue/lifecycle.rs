@@ -19,10 +19,26 @@ async fn pushing_an_existing_id_again_changes_nothing() {
         !t.queue.push(&t.noop("once", &[0])).await.unwrap(),
         "done jobs are kept"
     );
+    // In one batch: a known id, a new one, and the new one again.
+    let batch = [
+        t.noop("once", &[0]),
+        t.noop("fresh", &[0]),
+        t.noop("fresh", &[5_000]),
+    ];
+    assert_eq!(
+        t.queue.push_many(&batch, Duration::ZERO).await.unwrap(),
+        [false, true, false]
+    );
     let counts = t.queue.counts().await.unwrap();
     assert_eq!(
         (counts.stat("pushed"), counts.ready, counts.done()),
-        (1, 0, 1)
+        (2, 1, 1)
+    );
+    let fresh = t.queue.job("fresh").await.unwrap().unwrap();
+    assert!(
+        fresh.spec.contains("[0]"),
+        "the first copy is kept: {}",
+        fresh.spec
     );
 }
 
@@ -34,6 +50,7 @@ async fn stop_when_empty_exits_once_nothing_is_ready_or_running() {
     let mut worker_options = options(2000);
     worker_options.stop_when_empty = true;
     worker_options.concurrency = 2;
+    let started = std::time::Instant::now();
     let exit = t
         .worker(worker_options)
         .build()
@@ -41,6 +58,10 @@ async fn stop_when_empty_exits_once_nothing_is_ready_or_running() {
         .await;
     assert_eq!(exit, Exit::Empty);
     assert_eq!(t.queue.counts().await.unwrap().done(), 3);
+    // About 100 ms of work. The stop follows the last attempt, rather than the end of a
+    // blocked wait for new work (a second, the longest wait, trailing the last job).
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(800), "took {took:?}");
 }
 
 #[tokio::test]
