@@ -208,7 +208,7 @@ impl Queue {
             return Ok(Vec::new());
         }
         let mut invocation = self.scripts.push.key(self.keys.base());
-        invocation.arg(self.keys.base());
+        invocation.arg(self.keys.base()).arg(millis(delay));
         for job in jobs {
             job.validate()?;
             let spec = serde_json::to_string(job)
@@ -220,8 +220,7 @@ impl Queue {
                 .arg(job.max_attempts)
                 .arg(job.unique_key.as_deref().unwrap_or(""))
                 .arg(job.overlap_key.as_deref().unwrap_or(""))
-                .arg(millis(job.overlap_wait))
-                .arg(millis(delay));
+                .arg(millis(job.overlap_wait));
         }
         let added: Vec<i64> = invocation.invoke_async(&mut self.conn.clone()).await?;
         Ok(added.into_iter().map(|flag| flag == 1).collect())

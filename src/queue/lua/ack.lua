@@ -13,7 +13,9 @@ for i = 3, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local jkey, unique, overlap = held_job(id, token, 'ukey', 'okey')
   if jkey then
-    if unique ~= '' or overlap ~= '' then release_locks(jkey, token) end
+    if (unique and unique ~= '') or (overlap and overlap ~= '') then
+      release_locks(jkey, token)
+    end
     redis.call('HSET', jkey, 'state', 'done', 'finished', now)
     redis.call('PEXPIRE', jkey, retention)
     acked[#acked + 1] = id

@@ -27,7 +27,7 @@ if not owner then
 end
 local now = now_ms()
 local since = tonumber(f[3]) or now
-local deadline = since + tonumber(f[2])
+local deadline = since + (tonumber(f[2]) or 0)
 end_attempt(id, jkey, token)
 redis.call('HINCRBY', jkey, 'attempts', -1)
 if now >= deadline then

@@ -7,8 +7,9 @@
 --
 -- A job is a hash `job:<id>` with fields:
 --   spec      the job as pushed (JSON, decoded by the worker only)
---   queue     its queue; max: max_attempts; ukey/okey: lock names ('' = none)
---   owait     how long it may wait for a lock (ms)
+--   queue     its queue; max: max_attempts; created: push time
+--   ukey/okey lock names; owait: how long it may wait for a lock (ms); all three absent
+--             (or '') for a job that takes no lock
 --   state     ready | delayed | reserved | parked | dead | done
 --   attempts  executions started; recoveries: lapsed leases; handbacks: shutdown hand-backs
 --             (each absent until it first counts: absent reads as 0)

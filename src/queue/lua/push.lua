@@ -2,34 +2,45 @@
 -- Each new job costs one existence check and one write; the ready lists, wake-up
 -- tokens, queue set and counter are updated once per queue or once per call.
 -- KEYS[1]: key base.
--- ARGV[1]: key base; then 8 per job: id, queue, spec (JSON), max_attempts,
---   unique_key ('' = none), overlap_key ('' = none), overlap_wait_ms, delay_ms.
+-- ARGV[1]: key base, [2] delay ms (for every job of the call); then 7 per job: id,
+--   queue, spec (JSON), max_attempts, unique_key ('' = none), overlap_key ('' = none),
+--   overlap_wait_ms.
 -- Returns: one integer per job: 1 added, 0 the id already existed.
 local now = now_ms()
 local created = int_str(now)
+local delay = tonumber(ARGV[2])
+local state = delay > 0 and 'delayed' or 'ready'
+local due = int_str(now + delay)
 local out = {}
 local queues = {}   -- queue names in the order first seen
 local ready = {}    -- queue -> ids ready now, in push order
+local delayed = {}  -- flat due time, id list
 local added = 0
-for i = 2, #ARGV, 8 do
+for i = 3, #ARGV, 7 do
   local id, queue = ARGV[i], ARGV[i + 1]
   local jkey = job_key(id)
   if redis.call('EXISTS', jkey) == 1 then
     out[#out + 1] = 0
   else
-    local delay = tonumber(ARGV[i + 7])
     -- A small hash is a list searched from the front: the fields every transition
     -- reads come first. The counters (attempts, recoveries, handbacks) start absent,
-    -- which every reader takes as 0.
-    redis.call('HSET', jkey, 'state', delay > 0 and 'delayed' or 'ready',
-      'ukey', ARGV[i + 4], 'okey', ARGV[i + 5], 'spec', ARGV[i + 2], 'queue', queue,
-      'max', ARGV[i + 3], 'owait', ARGV[i + 6], 'created', created)
+    -- which every reader takes as 0, and so do the lock fields of a job without locks,
+    -- which most jobs are.
+    local unique, overlap = ARGV[i + 4], ARGV[i + 5]
+    if unique == '' and overlap == '' then
+      redis.call('HSET', jkey, 'state', state, 'spec', ARGV[i + 2], 'queue', queue,
+        'max', ARGV[i + 3], 'created', created)
+    else
+      redis.call('HSET', jkey, 'state', state, 'ukey', unique, 'okey', overlap,
+        'spec', ARGV[i + 2], 'queue', queue, 'max', ARGV[i + 3], 'owait', ARGV[i + 6],
+        'created', created)
+    end
     if not ready[queue] then
       ready[queue] = {}
       queues[#queues + 1] = queue
     end
     if delay > 0 then
-      redis.call('ZADD', K.delayed, int_str(now + delay), id)
+      delayed[#delayed + 1], delayed[#delayed + 2] = due, id
     else
       table.insert(ready[queue], id)
     end
@@ -37,6 +48,7 @@ for i = 2, #ARGV, 8 do
     out[#out + 1] = 1
   end
 end
+in_chunks('ZADD', K.delayed, delayed)
 for _, queue in ipairs(queues) do
   redis.call('SADD', K.queues, queue)
   local ids = ready[queue]

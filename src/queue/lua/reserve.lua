@@ -15,7 +15,8 @@
 --   [8..] queue names, highest priority first.
 -- Returns: { now, wait, restart, taken, buried }
 --   now: Redis time (ms); wait: ms until the earliest delayed job, lease deadline or
---   park re-check (-1: none); restart: the restart broadcast time (-1: none);
+--   park re-check (-1: none, or jobs were taken and the caller asks again at once);
+--   restart: the restart broadcast time (-1: none);
 --   taken: 6 strings per job: id, token, attempt, recoveries, handbacks, spec;
 --   buried: 2 strings per job this call sent to the dead set: id, reason.
 local now = now_ms()
@@ -135,11 +136,13 @@ if n > 0 then
 end
 
 local wait = -1
-for _, zset in ipairs({ K.delayed, K.reserved, K.parked }) do
-  local first = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
-  if #first > 0 then
-    local ms = math.max(0, tonumber(first[2]) - now)
-    if wait < 0 or ms < wait then wait = ms end
+if n == 0 then
+  for _, zset in ipairs({ K.delayed, K.reserved, K.parked }) do
+    local first = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
+    if #first > 0 then
+      local ms = math.max(0, tonumber(first[2]) - now)
+      if wait < 0 or ms < wait then wait = ms end
+    end
   end
 end
 local restart = tonumber(redis.call('GET', K.restart) or -1)
