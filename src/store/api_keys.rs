@@ -1,7 +1,7 @@
 //! API keys: 256 random bits shown once, stored as SHA-256, scoped to one tenant or
 //! admin, revocable, optionally carrying a completion webhook.
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_pool, on_writer};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -34,7 +34,7 @@ impl Store {
         let id = format!("key_{}", uuid::Uuid::now_v7().simple());
         let key = format!("qk_{}", super::random_secret());
         let now = self.now_ms();
-        on_pool!(&self.db, pool => {
+        on_writer!(self, pool => {
             sqlx::query(
                 "INSERT INTO api_keys (id, key_hash, tenant, webhook_url, webhook_secret, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -72,7 +72,7 @@ impl Store {
     /// When the database fails.
     pub async fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError> {
         let now = self.now_ms();
-        let updated = on_pool!(&self.db, pool => {
+        let updated = on_writer!(self, pool => {
             sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(id)
                 .bind(now)

@@ -1,7 +1,7 @@
 //! Idempotency keys, per tenant: the same key with the same request returns the same
 //! run; with another request it is a conflict.
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_pool, on_writer};
 
 impl Store {
     /// The request hash and run remembered for `(tenant, key)`.
@@ -29,7 +29,7 @@ impl Store {
         run_id: &str,
     ) -> Result<(), StoreError> {
         let now = self.now_ms();
-        on_pool!(&self.db, pool => {
+        on_writer!(self, pool => {
             sqlx::query(
                 "INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, key) DO NOTHING",

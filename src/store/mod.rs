@@ -16,6 +16,8 @@ pub use runs::{
 pub use tokens::TokenLookup;
 pub use webhooks::Delivery;
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
@@ -51,13 +53,29 @@ macro_rules! on_pool {
     };
 }
 
-/// Runs `$body` in a write transaction bound to `$tx` and commits it when `$body`
-/// succeeds. SQLite transactions start IMMEDIATE, so two writers never deadlock on a
-/// lock upgrade.
+/// `on_pool!` for a statement that writes: on SQLite it first takes this process's
+/// turn to write (see [`Store`]).
+macro_rules! on_writer {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.db {
+            $crate::db::Db::Sqlite($pool) => {
+                let _turn = $store.sqlite_writer.lock().await;
+                $body
+            }
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` in a write transaction of `$store` bound to `$tx` and commits it when
+/// `$body` succeeds. SQLite transactions start IMMEDIATE, so two writers never deadlock
+/// on a lock upgrade, and the writers of this process take turns before they begin (see
+/// [`Store`]).
 macro_rules! in_write_tx {
-    ($db:expr, $tx:ident => $body:expr) => {
-        match $db {
+    ($store:expr, $tx:ident => $body:expr) => {
+        match &$store.db {
             $crate::db::Db::Sqlite(pool) => {
+                let _turn = $store.sqlite_writer.lock().await;
                 let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let result = $body;
                 $tx.commit().await?;
@@ -73,19 +91,29 @@ macro_rules! in_write_tx {
     };
 }
 
-pub(crate) use {in_write_tx, on_pool};
+pub(crate) use {in_write_tx, on_pool, on_writer};
 
 /// The store: quire's own database and the clock its timestamps come from.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
     clock: Clock,
+    /// SQLite allows one writer at a time. A writer that finds the lock taken waits in
+    /// SQLite's busy handler, which sleeps for milliseconds between tries; under
+    /// concurrent requests those sleeps, not the writes, set the pace. The writes of
+    /// this process (`in_write_tx!`, `on_writer!`) queue here instead and start as the
+    /// last one ends.
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
     /// A store on an opened, migrated database.
     pub fn new(db: Db, clock: Clock) -> Store {
-        Store { db, clock }
+        Store {
+            db,
+            clock,
+            sqlite_writer: Arc::default(),
+        }
     }
 
     /// The underlying database.
@@ -104,7 +132,7 @@ impl Store {
 
     /// Runs a `DELETE` whose one parameter is a cutoff time; returns the rows deleted.
     async fn prune(&self, delete: &'static str, cutoff_ms: i64) -> Result<u64, StoreError> {
-        let deleted = on_pool!(&self.db, pool => {
+        let deleted = on_writer!(self, pool => {
             sqlx::query(delete)
                 .bind(cutoff_ms)
                 .execute(pool)

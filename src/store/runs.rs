@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Store, StoreError, in_write_tx, on_pool};
+use super::{Store, StoreError, in_write_tx, on_pool, on_writer};
 use crate::catalog::ResolvedParams;
 use crate::db::Db;
 use crate::writer::{Format, OutputOptions};
@@ -369,8 +369,10 @@ impl Store {
              ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING \
              RETURNING {COLUMNS}"
         );
-        // The run's binds, $1 to $9 of `insert_run`, on either database's query.
-        macro_rules! bind_run {
+        let (key, request_hash) = new.idempotency.clone().unzip();
+        // The binds of both databases' statements: the run's, $1 to $9 of `insert_run`,
+        // then the token's ($10, $11) and the idempotency key's ($12, $13).
+        macro_rules! bind_all {
             ($query:expr) => {
                 $query
                     .bind(&id)
@@ -382,59 +384,56 @@ impl Store {
                     .bind(identity)
                     .bind(&new.api_key_id)
                     .bind(now)
+                    .bind(&token_hash)
+                    .bind(token_expires)
+                    .bind(&key)
+                    .bind(&request_hash)
             };
         }
+        // The token and the idempotency key are written only beside a new run: `run`
+        // yields its row, or none when the insert met a conflict. Both databases take
+        // these statements; only where the new row comes from differs.
+        let insert_token = |run: &str| {
+            format!(
+                "INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) \
+                 SELECT $10, id, $9, $11 FROM {run}",
+            )
+        };
+        let insert_key = |run: &str| {
+            format!(
+                "INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
+                 SELECT $2, $12, $13, id, $9 FROM {run} WHERE CAST($12 AS TEXT) IS NOT NULL",
+            )
+        };
         if let Db::Postgres(pool) = &self.db {
             // One statement, atomic on its own: one round trip where BEGIN, the inserts
             // and COMMIT would take one each.
             let insert = format!(
-                "WITH run AS ({insert_run}), \
-                 token AS ( \
-                   INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) \
-                   SELECT $10, id, $9, $11 FROM run), \
-                 idempotency AS ( \
-                   INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
-                   SELECT $2, $12, $13, id, $9 FROM run WHERE $12::text IS NOT NULL) \
-                 SELECT * FROM run"
+                "WITH run AS ({insert_run}), token AS ({}), idempotency AS ({}) \
+                 SELECT * FROM run",
+                insert_token("run"),
+                insert_key("run"),
             );
-            let (key, request_hash) = new.idempotency.clone().unzip();
-            let row: Option<RunRow> = bind_run!(sqlx::query_as(sqlx::AssertSqlSafe(insert)))
-                .bind(&token_hash)
-                .bind(token_expires)
-                .bind(key)
-                .bind(request_hash)
+            let row: Option<RunRow> = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(insert)))
                 .fetch_optional(pool)
                 .await?;
             return Inserted::from_row(row, token);
         }
-        let remember = "INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
-                        VALUES ($1, $2, $3, $4, $5)";
-        let row: Option<RunRow> = in_write_tx!(&self.db, tx => {
-            let row: Option<RunRow> =
-                bind_run!(sqlx::query_as(sqlx::AssertSqlSafe(insert_run.as_str())))
-                    .fetch_optional(&mut *tx)
-                .await?;
-            if row.is_some() {
-                sqlx::query(super::tokens::INSERT_TOKEN)
-                    .bind(&token_hash)
-                    .bind(&id)
-                    .bind(now)
-                    .bind(token_expires)
-                    .execute(&mut *tx)
-                    .await?;
-                if let Some((key, request_hash)) = &new.idempotency {
-                    sqlx::query(remember)
-                        .bind(&new.tenant)
-                        .bind(key)
-                        .bind(request_hash)
-                        .bind(&id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            row
+        // SQLite has no writing CTE, but runs the three statements of one query in one
+        // call to its connection's thread: the write lock is held for one hand-off instead
+        // of one per statement. Every row is read so that every statement runs.
+        let new_run = "(SELECT id FROM runs WHERE id = $1) AS run";
+        let insert = format!(
+            "{insert_run}; {}; {}",
+            insert_token(new_run),
+            insert_key(new_run),
+        );
+        let rows: Vec<RunRow> = in_write_tx!(self, tx => {
+            bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(insert)))
+                .fetch_all(&mut *tx)
+                .await?
         });
+        let row = rows.into_iter().next();
         Inserted::from_row(row, token)
     }
 
@@ -456,7 +455,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn delete_run(&self, id: &str) -> Result<(), StoreError> {
-        in_write_tx!(&self.db, tx => {
+        in_write_tx!(self, tx => {
             sqlx::query("DELETE FROM idempotency_keys WHERE run_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
@@ -514,7 +513,7 @@ impl Store {
         attempt: i64,
     ) -> Result<StartOutcome, StoreError> {
         let now = self.now_ms();
-        let updated = on_pool!(&self.db, pool => {
+        let updated = on_writer!(self, pool => {
             sqlx::query(
                 "UPDATE runs SET status = 'running', fence = $2, attempts = $3, \
                  started_at = COALESCE(started_at, $4), progress_rows = 0 \
@@ -547,7 +546,7 @@ impl Store {
         token: &str,
         rows: i64,
     ) -> Result<bool, StoreError> {
-        let updated = on_pool!(&self.db, pool => {
+        let updated = on_writer!(self, pool => {
             sqlx::query("UPDATE runs SET progress_rows = $3 WHERE id = $1 AND fence = $2 AND status = 'running'")
                 .bind(id)
                 .bind(token)
@@ -573,7 +572,7 @@ impl Store {
         expires_at: i64,
     ) -> Result<bool, StoreError> {
         let now = self.now_ms();
-        let updated = in_write_tx!(&self.db, tx => {
+        let updated = in_write_tx!(self, tx => {
             let updated = sqlx::query(
                 "UPDATE runs SET status = 'completed', finished_at = $3, expires_at = $4, \
                  file_path = $5, file_bytes = $6, file_sha256 = $7, file_rows = $8, \
@@ -614,7 +613,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         debug_assert!(status.is_finished() && status != RunStatus::Completed);
         let now = self.now_ms();
-        let updated = in_write_tx!(&self.db, tx => {
+        let updated = in_write_tx!(self, tx => {
             let updated = sqlx::query(
                 "UPDATE runs SET status = $3, error_code = $4, error_message = $5, finished_at = $6 \
                  WHERE id = $1 AND status IN ('queued', 'running') AND ($2 IS NULL OR fence = $2)",
@@ -643,7 +642,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn requeue_failed(&self, id: &str) -> Result<Option<(Run, bool)>, StoreError> {
-        let updated = on_pool!(&self.db, pool => {
+        let updated = on_writer!(self, pool => {
             sqlx::query(
                 "UPDATE runs SET status = 'queued', attempts = 0, fence = NULL, error_code = NULL, \
                  error_message = NULL, finished_at = NULL, started_at = NULL, progress_rows = 0 \
@@ -713,7 +712,7 @@ impl Store {
         release: &'static str,
         bound: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let paths: Vec<Option<String>> = in_write_tx!(&self.db, tx => {
+        let paths: Vec<Option<String>> = in_write_tx!(self, tx => {
             let paths = sqlx::query_scalar(select).bind(bound).fetch_all(&mut *tx).await?;
             sqlx::query(release).bind(bound).execute(&mut *tx).await?;
             paths

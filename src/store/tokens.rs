@@ -1,7 +1,7 @@
 //! Download tokens: 256 random bits handed out once, stored only as their SHA-256,
 //! valid until they expire, many per run.
 
-use super::{Run, Store, StoreError, on_pool};
+use super::{Run, Store, StoreError, on_pool, on_writer};
 
 /// What a presented token leads to.
 #[derive(Debug, Clone)]
@@ -17,10 +17,6 @@ pub enum TokenLookup {
 fn hash(token: &str) -> String {
     super::sha256_hex(&[token.as_bytes()])
 }
-
-/// Inserts a token's row: `$1` its hash, `$2` the run, `$3` created, `$4` expires.
-pub(super) const INSERT_TOKEN: &str = "INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) \
-     VALUES ($1, $2, $3, $4)";
 
 /// A new token and the hash under which it is stored.
 pub(super) fn new_token() -> (String, String) {
@@ -38,15 +34,18 @@ impl Store {
     pub async fn mint_token(&self, run_id: &str, ttl_ms: i64) -> Result<String, StoreError> {
         let (token, hashed) = new_token();
         let now = self.now_ms();
-        on_pool!(&self.db, pool => {
-            sqlx::query(INSERT_TOKEN)
-                .bind(hashed)
-                .bind(run_id)
-                .bind(now)
-                .bind(now.saturating_add(ttl_ms))
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+        on_writer!(self, pool => {
+            sqlx::query(
+                "INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(hashed)
+            .bind(run_id)
+            .bind(now)
+            .bind(now.saturating_add(ttl_ms))
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
         })?;
         Ok(token)
     }

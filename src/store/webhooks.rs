@@ -1,7 +1,7 @@
 //! Completion webhook deliveries: queued in the transaction that ends a run, kept
 //! until delivered, retried with backoff.
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_pool, on_writer};
 
 /// A delivery claimed for an attempt.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -46,7 +46,7 @@ impl Store {
         let now = self.now_ms();
         // The outer conditions repeat the inner ones: a concurrent claimer that waited
         // for our row locks re-checks them against our update and skips these rows.
-        let rows = on_pool!(&self.db, pool => {
+        let rows = on_writer!(self, pool => {
             sqlx::query_as(
                 "UPDATE webhook_deliveries SET next_attempt_at = $2 \
                  WHERE id IN (SELECT id FROM webhook_deliveries \
@@ -95,7 +95,7 @@ impl Store {
             Ok(()) => (Some(now), None, now),
             Err((error, retry_at)) => (None, Some(error), retry_at),
         };
-        on_pool!(&self.db, pool => {
+        on_writer!(self, pool => {
             sqlx::query(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at = $2, \
                  last_error = $3, next_attempt_at = $4 WHERE id = $1",

@@ -184,7 +184,14 @@ impl SendJsonText for reqwest::RequestBuilder {
 
 #[tokio::test]
 async fn an_identical_request_returns_the_queued_run_deduplicated() {
-    let app = spawn_app(Backend::Postgres, &[]).await;
+    // Each database writes a new run with its own statement (see `Store::enqueue_run`).
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        identical_request_deduplicated_on(backend).await;
+    }
+}
+
+async fn identical_request_deduplicated_on(backend: Backend) {
+    let app = spawn_app(backend, &[]).await;
     let request = body("invoices", json!({ "period": "last_month" }));
     let (first_status, first) = app.post_report(&app.acme_key, &request, None).await;
     // The same resolved parameters written differently are the same request.
