@@ -85,7 +85,10 @@ impl E2eFigures {
 
     /// The mean end-to-end latency.
     pub fn mean(&self) -> Duration {
-        mean(&self.latencies)
+        let count = u32::try_from(self.latencies.len())
+            .unwrap_or(u32::MAX)
+            .max(1);
+        self.latencies.iter().sum::<Duration>() / count
     }
 
     /// The `q`-quantile of the enqueue answers.
@@ -97,11 +100,6 @@ impl E2eFigures {
     pub fn mean_rows(&self) -> f64 {
         self.rows.iter().sum::<u64>() as f64 / self.rows.len().max(1) as f64
     }
-}
-
-fn mean(samples: &[Duration]) -> Duration {
-    let count = u32::try_from(samples.len()).unwrap_or(u32::MAX).max(1);
-    samples.iter().sum::<Duration>() / count
 }
 
 impl E2eBench {
