@@ -94,6 +94,10 @@ impl Db {
                     source,
                 })?;
             }
+            // The first connection switches a fresh file to WAL, which needs the file to
+            // itself: another process doing the same at that moment fails with "database
+            // is locked" rather than waiting.
+            let _setup = lock_beside(options.get_filename()).await?;
             // No ping before each acquire: see the PostgreSQL pool below.
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
@@ -136,26 +140,8 @@ impl Db {
     pub async fn migrate(&self) -> Result<(), DbError> {
         match self {
             Db::Sqlite(pool) => {
-                // sqlx takes no lock on SQLite, so two processes starting on a fresh
-                // file would both apply the first migration; a file lock beside the
-                // database serialises them (PostgreSQL gets an advisory lock).
-                let database = pool.connect_options().get_filename().to_owned();
-                let lock_path = database.with_extension("migrate-lock");
-                let lock =
-                    tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-                        let file = std::fs::File::create(&lock_path)?;
-                        file.lock()?;
-                        Ok(file)
-                    })
-                    .await
-                    .expect("the lock task does not panic")
-                    .map_err(|source| DbError::CreateDir {
-                        path: database.display().to_string(),
-                        source,
-                    })?;
-                let migrated = SQLITE_MIGRATIONS.run(pool).await;
-                drop(lock);
-                migrated?;
+                let _setup = lock_beside(pool.connect_options().get_filename()).await?;
+                SQLITE_MIGRATIONS.run(pool).await?;
             }
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
@@ -169,4 +155,23 @@ impl Db {
             Db::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Locks a file beside the SQLite database `database` until the returned guard drops.
+/// sqlx takes no lock of its own while it sets up a SQLite file, so processes starting
+/// together on a fresh file take turns here: to switch it to WAL, then to migrate it
+/// (PostgreSQL gets an advisory lock from sqlx).
+async fn lock_beside(database: &Path) -> Result<std::fs::File, DbError> {
+    let lock_path = database.with_extension("setup-lock");
+    let locked = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        let file = std::fs::File::create(&lock_path)?;
+        file.lock()?;
+        Ok(file)
+    })
+    .await
+    .expect("the lock task does not panic");
+    locked.map_err(|source| DbError::CreateDir {
+        path: database.display().to_string(),
+        source,
+    })
 }
