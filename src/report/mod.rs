@@ -5,10 +5,11 @@ mod binary;
 mod copy;
 mod source;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +24,9 @@ pub use source::{SourceError, is_transient_sql};
 
 /// Maps a tenant slug to the id that `:tenant` binds.
 const TENANT_QUERY: &str = "SELECT id FROM tenants WHERE slug = :slug";
+
+/// How long a tenant seen to exist is taken to exist by [`Reporter::tenant_exists`].
+const KNOWN_TENANT_TTL: Duration = Duration::from_secs(30);
 
 /// Batches in flight between the query and the writer; bounds memory.
 const CHANNEL_BATCHES: usize = 4;
@@ -99,6 +103,12 @@ pub struct Reporter {
     source: Db,
     clock: Clock,
     copy: bool,
+    /// Tenants seen to exist, and when. Every enqueue checks its tenant, and tenants
+    /// are rarely deleted: a deleted one is still accepted for up to
+    /// [`KNOWN_TENANT_TTL`], and its run then ends `discarded`, as any run whose tenant
+    /// went away before it ran. Unknown tenants are not remembered, so a new tenant is
+    /// accepted at once.
+    known_tenants: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl Reporter {
@@ -110,6 +120,7 @@ impl Reporter {
             source,
             clock,
             copy: true,
+            known_tenants: Arc::default(),
         }
     }
 
@@ -155,7 +166,32 @@ impl Reporter {
         .map_err(ReportError::InvalidParams)
     }
 
-    /// The id `:tenant` binds for `slug`, if the tenant exists.
+    /// Whether the tenant `slug` exists, as far as accepting a run for it goes: a
+    /// tenant seen within [`KNOWN_TENANT_TTL`] is not looked up again.
+    ///
+    /// # Errors
+    /// When the database cannot be queried.
+    pub async fn tenant_exists(&self, slug: &str) -> Result<bool, SourceError> {
+        let recently_seen = self
+            .known_tenants
+            .lock()
+            .expect("not poisoned")
+            .get(slug)
+            .is_some_and(|at| at.elapsed() < KNOWN_TENANT_TTL);
+        if recently_seen {
+            return Ok(true);
+        }
+        let exists = self.tenant_id(slug).await?.is_some();
+        let mut known = self.known_tenants.lock().expect("not poisoned");
+        if exists {
+            known.insert(slug.to_owned(), Instant::now());
+        } else {
+            known.remove(slug);
+        }
+        Ok(exists)
+    }
+
+    /// The id `:tenant` binds for `slug`, if the tenant exists (always looked up).
     ///
     /// # Errors
     /// When the database cannot be queried.

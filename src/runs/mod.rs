@@ -204,10 +204,9 @@ impl Runs {
         };
         let tenant_known = self
             .reporter
-            .tenant_id(&request.tenant)
+            .tenant_exists(&request.tenant)
             .await
-            .map_err(|e| RunsError::ReportSource(e.into()))?
-            .is_some();
+            .map_err(|e| RunsError::ReportSource(e.into()))?;
         if !tenant_known {
             invalid.push(FieldError::new(
                 "tenant",

@@ -120,6 +120,41 @@ async fn a_run_whose_tenant_was_deleted_is_discarded_without_retry_or_locks() {
     app.cleanup().await;
 }
 
+/// Enqueue remembers tenants it saw exist for a while, never ones it did not.
+#[tokio::test]
+async fn a_new_tenant_is_accepted_at_once_and_a_just_deleted_one_is_discarded_at_run_time() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let for_newco = json!({ "tenant": "newco", "report": "clients", "format": "csv" });
+    let (status, answer) = app.post_report(&app.admin_key, &for_newco, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["details"]["fields"][0]["field"], "tenant");
+    app.db
+        .run_script(
+            "INSERT INTO tenants (id, slug, name, currency, timezone) \
+             VALUES (3, 'newco', 'Newco', 'USD', 'UTC')",
+        )
+        .await;
+    let (status, first) = app.post_report(&app.admin_key, &for_newco, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+
+    app.db
+        .run_script("DELETE FROM tenants WHERE slug = 'newco'")
+        .await;
+    let csv_with_bom = json!({
+        "tenant": "newco", "report": "clients", "format": "csv",
+        "options": { "csv_bom": true },
+    });
+    let (status, second) = app.post_report(&app.admin_key, &csv_with_bom, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "seen moments ago: {second}");
+    let _worker = app.start_worker(worker_options());
+    for run in [first, second] {
+        let run = app.finished_run(run["id"].as_str().unwrap(), LIMIT).await;
+        assert_eq!(run.status, RunStatus::Discarded);
+        assert_eq!(run.error.unwrap().code, "tenant_deleted");
+    }
+    app.cleanup().await;
+}
+
 #[tokio::test]
 async fn a_job_whose_run_row_is_gone_is_dropped_and_a_new_request_is_accepted() {
     let app = spawn_app(Backend::Sqlite, &[]).await;
