@@ -2,6 +2,7 @@
 //! queries behind the API.
 
 use serde::Serialize;
+use sqlx::query::QueryAs;
 
 use super::{Store, StoreError, in_write_tx, on_pool, on_writer};
 use crate::catalog::ResolvedParams;
@@ -213,6 +214,55 @@ pub struct EnqueueOutcome {
     pub token: String,
 }
 
+/// The values a new run is written with, bound as $1 to $13 by both databases'
+/// statements: the run's ($1 to $9), its token's ($10, $11) and its idempotency key's
+/// ($12, $13). Owned, so that the SQLite insert can run in a task of its own.
+struct RunBinds {
+    id: String,
+    tenant: String,
+    report: String,
+    format: &'static str,
+    params: String,
+    options: String,
+    identity: String,
+    api_key_id: Option<String>,
+    now: i64,
+    token_hash: String,
+    token_expires: i64,
+    key: Option<String>,
+    request_hash: Option<String>,
+}
+
+impl RunBinds {
+    /// `query` with every value bound, in order.
+    fn bind_to<'q, DB, O>(
+        self,
+        query: QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>,
+    ) -> QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>
+    where
+        DB: sqlx::Database,
+        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        &'static str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        query
+            .bind(self.id)
+            .bind(self.tenant)
+            .bind(self.report)
+            .bind(self.format)
+            .bind(self.params)
+            .bind(self.options)
+            .bind(self.identity)
+            .bind(self.api_key_id)
+            .bind(self.now)
+            .bind(self.token_hash)
+            .bind(self.token_expires)
+            .bind(self.key)
+            .bind(self.request_hash)
+    }
+}
+
 /// What the insert of a run did.
 enum Inserted {
     /// The new run as stored (boxed: a run is large beside the other variant), and its
@@ -370,26 +420,21 @@ impl Store {
              RETURNING {COLUMNS}"
         );
         let (key, request_hash) = new.idempotency.clone().unzip();
-        // The binds of both databases' statements: the run's, $1 to $9 of `insert_run`,
-        // then the token's ($10, $11) and the idempotency key's ($12, $13).
-        macro_rules! bind_all {
-            ($query:expr) => {
-                $query
-                    .bind(&id)
-                    .bind(&new.tenant)
-                    .bind(&new.report)
-                    .bind(new.format.extension())
-                    .bind(&params)
-                    .bind(&options)
-                    .bind(identity)
-                    .bind(&new.api_key_id)
-                    .bind(now)
-                    .bind(&token_hash)
-                    .bind(token_expires)
-                    .bind(&key)
-                    .bind(&request_hash)
-            };
-        }
+        let binds = RunBinds {
+            id,
+            tenant: new.tenant.clone(),
+            report: new.report.clone(),
+            format: new.format.extension(),
+            params,
+            options,
+            identity: identity.to_owned(),
+            api_key_id: new.api_key_id.clone(),
+            now,
+            token_hash,
+            token_expires,
+            key,
+            request_hash,
+        };
         // The token and the idempotency key are written only beside a new run: `run`
         // yields its row, or none when the insert met a conflict. Both databases take
         // these statements; only where the new row comes from differs.
@@ -405,34 +450,54 @@ impl Store {
                  SELECT $2, $12, $13, id, $9 FROM {run} WHERE CAST($12 AS TEXT) IS NOT NULL",
             )
         };
-        if let Db::Postgres(pool) = &self.db {
-            // One statement, atomic on its own: one round trip where BEGIN, the inserts
-            // and COMMIT would take one each.
-            let insert = format!(
-                "WITH run AS ({insert_run}), token AS ({}), idempotency AS ({}) \
-                 SELECT * FROM run",
-                insert_token("run"),
-                insert_key("run"),
-            );
-            let row: Option<RunRow> = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(insert)))
-                .fetch_optional(pool)
-                .await?;
-            return Inserted::from_row(row, token);
-        }
-        // SQLite has no writing CTE, but runs the three statements of one query in one
-        // call to its connection's thread: the write lock is held for one hand-off instead
-        // of one per statement. Every row is read so that every statement runs.
+        let pool = match &self.db {
+            Db::Postgres(pool) => {
+                // One statement, atomic on its own: one round trip where BEGIN, the
+                // inserts and COMMIT would take one each.
+                let insert = format!(
+                    "WITH run AS ({insert_run}), token AS ({}), idempotency AS ({}) \
+                     SELECT * FROM run",
+                    insert_token("run"),
+                    insert_key("run"),
+                );
+                let row: Option<RunRow> = binds
+                    .bind_to(sqlx::query_as(sqlx::AssertSqlSafe(insert)))
+                    .fetch_optional(pool)
+                    .await?;
+                return Inserted::from_row(row, token);
+            }
+            Db::Sqlite(pool) => pool.clone(),
+        };
+        // SQLite has no writing CTE. The transaction and its three statements go to the
+        // connection's thread as one query: each hand-off to that thread costs a thread
+        // wake-up in both directions, and while BEGIN, the inserts and COMMIT went one by
+        // one, those wake-ups under the write lock set the pace of every enqueue. Every
+        // row is read so that every statement runs.
         let new_run = "(SELECT id FROM runs WHERE id = $1) AS run";
         let insert = format!(
-            "{insert_run}; {}; {}",
+            "BEGIN IMMEDIATE; {insert_run}; {}; {}; COMMIT",
             insert_token(new_run),
             insert_key(new_run),
         );
-        let rows: Vec<RunRow> = in_write_tx!(self, tx => {
-            bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(insert)))
-                .fetch_all(&mut *tx)
-                .await?
-        });
+        let turn = std::sync::Arc::clone(&self.sqlite_writer);
+        // In a task of its own: a request dropped halfway cannot leave the connection
+        // inside the transaction.
+        let rows = tokio::spawn(async move {
+            let _turn = turn.lock().await;
+            let mut conn = pool.acquire().await?;
+            let rows: Result<Vec<RunRow>, sqlx::Error> = binds
+                .bind_to(sqlx::query_as(sqlx::AssertSqlSafe(insert)))
+                .fetch_all(&mut *conn)
+                .await;
+            if rows.is_err() && sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                // Nothing to roll back (BEGIN itself failed) or a broken connection: in
+                // doubt, it does not go back to the pool.
+                let _ = conn.close().await;
+            }
+            rows
+        })
+        .await
+        .expect("the insert task does not panic")?;
         let row = rows.into_iter().next();
         Inserted::from_row(row, token)
     }

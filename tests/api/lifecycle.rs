@@ -359,6 +359,42 @@ async fn an_enqueue_whose_push_fails_answers_503_and_keeps_no_run() {
     app.cleanup().await;
 }
 
+/// SQLite's insert sends BEGIN, the three inserts and COMMIT as one query: a statement
+/// that fails halfway must leave nothing written and no connection inside the
+/// transaction, which would hold the write lock and stall every later enqueue.
+#[tokio::test]
+async fn an_enqueue_failing_halfway_on_sqlite_writes_nothing_and_the_next_ones_succeed() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    app.db
+        .run_script(
+            "CREATE TRIGGER refuse_keys BEFORE INSERT ON idempotency_keys \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        )
+        .await;
+    let (status, answer) = app
+        .post_report(&app.acme_key, &body("clients", json!({})), Some("k-1"))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    for table in ["runs", "download_tokens", "idempotency_keys"] {
+        let rows = app
+            .db
+            .scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .await;
+        assert_eq!(rows, 0, "{table} after the failed enqueue");
+    }
+    app.db.run_script("DROP TRIGGER refuse_keys").await;
+    // More enqueues than the pool has connections, so that each connection is used.
+    for n in 0..12 {
+        let request = body("invoices", json!({ "client_ids": [n + 1] }));
+        let (status, answer) = app
+            .post_report(&app.acme_key, &request, Some(&format!("k-{n}")))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    }
+    assert_eq!(app.db.scalar("SELECT COUNT(*) FROM runs").await, 12);
+    app.cleanup().await;
+}
+
 const SLEEPY: &str = r#"
 name = "sleepy"
 title = "Sleepy"
