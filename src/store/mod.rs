@@ -4,6 +4,7 @@
 //! written once and run on whichever pool is configured.
 
 mod api_keys;
+mod group_commit;
 mod idempotency;
 mod runs;
 mod tokens;
@@ -16,7 +17,7 @@ pub use runs::{
 pub use tokens::TokenLookup;
 pub use webhooks::Delivery;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use sha2::{Digest, Sha256};
 
@@ -104,6 +105,8 @@ pub struct Store {
     /// this process (`in_write_tx!`, `on_writer!`) queue here instead and start as the
     /// last one ends.
     sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite's group commit of new runs, started with the first one.
+    run_inserts: Arc<OnceLock<group_commit::RunInserts>>,
 }
 
 impl Store {
@@ -113,6 +116,7 @@ impl Store {
             db,
             clock,
             sqlite_writer: Arc::default(),
+            run_inserts: Arc::default(),
         }
     }
 
@@ -124,6 +128,13 @@ impl Store {
     /// The clock timestamps come from.
     pub fn clock(&self) -> Clock {
         self.clock
+    }
+
+    /// The group commit of new runs on this store's SQLite database `pool`.
+    fn sqlite_inserts(&self, pool: &sqlx::SqlitePool) -> &group_commit::RunInserts {
+        self.run_inserts.get_or_init(|| {
+            group_commit::RunInserts::start(pool.clone(), Arc::clone(&self.sqlite_writer))
+        })
     }
 
     fn now_ms(&self) -> i64 {

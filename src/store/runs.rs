@@ -100,8 +100,8 @@ pub struct Run {
 }
 
 #[derive(sqlx::FromRow)]
-struct RunRow {
-    id: String,
+pub(super) struct RunRow {
+    pub(super) id: String,
     tenant: String,
     report: String,
     format: String,
@@ -216,9 +216,9 @@ pub struct EnqueueOutcome {
 
 /// The values a new run is written with, bound as $1 to $13 by both databases'
 /// statements: the run's ($1 to $9), its token's ($10, $11) and its idempotency key's
-/// ($12, $13). Owned, so that the SQLite insert can run in a task of its own.
-struct RunBinds {
-    id: String,
+/// ($12, $13). Owned, so that SQLite's group commit can take it to its own task.
+pub(super) struct RunBinds {
+    pub(super) id: String,
     tenant: String,
     report: String,
     format: &'static str,
@@ -235,32 +235,73 @@ struct RunBinds {
 
 impl RunBinds {
     /// `query` with every value bound, in order.
-    fn bind_to<'q, DB, O>(
-        self,
+    pub(super) fn bind_to<'q, DB, O>(
+        &'q self,
         query: QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>,
     ) -> QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>
     where
         DB: sqlx::Database,
-        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        &'static str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
         i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     {
         query
-            .bind(self.id)
-            .bind(self.tenant)
-            .bind(self.report)
+            .bind(self.id.as_str())
+            .bind(self.tenant.as_str())
+            .bind(self.report.as_str())
             .bind(self.format)
-            .bind(self.params)
-            .bind(self.options)
-            .bind(self.identity)
-            .bind(self.api_key_id)
+            .bind(self.params.as_str())
+            .bind(self.options.as_str())
+            .bind(self.identity.as_str())
+            .bind(self.api_key_id.as_deref())
             .bind(self.now)
-            .bind(self.token_hash)
+            .bind(self.token_hash.as_str())
             .bind(self.token_expires)
-            .bind(self.key)
-            .bind(self.request_hash)
+            .bind(self.key.as_deref())
+            .bind(self.request_hash.as_deref())
     }
+}
+
+/// The insert of a new run, bound to `RunBinds` ($1 to $9); it returns the row, or
+/// nothing when an identical run is queued or running.
+fn insert_run_sql() -> String {
+    format!(
+        "INSERT INTO runs (id, tenant, report, format, params, options, identity, \
+         status, api_key_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) \
+         ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING \
+         RETURNING {COLUMNS}"
+    )
+}
+
+// The token and the idempotency key are written only beside a new run: `run` yields
+// its row, or none when the insert met a conflict. Both databases take these
+// statements; only where the new row comes from differs.
+
+fn insert_token_sql(run: &str) -> String {
+    format!(
+        "INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) \
+         SELECT $10, id, $9, $11 FROM {run}",
+    )
+}
+
+fn insert_key_sql(run: &str) -> String {
+    format!(
+        "INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
+         SELECT $2, $12, $13, id, $9 FROM {run} WHERE CAST($12 AS TEXT) IS NOT NULL",
+    )
+}
+
+/// SQLite's statements for one new run, bound to `RunBinds`: the run, then its token
+/// and idempotency key. Every row must be read so that every statement runs.
+pub(super) fn sqlite_insert_sql() -> String {
+    let new_run = "(SELECT id FROM runs WHERE id = $1) AS run";
+    format!(
+        "{}; {}; {}",
+        insert_run_sql(),
+        insert_token_sql(new_run),
+        insert_key_sql(new_run)
+    )
 }
 
 /// What the insert of a run did.
@@ -406,99 +447,43 @@ impl Store {
         identity: &str,
         token_ttl_ms: i64,
     ) -> Result<Inserted, StoreError> {
-        let id = uuid::Uuid::now_v7().to_string();
         let now = self.now_ms();
-        let params = new.params.canonical();
-        let options = serde_json::to_string(&new.options).expect("options serialize");
         let (token, token_hash) = super::tokens::new_token();
-        let token_expires = now.saturating_add(token_ttl_ms);
-        let insert_run = format!(
-            "INSERT INTO runs (id, tenant, report, format, params, options, identity, \
-             status, api_key_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) \
-             ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING \
-             RETURNING {COLUMNS}"
-        );
         let (key, request_hash) = new.idempotency.clone().unzip();
         let binds = RunBinds {
-            id,
+            id: uuid::Uuid::now_v7().to_string(),
             tenant: new.tenant.clone(),
             report: new.report.clone(),
             format: new.format.extension(),
-            params,
-            options,
+            params: new.params.canonical(),
+            options: serde_json::to_string(&new.options).expect("options serialize"),
             identity: identity.to_owned(),
             api_key_id: new.api_key_id.clone(),
             now,
             token_hash,
-            token_expires,
+            token_expires: now.saturating_add(token_ttl_ms),
             key,
             request_hash,
         };
-        // The token and the idempotency key are written only beside a new run: `run`
-        // yields its row, or none when the insert met a conflict. Both databases take
-        // these statements; only where the new row comes from differs.
-        let insert_token = |run: &str| {
-            format!(
-                "INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) \
-                 SELECT $10, id, $9, $11 FROM {run}",
-            )
-        };
-        let insert_key = |run: &str| {
-            format!(
-                "INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
-                 SELECT $2, $12, $13, id, $9 FROM {run} WHERE CAST($12 AS TEXT) IS NOT NULL",
-            )
-        };
-        let pool = match &self.db {
+        let row = match &self.db {
             Db::Postgres(pool) => {
                 // One statement, atomic on its own: one round trip where BEGIN, the
                 // inserts and COMMIT would take one each.
                 let insert = format!(
-                    "WITH run AS ({insert_run}), token AS ({}), idempotency AS ({}) \
-                     SELECT * FROM run",
-                    insert_token("run"),
-                    insert_key("run"),
+                    "WITH run AS ({}), token AS ({}), idempotency AS ({}) SELECT * FROM run",
+                    insert_run_sql(),
+                    insert_token_sql("run"),
+                    insert_key_sql("run"),
                 );
-                let row: Option<RunRow> = binds
+                binds
                     .bind_to(sqlx::query_as(sqlx::AssertSqlSafe(insert)))
                     .fetch_optional(pool)
-                    .await?;
-                return Inserted::from_row(row, token);
+                    .await?
             }
-            Db::Sqlite(pool) => pool.clone(),
+            // SQLite has no writing CTE: the statements run one after the other, in a
+            // transaction shared with the other enqueues waiting at that moment.
+            Db::Sqlite(pool) => self.sqlite_inserts(pool).insert(binds).await?,
         };
-        // SQLite has no writing CTE. The transaction and its three statements go to the
-        // connection's thread as one query: each hand-off to that thread costs a thread
-        // wake-up in both directions, and while BEGIN, the inserts and COMMIT went one by
-        // one, those wake-ups under the write lock set the pace of every enqueue. Every
-        // row is read so that every statement runs.
-        let new_run = "(SELECT id FROM runs WHERE id = $1) AS run";
-        let insert = format!(
-            "BEGIN IMMEDIATE; {insert_run}; {}; {}; COMMIT",
-            insert_token(new_run),
-            insert_key(new_run),
-        );
-        let turn = std::sync::Arc::clone(&self.sqlite_writer);
-        // In a task of its own: a request dropped halfway cannot leave the connection
-        // inside the transaction.
-        let rows = tokio::spawn(async move {
-            let _turn = turn.lock().await;
-            let mut conn = pool.acquire().await?;
-            let rows: Result<Vec<RunRow>, sqlx::Error> = binds
-                .bind_to(sqlx::query_as(sqlx::AssertSqlSafe(insert)))
-                .fetch_all(&mut *conn)
-                .await;
-            if rows.is_err() && sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
-                // Nothing to roll back (BEGIN itself failed) or a broken connection: in
-                // doubt, it does not go back to the pool.
-                let _ = conn.close().await;
-            }
-            rows
-        })
-        .await
-        .expect("the insert task does not panic")?;
-        let row = rows.into_iter().next();
         Inserted::from_row(row, token)
     }
 

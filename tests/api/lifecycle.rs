@@ -359,39 +359,57 @@ async fn an_enqueue_whose_push_fails_answers_503_and_keeps_no_run() {
     app.cleanup().await;
 }
 
-/// SQLite's insert sends BEGIN, the three inserts and COMMIT as one query: a statement
-/// that fails halfway must leave nothing written and no connection inside the
-/// transaction, which would hold the write lock and stall every later enqueue.
+/// SQLite writes the enqueues that arrive together in one transaction, sent as one
+/// query: one enqueue failing halfway must fail alone, leave none of its rows, and leave
+/// no connection inside a transaction (it would hold the write lock and stall every
+/// later enqueue).
 #[tokio::test]
-async fn an_enqueue_failing_halfway_on_sqlite_writes_nothing_and_the_next_ones_succeed() {
+async fn an_enqueue_failing_halfway_on_sqlite_fails_alone_and_writes_nothing() {
     let app = spawn_app(Backend::Sqlite, &[]).await;
     app.db
         .run_script(
-            "CREATE TRIGGER refuse_keys BEFORE INSERT ON idempotency_keys \
-             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+            "CREATE TRIGGER refuse_key BEFORE INSERT ON idempotency_keys \
+             WHEN NEW.key = 'refused' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
         )
         .await;
-    let (status, answer) = app
-        .post_report(&app.acme_key, &body("clients", json!({})), Some("k-1"))
-        .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    let poster = &app;
+    let posts = (0..16).map(|n| {
+        let request = body("invoices", json!({ "client_ids": [n + 1] }));
+        let key = if n == 7 {
+            "refused".to_owned()
+        } else {
+            format!("k-{n}")
+        };
+        async move {
+            poster
+                .post_report(&poster.acme_key, &request, Some(&key))
+                .await
+        }
+    });
+    let answers = futures::future::join_all(posts).await;
+    for (n, (status, answer)) in answers.iter().enumerate() {
+        let expected = if n == 7 {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::ACCEPTED
+        };
+        assert_eq!(*status, expected, "enqueue {n}: {answer}");
+    }
     for table in ["runs", "download_tokens", "idempotency_keys"] {
         let rows = app
             .db
             .scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .await;
-        assert_eq!(rows, 0, "{table} after the failed enqueue");
+        assert_eq!(rows, 15, "{table}: one row per accepted enqueue");
     }
-    app.db.run_script("DROP TRIGGER refuse_keys").await;
+    app.db.run_script("DROP TRIGGER refuse_key").await;
     // More enqueues than the pool has connections, so that each connection is used.
-    for n in 0..12 {
+    for n in 16..28 {
         let request = body("invoices", json!({ "client_ids": [n + 1] }));
-        let (status, answer) = app
-            .post_report(&app.acme_key, &request, Some(&format!("k-{n}")))
-            .await;
+        let (status, answer) = app.post_report(&app.acme_key, &request, None).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     }
-    assert_eq!(app.db.scalar("SELECT COUNT(*) FROM runs").await, 12);
+    assert_eq!(app.db.scalar("SELECT COUNT(*) FROM runs").await, 27);
     app.cleanup().await;
 }
 
