@@ -2,8 +2,8 @@
 //! statement sqlx sends to a SQLite connection is a hand-off to that connection's
 //! thread, a thread wake-up each way. Written one by one, enqueues spend most of their
 //! turn at the write lock in those wake-ups. Here one task writes the enqueues waiting at
-//! that moment in one query: BEGIN, each run's statements, COMMIT. Every enqueue still
-//! gets its answer only once its run is committed.
+//! that moment in one query: BEGIN, the inserts of all their runs, COMMIT. Every enqueue
+//! still gets its answer only once its run is committed.
 
 use std::sync::Arc;
 
@@ -12,12 +12,8 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::runs::{RunBinds, RunRow, sqlite_insert_sql};
 
-/// Enqueues written in one transaction at most; their binds stay well below SQLite's
-/// limit on a statement's parameters.
+/// Enqueues written in one transaction at most.
 const MAX_BATCH: usize = 64;
-
-/// Statements and parameters of one run (see [`RunBinds`]).
-const PARAMS_PER_RUN: usize = 13;
 
 type Written = Result<Option<RunRow>, sqlx::Error>;
 
@@ -96,56 +92,19 @@ async fn write(
     writer_turn: &Mutex<()>,
     batch: &[Pending],
 ) -> Result<Vec<RunRow>, sqlx::Error> {
-    let one_run = sqlite_insert_sql();
-    let mut sql = String::from("BEGIN IMMEDIATE; ");
-    for index in 0..batch.len() {
-        sql.push_str(&shift_placeholders(&one_run, index * PARAMS_PER_RUN));
-        sql.push_str("; ");
-    }
-    sql.push_str("COMMIT");
-    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-    for pending in batch {
-        query = pending.binds.bind_to(query);
-    }
+    let sql = format!("BEGIN IMMEDIATE; {}; COMMIT", sqlite_insert_sql());
+    let runs: Vec<&RunBinds> = batch.iter().map(|pending| &pending.binds).collect();
+    let runs = serde_json::to_string(&runs).expect("run binds serialize");
     let _turn = writer_turn.lock().await;
     let mut conn = pool.acquire().await?;
-    let rows = query.fetch_all(&mut *conn).await;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(runs)
+        .fetch_all(&mut *conn)
+        .await;
     if rows.is_err() && sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
         // Nothing to roll back (BEGIN itself failed) or a broken connection: in doubt,
         // it does not go back to the pool.
         let _ = conn.close().await;
     }
     rows
-}
-
-/// `sql` with each placeholder `$n` renumbered `$(n + offset)`.
-fn shift_placeholders(sql: &str, offset: usize) -> String {
-    let mut shifted = String::with_capacity(sql.len() + 16);
-    let mut rest = sql;
-    while let Some(dollar) = rest.find('$') {
-        let (before, after) = rest.split_at(dollar + 1);
-        shifted.push_str(before);
-        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        match after[..digits].parse::<usize>() {
-            Ok(n) => shifted.push_str(&(n + offset).to_string()),
-            Err(_) => shifted.push_str(&after[..digits]),
-        }
-        rest = &after[digits..];
-    }
-    shifted.push_str(rest);
-    shifted
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shift_placeholders;
-
-    #[test]
-    fn placeholders_are_renumbered_and_the_rest_kept() {
-        assert_eq!(
-            shift_placeholders("SELECT $1, $13 FROM t WHERE a = $2 AND b = '$'", 13),
-            "SELECT $14, $26 FROM t WHERE a = $15 AND b = '$'"
-        );
-        assert_eq!(shift_placeholders("no placeholders", 13), "no placeholders");
-    }
 }

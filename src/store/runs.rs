@@ -2,7 +2,6 @@
 //! queries behind the API.
 
 use serde::Serialize;
-use sqlx::query::QueryAs;
 
 use super::{Store, StoreError, in_write_tx, on_pool, on_writer};
 use crate::catalog::ResolvedParams;
@@ -214,9 +213,10 @@ pub struct EnqueueOutcome {
     pub token: String,
 }
 
-/// The values a new run is written with, bound as $1 to $13 by both databases'
-/// statements: the run's ($1 to $9), its token's ($10, $11) and its idempotency key's
-/// ($12, $13). Owned, so that SQLite's group commit can take it to its own task.
+/// The values a new run is written with: the run's, its first download token's and its
+/// idempotency key's. Owned, so that SQLite's group commit can take them to its task,
+/// and serialized as one JSON object per run for it.
+#[derive(Serialize)]
 pub(super) struct RunBinds {
     pub(super) id: String,
     tenant: String,
@@ -233,74 +233,29 @@ pub(super) struct RunBinds {
     request_hash: Option<String>,
 }
 
-impl RunBinds {
-    /// `query` with every value bound, in order.
-    pub(super) fn bind_to<'q, DB, O>(
-        &'q self,
-        query: QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>,
-    ) -> QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>
-    where
-        DB: sqlx::Database,
-        &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    {
-        query
-            .bind(self.id.as_str())
-            .bind(self.tenant.as_str())
-            .bind(self.report.as_str())
-            .bind(self.format)
-            .bind(self.params.as_str())
-            .bind(self.options.as_str())
-            .bind(self.identity.as_str())
-            .bind(self.api_key_id.as_deref())
-            .bind(self.now)
-            .bind(self.token_hash.as_str())
-            .bind(self.token_expires)
-            .bind(self.key.as_deref())
-            .bind(self.request_hash.as_deref())
-    }
-}
-
-/// The insert of a new run, bound to `RunBinds` ($1 to $9); it returns the row, or
-/// nothing when an identical run is queued or running.
-fn insert_run_sql() -> String {
+/// SQLite's insert of new runs, each with its token and idempotency key, from `$1`: a
+/// JSON array of [`RunBinds`]. A run that meets an identical queued or running one is
+/// not inserted and returns no row, and neither its token nor its key is written (they
+/// join on the runs inserted). One statement text for any number of runs, so that
+/// SQLite's statement cache holds one copy. Every row must be read so that every
+/// statement runs.
+pub(super) fn sqlite_insert_sql() -> String {
     format!(
         "INSERT INTO runs (id, tenant, report, format, params, options, identity, \
          status, api_key_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) \
+         SELECT value ->> 'id', value ->> 'tenant', value ->> 'report', value ->> 'format', \
+         value ->> 'params', value ->> 'options', value ->> 'identity', 'queued', \
+         value ->> 'api_key_id', value ->> 'now' \
+         FROM json_each($1) WHERE true \
          ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING \
-         RETURNING {COLUMNS}"
-    )
-}
-
-// The token and the idempotency key are written only beside a new run: `run` yields
-// its row, or none when the insert met a conflict. Both databases take these
-// statements; only where the new row comes from differs.
-
-fn insert_token_sql(run: &str) -> String {
-    format!(
-        "INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) \
-         SELECT $10, id, $9, $11 FROM {run}",
-    )
-}
-
-fn insert_key_sql(run: &str) -> String {
-    format!(
-        "INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
-         SELECT $2, $12, $13, id, $9 FROM {run} WHERE CAST($12 AS TEXT) IS NOT NULL",
-    )
-}
-
-/// SQLite's statements for one new run, bound to `RunBinds`: the run, then its token
-/// and idempotency key. Every row must be read so that every statement runs.
-pub(super) fn sqlite_insert_sql() -> String {
-    let new_run = "(SELECT id FROM runs WHERE id = $1) AS run";
-    format!(
-        "{}; {}; {}",
-        insert_run_sql(),
-        insert_token_sql(new_run),
-        insert_key_sql(new_run)
+         RETURNING {COLUMNS}; \
+         INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) \
+         SELECT value ->> 'token_hash', runs.id, runs.created_at, value ->> 'token_expires' \
+         FROM json_each($1) JOIN runs ON runs.id = value ->> 'id'; \
+         INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
+         SELECT runs.tenant, value ->> 'key', value ->> 'request_hash', runs.id, runs.created_at \
+         FROM json_each($1) JOIN runs ON runs.id = value ->> 'id' \
+         WHERE value ->> 'key' IS NOT NULL"
     )
 }
 
@@ -468,15 +423,37 @@ impl Store {
         let row = match &self.db {
             Db::Postgres(pool) => {
                 // One statement, atomic on its own: one round trip where BEGIN, the
-                // inserts and COMMIT would take one each.
+                // inserts and COMMIT would take one each. The token and the key are
+                // written only beside a new run: `run` is empty after a conflict.
                 let insert = format!(
-                    "WITH run AS ({}), token AS ({}), idempotency AS ({}) SELECT * FROM run",
-                    insert_run_sql(),
-                    insert_token_sql("run"),
-                    insert_key_sql("run"),
+                    "WITH run AS (\
+                       INSERT INTO runs (id, tenant, report, format, params, options, \
+                       identity, status, api_key_id, created_at) \
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) \
+                       ON CONFLICT (identity) WHERE status IN ('queued', 'running') \
+                       DO NOTHING RETURNING {COLUMNS}), \
+                     token AS (\
+                       INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) \
+                       SELECT $10, id, $9, $11 FROM run), \
+                     idempotency AS (\
+                       INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, \
+                       created_at) SELECT $2, $12, $13, id, $9 FROM run WHERE $12 IS NOT NULL) \
+                     SELECT * FROM run"
                 );
-                binds
-                    .bind_to(sqlx::query_as(sqlx::AssertSqlSafe(insert)))
+                sqlx::query_as(sqlx::AssertSqlSafe(insert))
+                    .bind(&binds.id)
+                    .bind(&binds.tenant)
+                    .bind(&binds.report)
+                    .bind(binds.format)
+                    .bind(&binds.params)
+                    .bind(&binds.options)
+                    .bind(&binds.identity)
+                    .bind(&binds.api_key_id)
+                    .bind(binds.now)
+                    .bind(&binds.token_hash)
+                    .bind(binds.token_expires)
+                    .bind(&binds.key)
+                    .bind(&binds.request_hash)
                     .fetch_optional(pool)
                     .await?
             }
