@@ -33,6 +33,10 @@ pub enum StoreError {
     /// A row holds something quire did not write (a hand-edited status, say).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database failed a transaction that wrote several requests at once (SQLite's
+    /// group commit of new runs): each of them gets this.
+    #[error("the database is unavailable: {0}")]
+    UnavailableForBatch(#[source] Arc<sqlx::Error>),
     /// The `Idempotency-Key` was used before with a different request.
     #[error("the Idempotency-Key was already used with a different request")]
     IdempotencyConflict,

@@ -233,6 +233,35 @@ pub(super) struct RunBinds {
     request_hash: Option<String>,
 }
 
+impl RunBinds {
+    /// The values of `new` as a run created `now` under a fresh id, with the download
+    /// token hashed as `token_hash`.
+    pub(super) fn new(
+        new: &NewRun,
+        identity: &str,
+        now: i64,
+        token_hash: String,
+        token_ttl_ms: i64,
+    ) -> RunBinds {
+        let (key, request_hash) = new.idempotency.clone().unzip();
+        RunBinds {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant: new.tenant.clone(),
+            report: new.report.clone(),
+            format: new.format.extension(),
+            params: new.params.canonical(),
+            options: serde_json::to_string(&new.options).expect("options serialize"),
+            identity: identity.to_owned(),
+            api_key_id: new.api_key_id.clone(),
+            now,
+            token_hash,
+            token_expires: now.saturating_add(token_ttl_ms),
+            key,
+            request_hash,
+        }
+    }
+}
+
 /// SQLite's insert of new runs, each with its token and idempotency key, from `$1`: a
 /// JSON array of [`RunBinds`]. A run that meets an identical queued or running one is
 /// not inserted and returns no row, and neither its token nor its key is written (they
@@ -402,24 +431,8 @@ impl Store {
         identity: &str,
         token_ttl_ms: i64,
     ) -> Result<Inserted, StoreError> {
-        let now = self.now_ms();
         let (token, token_hash) = super::tokens::new_token();
-        let (key, request_hash) = new.idempotency.clone().unzip();
-        let binds = RunBinds {
-            id: uuid::Uuid::now_v7().to_string(),
-            tenant: new.tenant.clone(),
-            report: new.report.clone(),
-            format: new.format.extension(),
-            params: new.params.canonical(),
-            options: serde_json::to_string(&new.options).expect("options serialize"),
-            identity: identity.to_owned(),
-            api_key_id: new.api_key_id.clone(),
-            now,
-            token_hash,
-            token_expires: now.saturating_add(token_ttl_ms),
-            key,
-            request_hash,
-        };
+        let binds = RunBinds::new(new, identity, self.now_ms(), token_hash, token_ttl_ms);
         let row = match &self.db {
             Db::Postgres(pool) => {
                 // One statement, atomic on its own: one round trip where BEGIN, the
