@@ -97,7 +97,11 @@ impl Db {
             // The first connection switches a fresh file to WAL, which needs the file to
             // itself: another process doing the same at that moment fails with "database
             // is locked" rather than waiting.
-            let _setup = lock_beside(options.get_filename()).await?;
+            // A read-only pool sets nothing up, and its folder may not be writable.
+            let _setup = match access {
+                Access::ReadWrite => Some(lock_beside(options.get_filename()).await?),
+                Access::ReadOnly => None,
+            };
             // No ping before each acquire: see the PostgreSQL pool below.
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
@@ -162,7 +166,8 @@ impl Db {
 /// together on a fresh file take turns here: to switch it to WAL, then to migrate it
 /// (PostgreSQL gets an advisory lock from sqlx).
 async fn lock_beside(database: &Path) -> Result<std::fs::File, DbError> {
-    let lock_path = database.with_extension("setup-lock");
+    // The name predates the WAL switch's use of it; earlier builds take the same file.
+    let lock_path = database.with_extension("migrate-lock");
     let locked = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
         let file = std::fs::File::create(&lock_path)?;
         file.lock()?;
@@ -174,4 +179,27 @@ async fn lock_beside(database: &Path) -> Result<std::fs::File, DbError> {
         path: database.display().to_string(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_fresh_sqlite_file_is_not_opened_while_another_process_sets_it_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("quire.db");
+        let url = format!("sqlite://{}", path.display());
+        let other_process = lock_beside(&path).await.unwrap();
+        let mut opening = tokio::spawn(async move { Db::connect(&url, 1).await });
+        let waited = tokio::time::timeout(Duration::from_millis(300), &mut opening).await;
+        assert!(waited.is_err(), "the open went ahead of the lock");
+        assert!(
+            !path.exists(),
+            "the file was created under the other's lock"
+        );
+        drop(other_process);
+        opening.await.unwrap().expect("opens once the lock is free");
+        assert!(path.exists());
+    }
 }
