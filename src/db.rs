@@ -96,8 +96,8 @@ impl Db {
             }
             // The first connection switches a fresh file to WAL, which needs the file to
             // itself: another process doing the same at that moment fails with "database
-            // is locked" rather than waiting.
-            // A read-only pool sets nothing up, and its folder may not be writable.
+            // is locked" rather than waiting. A read-only pool sets nothing up, and its
+            // folder may not be writable.
             let _setup = match access {
                 Access::ReadWrite => Some(lock_beside(options.get_filename()).await?),
                 Access::ReadOnly => None,

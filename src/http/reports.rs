@@ -111,13 +111,7 @@ pub async fn create(
         idempotency_key: idempotency_key(&headers)?,
         api_key_id: Some(caller.0.id.clone()),
     };
-    // In a task of its own: a client that goes away cannot stop the enqueue between
-    // writing the run and pushing its job, which would leave a run without a job
-    // until the sweep finds it.
-    let runs = state.runs.clone();
-    let enqueued = tokio::spawn(async move { runs.enqueue(&request).await })
-        .await
-        .expect("an enqueue does not panic")?;
+    let enqueued = state.runs.enqueue(&request).await?;
     let mut answer = run_json(&state.public_url, &enqueued.run);
     answer["download_url"] = Value::from(download_url(&state, &enqueued.token));
     answer["deduplicated"] = Value::from(enqueued.deduplicated);

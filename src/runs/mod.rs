@@ -179,6 +179,17 @@ impl Runs {
     /// Invalid requests, an idempotency conflict, or an unavailable database or Redis
     /// (in which case nothing was kept).
     pub async fn enqueue(&self, request: &RunRequest) -> Result<Enqueued, RunsError> {
+        // In a task of its own: a caller that stops waiting (an HTTP client gone away)
+        // cannot stop the enqueue between committing the run and pushing its job, which
+        // would leave a run without a job until the sweep finds it.
+        let runs = self.clone();
+        let request = request.clone();
+        tokio::spawn(async move { runs.enqueue_to_the_end(&request).await })
+            .await
+            .expect("an enqueue does not panic")
+    }
+
+    async fn enqueue_to_the_end(&self, request: &RunRequest) -> Result<Enqueued, RunsError> {
         let mut invalid = Vec::new();
         let format: Option<Format> = match request.format.parse() {
             Ok(format) => Some(format),

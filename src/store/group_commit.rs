@@ -53,7 +53,7 @@ impl RunInserts {
 
     /// Writes one new run with its token and idempotency key; the row as stored, or
     /// none when an identical run is queued or running. Once sent, the run is written
-    /// whether or not the caller still waits (see `http::reports::create`).
+    /// whether or not the caller still waits (see `Runs::enqueue`).
     pub(super) async fn insert(&self, binds: RunBinds) -> Written {
         let (answer, written) = oneshot::channel();
         let task_gone = || StoreError::Unavailable(sqlx::Error::WorkerCrashed);
@@ -133,7 +133,9 @@ async fn write(
         // (BEGIN itself failed), shows the connection usable and outside a transaction;
         // any other failure leaves that in doubt, and the connection is closed.
         let rolled_back = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        if matches!(rolled_back, Err(ref error) if !matches!(error, sqlx::Error::Database(_))) {
+        if let Err(error) = rolled_back
+            && !matches!(error, sqlx::Error::Database(_))
+        {
             let _ = conn.close().await;
         }
     }
