@@ -78,6 +78,11 @@ impl From<RunsError> for ApiError {
             RunsError::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", message)
             }
+            RunsError::AttemptFinishing => ApiError::new(
+                StatusCode::CONFLICT,
+                "attempt_finishing",
+                RunsError::AttemptFinishing.to_string(),
+            ),
             unavailable => {
                 tracing::error!(error = %unavailable, cause = ?std::error::Error::source(&unavailable), "request failed");
                 ApiError::new(

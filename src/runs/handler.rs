@@ -12,7 +12,7 @@ use tracing::Instrument as _;
 
 use super::Runs;
 use crate::report::{Rendered, ReportError, ReportRequest};
-use crate::store::{Run, RunError, RunFile, RunStatus, StartOutcome};
+use crate::store::{Fence, Run, RunError, RunFile, RunStatus, StartOutcome};
 use crate::worker::{JobContext, JobError, JobHandler, Outcome};
 
 /// The job kind of a report run.
@@ -121,7 +121,7 @@ impl ReportHandler {
                 message: "the tenant no longer exists".into(),
             };
             store
-                .finish_run(&run.id, Some(&token), RunStatus::Discarded, &error)
+                .finish_run(&run.id, Fence::Token(&token), RunStatus::Discarded, &error)
                 .await
                 .map_err(JobError::transient)?;
             tracing::info!(run_id, "the tenant was deleted; run discarded");
@@ -149,7 +149,7 @@ impl ReportHandler {
                 tracing::warn!(run_id, error = %error, cause = ?std::error::Error::source(&error), "report attempt failed");
                 if !error.is_transient() || last_attempt {
                     store
-                        .finish_run(&run.id, Some(&token), RunStatus::Failed, &record)
+                        .finish_run(&run.id, Fence::Token(&token), RunStatus::Failed, &record)
                         .await
                         .map_err(JobError::transient)?;
                 }

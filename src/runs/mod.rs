@@ -20,12 +20,19 @@ pub use webhooks::{SIGNATURE_HEADER, WebhookSender, sign};
 
 use crate::catalog::{FieldError, Overlap, Report};
 use crate::queue::{Job, Queue, QueueError};
+use crate::queue::{JobRecord, JobState};
 use crate::report::{ReportError, Reporter};
-use crate::store::{EnqueueOutcome, NewRun, Run, RunError, RunStatus, Store, StoreError};
+use crate::store::{EnqueueOutcome, Fence, NewRun, Run, RunError, RunStatus, Store, StoreError};
 use crate::writer::{Format, OutputOptions};
 
 /// The queue report jobs wait in.
 pub const REPORT_QUEUE: &str = "reports";
+
+/// How long a retry waits for a failed run's last attempt to be committed in Redis
+/// (the handler records the failure in the database just before), and how often it
+/// looks.
+const ATTEMPT_FINISHING_WAIT: Duration = Duration::from_secs(3);
+const ATTEMPT_FINISHING_POLL: Duration = Duration::from_millis(20);
 
 /// Lifetimes of what runs leave behind.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +71,8 @@ pub enum RunsError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    #[error("the run's last attempt is still finishing; retry in a moment")]
+    AttemptFinishing,
     #[error("the database is unavailable")]
     Database(#[source] StoreError),
     #[error("the queue is unavailable")]
@@ -301,7 +310,7 @@ impl Runs {
         };
         if !self
             .store
-            .finish_run(&run.id, None, RunStatus::Cancelled, &error)
+            .finish_run(&run.id, Fence::Unfinished, RunStatus::Cancelled, &error)
             .await?
         {
             return Err(RunsError::Conflict(format!(
@@ -329,6 +338,7 @@ impl Runs {
                 )));
             }
         }
+        self.wait_for_last_attempt(id).await?;
         let Some((run, requeued)) = self.store.requeue_failed(id).await? else {
             return Err(RunsError::NotFound);
         };
@@ -340,13 +350,48 @@ impl Runs {
                 )),
             };
         }
-        // The failed job is dead in Redis: revive it, or push it afresh if the dead
-        // set no longer has it.
+        self.revive(&run).await?;
+        Ok(run)
+    }
+
+    /// Waits, bounded, while the run's job is still reserved: a failed attempt writes
+    /// its failure to the database before the worker commits it in Redis, and a retry
+    /// in between would be undone by that commit.
+    async fn wait_for_last_attempt(&self, id: &str) -> Result<(), RunsError> {
+        let deadline = tokio::time::Instant::now() + ATTEMPT_FINISHING_WAIT;
+        loop {
+            let state = self.queue.job(id).await?.and_then(|record| record.state);
+            if state != Some(JobState::Reserved) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(RunsError::AttemptFinishing);
+            }
+            tokio::time::sleep(ATTEMPT_FINISHING_POLL).await;
+        }
+    }
+
+    /// Puts the dead job of a requeued run back in its queue, or pushes it afresh if
+    /// the dead set no longer has it.
+    async fn revive(&self, run: &Run) -> Result<(), RunsError> {
         let revived = self.queue.revive(std::slice::from_ref(&run.id)).await?;
         if !revived.first().copied().unwrap_or(false) {
-            self.queue.push(&self.job_for(&run)?).await?;
+            self.queue.push(&self.job_for(run)?).await?;
         }
-        Ok(run)
+        Ok(())
+    }
+
+    /// Fails the run of a job that `record` shows dead, unless the run started a
+    /// different number of attempts since: a retry (which resets the count) or a newer
+    /// attempt then owns it. Returns whether the run was failed.
+    async fn fail_dead_job(&self, record: &JobRecord) -> Result<bool, RunsError> {
+        debug_assert_eq!(record.state, Some(JobState::Dead));
+        let error = sweep::dead_run_error(record.error.as_deref());
+        let attempts = Fence::Attempts(i64::from(record.attempts));
+        Ok(self
+            .store
+            .finish_run(&record.id, attempts, RunStatus::Failed, &error)
+            .await?)
     }
 }
 

@@ -5,8 +5,7 @@
 
 use super::Runs;
 use super::handler::REPORT_JOB_KIND;
-use super::sweep::dead_run_error;
-use crate::store::RunStatus;
+use crate::queue::JobState;
 use crate::worker::{EventKind, JobEvent, Observer, ObserverError};
 
 /// Fails runs whose jobs died outside their handler.
@@ -30,12 +29,14 @@ impl Observer for RunsObserver {
             .is_none_or(|kind| kind == REPORT_JOB_KIND);
         // Failed: the handler's error ended the job (the handler has usually recorded
         // it already; then this changes nothing). Dead: the queue buried it.
-        if matches!(event.kind, EventKind::Dead | EventKind::Failed) && is_report {
-            let error = dead_run_error(event.detail.as_deref());
-            self.runs
-                .store
-                .finish_run(&event.job_id, None, RunStatus::Failed, &error)
-                .await?;
+        // Read back from Redis rather than trusted from the event: by the time an
+        // observer runs, a retry may have revived the job or reset the run.
+        if matches!(event.kind, EventKind::Dead | EventKind::Failed)
+            && is_report
+            && let Some(record) = self.runs.queue.job(&event.job_id).await?
+            && record.state == Some(JobState::Dead)
+        {
+            self.runs.fail_dead_job(&record).await?;
         }
         Ok(())
     }

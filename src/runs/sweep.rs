@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use super::{Runs, RunsError};
-use crate::queue::JobState;
-use crate::store::{RunError, RunStatus};
+use crate::queue::{JobRecord, JobState};
+use crate::store::{Fence, Run, RunError, RunStatus};
 
 /// Runs examined per sweep.
 const ACTIVE_BATCH: i64 = 1000;
@@ -92,22 +92,48 @@ impl Sweeper {
         let store = &self.runs.store;
         for run in store.active_runs(ACTIVE_BATCH).await? {
             let record = self.runs.queue.job(&run.id).await?;
-            match record.and_then(|r| r.state.map(|state| (state, r.error))) {
-                None => {
+            match record {
+                Some(record) if record.state.is_some() => {
+                    if record.state == Some(JobState::Dead) {
+                        self.settle_dead(&run, &record, report).await?;
+                    }
+                }
+                _ => {
                     self.runs.queue.push(&self.runs.job_for(&run)?).await?;
                     tracing::info!(run_id = run.id, "re-pushed a run that had no job in Redis");
                     report.requeued += 1;
                 }
-                Some((JobState::Dead, reason)) => {
-                    let error = dead_run_error(reason.as_deref());
-                    if store
-                        .finish_run(&run.id, None, RunStatus::Failed, &error)
-                        .await?
-                    {
-                        report.failed += 1;
-                    }
-                }
-                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// An active run whose job is dead: failed, unless the run started other attempts
+    /// than the job. Then it was retried and its job never revived (Redis failed
+    /// half-way through the retry; the job is revived now), or its worker was lost
+    /// before the attempt reached the database (the run fails on what it recorded).
+    async fn settle_dead(
+        &self,
+        run: &Run,
+        record: &JobRecord,
+        report: &mut SweepReport,
+    ) -> Result<(), RunsError> {
+        if self.runs.fail_dead_job(record).await? {
+            report.failed += 1;
+        } else if run.status == RunStatus::Queued && run.attempts == 0 && record.attempts > 0 {
+            self.runs.revive(run).await?;
+            tracing::info!(run_id = run.id, "revived the job of a retried run");
+            report.requeued += 1;
+        } else {
+            let error = dead_run_error(record.error.as_deref());
+            let fence = Fence::Attempts(run.attempts);
+            if self
+                .runs
+                .store
+                .finish_run(&run.id, fence, RunStatus::Failed, &error)
+                .await?
+            {
+                report.failed += 1;
             }
         }
         Ok(())

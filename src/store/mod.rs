@@ -12,7 +12,8 @@ mod webhooks;
 
 pub use api_keys::{ApiKey, NewApiKey};
 pub use runs::{
-    EnqueueOutcome, NewRun, Run, RunError, RunFile, RunPage, RunQuery, RunStatus, StartOutcome,
+    EnqueueOutcome, Fence, NewRun, Run, RunError, RunFile, RunPage, RunQuery, RunStatus,
+    StartOutcome,
 };
 pub use tokens::TokenLookup;
 pub use webhooks::Delivery;

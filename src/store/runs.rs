@@ -307,6 +307,19 @@ impl Inserted {
     }
 }
 
+/// Who may end a run: the guard on [`Store::finish_run`].
+#[derive(Debug, Clone, Copy)]
+pub enum Fence<'a> {
+    /// Only the attempt holding this fencing token (the handler's own outcome).
+    Token(&'a str),
+    /// Only while the run has started exactly this many attempts. A job's death seen
+    /// in Redis ends the run only if the run was not retried since: a retry resets
+    /// the count.
+    Attempts(i64),
+    /// Any writer, while the run has not finished (a cancel).
+    Unfinished,
+}
+
 /// The outcome of starting an attempt.
 #[derive(Debug, Clone)]
 pub enum StartOutcome {
@@ -638,25 +651,31 @@ impl Store {
         Ok(updated == 1)
     }
 
-    /// Ends the run with `status` (failed, discarded or cancelled) and `error`. With a
-    /// `token`, only if that attempt still holds the run; without, only while it has
-    /// not finished. Returns false when nothing changed.
+    /// Ends the run with `status` (failed, discarded or cancelled) and `error`, only
+    /// while it has not finished and `fence` still holds. Returns false when nothing
+    /// changed.
     ///
     /// # Errors
     /// When the database fails.
     pub async fn finish_run(
         &self,
         id: &str,
-        token: Option<&str>,
+        fence: Fence<'_>,
         status: RunStatus,
         error: &RunError,
     ) -> Result<bool, StoreError> {
         debug_assert!(status.is_finished() && status != RunStatus::Completed);
         let now = self.now_ms();
+        let (token, attempts) = match fence {
+            Fence::Token(token) => (Some(token), None),
+            Fence::Attempts(attempts) => (None, Some(attempts)),
+            Fence::Unfinished => (None, None),
+        };
         let updated = in_write_tx!(self, tx => {
             let updated = sqlx::query(
                 "UPDATE runs SET status = $3, error_code = $4, error_message = $5, finished_at = $6 \
-                 WHERE id = $1 AND status IN ('queued', 'running') AND ($2 IS NULL OR fence = $2)",
+                 WHERE id = $1 AND status IN ('queued', 'running') AND ($2 IS NULL OR fence = $2) \
+                 AND ($7 IS NULL OR attempts = $7)",
             )
             .bind(id)
             .bind(token)
@@ -664,6 +683,7 @@ impl Store {
             .bind(&error.code)
             .bind(&error.message)
             .bind(now)
+            .bind(attempts)
             .execute(&mut *tx)
             .await?
             .rows_affected();

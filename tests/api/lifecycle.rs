@@ -1,11 +1,17 @@
 //! A run's life: built under its locks, fenced against stale attempts, discarded when
 //! its tenant is gone, dropped when its row is gone, cancelled, retried.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use quire::runs::{REPORT_JOB_KIND, ReportHandler, RunsObserver, Sweeper};
 use quire::store::{RunFile, RunStatus, StartOutcome};
+use quire::worker::{
+    EventKind, JobContext, JobError, JobEvent, JobHandler, Observer as _, Outcome, Worker,
+};
 use reqwest::StatusCode;
 use serde_json::json;
+use tokio::sync::Notify;
 
 use crate::helpers::{Backend, body, spawn_app, worker_options};
 
@@ -304,6 +310,117 @@ async fn a_permanent_failure_fails_at_once_and_a_retry_requeues_the_same_run_onc
         1,
         "queued once"
     );
+    app.cleanup().await;
+}
+
+/// Holds a report attempt after its handler returned (its failure already written to
+/// the database) until the test lets the worker commit the outcome in Redis.
+struct HeldBeforeCommit {
+    report: ReportHandler,
+    returned: Arc<Notify>,
+    commit: Arc<Notify>,
+}
+
+impl JobHandler for HeldBeforeCommit {
+    async fn run(&self, context: JobContext) -> Result<Outcome, JobError> {
+        let result = self.report.run(context).await;
+        self.returned.notify_one();
+        self.commit.notified().await;
+        result
+    }
+}
+
+/// The race behind a lost retry: the handler records `failed` in the database before
+/// the worker commits the failure in Redis. A retry in between used to answer 200
+/// `queued` and be undone by that commit and by the observer.
+#[tokio::test]
+async fn a_retry_while_the_failed_attempt_is_committing_is_refused_and_a_late_observer_cannot_undo_a_retry()
+ {
+    let app = spawn_app(Backend::Sqlite, &[("broken.toml", BROKEN)]).await;
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("broken_query", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let (returned, commit) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let held = HeldBeforeCommit {
+        report: ReportHandler::new(app.runs.clone()),
+        returned: returned.clone(),
+        commit: commit.clone(),
+    };
+    // No observer on this worker: the test plays the late observer itself.
+    let worker = Worker::builder(app.runs.queue.clone(), worker_options())
+        .handler(REPORT_JOB_KIND, held)
+        .build();
+    let processing = tokio::spawn(async move { worker.process_one().await });
+    returned.notified().await;
+    assert_eq!(app.run(&id).await.status, RunStatus::Failed);
+
+    let url = format!("{}/v1/reports/{id}/retry", app.base_url);
+    let refused = app.call(reqwest::Method::POST, &app.acme_key, &url).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "attempt_finishing");
+    assert_eq!(
+        app.run(&id).await.status,
+        RunStatus::Failed,
+        "nothing changed"
+    );
+
+    commit.notify_one();
+    let processed = processing.await.unwrap().unwrap().expect("the job ran");
+    assert_eq!(processed.attempt, 1);
+    let retried = app.call(reqwest::Method::POST, &app.acme_key, &url).await;
+    assert_eq!(retried.status(), StatusCode::OK);
+
+    let late = JobEvent {
+        kind: EventKind::Failed,
+        job_id: id.clone(),
+        job_kind: Some(REPORT_JOB_KIND.to_owned()),
+        attempt: 1,
+        worker_id: "late".to_owned(),
+        detail: Some("the attempt's error".to_owned()),
+        delay: None,
+    };
+    RunsObserver::new(app.runs.clone())
+        .observe(&late)
+        .await
+        .unwrap();
+    let swept = Sweeper::new(app.runs.clone()).sweep_once().await.unwrap();
+    assert_eq!(swept.failed, 0);
+    let run = app.run(&id).await;
+    assert_eq!((run.status, run.attempts), (RunStatus::Queued, 0));
+    assert_eq!(
+        app.runs.queue.counts().await.unwrap().ready,
+        1,
+        "queued once"
+    );
+    app.cleanup().await;
+}
+
+/// A retry whose revive Redis never received (the API answered 503 after the run was
+/// queued again in the database) is completed by the sweep, not failed.
+#[tokio::test]
+async fn the_sweep_revives_the_job_of_a_retried_run_whose_revive_never_happened() {
+    let app = spawn_app(Backend::Sqlite, &[("broken.toml", BROKEN)]).await;
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("broken_query", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let worker = Worker::builder(app.runs.queue.clone(), worker_options())
+        .handler(REPORT_JOB_KIND, ReportHandler::new(app.runs.clone()))
+        .build();
+    worker.process_one().await.unwrap().expect("the job ran");
+    let dead = app.runs.queue.job(&id).await.unwrap().unwrap();
+    assert_eq!(dead.state, Some(quire::queue::JobState::Dead));
+    // The retry's database half, without its Redis half.
+    let (_, requeued) = app.runs.store.requeue_failed(&id).await.unwrap().unwrap();
+    assert!(requeued);
+
+    let swept = Sweeper::new(app.runs.clone()).sweep_once().await.unwrap();
+    assert_eq!((swept.failed, swept.requeued), (0, 1));
+    assert_eq!(app.run(&id).await.status, RunStatus::Queued);
+    let revived = app.runs.queue.job(&id).await.unwrap().unwrap();
+    assert_eq!(revived.state, Some(quire::queue::JobState::Ready));
     app.cleanup().await;
 }
 
