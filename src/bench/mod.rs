@@ -10,6 +10,8 @@
 //!   rust_xlsxwriter writing the same cells from memory (XLSX). Each phase runs in a
 //!   child process so that its peak memory is its own.
 //!
+//! - [`NoopHandler`]: the `noop` job kind those jobs are, also served by the hidden
+//!   `quire bench worker` for multi-process queue tests.
 //! - [`e2e`]: small reports one at a time through the real API and a real worker, in
 //!   one process, from `POST /v1/reports` until the file is downloaded.
 //!
@@ -17,8 +19,11 @@
 //! tokens, files are synced before they are published.
 
 pub mod e2e;
+mod noop;
 pub mod queue;
 pub mod report;
+
+pub use noop::{NOOP_KIND, NoopHandler};
 
 use std::fmt::Write as _;
 use std::time::Duration;

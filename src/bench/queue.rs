@@ -15,11 +15,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{BenchError, quantile};
+use super::{BenchError, NOOP_KIND, NoopHandler, quantile};
 use crate::queue::{Job, Queue, QueueConfig};
-use crate::worker::{
-    JobContext, JobError, JobHandler, NOOP_KIND, NoopHandler, Outcome, Worker, WorkerOptions,
-};
+use crate::worker::{JobContext, JobError, JobHandler, Outcome, Worker, WorkerOptions};
 
 /// Enqueue batches in flight at once.
 const PUSHES_IN_FLIGHT: usize = 4;

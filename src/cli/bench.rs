@@ -12,7 +12,7 @@ use super::UsageError;
 use crate::bench::e2e::{E2eBench, POLL_INTERVAL, TARGET_P50, WARM_UP};
 use crate::bench::queue::{QueueBench, REFERENCES};
 use crate::bench::report::{Baseline, BenchDatabase, Phase, PhaseFigures, ReportBench};
-use crate::bench::{Summary, cores, median};
+use crate::bench::{NOOP_KIND, NoopHandler, Summary, cores, median};
 use crate::settings::Settings;
 use crate::writer::Format;
 
@@ -40,6 +40,10 @@ pub enum BenchCommand {
     /// One measured phase of `bench report`, in its own process (internal).
     #[command(hide = true)]
     Phase(PhaseArgs),
+    /// A worker serving only the benchmark's `noop` jobs, for multi-process queue
+    /// tests (internal): `quire work` never runs them.
+    #[command(hide = true)]
+    Worker(super::work::WorkArgs),
 }
 
 /// Options of `quire bench report`.
@@ -119,6 +123,7 @@ pub async fn run(settings: &Settings, args: BenchArgs, json: bool) -> anyhow::Re
         BenchCommand::Queue(args) => queue(settings, args, json).await?,
         BenchCommand::Report(args) => report(settings, args, json).await?,
         BenchCommand::E2e(args) => e2e(settings, args, json).await?,
+        BenchCommand::Worker(args) => return noop_worker(settings, args).await,
         BenchCommand::Phase(args) => {
             let figures =
                 crate::bench::report::run_phase(args.phase, &args.url, args.format, &args.out)
@@ -410,4 +415,20 @@ fn seconds(runs: &[PhaseFigures]) -> Vec<String> {
 
 fn ms(duration: std::time::Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
+}
+
+/// A worker with only the noop handler, until SIGTERM/SIGINT, a restart broadcast or
+/// one of the stop options.
+async fn noop_worker(settings: &Settings, args: super::work::WorkArgs) -> anyhow::Result<()> {
+    let options = args.options()?;
+    let queue = super::open_queue(settings).await?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(super::cancel_on_signal(shutdown.clone()));
+    let exit = crate::worker::Worker::builder(queue, options)
+        .handler(NOOP_KIND, NoopHandler)
+        .build()
+        .run(shutdown)
+        .await;
+    tracing::info!(?exit, "worker stopped");
+    Ok(())
 }

@@ -10,7 +10,7 @@ use super::UsageError;
 use crate::queue::{Backoff, Queue};
 use crate::runs::{REPORT_JOB_KIND, ReportHandler, Runs, RunsObserver, Sweeper, WebhookSender};
 use crate::settings::Settings;
-use crate::worker::{Exit, NOOP_KIND, NoopHandler, Worker, WorkerOptions};
+use crate::worker::{Exit, Worker, WorkerOptions};
 
 /// Options of `quire work`.
 #[derive(Debug, Args)]
@@ -115,7 +115,6 @@ pub async fn work(
         WebhookSender::new(runs.clone(), public_url).run(WEBHOOK_INTERVAL, background.clone()),
     );
     let worker = Worker::builder(runs.queue.clone(), options)
-        .handler(NOOP_KIND, NoopHandler)
         .handler(REPORT_JOB_KIND, ReportHandler::new(runs.clone()))
         .observer(RunsObserver::new(runs))
         .build();

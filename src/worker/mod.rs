@@ -5,18 +5,15 @@
 //! - [`Worker`]: the runtime (`run` loop, `process_one` for deterministic tests).
 //! - [`Middleware`], [`LockMiddleware`]: the chain each attempt enters.
 //! - [`Observer`], [`JobEvent`]: events after each committed change.
-//! - [`NoopHandler`]: the built-in `noop` kind for benchmarks and tests.
 
 mod acks;
 mod events;
 mod handler;
 mod heartbeat;
 mod middleware;
-mod noop;
 mod runtime;
 
 pub use events::{EventKind, JobEvent, Observer, ObserverError};
 pub use handler::{JobContext, JobError, JobHandler, Outcome};
 pub use middleware::{Attempt, Gate, LockMiddleware, Middleware};
-pub use noop::{NOOP_KIND, NoopHandler};
 pub use runtime::{AttemptOutcome, Exit, Processed, Worker, WorkerBuilder, WorkerOptions};

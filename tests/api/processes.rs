@@ -207,3 +207,34 @@ async fn a_killed_workers_run_completes_on_attempt_two_with_one_file_and_no_part
     );
     app.cleanup().await;
 }
+
+/// The benchmark's noop kind may append to a file its payload names: a production
+/// worker must not serve it.
+#[tokio::test]
+async fn quire_work_buries_a_noop_job_instead_of_running_it() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let record = app.db.dir().join("noop-records.txt");
+    let job = quire::queue::Job::new(
+        "stray-noop",
+        quire::bench::NOOP_KIND,
+        json!({ "record": record }),
+    );
+    assert!(app.runs.queue.push(&job).await.unwrap());
+    let mut worker = app.spawn_quire(&["work", "--queues", "default"]);
+    let queue = &app.runs.queue;
+    let dead = eventually(LIMIT, "the noop job is dead", || async move {
+        let record = queue.job("stray-noop").await.unwrap()?;
+        (record.state == Some(quire::queue::JobState::Dead)).then_some(record)
+    })
+    .await;
+    assert!(
+        dead.error
+            .as_deref()
+            .is_some_and(|reason| reason.contains("no handler")),
+        "{:?}",
+        dead.error
+    );
+    assert!(!record.exists(), "the noop handler never ran");
+    assert_eq!(worker.terminate().await, 0);
+    app.cleanup().await;
+}

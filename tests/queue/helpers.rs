@@ -7,10 +7,10 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use quire::bench::{NOOP_KIND, NoopHandler};
 use quire::queue::{Backoff, Job, Queue, QueueConfig};
 use quire::worker::{
-    Exit, JobEvent, NOOP_KIND, NoopHandler, Observer, ObserverError, Worker, WorkerBuilder,
-    WorkerOptions,
+    Exit, JobEvent, Observer, ObserverError, Worker, WorkerBuilder, WorkerOptions,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -72,10 +72,11 @@ impl TestQueue {
         Worker::builder(self.queue.clone(), options).handler(NOOP_KIND, NoopHandler)
     }
 
-    /// A real `quire work` process on this prefix.
+    /// A real worker process on this prefix: `quire bench worker`, the worker loop of
+    /// `quire work` serving the noop jobs.
     pub fn spawn_process(&self, args: &[&str]) -> tokio::process::Child {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_quire"))
-            .arg("work")
+            .args(["bench", "worker"])
             .args(args)
             .env("REDIS_URL", &self.url)
             .env("QUIRE_PREFIX", &self.prefix)

@@ -1,4 +1,5 @@
-//! The built-in `noop` handler for the benchmark and the tests. Its payload may ask it
+//! The `noop` job kind of the queue benchmark and the queue tests, served only by
+//! `quire bench` (never by `quire work` or `quire run`). Its payload may ask it
 //! to sleep (checking cancellation), to fail, and to record each execution as lines in
 //! a file, so that tests can see "ran exactly once" across processes:
 //!
@@ -13,7 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt as _;
 
-use super::handler::{JobContext, JobError, JobHandler, Outcome};
+use crate::worker::{JobContext, JobError, JobHandler, Outcome};
 
 /// The kind the noop handler is registered under.
 pub const NOOP_KIND: &str = "noop";
