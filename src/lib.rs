@@ -1,6 +1,9 @@
 //! quire: a report-generation job runner.
 //!
 //! Map of the crate:
+//! - [`app`]: the composition root: connects the parts from [`settings::Settings`] and
+//!   hands out the API, the worker with its handlers and observers, and the loops
+//!   beside it, to every command, the demo, the benchmarks and the tests.
 //! - [`settings`]: typed settings from flags, environment, config file and defaults.
 //! - [`telemetry`]: tracing set-up (pretty or JSON logs on stderr).
 //! - [`db`]: SQLite and PostgreSQL pools and migrations.
@@ -24,6 +27,7 @@
 //! - [`cli`]: the `quire` command line; `main.rs` only dispatches to it.
 //! - [`Client`]: a Rust client of the HTTP API.
 
+pub mod app;
 pub mod bench;
 pub mod catalog;
 pub mod cli;

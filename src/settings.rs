@@ -1,6 +1,7 @@
 //! Typed settings, built once: flags, then environment, then the config file, then
 //! defaults. Business code receives a [`Settings`] and never reads the environment.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -30,7 +31,8 @@ pub enum LogFormat {
 }
 
 /// Global options shared by every subcommand; each has a flag and an environment variable.
-#[derive(Debug, Clone, Default, Args, Deserialize)]
+/// Its `Debug` hides the passwords in URLs.
+#[derive(Clone, Default, Args, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsArgs {
     /// Config file (default: ./quire.toml when present).
@@ -69,6 +71,42 @@ pub struct SettingsArgs {
     pub log_format: Option<LogFormat>,
 }
 
+impl fmt::Debug for SettingsArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |url: &Option<String>| url.as_deref().map(redact);
+        f.debug_struct("SettingsArgs")
+            .field("config", &self.config)
+            .field("database_url", &hidden(&self.database_url))
+            .field("reports_database_url", &hidden(&self.reports_database_url))
+            .field("redis_url", &hidden(&self.redis_url))
+            .field("prefix", &self.prefix)
+            .field("storage_dir", &self.storage_dir)
+            .field("reports_dir", &self.reports_dir)
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("log", &self.log)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact(&self.database_url))
+            .field("reports_database_url", &redact(&self.reports_database_url))
+            .field("redis_url", &redact(&self.redis_url))
+            .field("prefix", &self.prefix)
+            .field("storage_dir", &self.storage_dir)
+            .field("reports", &self.reports)
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("log", &self.log)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
 impl SettingsArgs {
     /// Fills every unset field from `lower`.
     fn or(self, lower: SettingsArgs) -> SettingsArgs {
@@ -97,8 +135,8 @@ pub enum ReportsSource {
     BuiltIn,
 }
 
-/// The resolved settings of one process.
-#[derive(Debug, Clone)]
+/// The resolved settings of one process. Its `Debug` hides the passwords in URLs.
+#[derive(Clone)]
 pub struct Settings {
     pub database_url: String,
     pub reports_database_url: String,
@@ -190,9 +228,41 @@ fn read_file(path: &Path) -> Result<SettingsArgs, SettingsError> {
     })
 }
 
+/// A database URL with its password hidden, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_never_debug_print_a_password() {
+        let args = SettingsArgs {
+            database_url: Some("postgres://app:hunter2@db/invoices".into()),
+            reports_database_url: Some("postgres://ro:s3cret@replica/invoices".into()),
+            redis_url: Some("redis://default:r3dis@cache:6379".into()),
+            ..SettingsArgs::default()
+        };
+        let printed = format!("{args:?}");
+        let settings = format!("{:?}", Settings::resolve(args).unwrap());
+        for text in [printed, settings] {
+            for password in ["hunter2", "s3cret", "r3dis"] {
+                assert!(!text.contains(password), "{text}");
+            }
+            assert!(text.contains("postgres://app:***@db/invoices"), "{text}");
+        }
+    }
 
     #[test]
     fn an_unknown_key_in_the_config_file_is_an_error() {

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::report::{BenchDatabase, BenchDb};
 use super::{BenchError, quantile};
+use crate::app::App;
 use crate::client::{Client, Download, ReportOrder};
 use crate::runs::{REPORT_QUEUE, Runs};
 use crate::seed::SeedOptions;
@@ -132,10 +133,9 @@ impl E2eBench {
     /// Connects the run service to the benchmark's database and prefix, measures, and
     /// deletes the prefix's keys.
     async fn on_database(&self, settings: &Settings) -> Result<E2eFigures, BenchError> {
-        let runs = crate::cli::connect_runs(settings)
-            .await
-            .map_err(BenchError::Setup)?;
-        let figures = self.with_app(&runs).await;
+        let app = App::connect(settings).await.map_err(BenchError::Setup)?;
+        let runs = &app.runs;
+        let figures = self.with_app(runs).await;
         let cleaned = super::queue::delete_prefix(&runs.queue).await;
         runs.store.db().close().await;
         let figures = figures?;
@@ -170,13 +170,10 @@ impl E2eBench {
             queues: vec![REPORT_QUEUE.to_owned()],
             ..WorkerOptions::default()
         };
-        let app = tokio::spawn(crate::cli::run::serve_and_work(
-            listener,
-            public_url.clone(),
-            runs.clone(),
-            worker_options,
-            shutdown.clone(),
-        ));
+        let app = App::new(runs.clone(), public_url.clone());
+        let stop = shutdown.clone();
+        let app =
+            tokio::spawn(async move { app.serve_and_work(listener, worker_options, stop).await });
         let client = Client::new(&public_url, &key);
         let measured = self.measure(&client, &tenant, first_day).await;
         shutdown.cancel();

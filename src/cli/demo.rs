@@ -12,6 +12,7 @@ use serde_json::Map;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::App;
 use crate::client::{Client, ReportOrder, RunInfo};
 use crate::runs::REPORT_QUEUE;
 use crate::seed::SeedOptions;
@@ -29,9 +30,11 @@ const DEMO_LIMIT: Duration = Duration::from_secs(300);
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     // Redis first: without it nothing else is worth creating.
     drop(super::open_queue(settings).await?);
-    let runs = super::connect_runs(settings).await?;
-    let tenants = demo_tenants(&runs.store).await?;
+    let connected = App::connect(settings).await?;
+    let tenants = demo_tenants(&connected.runs.store).await?;
     let (listener, public_url) = listen(settings).await?;
+    let app = App::new(connected.runs, public_url.clone());
+    let runs = &app.runs;
     eprintln!(
         "quire demo: API on {public_url}, data in {}",
         settings.database_url
@@ -43,21 +46,18 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         concurrency: 2,
         ..WorkerOptions::default()
     };
-    let app = tokio::spawn(super::run::serve_and_work(
-        listener,
-        public_url.clone(),
-        runs.clone(),
-        options,
-        shutdown.clone(),
-    ));
+    let serving = {
+        let (app, shutdown) = (app.clone(), shutdown.clone());
+        tokio::spawn(async move { app.serve_and_work(listener, options, shutdown).await })
+    };
 
     let (_, key) = runs.store.create_api_key(&NewApiKey::default()).await?;
     let client = Client::new(&public_url, &key);
     let outcome = enqueue_and_follow(&client, &tenants).await;
     shutdown.cancel();
-    let _ = app.await;
+    let _ = serving.await;
     let finished = outcome?;
-    print_summary(&runs, &finished).await?;
+    print_summary(runs, &finished).await?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::UsageError;
 use super::render::ReportArgs;
+use crate::app::App;
 use crate::runs::{RunRequest, Runs, RunsError};
 use crate::settings::Settings;
 use crate::store::{Run, RunStatus};
@@ -30,7 +31,7 @@ pub struct EnqueueArgs {
 /// # Errors
 /// Invalid requests are usage errors; unavailable services are runtime errors.
 pub async fn run(settings: &Settings, args: EnqueueArgs, json: bool) -> anyhow::Result<()> {
-    let runs = super::connect_runs(settings).await?;
+    let runs = App::connect(settings).await?.runs;
     let request = RunRequest {
         params: args.report.params_json(),
         options: args.report.options(),
@@ -59,7 +60,7 @@ pub async fn run(settings: &Settings, args: EnqueueArgs, json: bool) -> anyhow::
 /// # Errors
 /// When the run does not exist or the database is unavailable.
 pub async fn status(settings: &Settings, run_id: &str, json: bool) -> anyhow::Result<()> {
-    let runs = super::connect_runs(settings).await?;
+    let runs = App::connect(settings).await?.runs;
     let run = runs.get(run_id, None).await.map_err(usage)?;
     print_run(&run, None, false, json);
     Ok(())

@@ -1,20 +1,13 @@
 //! The command line of SPEC §2: one `quire` binary, one module per command group.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::catalog::Catalog;
-use crate::clock::Clock;
-use crate::db::Db;
-use crate::queue::{Queue, QueueConfig};
-use crate::report::Reporter;
-use crate::runs::{Retention, Runs};
-use crate::settings::{Settings, SettingsArgs};
-use crate::store::Store;
+pub(crate) use crate::app::{open_database, open_queue};
+use crate::settings::SettingsArgs;
+pub(crate) use crate::settings::redact;
 
 pub mod bench;
 pub mod demo;
@@ -98,63 +91,6 @@ pub fn report_failure(error: &anyhow::Error) -> ExitCode {
     }
 }
 
-/// Opens quire's own database and applies pending migrations.
-///
-/// # Errors
-/// When the database cannot be reached or migrated.
-pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
-    let db = Db::connect(&settings.database_url, 8)
-        .await
-        .with_context(|| format!("opening DATABASE_URL {}", redact(&settings.database_url)))?;
-    db.migrate().await.context("migrating DATABASE_URL")?;
-    Ok(db)
-}
-
-/// Connects to the queue under the configured prefix.
-///
-/// # Errors
-/// When Redis cannot be reached.
-pub async fn open_queue(settings: &Settings) -> anyhow::Result<Queue> {
-    Queue::connect(
-        &settings.redis_url,
-        &settings.prefix,
-        QueueConfig::default(),
-    )
-    .await
-    .with_context(|| {
-        format!(
-            "cannot reach Redis at REDIS_URL {}",
-            redact(&settings.redis_url)
-        )
-    })
-}
-
-/// Everything the run service needs, connected: quire's database (migrated), the
-/// report database, the catalog and Redis.
-///
-/// # Errors
-/// When a database or Redis cannot be reached, or the catalog is invalid.
-pub async fn connect_runs(settings: &Settings) -> anyhow::Result<Runs> {
-    let catalog = Arc::new(Catalog::load(&settings.reports)?);
-    let db = open_database(settings).await?;
-    let source = Db::connect_reports(&settings.reports_database_url, 8)
-        .await
-        .with_context(|| {
-            format!(
-                "opening REPORTS_DATABASE_URL {}",
-                redact(&settings.reports_database_url)
-            )
-        })?;
-    let queue = open_queue(settings).await?;
-    Ok(Runs {
-        store: Store::new(db, Clock::System),
-        reporter: Reporter::new(catalog, source, Clock::System),
-        queue,
-        storage_dir: settings.storage_dir.clone(),
-        retention: Retention::default(),
-    })
-}
-
 /// Cancels `shutdown` on SIGTERM or SIGINT.
 pub async fn cancel_on_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
@@ -172,18 +108,4 @@ pub async fn cancel_on_signal(shutdown: CancellationToken) {
     }
     tracing::info!("stop signal received");
     shutdown.cancel();
-}
-
-/// A database URL with its password hidden, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }

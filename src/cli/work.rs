@@ -7,10 +7,10 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use super::UsageError;
-use crate::queue::{Backoff, Queue};
-use crate::runs::{REPORT_JOB_KIND, ReportHandler, Runs, RunsObserver, Sweeper, WebhookSender};
+use crate::app::App;
+use crate::queue::Backoff;
 use crate::settings::Settings;
-use crate::worker::{Exit, Worker, WorkerOptions};
+use crate::worker::WorkerOptions;
 
 /// Options of `quire work`.
 #[derive(Debug, Args)]
@@ -88,58 +88,9 @@ impl WorkArgs {
 /// runtime error.
 pub async fn run(settings: &Settings, args: WorkArgs) -> anyhow::Result<()> {
     let options = args.options()?;
-    let runs = super::connect_runs(settings).await?;
+    let app = App::connect(settings).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(super::cancel_on_signal(shutdown.clone()));
-    work(runs, options, settings.public_url.clone(), shutdown).await;
+    app.work(options, shutdown).await;
     Ok(())
-}
-
-/// How often the sweep reconciles runs, Redis and files.
-const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
-/// How often due webhooks are delivered.
-const WEBHOOK_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Runs a worker with the report handler, and beside it the sweep and the webhook
-/// sender, until `shutdown` or another reason to stop.
-pub async fn work(
-    runs: Runs,
-    options: WorkerOptions,
-    public_url: String,
-    shutdown: CancellationToken,
-) -> Exit {
-    warn_if_redis_evicts(&runs.queue).await;
-    let background = CancellationToken::new();
-    let sweeper = tokio::spawn(Sweeper::new(runs.clone()).run(SWEEP_INTERVAL, background.clone()));
-    let webhooks = tokio::spawn(
-        WebhookSender::new(runs.clone(), public_url).run(WEBHOOK_INTERVAL, background.clone()),
-    );
-    let worker = Worker::builder(runs.queue.clone(), options)
-        .handler(REPORT_JOB_KIND, ReportHandler::new(runs.clone()))
-        .observer(RunsObserver::new(runs))
-        .build();
-    let exit = worker.run(shutdown).await;
-    tracing::info!(?exit, "worker stopped");
-    background.cancel();
-    let _ = tokio::join!(sweeper, webhooks);
-    exit
-}
-
-/// SPEC §1: a Redis that may evict keys can silently drop jobs and locks.
-async fn warn_if_redis_evicts(queue: &Queue) {
-    let policy: Result<Vec<String>, _> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg("maxmemory-policy")
-        .query_async(&mut queue.connection())
-        .await;
-    if let Ok(reply) = policy
-        && let Some(policy) = reply.get(1)
-        && policy != "noeviction"
-    {
-        tracing::warn!(
-            %policy,
-            "Redis maxmemory-policy is not noeviction: under memory pressure Redis may \
-             evict queued jobs and locks; set maxmemory-policy noeviction"
-        );
-    }
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument as _;
 
 use super::Runs;
@@ -187,7 +188,7 @@ impl ReportHandler {
         let progress = {
             let (store, rows, cancel) = (store.clone(), rows.clone(), attempt_cancel.clone());
             let (run_id, token) = (run.id.clone(), token.to_owned());
-            tokio::spawn(async move {
+            AbortOnDropHandle::new(tokio::spawn(async move {
                 let mut ticks = tokio::time::interval(PROGRESS_INTERVAL);
                 ticks.tick().await;
                 loop {
@@ -202,7 +203,7 @@ impl ReportHandler {
                         break;
                     }
                 }
-            })
+            }))
         };
         let started = std::time::Instant::now();
         let rendered = self

@@ -5,6 +5,7 @@
 //! attempt waits for its own outcome before it reports success.
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::queue::{Claim, Queue, QueueError};
 
@@ -13,17 +14,21 @@ const MAX_BATCH: usize = 512;
 
 type Reply = oneshot::Sender<Result<bool, QueueError>>;
 
-/// The sending side of a worker's ack batcher; its task ends when this is dropped.
+/// The sending side of a worker's ack batcher; its task is owned by it and ends with it.
 pub(crate) struct Acker {
     sender: mpsc::UnboundedSender<(Claim, Reply)>,
+    _batcher: AbortOnDropHandle<()>,
 }
 
 impl Acker {
     /// Starts the batcher on the current Tokio runtime.
     pub fn start(queue: Queue) -> Acker {
         let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(run(queue, receiver));
-        Acker { sender }
+        let batcher = AbortOnDropHandle::new(tokio::spawn(run(queue, receiver)));
+        Acker {
+            sender,
+            _batcher: batcher,
+        }
     }
 
     /// Acks the attempt of `claim`, batched with whatever else is being acked.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio_util::task::AbortOnDropHandle;
 
 /// What happened to a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -139,8 +140,11 @@ async fn dispatch(
     while let Some(event) = events.recv().await {
         let observer = Arc::clone(&observer);
         let call_event = Arc::clone(&event);
-        // Its own task, so that a panic is caught as a JoinError.
-        let mut call = tokio::spawn(async move { observer.observe_boxed(&call_event).await });
+        // Its own task, so that a panic is caught as a JoinError; owned here, so that a
+        // dispatcher aborted at the end of a drain takes its call with it.
+        let mut call = AbortOnDropHandle::new(tokio::spawn(async move {
+            observer.observe_boxed(&call_event).await
+        }));
         match tokio::time::timeout(timeout, &mut call).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(error))) => {

@@ -9,6 +9,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument as _;
 
 use super::acks::Acker;
@@ -278,6 +279,11 @@ impl Worker {
     /// Runs until `shutdown` fires or a stop condition of the options holds, then
     /// finishes or hands back the running attempts and returns why it stopped. Redis
     /// outages are waited out with backoff; they never end the loop.
+    ///
+    /// Every task the worker starts (attempts, heartbeat, ack batcher, observers) is
+    /// owned by this future. Cancel `shutdown` and await it to stop; dropping the future
+    /// instead is a crash: its tasks are aborted at once, nothing is handed back, and
+    /// its jobs are recovered once their leases lapse, as after a SIGKILL.
     pub async fn run(self, shutdown: CancellationToken) -> Exit {
         let shared = Arc::clone(&self.shared);
         let exit = match persist(&shutdown, || shared.queue.redis_time_ms()).await {
@@ -321,8 +327,6 @@ impl Shared {
     /// drain.
     async fn serve(self: Arc<Self>, started_ms: i64, shutdown: &CancellationToken) -> Exit {
         let stop_heartbeat = CancellationToken::new();
-        // Also stops the heartbeat if this future is dropped mid-run.
-        let _heartbeat_guard = stop_heartbeat.clone().drop_guard();
         let registry = WorkerInfo {
             id: self.id.clone(),
             host: self.host.clone(),
@@ -331,13 +335,14 @@ impl Shared {
             jobs: Vec::new(),
             heartbeat_ms: started_ms,
         };
-        let heartbeat = tokio::spawn(heartbeat::run(
+        // Owned: dropping this future mid-run aborts the heartbeat with it.
+        let heartbeat = AbortOnDropHandle::new(tokio::spawn(heartbeat::run(
             self.queue.clone(),
             Arc::clone(&self.held),
             self.options.lease,
             Some(registry),
             stop_heartbeat.clone(),
-        ));
+        )));
         tracing::info!(worker = %self.id, queues = ?self.options.queues, concurrency = self.options.concurrency, "worker started");
         let hard_stop = CancellationToken::new();
         let mut running = JoinSet::new();

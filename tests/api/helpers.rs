@@ -7,16 +7,16 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use quire::app::App;
 use quire::catalog::Catalog;
 use quire::clock::Clock;
 use quire::db::Db;
-use quire::http::{self, AppState};
 use quire::queue::{Queue, QueueConfig};
 use quire::report::Reporter;
-use quire::runs::{REPORT_JOB_KIND, REPORT_QUEUE, ReportHandler, Retention, Runs, RunsObserver};
+use quire::runs::{REPORT_QUEUE, Retention, Runs};
 use quire::settings::ReportsSource;
 use quire::store::{NewApiKey, Run, Store};
-use quire::worker::{Exit, Worker, WorkerOptions};
+use quire::worker::{Exit, WorkerOptions};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -40,6 +40,8 @@ pub enum Backend {
 /// A running API with its database, queue and storage folder.
 pub struct TestApp {
     pub db: TestDb,
+    /// The app as production composes it; its workers run its loops too.
+    pub app: App,
     pub runs: Runs,
     pub base_url: String,
     pub prefix: String,
@@ -110,13 +112,12 @@ pub async fn spawn_app_on(
     let base_url = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
     let (workers_alive, workers_stopped) = mpsc::channel(1);
-    let state = AppState::new(runs.clone(), base_url.clone());
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        http::serve(listener, state, async move { stop.cancelled().await }).await
-    });
+    let app = App::new(runs.clone(), base_url.clone());
+    let (api, stop) = (app.clone(), shutdown.clone());
+    tokio::spawn(async move { api.serve(listener, stop).await });
     TestApp {
         db,
+        app,
         runs,
         base_url,
         prefix,
@@ -258,18 +259,17 @@ impl TestApp {
         server
     }
 
-    /// An in-process report worker until the app stops.
-    pub fn start_worker(&self, options: WorkerOptions) -> JoinHandle<Exit> {
-        let worker = Worker::builder(self.runs.queue.clone(), options)
-            .handler(REPORT_JOB_KIND, ReportHandler::new(self.runs.clone()))
-            .observer(RunsObserver::new(self.runs.clone()))
-            .build();
-        let (stop, alive) = (self.shutdown.clone(), self.workers_alive.clone());
-        tokio::spawn(async move {
-            let exit = worker.run(stop).await;
+    /// An in-process worker as `quire work` runs it (report handler, observer, sweep,
+    /// webhook sender), until [`TestWorker::stop`] or the app stops.
+    pub fn start_worker(&self, options: WorkerOptions) -> TestWorker {
+        let stop = self.shutdown.child_token();
+        let (app, alive, shutdown) = (self.app.clone(), self.workers_alive.clone(), stop.clone());
+        let task = tokio::spawn(async move {
+            let exit = app.work(options, shutdown).await;
             drop(alive);
             exit
-        })
+        });
+        TestWorker { stop, task }
     }
 
     /// `POST /v1/reports` with `key`, `body` and an optional Idempotency-Key.
@@ -393,6 +393,24 @@ impl TestApp {
             .await
             .expect("in-process workers stop");
         self.forget_redis_keys().await;
+    }
+}
+
+/// An in-process worker of a [`TestApp`].
+pub struct TestWorker {
+    stop: CancellationToken,
+    task: JoinHandle<Exit>,
+}
+
+impl TestWorker {
+    /// Stops the worker the way SIGTERM does and waits until it has: running jobs
+    /// finish within the grace period, and its loops stop with it.
+    pub async fn stop(self) -> Exit {
+        self.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("the worker stops")
+            .expect("the worker does not panic")
     }
 }
 

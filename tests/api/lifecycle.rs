@@ -289,7 +289,7 @@ async fn a_permanent_failure_fails_at_once_and_a_retry_requeues_the_same_run_onc
         "no SQL leaks to clients: {}",
         error.message
     );
-    worker.abort();
+    worker.stop().await;
 
     let url = format!("{}/v1/reports/{id}/retry", app.base_url);
     let first = app.call(reqwest::Method::POST, &app.acme_key, &url).await;

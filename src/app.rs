@@ -1,0 +1,225 @@
+//! The composition root: the one place where quire's parts are connected. Every
+//! command, the demo, the end-to-end benchmark and the tests build an [`App`] and ask
+//! it for the API, the worker (with its handlers and observers) and the background
+//! loops beside it, so what is tested is what runs in production.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::http::{self, AppState};
+use crate::queue::{Queue, QueueConfig};
+use crate::report::Reporter;
+use crate::runs::{
+    REPORT_JOB_KIND, ReportHandler, Retention, Runs, RunsObserver, Sweeper, WebhookSender,
+};
+use crate::settings::{Settings, redact};
+use crate::store::Store;
+use crate::worker::{Exit, Worker, WorkerOptions};
+
+/// quire, connected: the run service and the URL clients reach the API at.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The run service every part shares.
+    pub runs: Runs,
+    /// The base of the URLs handed to clients (download links, webhooks).
+    pub public_url: String,
+    /// The loops every worker runs beside itself.
+    pub loops: Loops,
+}
+
+/// How often the loops beside a worker run; `None` leaves one out (a test that drives
+/// it by hand).
+#[derive(Debug, Clone, Copy)]
+pub struct Loops {
+    /// The sweep that reconciles runs, Redis and files (default every 30 s).
+    pub sweep: Option<Duration>,
+    /// The delivery of due webhooks (default every second).
+    pub webhooks: Option<Duration>,
+}
+
+impl Default for Loops {
+    fn default() -> Loops {
+        Loops {
+            sweep: Some(Duration::from_secs(30)),
+            webhooks: Some(Duration::from_secs(1)),
+        }
+    }
+}
+
+impl App {
+    /// Connects everything `settings` name: quire's database (migrated), the report
+    /// database, the catalog and Redis.
+    ///
+    /// # Errors
+    /// When a database or Redis cannot be reached, or the catalog is invalid.
+    pub async fn connect(settings: &Settings) -> anyhow::Result<App> {
+        let catalog = Arc::new(Catalog::load(&settings.reports)?);
+        let db = open_database(settings).await?;
+        let source = Db::connect_reports(&settings.reports_database_url, 8)
+            .await
+            .with_context(|| {
+                format!(
+                    "opening REPORTS_DATABASE_URL {}",
+                    redact(&settings.reports_database_url)
+                )
+            })?;
+        let queue = open_queue(settings).await?;
+        let runs = Runs {
+            store: Store::new(db, Clock::System),
+            reporter: Reporter::new(catalog, source, Clock::System),
+            queue,
+            storage_dir: settings.storage_dir.clone(),
+            retention: Retention::default(),
+        };
+        Ok(App::new(runs, settings.public_url.clone()))
+    }
+
+    /// An app over an already connected run service (tests fix its clocks).
+    pub fn new(runs: Runs, public_url: String) -> App {
+        App {
+            runs,
+            public_url,
+            loops: Loops::default(),
+        }
+    }
+
+    /// Serves the API on `listener` until `shutdown`.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        tracing::info!(address = %listener.local_addr()?, "API listening");
+        let state = AppState::new(self.runs.clone(), self.public_url.clone());
+        http::serve(listener, state, async move { shutdown.cancelled().await })
+            .await
+            .context("the API server failed")
+    }
+
+    /// The production worker: the report handler and the observer that keeps runs in
+    /// step with their jobs.
+    pub fn worker(&self, options: WorkerOptions) -> Worker {
+        Worker::builder(self.runs.queue.clone(), options)
+            .handler(REPORT_JOB_KIND, ReportHandler::new(self.runs.clone()))
+            .observer(RunsObserver::new(self.runs.clone()))
+            .build()
+    }
+
+    /// Runs the worker, and beside it the sweep and the webhook sender, until
+    /// `shutdown` or another reason to stop; the loops stop with the worker.
+    pub async fn work(&self, options: WorkerOptions, shutdown: CancellationToken) -> Exit {
+        warn_if_redis_evicts(&self.runs.queue).await;
+        let background = CancellationToken::new();
+        let sweeper = async {
+            if let Some(every) = self.loops.sweep {
+                Sweeper::new(self.runs.clone())
+                    .run(every, background.clone())
+                    .await;
+            }
+        };
+        let webhooks = async {
+            if let Some(every) = self.loops.webhooks {
+                WebhookSender::new(self.runs.clone(), self.public_url.clone())
+                    .run(every, background.clone())
+                    .await;
+            }
+        };
+        let worker = async {
+            let exit = self.worker(options).run(shutdown).await;
+            tracing::info!(?exit, "worker stopped");
+            background.cancel();
+            exit
+        };
+        let (exit, (), ()) = tokio::join!(worker, sweeper, webhooks);
+        exit
+    }
+
+    /// The API on `listener` and a worker with `options`, until `shutdown`; when either
+    /// part ends, the other is stopped too. The API's result is returned.
+    ///
+    /// # Errors
+    /// When the API server fails.
+    pub async fn serve_and_work(
+        &self,
+        listener: TcpListener,
+        options: WorkerOptions,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let api = self.serve(listener, shutdown.clone());
+        let worker = self.work(options, shutdown.clone());
+        tokio::pin!(api, worker);
+        tokio::select! {
+            result = &mut api => {
+                tracing::info!(?result, "the API stopped; stopping the worker");
+                shutdown.cancel();
+                worker.await;
+                result
+            }
+            exit = &mut worker => {
+                tracing::info!(?exit, "the worker stopped; stopping the API");
+                shutdown.cancel();
+                api.await
+            }
+        }
+    }
+}
+
+/// Opens quire's own database and applies pending migrations.
+///
+/// # Errors
+/// When the database cannot be reached or migrated.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    let db = Db::connect(&settings.database_url, 8)
+        .await
+        .with_context(|| format!("opening DATABASE_URL {}", redact(&settings.database_url)))?;
+    db.migrate().await.context("migrating DATABASE_URL")?;
+    Ok(db)
+}
+
+/// Connects to the queue under the configured prefix.
+///
+/// # Errors
+/// When Redis cannot be reached.
+pub async fn open_queue(settings: &Settings) -> anyhow::Result<Queue> {
+    Queue::connect(
+        &settings.redis_url,
+        &settings.prefix,
+        QueueConfig::default(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "cannot reach Redis at REDIS_URL {}",
+            redact(&settings.redis_url)
+        )
+    })
+}
+
+/// SPEC §1: a Redis that may evict keys can silently drop jobs and locks.
+async fn warn_if_redis_evicts(queue: &Queue) {
+    let policy: Result<Vec<String>, _> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory-policy")
+        .query_async(&mut queue.connection())
+        .await;
+    if let Ok(reply) = policy
+        && let Some(policy) = reply.get(1)
+        && policy != "noeviction"
+    {
+        tracing::warn!(
+            %policy,
+            "Redis maxmemory-policy is not noeviction: under memory pressure Redis may \
+             evict queued jobs and locks; set maxmemory-policy noeviction"
+        );
+    }
+}
