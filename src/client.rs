@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
+
+pub use crate::wire::RunView;
 
 /// A failed API call.
 #[derive(Debug, thiserror::Error)]
@@ -20,26 +21,6 @@ pub enum ClientError {
     },
     #[error("writing the download failed: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// A run as the API returns it (the fields a client usually needs; `raw` has all).
-#[derive(Debug, Clone, Deserialize)]
-pub struct RunInfo {
-    pub id: String,
-    pub status: String,
-    #[serde(default)]
-    pub download_url: Option<String>,
-    #[serde(default)]
-    pub deduplicated: bool,
-    #[serde(skip)]
-    pub raw: Value,
-}
-
-impl RunInfo {
-    /// Whether the run has ended.
-    pub fn is_finished(&self) -> bool {
-        !matches!(self.status.as_str(), "queued" | "running")
-    }
 }
 
 /// What a download URL gave.
@@ -92,27 +73,24 @@ impl Client {
         }
     }
 
-    async fn parse(response: reqwest::Response) -> Result<RunInfo, ClientError> {
+    async fn parse(response: reqwest::Response) -> Result<RunView, ClientError> {
         let status = response.status();
         let body: Value = response.json().await?;
         if !status.is_success() {
             return Err(Client::api_error(status, &body));
         }
-        let mut run: RunInfo =
-            serde_json::from_value(body.clone()).map_err(|e| ClientError::Api {
-                status: status.as_u16(),
-                code: "unexpected_body".into(),
-                message: e.to_string(),
-            })?;
-        run.raw = body;
-        Ok(run)
+        serde_json::from_value(body).map_err(|e| ClientError::Api {
+            status: status.as_u16(),
+            code: "unexpected_body".into(),
+            message: e.to_string(),
+        })
     }
 
     /// Asks for a report run.
     ///
     /// # Errors
     /// When the server is unreachable or refuses the request.
-    pub async fn enqueue(&self, order: &ReportOrder) -> Result<RunInfo, ClientError> {
+    pub async fn enqueue(&self, order: &ReportOrder) -> Result<RunView, ClientError> {
         let mut request = self
             .http
             .post(format!("{}/v1/reports", self.base_url))
@@ -133,7 +111,7 @@ impl Client {
     ///
     /// # Errors
     /// When the server is unreachable or the run unknown.
-    pub async fn run(&self, id: &str) -> Result<RunInfo, ClientError> {
+    pub async fn run(&self, id: &str) -> Result<RunView, ClientError> {
         let response = self
             .http
             .get(format!("{}/v1/reports/{id}", self.base_url))
@@ -147,7 +125,7 @@ impl Client {
     ///
     /// # Errors
     /// When the server is unreachable or the run unknown.
-    pub async fn wait(&self, id: &str, interval: Duration) -> Result<RunInfo, ClientError> {
+    pub async fn wait(&self, id: &str, interval: Duration) -> Result<RunView, ClientError> {
         loop {
             let run = self.run(id).await?;
             if run.is_finished() {

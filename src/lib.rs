@@ -25,6 +25,7 @@
 //! - [`http`]: the JSON API on axum, downloads, health and metrics.
 //! - [`bench`]: `quire bench`: the queue and report benchmarks of SPEC §7.
 //! - [`cli`]: the `quire` command line; `main.rs` only dispatches to it.
+//! - [`wire`]: [`RunView`], the JSON a run travels as: API answers, webhooks, the client.
 //! - [`Client`]: a Rust client of the HTTP API.
 
 pub mod app;
@@ -43,7 +44,9 @@ pub mod settings;
 pub mod storage;
 pub mod store;
 pub mod telemetry;
+pub mod wire;
 pub mod worker;
 pub mod writer;
 
-pub use client::{Client, ClientError, Download, ReportOrder, RunInfo};
+pub use client::{Client, ClientError, Download, ReportOrder};
+pub use wire::RunView;

@@ -32,7 +32,7 @@ use crate::client::{Client, Download, ReportOrder};
 use crate::runs::{REPORT_QUEUE, Runs};
 use crate::seed::SeedOptions;
 use crate::settings::Settings;
-use crate::store::NewApiKey;
+use crate::store::{NewApiKey, RunStatus};
 use crate::worker::WorkerOptions;
 
 /// How often the client asks the download URL whether the file is ready.
@@ -260,7 +260,7 @@ async fn sample(client: &Client, order: &ReportOrder) -> Result<Sample, BenchErr
     let started = Instant::now();
     let run = client.enqueue(order).await?;
     let enqueue = started.elapsed();
-    if run.deduplicated {
+    if run.deduplicated == Some(true) {
         return Err(BenchError::Invalid(format!(
             "run {} was deduplicated: the samples must each build their own",
             run.id
@@ -293,16 +293,19 @@ async fn sample(client: &Client, order: &ReportOrder) -> Result<Sample, BenchErr
 /// records them) and returns its rows.
 async fn verify(client: &Client, sample: &Sample) -> Result<u64, BenchError> {
     let run = client.run(&sample.run_id).await?;
-    let file = &run.raw["file"];
     let sha256 = hex::encode(Sha256::digest(&sample.file));
-    let matches = file["bytes"].as_u64() == Some(sample.file.len() as u64)
-        && file["sha256"].as_str() == Some(sha256.as_str());
-    match file["rows"].as_u64() {
-        Some(rows) if matches && run.status == "completed" => Ok(rows),
-        _ => Err(BenchError::Invalid(format!(
-            "run {} is {} and its file is {file}, but {} bytes with SHA-256 {sha256} were downloaded",
+    match &run.file {
+        Some(file)
+            if run.status == RunStatus::Completed
+                && u64::try_from(file.bytes).ok() == Some(sample.file.len() as u64)
+                && file.sha256 == sha256 =>
+        {
+            Ok(u64::try_from(file.rows).unwrap_or(0))
+        }
+        file => Err(BenchError::Invalid(format!(
+            "run {} is {} and its file is {file:?}, but {} bytes with SHA-256 {sha256} were downloaded",
             sample.run_id,
-            run.status,
+            run.status.as_str(),
             sample.file.len()
         ))),
     }

@@ -13,11 +13,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::client::{Client, ReportOrder, RunInfo};
+use crate::client::{Client, ReportOrder};
 use crate::runs::REPORT_QUEUE;
 use crate::seed::SeedOptions;
 use crate::settings::Settings;
 use crate::store::NewApiKey;
+use crate::wire::RunView;
 use crate::worker::WorkerOptions;
 
 /// The demo gives up on runs that take longer than this.
@@ -129,7 +130,7 @@ fn orders(tenants: &[String]) -> Vec<ReportOrder> {
 async fn enqueue_and_follow(
     client: &Client,
     tenants: &[String],
-) -> anyhow::Result<Vec<(ReportOrder, RunInfo)>> {
+) -> anyhow::Result<Vec<(ReportOrder, RunView)>> {
     let bars = MultiProgress::new();
     let style =
         ProgressStyle::with_template("{spinner} {prefix:<34} {msg}").expect("valid template");
@@ -141,7 +142,7 @@ async fn enqueue_and_follow(
             .await
             .context("the API refused a demo report")?;
         let label = format!("{} {} {}", order.report, order.tenant, order.format);
-        if run.deduplicated {
+        if run.deduplicated == Some(true) {
             bars.println(format!(
                 "{label}: identical to a queued run, deduplicated to {}",
                 run.id
@@ -157,7 +158,7 @@ async fn enqueue_and_follow(
         accepted.push((order, run));
     }
     let deadline = tokio::time::Instant::now() + DEMO_LIMIT;
-    let mut finished: BTreeMap<String, RunInfo> = BTreeMap::new();
+    let mut finished: BTreeMap<String, RunView> = BTreeMap::new();
     while finished.len() < followed.len() {
         anyhow::ensure!(
             tokio::time::Instant::now() < deadline,
@@ -168,8 +169,8 @@ async fn enqueue_and_follow(
                 continue;
             }
             let run = client.run(id).await?;
-            let rows = run.raw["progress"]["rows"].as_i64().unwrap_or(0);
-            bar.set_message(format!("{} — {rows} rows", run.status));
+            let rows = run.progress.rows;
+            bar.set_message(format!("{} — {rows} rows", run.status.as_str()));
             bar.tick();
             if run.is_finished() {
                 bar.finish();
@@ -195,7 +196,7 @@ async fn enqueue_and_follow(
 /// One paragraph per report: status, rows, size, file path, download URL.
 async fn print_summary(
     runs: &crate::runs::Runs,
-    finished: &[(ReportOrder, RunInfo)],
+    finished: &[(ReportOrder, RunView)],
 ) -> anyhow::Result<()> {
     println!();
     let mut failures = 0;
@@ -205,14 +206,17 @@ async fn print_summary(
             .run(&run.id)
             .await?
             .context("a demo run vanished")?;
-        let dedup = if run.deduplicated {
+        let dedup = if run.deduplicated == Some(true) {
             " (deduplicated)"
         } else {
             ""
         };
         println!(
             "{} for {} as {}: {}{dedup}",
-            order.report, order.tenant, order.format, run.status
+            order.report,
+            order.tenant,
+            order.format,
+            run.status.as_str()
         );
         match (&stored.file, &stored.error) {
             (Some(file), _) => {

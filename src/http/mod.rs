@@ -22,7 +22,6 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
-pub use reports::run_json;
 
 use crate::runs::Runs;
 

@@ -5,7 +5,6 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -13,7 +12,8 @@ use super::auth::Caller;
 use super::{ApiError, AppState};
 use crate::catalog::FieldError;
 use crate::runs::RunRequest;
-use crate::store::{Run, RunQuery, RunStatus};
+use crate::store::{RunQuery, RunStatus};
+use crate::wire::RunView;
 use crate::writer::OutputOptions;
 
 /// The body of `POST /v1/reports`.
@@ -31,40 +31,6 @@ pub struct CreateBody {
 
 /// The longest accepted `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
-
-fn rfc3339(ms: i64) -> Option<String> {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-}
-
-/// A run as the API shows it.
-pub fn run_json(public_url: &str, run: &Run) -> Value {
-    let file = run.file.as_ref().map(|file| {
-        json!({
-            "bytes": file.bytes,
-            "sha256": file.sha256,
-            "rows": file.rows,
-            "expires_at": run.expires_at.and_then(rfc3339),
-        })
-    });
-    json!({
-        "id": run.id,
-        "tenant": run.tenant,
-        "report": run.report,
-        "format": run.format,
-        "status": run.status,
-        "attempts": run.attempts,
-        "progress": { "rows": run.progress_rows },
-        "error": run.error,
-        "params": run.params,
-        "options": run.options,
-        "file": file,
-        "created_at": rfc3339(run.created_at),
-        "started_at": run.started_at.and_then(rfc3339),
-        "finished_at": run.finished_at.and_then(rfc3339),
-        "status_url": format!("{public_url}/v1/reports/{}", run.id),
-    })
-}
 
 fn download_url(state: &AppState, token: &str) -> String {
     format!("{}/v1/downloads/{token}", state.public_url)
@@ -112,9 +78,9 @@ pub async fn create(
         api_key_id: Some(caller.0.id.clone()),
     };
     let enqueued = state.runs.enqueue(&request).await?;
-    let mut answer = run_json(&state.public_url, &enqueued.run);
-    answer["download_url"] = Value::from(download_url(&state, &enqueued.token));
-    answer["deduplicated"] = Value::from(enqueued.deduplicated);
+    let mut answer = RunView::new(&state.public_url, &enqueued.run);
+    answer.download_url = Some(download_url(&state, &enqueued.token));
+    answer.deduplicated = Some(enqueued.deduplicated);
     let status = if enqueued.deduplicated {
         StatusCode::OK
     } else {
@@ -162,10 +128,10 @@ pub async fn list(
             before: query.cursor,
         })
         .await?;
-    let runs: Vec<Value> = page
+    let runs: Vec<RunView> = page
         .runs
         .iter()
-        .map(|run| run_json(&state.public_url, run))
+        .map(|run| RunView::new(&state.public_url, run))
         .collect();
     Ok(Json(json!({ "runs": runs, "next_cursor": page.next })))
 }
@@ -174,27 +140,27 @@ pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunView>, ApiError> {
     let run = state.runs.get(&id, caller.scope()).await?;
-    Ok(Json(run_json(&state.public_url, &run)))
+    Ok(Json(RunView::new(&state.public_url, &run)))
 }
 
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunView>, ApiError> {
     let run = state.runs.cancel(&id, caller.scope()).await?;
-    Ok(Json(run_json(&state.public_url, &run)))
+    Ok(Json(RunView::new(&state.public_url, &run)))
 }
 
 pub async fn retry(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunView>, ApiError> {
     let run = state.runs.retry(&id, caller.scope()).await?;
-    Ok(Json(run_json(&state.public_url, &run)))
+    Ok(Json(RunView::new(&state.public_url, &run)))
 }
 
 pub async fn links(

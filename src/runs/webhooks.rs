@@ -3,6 +3,7 @@
 //! so a restart loses none; a failing or hanging endpoint is retried with backoff and
 //! never changes a run's outcome.
 
+use crate::wire::RunView;
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -126,7 +127,7 @@ impl WebhookSender {
         let body = serde_json::to_vec(&serde_json::json!({
             "event": "run.finished",
             "delivery_id": delivery.id,
-            "run": crate::http::run_json(&self.public_url, &run),
+            "run": RunView::new(&self.public_url, &run),
         }))
         .expect("JSON serializes");
         let response = self

@@ -1,7 +1,7 @@
 //! Report runs: enqueue with deduplication, the fenced attempt lifecycle, and the
 //! queries behind the API.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, in_write_tx, on_pool, on_writer};
 use crate::catalog::ResolvedParams;
@@ -9,7 +9,7 @@ use crate::db::Db;
 use crate::writer::{Format, OutputOptions};
 
 /// Where a run is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     Queued,
@@ -18,6 +18,12 @@ pub enum RunStatus {
     Failed,
     Discarded,
     Cancelled,
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl RunStatus {
@@ -54,7 +60,7 @@ impl RunStatus {
 }
 
 /// Why a run failed, was discarded or cancelled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunError {
     /// A stable snake_case word.
     pub code: String,

@@ -1,0 +1,168 @@
+//! The JSON a run travels as, written once and read back by the same types: the API's
+//! answers, the completion webhook's `run`, and the Rust client's results.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::store::{Run, RunError, RunStatus};
+use crate::writer::{Format, OutputOptions};
+
+/// A run as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunView {
+    /// The run's id (UUID v7).
+    pub id: String,
+    /// The tenant's slug.
+    pub tenant: String,
+    /// The report's name.
+    pub report: String,
+    /// The file format.
+    pub format: Format,
+    /// Where the run is in its life.
+    pub status: RunStatus,
+    /// Attempts started.
+    pub attempts: i64,
+    /// Rows written so far.
+    pub progress: Progress,
+    /// Why it failed, was discarded or cancelled.
+    pub error: Option<RunError>,
+    /// The parameters as resolved at enqueue.
+    pub params: Map<String, Value>,
+    /// The output options asked for.
+    pub options: OutputOptions,
+    /// The file of a completed run.
+    pub file: Option<FileView>,
+    /// When it was asked for.
+    #[serde(serialize_with = "rfc3339_millis")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// When its first attempt started.
+    #[serde(serialize_with = "rfc3339_millis")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    #[serde(serialize_with = "rfc3339_millis")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Where to ask for it again.
+    pub status_url: String,
+    /// A freshly minted download URL (answers to `POST /v1/reports` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_url: Option<String>,
+    /// Whether an existing run was returned (answers to `POST /v1/reports` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deduplicated: Option<bool>,
+}
+
+/// A run's progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Rows written so far.
+    pub rows: i64,
+}
+
+/// The file of a completed run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileView {
+    /// Its size.
+    pub bytes: i64,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+    /// Data rows in it.
+    pub rows: i64,
+    /// When it stops being downloadable.
+    #[serde(serialize_with = "rfc3339_millis")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl RunView {
+    /// How `run` is shown to clients of the API at `public_url`.
+    pub fn new(public_url: &str, run: &Run) -> RunView {
+        let time = DateTime::<Utc>::from_timestamp_millis;
+        let params = run
+            .params
+            .0
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        RunView {
+            id: run.id.clone(),
+            tenant: run.tenant.clone(),
+            report: run.report.clone(),
+            format: run.format,
+            status: run.status,
+            attempts: run.attempts,
+            progress: Progress {
+                rows: run.progress_rows,
+            },
+            error: run.error.clone(),
+            params,
+            options: run.options,
+            file: run.file.as_ref().map(|file| FileView {
+                bytes: file.bytes,
+                sha256: file.sha256.clone(),
+                rows: file.rows,
+                expires_at: run.expires_at.and_then(time),
+            }),
+            created_at: time(run.created_at),
+            started_at: run.started_at.and_then(time),
+            finished_at: run.finished_at.and_then(time),
+            status_url: format!("{public_url}/v1/reports/{}", run.id),
+            download_url: None,
+            deduplicated: None,
+        }
+    }
+
+    /// Whether the run has ended.
+    pub fn is_finished(&self) -> bool {
+        self.status.is_finished()
+    }
+}
+
+/// Times as RFC 3339 in UTC with milliseconds, the precision quire stores.
+fn rfc3339_millis<S: Serializer>(
+    time: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        None => serializer.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_view_reads_back_as_it_was_written() {
+        let view = RunView {
+            id: "0190".into(),
+            tenant: "acme".into(),
+            report: "clients".into(),
+            format: Format::Xlsx,
+            status: RunStatus::Completed,
+            attempts: 2,
+            progress: Progress { rows: 7 },
+            error: None,
+            params: Map::new(),
+            options: OutputOptions::default(),
+            file: Some(FileView {
+                bytes: 10,
+                sha256: "ab".into(),
+                rows: 7,
+                expires_at: DateTime::from_timestamp_millis(1_780_000_000_123),
+            }),
+            created_at: DateTime::from_timestamp_millis(1_780_000_000_000),
+            started_at: None,
+            finished_at: None,
+            status_url: "http://q/v1/reports/0190".into(),
+            download_url: Some("http://q/v1/downloads/t".into()),
+            deduplicated: Some(false),
+        };
+        let text = serde_json::to_string(&view).unwrap();
+        assert!(
+            text.contains(r#""expires_at":"2026-05-28T20:26:40.123Z""#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<RunView>(&text).unwrap(), view);
+    }
+}
