@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{TestDb, files_in};
+use quire::catalog::Catalog;
+use quire::settings::ReportsSource;
 
 const FIXTURE: &str = include_str!("fixtures/golden.sql");
 const TODAY: &str = "2026-06-30";
@@ -86,30 +88,54 @@ fn xlsx_parts(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     parts
 }
 
+/// The shipped catalog's report names, and for each the arguments that widen its
+/// period to the whole fixture.
+fn catalog_reports() -> Vec<(String, Vec<&'static str>)> {
+    let source = ReportsSource::Dir(manifest_path("reports"));
+    let catalog = Catalog::load(&source).expect("the shipped catalog loads");
+    catalog
+        .reports()
+        .map(|report| {
+            let widen = if report.params.iter().any(|p| p.name == "period") {
+                vec!["--param", "period=all"]
+            } else {
+                Vec::new()
+            };
+            (report.name.clone(), widen)
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn csv_output_matches_the_golden_file_on_both_databases() {
+async fn every_catalog_report_matches_its_golden_csv_on_both_databases() {
+    let reports = catalog_reports();
+    assert_eq!(reports.len(), 15, "the whole catalog");
     for db in TestDb::each().await {
         let db = fixture_db(db).await;
-        let csv = render(&db, "invoices", "csv", &["--param", "period=all"]);
-        assert_golden("invoices.csv", &csv);
-        let with_bom = render(
-            &db,
-            "invoices",
-            "csv",
-            &["--param", "period=all", "--csv-bom"],
-        );
+        for (report, widen) in &reports {
+            let csv = render(&db, report, "csv", widen);
+            assert_golden(&format!("{report}.csv"), &csv);
+        }
+        let mut with_bom_args = vec!["--param", "period=all", "--csv-bom"];
+        let with_bom = render(&db, "invoices", "csv", &with_bom_args);
+        with_bom_args.pop();
         assert_eq!(&with_bom[..3], b"\xEF\xBB\xBF");
-        assert_eq!(&with_bom[3..], &csv[..]);
+        assert_eq!(
+            &with_bom[3..],
+            &render(&db, "invoices", "csv", &with_bom_args)[..]
+        );
     }
 }
 
 #[tokio::test]
-async fn xlsx_output_matches_the_golden_xml_on_both_databases() {
+async fn every_catalog_report_matches_its_golden_xlsx_xml_on_both_databases() {
     for db in TestDb::each().await {
         let db = fixture_db(db).await;
-        let xlsx = render(&db, "invoices", "xlsx", &["--param", "period=all"]);
-        for (name, content) in xlsx_parts(&xlsx) {
-            assert_golden(&format!("invoices.xlsx.d/{name}"), &content);
+        for (report, widen) in catalog_reports() {
+            let xlsx = render(&db, &report, "xlsx", &widen);
+            for (name, content) in xlsx_parts(&xlsx) {
+                assert_golden(&format!("{report}.xlsx.d/{name}"), &content);
+            }
         }
     }
 }
