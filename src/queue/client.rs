@@ -11,7 +11,7 @@ use redis::{
 };
 
 use super::QueueError;
-use super::job::{Buried, Claim, Counts, Job, JobRecord, Reservation, Reserved};
+use super::job::{Buried, Claim, Counts, DeathCause, Job, JobRecord, Reservation, Reserved};
 use super::keys::Keys;
 use super::scripts::Scripts;
 
@@ -383,14 +383,22 @@ impl Queue {
         }
     }
 
-    /// Sends the attempt's job to the dead set with `reason`.
+    /// Sends the attempt's job to the dead set with `reason`, recording its `cause`.
     ///
     /// # Errors
     /// [`QueueError::LeaseLost`] when the claim is stale; Redis failing.
-    pub async fn fail(&self, claim: &Claim, reason: &str) -> Result<(), QueueError> {
+    pub async fn fail(
+        &self,
+        claim: &Claim,
+        cause: DeathCause,
+        reason: &str,
+    ) -> Result<(), QueueError> {
         let done: i64 = self
             .invoke(&self.scripts.fail, |args| {
-                args.arg(&claim.job_id).arg(&claim.token).arg(reason);
+                args.arg(&claim.job_id)
+                    .arg(&claim.token)
+                    .arg(reason)
+                    .arg(cause.as_str());
             })
             .await?;
         fenced(done == 1, claim)

@@ -205,6 +205,56 @@ pub enum JobState {
     Done,
 }
 
+/// What sent a job to the dead set, as the scripts record it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeathCause {
+    /// Its handler's error ended it: permanent, or the last attempt.
+    Failed,
+    /// Its last attempt ran past the job's timeout.
+    TimedOut,
+    /// Its worker was lost on its last attempt, or too many times.
+    WorkerLost,
+    /// It waited longer than its `overlap_wait` for a lock.
+    OverlapTimeout,
+    /// Stopping workers handed it back too many times.
+    HandedBack,
+    /// Its spec cannot be decoded.
+    Undecodable,
+    /// Its id was in a queue with no job record.
+    Missing,
+}
+
+impl DeathCause {
+    const ALL: [DeathCause; 7] = [
+        DeathCause::Failed,
+        DeathCause::TimedOut,
+        DeathCause::WorkerLost,
+        DeathCause::OverlapTimeout,
+        DeathCause::HandedBack,
+        DeathCause::Undecodable,
+        DeathCause::Missing,
+    ];
+
+    /// The word the scripts store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeathCause::Failed => "failed",
+            DeathCause::TimedOut => "timed_out",
+            DeathCause::WorkerLost => "worker_lost",
+            DeathCause::OverlapTimeout => "overlap_timeout",
+            DeathCause::HandedBack => "handed_back",
+            DeathCause::Undecodable => "undecodable",
+            DeathCause::Missing => "missing",
+        }
+    }
+
+    fn parse(text: &str) -> Option<DeathCause> {
+        DeathCause::ALL
+            .into_iter()
+            .find(|cause| cause.as_str() == text)
+    }
+}
+
 impl JobState {
     fn parse(text: &str) -> Option<JobState> {
         Some(match text {
@@ -236,6 +286,8 @@ pub struct JobRecord {
     pub handbacks: u32,
     /// The last error, or why it is dead.
     pub error: Option<String>,
+    /// For a dead job, what killed it (`None` for one buried before causes were kept).
+    pub cause: Option<DeathCause>,
     /// The current attempt's fencing token.
     pub token: Option<String>,
     /// The stored spec (may be undecodable for a poison job).
@@ -254,6 +306,7 @@ impl JobRecord {
             recoveries: number(take("recoveries")),
             handbacks: number(take("handbacks")),
             error: take("error"),
+            cause: take("cause").as_deref().and_then(DeathCause::parse),
             token: take("token"),
             spec: take("spec").unwrap_or_default(),
         }

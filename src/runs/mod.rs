@@ -386,7 +386,7 @@ impl Runs {
     /// attempt then owns it. Returns whether the run was failed.
     async fn fail_dead_job(&self, record: &JobRecord) -> Result<bool, RunsError> {
         debug_assert_eq!(record.state, Some(JobState::Dead));
-        let error = sweep::dead_run_error(record.error.as_deref());
+        let error = sweep::dead_run_error(record);
         let attempts = Fence::Attempts(i64::from(record.attempts));
         Ok(self
             .store

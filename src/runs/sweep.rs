@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use super::{Runs, RunsError};
-use crate::queue::{JobRecord, JobState};
+use crate::queue::{DeathCause, JobRecord, JobState};
 use crate::store::{Fence, Run, RunError, RunStatus};
 
 /// Runs examined per sweep.
@@ -36,21 +36,27 @@ pub struct Sweeper {
     pub orphan_grace: Duration,
 }
 
-/// The code a run gets from its dead job's reason.
-pub(super) fn dead_run_error(reason: Option<&str>) -> RunError {
-    let reason = reason.unwrap_or("the job died");
-    let code = if reason.contains("overlap_timeout") {
-        "overlap_timeout"
-    } else if reason.contains("lease") || reason.contains("recover") || reason.contains("lost") {
-        "worker_lost"
-    } else if reason.contains("timed out") {
-        "timeout"
-    } else {
-        "job_failed"
+/// The error a run gets from its dead job: the code from what killed it, the message
+/// from the job's reason.
+pub(super) fn dead_run_error(record: &JobRecord) -> RunError {
+    let code = match record.cause {
+        Some(DeathCause::OverlapTimeout) => "overlap_timeout",
+        Some(DeathCause::WorkerLost) => "worker_lost",
+        Some(DeathCause::TimedOut) => "timeout",
+        Some(
+            DeathCause::Failed
+            | DeathCause::HandedBack
+            | DeathCause::Undecodable
+            | DeathCause::Missing,
+        )
+        | None => "job_failed",
     };
     RunError {
         code: code.to_owned(),
-        message: reason.to_owned(),
+        message: record
+            .error
+            .clone()
+            .unwrap_or_else(|| "the job died".to_owned()),
     }
 }
 
@@ -125,7 +131,7 @@ impl Sweeper {
             tracing::info!(run_id = run.id, "revived the job of a retried run");
             report.requeued += 1;
         } else {
-            let error = dead_run_error(record.error.as_deref());
+            let error = dead_run_error(record);
             let fence = Fence::Attempts(run.attempts);
             if self
                 .runs

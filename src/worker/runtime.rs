@@ -18,8 +18,8 @@ use super::handler::{Handler, Handlers, JobContext, JobError, JobHandler, Outcom
 use super::heartbeat::{self, Held, LeaseWatch};
 use super::middleware::{Attempt, Gate, LockMiddleware, Middleware};
 use crate::queue::{
-    Backoff, Buried, Claim, Deferred, Job, Queue, QueueError, Reservation, ReserveRequest,
-    WorkerInfo,
+    Backoff, Buried, Claim, DeathCause, Deferred, Job, Queue, QueueError, Reservation,
+    ReserveRequest, WorkerInfo,
 };
 
 /// How a worker runs.
@@ -320,6 +320,9 @@ enum Stop {
 enum Executed {
     Returned(Result<Outcome, JobError>),
     Stopped(Stop),
+    /// Past the job's timeout: a transient error that, on the last attempt, kills it
+    /// as timed out.
+    TimedOut(String),
 }
 
 impl Shared {
@@ -590,7 +593,7 @@ impl Shared {
         let Some(handler) = self.handlers.get(&job.kind) else {
             let error = format!("no handler is registered for job kind {:?}", job.kind);
             return current
-                .commit(current.failure(JobError::Permanent(error)))
+                .commit(current.failure(JobError::Permanent(error), DeathCause::Failed))
                 .await;
         };
         let scope = Attempt {
@@ -621,7 +624,10 @@ impl Shared {
         let ending = match executed {
             Executed::Returned(Ok(Outcome::Completed)) => Ending::Ack,
             Executed::Returned(Ok(Outcome::Defer(delay))) => Ending::Defer(delay),
-            Executed::Returned(Err(error)) => current.failure(error),
+            Executed::Returned(Err(error)) => current.failure(error, DeathCause::Failed),
+            Executed::TimedOut(error) => {
+                current.failure(JobError::Transient(error), DeathCause::TimedOut)
+            }
             Executed::Stopped(Stop::Shutdown) => Ending::HandBack,
             Executed::Stopped(_) => {
                 tracing::warn!(job_id = %current.claim.job_id, "the lease could not be renewed: attempt cancelled");
@@ -665,10 +671,10 @@ impl Shared {
         match (stop, wound_down) {
             (Stop::LeaseLost, _) => Executed::Stopped(Stop::LeaseLost),
             (_, Ok(Ok(outcome))) => Executed::Returned(Ok(outcome)),
-            (Stop::Timeout, _) => Executed::Returned(Err(JobError::Transient(format!(
+            (Stop::Timeout, _) => Executed::TimedOut(format!(
                 "timed out after {}",
                 humantime::format_duration(timeout)
-            )))),
+            )),
             (Stop::Shutdown, _) => Executed::Stopped(Stop::Shutdown),
         }
     }
@@ -680,7 +686,7 @@ enum Ending {
     Ack,
     Defer(Duration),
     Retry { delay: Duration, error: String },
-    Fail(String),
+    Fail(DeathCause, String),
     Bury(String),
     HandBack,
 }
@@ -709,14 +715,14 @@ impl Current<'_> {
 
     /// A transient error with attempts left is retried with backoff; anything else
     /// fails the job with this, its last real error.
-    fn failure(&self, error: JobError) -> Ending {
+    fn failure(&self, error: JobError, cause: DeathCause) -> Ending {
         let max_attempts = self.job.map_or(1, |job| job.max_attempts);
         match error {
             JobError::Transient(error) if self.attempt < max_attempts => Ending::Retry {
                 delay: self.shared.options.backoff.delay(self.attempt),
                 error,
             },
-            error => Ending::Fail(error.to_string()),
+            error => Ending::Fail(cause, error.to_string()),
         }
     }
 
@@ -727,7 +733,8 @@ impl Current<'_> {
             Ending::Ack => self.shared.acks.ack(claim).await,
             Ending::Defer(delay) => queue.defer(claim, *delay).await,
             Ending::Retry { delay, error } => queue.retry(claim, *delay, error).await,
-            Ending::Fail(reason) | Ending::Bury(reason) => queue.fail(claim, reason).await,
+            Ending::Fail(cause, reason) => queue.fail(claim, *cause, reason).await,
+            Ending::Bury(reason) => queue.fail(claim, DeathCause::Undecodable, reason).await,
             Ending::HandBack => return queue.hand_back(claim).await,
         };
         done.map(|()| Deferred::Yes)
@@ -770,7 +777,7 @@ impl Current<'_> {
                 AttemptOutcome::Retried { delay, error },
                 Some(delay),
             ),
-            Ending::Fail(error) => {
+            Ending::Fail(_, error) => {
                 tracing::warn!(job_id = %claim.job_id, %error, "job failed");
                 (EventKind::Failed, AttemptOutcome::Failed { error }, None)
             }

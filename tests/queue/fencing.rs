@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use quire::queue::{JobState, LockKind, QueueError, Reservation, ReserveRequest};
+use quire::queue::{DeathCause, JobState, LockKind, QueueError, Reservation, ReserveRequest};
 
 use super::helpers::{TestQueue, eventually, wait_until};
 
@@ -57,7 +57,7 @@ async fn a_worker_whose_lease_was_taken_over_cannot_ack_retry_defer_or_fail() {
     assert_lease_lost(t.queue.retry(&a.claim, Duration::ZERO, "stale").await);
     assert_lease_lost(t.queue.defer(&a.claim, Duration::ZERO).await);
     assert_lease_lost(t.queue.hand_back(&a.claim).await);
-    assert_lease_lost(t.queue.fail(&a.claim, "stale").await);
+    assert_lease_lost(t.queue.fail(&a.claim, DeathCause::Failed, "stale").await);
     assert_lease_lost(t.queue.acquire(&a.claim, LockKind::Overlap, lease).await);
     assert_eq!(
         t.queue
@@ -151,7 +151,7 @@ async fn a_lapsed_lock_holder_never_frees_the_lock_now_held_by_another_attempt()
 
     // A wakes up and finishes: its ack is refused and the lock stays the second's.
     assert_lease_lost(t.queue.ack(&first.claim).await);
-    assert_lease_lost(t.queue.fail(&first.claim, "late").await);
+    assert_lease_lost(t.queue.fail(&first.claim, DeathCause::Failed, "late").await);
     let owner: Option<String> = redis::cmd("GET")
         .arg(&lock)
         .query_async(&mut conn)

@@ -31,7 +31,7 @@ local deadline = since + (tonumber(f[2]) or 0)
 end_attempt(id, jkey, token)
 redis.call('HINCRBY', jkey, 'attempts', -1)
 if now >= deadline then
-  bury(id, jkey, 'overlap_timeout', now)
+  bury(id, jkey, 'overlap_timeout', 'overlap_timeout', now)
   return 3
 end
 redis.call('HSET', jkey, 'state', 'parked', 'since', since, 'waiting', kind)

@@ -150,8 +150,9 @@ local function end_attempt(id, jkey, token)
 end
 
 -- Sends a job to the dead set with its reason.
-local function bury(id, jkey, reason, now)
-  redis.call('HSET', jkey, 'state', 'dead', 'error', reason, 'died', now)
+-- `cause` is one word of DeathCause (queue/job.rs); `reason` is the text shown.
+local function bury(id, jkey, cause, reason, now)
+  redis.call('HSET', jkey, 'state', 'dead', 'cause', cause, 'error', reason, 'died', now)
   redis.call('ZADD', K.dead, now, id)
   count('dead')
 end

@@ -17,7 +17,7 @@ if mode == 'handback' then
   local handbacks = redis.call('HINCRBY', jkey, 'handbacks', 1)
   count('handed_back')
   if handbacks > tonumber(ARGV[6]) then
-    bury(id, jkey, 'handed back by stopping workers ' .. handbacks .. ' times', now)
+    bury(id, jkey, 'handed_back', 'handed back by stopping workers ' .. handbacks .. ' times', now)
     return 2
   end
 else

@@ -24,8 +24,8 @@ local lease, max = tonumber(ARGV[2]), tonumber(ARGV[3])
 local max_recoveries, recheck = tonumber(ARGV[4]), tonumber(ARGV[5])
 local limit, retention = tonumber(ARGV[6]), tonumber(ARGV[7])
 local buried = {}
-local function bury_noted(id, jkey, reason)
-  bury(id, jkey, reason, now)
+local function bury_noted(id, jkey, cause, reason)
+  bury(id, jkey, cause, reason, now)
   buried[#buried + 1] = id
   buried[#buried + 1] = reason
 end
@@ -49,9 +49,9 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.reserved, '-inf', '(' .. now, 
     count('recovered')
     local attempts, max_attempts = tonumber(f[2]) or 0, tonumber(f[3]) or 1
     if recoveries > max_recoveries then
-      bury_noted(id, jkey, 'its worker was lost ' .. recoveries .. ' times')
+      bury_noted(id, jkey, 'worker_lost', 'its worker was lost ' .. recoveries .. ' times')
     elseif attempts >= max_attempts then
-      bury_noted(id, jkey, 'its worker was lost during the last allowed attempt ('
+      bury_noted(id, jkey, 'worker_lost', 'its worker was lost during the last allowed attempt ('
         .. attempts .. ' of ' .. max_attempts .. ')')
     else
       make_ready(id, jkey, true)
@@ -74,7 +74,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.parked, '-inf', now, 'LIMIT', 
   elseif now >= deadline then
     redis.call('ZREM', K.parked, id)
     redis.call('ZREM', waiters_key(kind, name), id)
-    bury_noted(id, jkey, 'overlap_timeout')
+    bury_noted(id, jkey, 'overlap_timeout', 'overlap_timeout')
   elseif redis.call('EXISTS', lock_key(kind, name)) == 0 then
     redis.call('ZREM', K.parked, id)
     redis.call('ZREM', waiters_key(kind, name), id)
@@ -108,7 +108,7 @@ for i = 8, #ARGV do
       local f = redis.call('HMGET', jkey, 'spec', 'attempts', 'recoveries', 'handbacks')
       if not f[1] then
         redis.call('HSET', jkey, 'queue', queue, 'spec', '')
-        bury_noted(id, jkey, 'no job record exists for this id')
+        bury_noted(id, jkey, 'missing', 'no job record exists for this id')
       else
         local token = int_str(next_token)
         local attempt = int_str((tonumber(f[2]) or 0) + 1)

@@ -12,7 +12,7 @@ for i = 2, #ARGV do
   if f[1] == 'dead' and f[2] ~= '' then
     redis.call('ZREM', K.dead, id)
     -- Back to a pushed job's fields: counters absent (read as 0), no token.
-    redis.call('HDEL', jkey, 'attempts', 'recoveries', 'handbacks', 'token', 'died', 'since',
+    redis.call('HDEL', jkey, 'attempts', 'recoveries', 'handbacks', 'token', 'died', 'cause', 'since',
       'waiting')
     make_ready(id, jkey, false)
     count('revived')
