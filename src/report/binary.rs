@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta};
 use rust_decimal::Decimal;
 
-use super::source::SourceError;
+use super::query::SourceError;
 use crate::catalog::{Column, ColumnType};
 use crate::writer::Cell;
 

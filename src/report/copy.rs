@@ -20,7 +20,7 @@ use sqlx::{
 };
 
 use super::binary::Decoder;
-use super::source::{Query, SourceError};
+use super::query::{Query, SourceError};
 use crate::catalog::BindValue;
 use crate::writer::Cell;
 

@@ -3,6 +3,7 @@
 
 mod binary;
 mod copy;
+mod query;
 mod source;
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,7 +21,7 @@ use crate::db::Db;
 use crate::storage::{PendingFile, StoredFile};
 use crate::writer::{Cell, Format, Layout, OutputOptions, RowWriter, WriteError};
 
-pub use source::{SourceError, is_transient_sql};
+pub use query::{SourceError, is_transient_sql};
 
 /// Maps a tenant slug to the id that `:tenant` binds.
 const TENANT_QUERY: &str = "SELECT id FROM tenants WHERE slug = :slug";
@@ -374,8 +375,8 @@ impl Plan {
         report: &'a Report,
         dialect: crate::db::Dialect,
         copy: bool,
-    ) -> source::Query<'a> {
-        source::Query {
+    ) -> query::Query<'a> {
+        query::Query {
             sql: report.sql(dialect),
             binds: &self.binds,
             columns: &report.columns,

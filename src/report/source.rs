@@ -1,9 +1,7 @@
 //! Streams a report query's rows out of the database, decoded by the declared column
 //! types, in batches. Queries run in read-only transactions with a statement timeout.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use futures::TryStreamExt;
@@ -15,94 +13,10 @@ use sqlx::{AssertSqlSafe, Column as _, Row, TypeInfo, ValueRef};
 use tokio::sync::mpsc;
 
 use super::binary::Decoder;
-use crate::catalog::sql::BoundSql;
+use super::query::{Batches, Query, SourceError, Streamed};
 use crate::catalog::{BindValue, Column, ColumnType};
 use crate::db::Db;
 use crate::writer::Cell;
-
-/// Rows travel to the writer in batches, so the channel costs little per row.
-pub const BATCH_ROWS: usize = 1024;
-
-/// A failure reading report rows.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    #[error("the report query failed: {0}")]
-    Query(#[from] sqlx::Error),
-    #[error("column {column:?} cannot be read as {expected:?}: {found}")]
-    Decode {
-        column: String,
-        expected: ColumnType,
-        found: String,
-    },
-    #[error("the query returns {found} columns but the definition declares {declared}")]
-    ColumnCount { found: usize, declared: usize },
-    #[error("the writer stopped before the query ended")]
-    WriterGone,
-    #[error("{0}")]
-    Copy(String),
-}
-
-impl SourceError {
-    /// Whether the database stopped the query at its statement timeout.
-    pub fn is_statement_timeout(&self) -> bool {
-        matches!(self, SourceError::Query(sqlx::Error::Database(db)) if db.code().as_deref() == Some("57014"))
-    }
-
-    /// Whether retrying can help: lost connections and timeouts can; errors in the
-    /// definition's SQL or its declared types cannot.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            SourceError::Query(error) => is_transient_sql(error),
-            SourceError::Decode { .. } | SourceError::ColumnCount { .. } | SourceError::Copy(_) => {
-                false
-            }
-            SourceError::WriterGone => true,
-        }
-    }
-}
-
-/// Whether an SQL error comes from the environment rather than from the query itself.
-pub fn is_transient_sql(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
-            // SQLite: BUSY and LOCKED. PostgreSQL: connection exceptions, serialization
-            // failures and deadlocks, statement timeouts, operator intervention.
-            matches!(code.as_ref(), "5" | "6" | "517" | "262")
-                || code.starts_with("08")
-                || code.starts_with("40")
-                || code.starts_with("53")
-                || code.starts_with("57")
-        }
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        _ => false,
-    }
-}
-
-/// One report query: its SQL, its binds, the declared columns it returns, and which of
-/// them (in which order) the output wants.
-pub struct Query<'a> {
-    pub sql: &'a BoundSql,
-    pub binds: &'a BTreeMap<String, BindValue>,
-    pub columns: &'a [Column],
-    pub selected: &'a [usize],
-    pub timeout: Duration,
-    /// Read PostgreSQL results through the binary COPY fast path when it applies (see
-    /// [`super::copy`]).
-    pub copy: bool,
-}
-
-/// How many rows a query sent, and whether they came through the COPY fast path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Streamed {
-    pub rows: u64,
-    pub copied: bool,
-}
 
 /// Runs `query` on `db` and sends its rows to `rows` in batches.
 ///
@@ -174,32 +88,17 @@ async fn copy_rows(
     }
     let mut parser = super::copy::TupleParser::new(plan.width);
     let mut chunks = conn.copy_out_raw(&plan.copy).await?;
-    let mut count = 0u64;
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    let mut rows = Batches::new(batches);
     while let Some(chunk) = chunks.try_next().await? {
-        parser.push(&chunk, &plan.decoders, query.columns, &mut batch)?;
-        if batch.len() >= BATCH_ROWS {
-            count += batch.len() as u64;
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
-            batches
-                .send(full)
-                .await
-                .map_err(|_| SourceError::WriterGone)?;
-        }
+        parser.push(&chunk, &plan.decoders, query.columns, rows.pending())?;
+        rows.send_if_full().await?;
     }
     if !parser.finished() {
         return Err(SourceError::Copy(
             "the COPY stream ended before its trailer".into(),
         ));
     }
-    count += batch.len() as u64;
-    if !batch.is_empty() {
-        batches
-            .send(batch)
-            .await
-            .map_err(|_| SourceError::WriterGone)?;
-    }
-    Ok(count)
+    rows.finish().await
 }
 
 /// The query with every named parameter bound in placeholder order.
@@ -231,33 +130,25 @@ async fn forward<R: Row>(
     rows: mpsc::Sender<Vec<Vec<Cell>>>,
     decode: fn(&R, usize, &Column) -> Result<Cell, SourceError>,
 ) -> Result<u64, SourceError> {
-    let mut count = 0u64;
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    let mut batches = Batches::new(rows);
+    let mut first = true;
     while let Some(row) = stream.try_next().await? {
-        if count == 0 && row.len() != query.columns.len() {
+        if first && row.len() != query.columns.len() {
             return Err(SourceError::ColumnCount {
                 found: row.len(),
                 declared: query.columns.len(),
             });
         }
+        first = false;
         let cells = query
             .selected
             .iter()
             .map(|&index| decode(&row, index, &query.columns[index]))
             .collect::<Result<Vec<_>, _>>()?;
-        batch.push(cells);
-        count += 1;
-        if batch.len() == BATCH_ROWS {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
-            rows.send(full).await.map_err(|_| SourceError::WriterGone)?;
-        }
+        batches.pending().push(cells);
+        batches.send_if_full().await?;
     }
-    if !batch.is_empty() {
-        rows.send(batch)
-            .await
-            .map_err(|_| SourceError::WriterGone)?;
-    }
-    Ok(count)
+    batches.finish().await
 }
 
 fn decode_error(column: &Column, found: impl Into<String>) -> SourceError {

@@ -1,0 +1,143 @@
+//! What every way of reading a report query shares: the query itself, how it fails
+//! (and whether a failure is worth retrying), and the batches its rows travel in.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::catalog::sql::BoundSql;
+use crate::catalog::{BindValue, Column, ColumnType};
+use crate::writer::Cell;
+
+/// Rows travel to the writer in batches, so the channel costs little per row.
+pub const BATCH_ROWS: usize = 1024;
+
+/// A failure reading report rows.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("the report query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("column {column:?} cannot be read as {expected:?}: {found}")]
+    Decode {
+        column: String,
+        expected: ColumnType,
+        found: String,
+    },
+    #[error("the query returns {found} columns but the definition declares {declared}")]
+    ColumnCount { found: usize, declared: usize },
+    #[error("the writer stopped before the query ended")]
+    WriterGone,
+    #[error("{0}")]
+    Copy(String),
+}
+
+impl SourceError {
+    /// Whether the database stopped the query at its statement timeout.
+    pub fn is_statement_timeout(&self) -> bool {
+        matches!(self, SourceError::Query(sqlx::Error::Database(db)) if db.code().as_deref() == Some("57014"))
+    }
+
+    /// Whether retrying can help: lost connections and timeouts can; errors in the
+    /// definition's SQL or its declared types cannot.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SourceError::Query(error) => is_transient_sql(error),
+            SourceError::Decode { .. } | SourceError::ColumnCount { .. } | SourceError::Copy(_) => {
+                false
+            }
+            SourceError::WriterGone => true,
+        }
+    }
+}
+
+/// Whether an SQL error comes from the environment rather than from the query itself.
+pub fn is_transient_sql(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // SQLite: BUSY and LOCKED. PostgreSQL: connection exceptions, serialization
+            // failures and deadlocks, statement timeouts, operator intervention.
+            matches!(code.as_ref(), "5" | "6" | "517" | "262")
+                || code.starts_with("08")
+                || code.starts_with("40")
+                || code.starts_with("53")
+                || code.starts_with("57")
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
+}
+
+/// One report query: its SQL, its binds, the declared columns it returns, and which of
+/// them (in which order) the output wants.
+pub struct Query<'a> {
+    pub sql: &'a BoundSql,
+    pub binds: &'a BTreeMap<String, BindValue>,
+    pub columns: &'a [Column],
+    pub selected: &'a [usize],
+    pub timeout: Duration,
+    /// Read PostgreSQL results through the binary COPY fast path when it applies (see
+    /// [`super::copy`]).
+    pub copy: bool,
+}
+
+/// How many rows a query sent, and whether they came through the COPY fast path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Streamed {
+    pub rows: u64,
+    pub copied: bool,
+}
+
+/// Rows on their way to the writer, sent a full batch at a time.
+pub(super) struct Batches {
+    sender: mpsc::Sender<Vec<Vec<Cell>>>,
+    pending: Vec<Vec<Cell>>,
+    sent: u64,
+}
+
+impl Batches {
+    pub(super) fn new(sender: mpsc::Sender<Vec<Vec<Cell>>>) -> Batches {
+        Batches {
+            sender,
+            pending: Vec::with_capacity(BATCH_ROWS),
+            sent: 0,
+        }
+    }
+
+    /// The rows not sent yet; readers push decoded rows here.
+    pub(super) fn pending(&mut self) -> &mut Vec<Vec<Cell>> {
+        &mut self.pending
+    }
+
+    /// Sends the pending rows once they fill a batch.
+    pub(super) async fn send_if_full(&mut self) -> Result<(), SourceError> {
+        if self.pending.len() >= BATCH_ROWS {
+            let full = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH_ROWS));
+            self.send(full).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is left and returns how many rows went out.
+    pub(super) async fn finish(mut self) -> Result<u64, SourceError> {
+        if !self.pending.is_empty() {
+            let rest = std::mem::take(&mut self.pending);
+            self.send(rest).await?;
+        }
+        Ok(self.sent)
+    }
+
+    async fn send(&mut self, batch: Vec<Vec<Cell>>) -> Result<(), SourceError> {
+        self.sent += batch.len() as u64;
+        self.sender
+            .send(batch)
+            .await
+            .map_err(|_| SourceError::WriterGone)
+    }
+}
