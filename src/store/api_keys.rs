@@ -1,7 +1,7 @@
 //! API keys: 256 random bits shown once, stored as SHA-256, scoped to one tenant or
 //! admin, revocable, optionally carrying a completion webhook.
 
-use super::{Store, StoreError, on_pool, on_writer};
+use super::{Store, StoreError, on_pool, on_writer, sql};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -35,10 +35,7 @@ impl Store {
         let key = format!("qk_{}", super::random_secret());
         let now = self.now_ms();
         on_writer!(self, pool => {
-            sqlx::query(
-                "INSERT INTO api_keys (id, key_hash, tenant, webhook_url, webhook_secret, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
+            sqlx::query(sql!("api_keys/insert.sql"))
             .bind(&id)
             .bind(hash(&key))
             .bind(&new.tenant)
@@ -58,7 +55,7 @@ impl Store {
     /// When the database fails.
     pub async fn authenticate(&self, key: &str) -> Result<Option<ApiKey>, StoreError> {
         let found = on_pool!(&self.db, pool => {
-            sqlx::query_as("SELECT id, tenant FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
+            sqlx::query_as(sql!("api_keys/authenticate.sql"))
                 .bind(hash(key))
                 .fetch_optional(pool)
                 .await
@@ -73,7 +70,7 @@ impl Store {
     pub async fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError> {
         let now = self.now_ms();
         let updated = on_writer!(self, pool => {
-            sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            sqlx::query(sql!("api_keys/revoke.sql"))
                 .bind(id)
                 .bind(now)
                 .execute(pool)

@@ -5,23 +5,20 @@
 //! that moment in one query: BEGIN, the inserts of all their runs, COMMIT. Every enqueue
 //! still gets its answer only once its run is committed.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use sqlx::SqlitePool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::StoreError;
-use super::runs::{RunBinds, RunRow, sqlite_insert_sql};
+use super::runs::{RunBinds, RunRow};
+use super::sql;
 
 /// Enqueues written in one transaction at most.
 const MAX_BATCH: usize = 64;
 
 /// SQLite's primary result code for a violated constraint (unique, trigger, ...).
 const SQLITE_CONSTRAINT: i32 = 19;
-
-/// One transaction: the inserts of every run of the batch between BEGIN and COMMIT.
-static TRANSACTION: LazyLock<String> =
-    LazyLock::new(|| format!("BEGIN IMMEDIATE; {}; COMMIT", sqlite_insert_sql()));
 
 type Written = Result<Option<RunRow>, StoreError>;
 
@@ -124,7 +121,7 @@ async fn write(
     let runs = serde_json::to_string(&runs).expect("run binds serialize");
     let _turn = writer_turn.lock().await;
     let mut conn = pool.acquire().await?;
-    let rows = sqlx::query_as(sqlx::AssertSqlSafe(TRANSACTION.as_str()))
+    let rows = sqlx::query_as(sql!("runs/insert.sqlite.sql"))
         .bind(runs)
         .fetch_all(&mut *conn)
         .await;

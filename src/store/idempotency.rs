@@ -1,7 +1,7 @@
 //! Idempotency keys, per tenant: the same key with the same request returns the same
 //! run; with another request it is a conflict.
 
-use super::{Store, StoreError, on_pool, on_writer};
+use super::{Store, StoreError, on_pool, on_writer, sql};
 
 impl Store {
     /// The request hash and run remembered for `(tenant, key)`.
@@ -11,7 +11,7 @@ impl Store {
         key: &str,
     ) -> Result<Option<(String, String)>, StoreError> {
         let found = on_pool!(&self.db, pool => {
-            sqlx::query_as("SELECT request_hash, run_id FROM idempotency_keys WHERE tenant = $1 AND key = $2")
+            sqlx::query_as(sql!("idempotency/get.sql"))
                 .bind(tenant)
                 .bind(key)
                 .fetch_optional(pool)
@@ -30,10 +30,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = self.now_ms();
         on_writer!(self, pool => {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, key) DO NOTHING",
-            )
+            sqlx::query(sql!("idempotency/insert.sql"))
             .bind(tenant)
             .bind(key)
             .bind(request_hash)
@@ -51,10 +48,6 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn prune_idempotency_keys(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
-        self.prune(
-            "DELETE FROM idempotency_keys WHERE created_at < $1",
-            cutoff_ms,
-        )
-        .await
+        self.prune(sql!("idempotency/prune.sql"), cutoff_ms).await
     }
 }

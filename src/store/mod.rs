@@ -1,7 +1,8 @@
 //! quire's own state in SQL: runs, download tokens, idempotency keys, API keys and
-//! webhook deliveries. The SQL is the same for both databases (text ids, integer
-//! millisecond times, `$n` placeholders, which SQLite accepts too), so each query is
-//! written once and run on whichever pool is configured.
+//! webhook deliveries. Each query is a file under `sql/`, with a header naming its
+//! binds. Most are written once for every database (text ids, integer millisecond
+//! times, `$n` placeholders, which SQLite accepts too); a query a dialect needs
+//! written its own way is `name.<dialect>.sql`.
 
 mod api_keys;
 mod group_commit;
@@ -47,6 +48,17 @@ impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> StoreError {
         StoreError::Unavailable(error)
     }
+}
+
+/// The text of the store query `sql/$name`.
+macro_rules! sql {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/store/sql/",
+            $name
+        ))
+    };
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool, whichever database it is.
@@ -97,7 +109,7 @@ macro_rules! in_write_tx {
     };
 }
 
-pub(crate) use {in_write_tx, on_pool, on_writer};
+pub(crate) use {in_write_tx, on_pool, on_writer, sql};
 
 /// The store: quire's own database and the clock its timestamps come from.
 #[derive(Debug, Clone)]
@@ -163,7 +175,7 @@ impl Store {
     /// # Errors
     /// When it does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(&self.db, pool => sqlx::query("SELECT 1").execute(pool).await.map(|done| done.rows_affected()))?;
+        on_pool!(&self.db, pool => sqlx::query(sql!("ping.sql")).execute(pool).await.map(|done| done.rows_affected()))?;
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Download tokens: 256 random bits handed out once, stored only as their SHA-256,
 //! valid until they expire, many per run.
 
-use super::{Run, Store, StoreError, on_pool, on_writer};
+use super::{Run, Store, StoreError, on_pool, on_writer, sql};
 
 /// What a presented token leads to.
 #[derive(Debug, Clone)]
@@ -35,10 +35,7 @@ impl Store {
         let (token, hashed) = new_token();
         let now = self.now_ms();
         on_writer!(self, pool => {
-            sqlx::query(
-                "INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
+            sqlx::query(sql!("tokens/insert.sql"))
             .bind(hashed)
             .bind(run_id)
             .bind(now)
@@ -56,7 +53,7 @@ impl Store {
     /// When the database fails.
     pub async fn lookup_token(&self, token: &str) -> Result<TokenLookup, StoreError> {
         let found: Option<(String, i64)> = on_pool!(&self.db, pool => {
-            sqlx::query_as("SELECT run_id, expires_at FROM download_tokens WHERE token_hash = $1")
+            sqlx::query_as(sql!("tokens/lookup.sql"))
                 .bind(hash(token))
                 .fetch_optional(pool)
                 .await
@@ -78,10 +75,6 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn prune_tokens(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
-        self.prune(
-            "DELETE FROM download_tokens WHERE expires_at < $1",
-            cutoff_ms,
-        )
-        .await
+        self.prune(sql!("tokens/prune.sql"), cutoff_ms).await
     }
 }

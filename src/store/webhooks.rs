@@ -1,7 +1,7 @@
 //! Completion webhook deliveries: queued in the transaction that ends a run, kept
 //! until delivered, retried with backoff.
 
-use super::{Store, StoreError, on_pool, on_writer};
+use super::{Store, StoreError, on_pool, on_writer, sql};
 
 /// A delivery claimed for an attempt.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -16,16 +16,12 @@ pub struct Delivery {
 /// final state when its API key has a webhook.
 macro_rules! queue_webhook {
     ($tx:ident, $run_id:expr, $now_ms:expr) => {
-        sqlx::query(
-            "INSERT INTO webhook_deliveries (id, run_id, url, next_attempt_at, created_at) \
-             SELECT $1, r.id, k.webhook_url, $2, $2 FROM runs r JOIN api_keys k ON k.id = r.api_key_id \
-             WHERE r.id = $3 AND k.webhook_url IS NOT NULL",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind($now_ms)
-        .bind($run_id)
-        .execute(&mut *$tx)
-        .await?
+        sqlx::query($crate::store::sql!("webhooks/queue.sql"))
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind($now_ms)
+            .bind($run_id)
+            .execute(&mut *$tx)
+            .await?
     };
 }
 
@@ -44,17 +40,8 @@ impl Store {
         until_ms: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
         let now = self.now_ms();
-        // The outer conditions repeat the inner ones: a concurrent claimer that waited
-        // for our row locks re-checks them against our update and skips these rows.
         let rows = on_writer!(self, pool => {
-            sqlx::query_as(
-                "UPDATE webhook_deliveries SET next_attempt_at = $2 \
-                 WHERE id IN (SELECT id FROM webhook_deliveries \
-                              WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
-                              ORDER BY next_attempt_at LIMIT $3) \
-                   AND delivered_at IS NULL AND next_attempt_at <= $1 \
-                 RETURNING id, run_id, url, CAST(attempts AS BIGINT) AS attempts",
-            )
+            sqlx::query_as(sql!("webhooks/claim_due.sql"))
             .bind(now)
             .bind(until_ms)
             .bind(limit)
@@ -70,9 +57,7 @@ impl Store {
     /// When the database fails.
     pub async fn webhook_secret(&self, run_id: &str) -> Result<Option<String>, StoreError> {
         let secret: Option<Option<String>> = on_pool!(&self.db, pool => {
-            sqlx::query_scalar(
-                "SELECT k.webhook_secret FROM runs r JOIN api_keys k ON k.id = r.api_key_id WHERE r.id = $1",
-            )
+            sqlx::query_scalar(sql!("webhooks/secret.sql"))
             .bind(run_id)
             .fetch_optional(pool)
             .await
@@ -96,10 +81,7 @@ impl Store {
             Err((error, retry_at)) => (None, Some(error), retry_at),
         };
         on_writer!(self, pool => {
-            sqlx::query(
-                "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at = $2, \
-                 last_error = $3, next_attempt_at = $4 WHERE id = $1",
-            )
+            sqlx::query(sql!("webhooks/record.sql"))
             .bind(id)
             .bind(delivered_at)
             .bind(&last_error)
@@ -117,10 +99,6 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn prune_deliveries(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
-        self.prune(
-            "DELETE FROM webhook_deliveries WHERE created_at < $1",
-            cutoff_ms,
-        )
-        .await
+        self.prune(sql!("webhooks/prune.sql"), cutoff_ms).await
     }
 }

@@ -1,0 +1,232 @@
+//! Enqueueing a run: deduplicated by identity and by idempotency key, written with its
+//! first download token in one transaction.
+
+use serde::Serialize;
+
+use super::{Run, RunRow, decoded, is_unique_violation};
+use crate::catalog::ResolvedParams;
+use crate::db::Db;
+use crate::store::{Store, StoreError, on_pool, sql};
+use crate::writer::{Format, OutputOptions};
+
+/// A run to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub tenant: String,
+    pub report: String,
+    pub format: Format,
+    pub params: ResolvedParams,
+    pub options: OutputOptions,
+    pub api_key_id: Option<String>,
+    /// `(key, hash of the request body)` when the client sent an `Idempotency-Key`.
+    pub idempotency: Option<(String, String)>,
+}
+
+impl NewRun {
+    /// What deduplication compares: tenant, report, format, canonical parameters and
+    /// output options.
+    pub fn identity(&self) -> String {
+        let options = serde_json::to_string(&self.options).expect("options serialize");
+        crate::store::sha256_hex(&[
+            self.tenant.as_bytes(),
+            self.report.as_bytes(),
+            self.format.extension().as_bytes(),
+            self.params.canonical().as_bytes(),
+            options.as_bytes(),
+        ])
+    }
+}
+
+/// What enqueueing a run produced.
+#[derive(Debug, Clone)]
+pub struct EnqueueOutcome {
+    pub run: Run,
+    /// True when an identical queued-or-running run (or the idempotency key's earlier
+    /// run) was returned instead of a new one.
+    pub deduplicated: bool,
+    /// A fresh download token for the run.
+    pub token: String,
+}
+
+/// The values a new run is written with: the run's, its first download token's and its
+/// idempotency key's. Owned, so that SQLite's group commit can take them to its task,
+/// and serialized as one JSON object per run for it.
+#[derive(Serialize)]
+pub(in crate::store) struct RunBinds {
+    pub(in crate::store) id: String,
+    tenant: String,
+    report: String,
+    format: &'static str,
+    params: String,
+    options: String,
+    identity: String,
+    api_key_id: Option<String>,
+    now: i64,
+    token_hash: String,
+    token_expires: i64,
+    key: Option<String>,
+    request_hash: Option<String>,
+}
+
+impl RunBinds {
+    /// The values of `new` as a run created `now` under a fresh id, with the download
+    /// token hashed as `token_hash`.
+    pub(in crate::store) fn new(
+        new: &NewRun,
+        identity: &str,
+        now: i64,
+        token_hash: String,
+        token_ttl_ms: i64,
+    ) -> RunBinds {
+        let (key, request_hash) = new.idempotency.clone().unzip();
+        RunBinds {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant: new.tenant.clone(),
+            report: new.report.clone(),
+            format: new.format.extension(),
+            params: new.params.canonical(),
+            options: serde_json::to_string(&new.options).expect("options serialize"),
+            identity: identity.to_owned(),
+            api_key_id: new.api_key_id.clone(),
+            now,
+            token_hash,
+            token_expires: now.saturating_add(token_ttl_ms),
+            key,
+            request_hash,
+        }
+    }
+}
+
+/// What the insert of a run did.
+enum Inserted {
+    /// The new run as stored (boxed: a run is large beside the other variant), and its
+    /// first download token.
+    Run(Box<Run>, String),
+    /// An identical run is queued or running: nothing was written.
+    Conflict,
+}
+
+impl Inserted {
+    /// The outcome of an insert that returned `row` when it wrote the run.
+    fn from_row(row: Option<RunRow>, token: String) -> Result<Inserted, StoreError> {
+        Ok(match row {
+            Some(row) => Inserted::Run(Box::new(Run::try_from(row)?), token),
+            None => Inserted::Conflict,
+        })
+    }
+}
+
+impl Store {
+    /// Inserts a queued run with a download token valid for `token_ttl_ms`, in one
+    /// transaction, unless an identical run is queued or running (the partial unique
+    /// index decides) or the idempotency key names an earlier run: then that run is
+    /// returned, deduplicated, with a token minted for it.
+    ///
+    /// # Errors
+    /// [`StoreError::IdempotencyConflict`] when the key was used with another request.
+    pub async fn enqueue_run(
+        &self,
+        new: &NewRun,
+        token_ttl_ms: i64,
+    ) -> Result<EnqueueOutcome, StoreError> {
+        let identity = new.identity();
+        // Two attempts: a concurrent request can insert the same idempotency key
+        // between our look-up and our insert, or the identical run that made ours
+        // conflict can finish before we read it; the second pass then sees the change.
+        for _ in 0..2 {
+            let existing = match self.idempotent_run(new).await? {
+                Some(run) => Some(run),
+                None => match self.insert_run(new, &identity, token_ttl_ms).await {
+                    Ok(Inserted::Run(run, token)) => {
+                        return Ok(EnqueueOutcome {
+                            run: *run,
+                            deduplicated: false,
+                            token,
+                        });
+                    }
+                    Ok(Inserted::Conflict) => self.active_run(new, &identity).await?,
+                    Err(StoreError::Unavailable(error)) if is_unique_violation(&error) => None,
+                    Err(error) => return Err(error),
+                },
+            };
+            if let Some(run) = existing {
+                let token = self.mint_token(&run.id, token_ttl_ms).await?;
+                return Ok(EnqueueOutcome {
+                    run,
+                    deduplicated: true,
+                    token,
+                });
+            }
+        }
+        Err(StoreError::Corrupt(
+            "a run neither inserted nor found after two attempts".into(),
+        ))
+    }
+
+    /// The earlier run the request's idempotency key names, if it has one.
+    async fn idempotent_run(&self, new: &NewRun) -> Result<Option<Run>, StoreError> {
+        let Some((key, request_hash)) = &new.idempotency else {
+            return Ok(None);
+        };
+        let Some((stored_hash, run_id)) = self.idempotency_key(&new.tenant, key).await? else {
+            return Ok(None);
+        };
+        if &stored_hash != request_hash {
+            return Err(StoreError::IdempotencyConflict);
+        }
+        self.run(&run_id).await
+    }
+
+    /// The queued or running run identical to `new`, remembered under its
+    /// idempotency key.
+    async fn active_run(&self, new: &NewRun, identity: &str) -> Result<Option<Run>, StoreError> {
+        let row = on_pool!(&self.db, pool => {
+            sqlx::query_as(sql!("runs/active_identical.sql")).bind(identity).fetch_optional(pool).await
+        })?;
+        let Some(run) = decoded(row)? else {
+            return Ok(None);
+        };
+        if let Some((key, request_hash)) = &new.idempotency {
+            self.remember_idempotency_key(&new.tenant, key, request_hash, &run.id)
+                .await?;
+        }
+        Ok(Some(run))
+    }
+
+    /// In one transaction: the run (unless an identical one is queued or running), its
+    /// first download token and its idempotency key. The row comes back from the
+    /// insert itself, as stored.
+    async fn insert_run(
+        &self,
+        new: &NewRun,
+        identity: &str,
+        token_ttl_ms: i64,
+    ) -> Result<Inserted, StoreError> {
+        let (token, token_hash) = crate::store::tokens::new_token();
+        let binds = RunBinds::new(new, identity, self.now_ms(), token_hash, token_ttl_ms);
+        let row = match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query_as(sql!("runs/insert.postgres.sql"))
+                    .bind(&binds.id)
+                    .bind(&binds.tenant)
+                    .bind(&binds.report)
+                    .bind(binds.format)
+                    .bind(&binds.params)
+                    .bind(&binds.options)
+                    .bind(&binds.identity)
+                    .bind(&binds.api_key_id)
+                    .bind(binds.now)
+                    .bind(&binds.token_hash)
+                    .bind(binds.token_expires)
+                    .bind(&binds.key)
+                    .bind(&binds.request_hash)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            // SQLite has no writing CTE: the statements run one after the other, in a
+            // transaction shared with the other enqueues waiting at that moment.
+            Db::Sqlite(pool) => self.sqlite_inserts(pool).insert(binds).await?,
+        };
+        Inserted::from_row(row, token)
+    }
+}

@@ -1,0 +1,78 @@
+//! Reading runs: one by id, a filtered page for the API, the unfinished ones for the
+//! sweep.
+
+use super::{Run, RunRow, RunStatus, decoded};
+use crate::store::{Store, StoreError, on_pool, sql};
+
+/// Filters of `GET /v1/reports`.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    /// Only this tenant's runs (`None`: every tenant, for admin keys).
+    pub tenant: Option<String>,
+    pub status: Option<RunStatus>,
+    pub report: Option<String>,
+    pub limit: i64,
+    /// Runs older than this id (ids sort by time).
+    pub before: Option<String>,
+}
+
+/// One page of runs, newest first.
+#[derive(Debug, Clone)]
+pub struct RunPage {
+    pub runs: Vec<Run>,
+    /// Pass as `before` for the next page.
+    pub next: Option<String>,
+}
+
+impl Store {
+    /// The run `id`, if it exists.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
+        let row = on_pool!(&self.db, pool => {
+            sqlx::query_as(sql!("runs/get.sql")).bind(id).fetch_optional(pool).await
+        })?;
+        decoded(row)
+    }
+
+    /// Runs newest first, filtered, one page at a time.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn list_runs(&self, query: &RunQuery) -> Result<RunPage, StoreError> {
+        let limit = query.limit.clamp(1, 200);
+        let rows: Vec<RunRow> = on_pool!(&self.db, pool => {
+            sqlx::query_as(sql!("runs/list.sql"))
+                .bind(&query.tenant)
+                .bind(query.status.map(RunStatus::as_str))
+                .bind(&query.report)
+                .bind(&query.before)
+                .bind(limit + 1)
+                .fetch_all(pool)
+                .await
+        })?;
+        let mut runs = rows
+            .into_iter()
+            .map(Run::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if runs.len() as i64 > limit {
+            runs.truncate(limit as usize);
+            runs.last().map(|run| run.id.clone())
+        } else {
+            None
+        };
+        Ok(RunPage { runs, next })
+    }
+
+    /// Runs still `queued` or `running`, oldest first: the sweep checks each has a job.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn active_runs(&self, limit: i64) -> Result<Vec<Run>, StoreError> {
+        let rows: Vec<RunRow> = on_pool!(&self.db, pool => {
+            sqlx::query_as(sql!("runs/active.sql")).bind(limit).fetch_all(pool).await
+        })?;
+        rows.into_iter().map(Run::try_from).collect()
+    }
+}

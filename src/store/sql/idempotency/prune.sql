@@ -1,0 +1,3 @@
+-- Forgets the keys created before the cutoff.
+-- $1: cutoff (ms)
+DELETE FROM idempotency_keys WHERE created_at < $1

@@ -1,0 +1,3 @@
+-- Deletes a run (its download tokens go with it by foreign key).
+-- $1: run id
+DELETE FROM runs WHERE id = $1

@@ -1,0 +1,3 @@
+-- Forgets the idempotency key of a run about to be deleted.
+-- $1: run id
+DELETE FROM idempotency_keys WHERE run_id = $1

@@ -1,0 +1,3 @@
+-- The run with this id.
+-- $1: run id
+SELECT * FROM runs WHERE id = $1
