@@ -11,14 +11,15 @@
 //! - [`seed`]: the deterministic demo invoicing data generator.
 //! - [`catalog`]: report definitions (`reports/*.toml`), parameters, the SQL rewriter.
 //! - [`report`]: runs one report: resolves the tenant, streams rows from the database
-//!   into a writer, and publishes the finished file.
+//!   (one reader per database under `report/source/`) into a writer, and publishes the
+//!   finished file.
 //! - [`writer`]: CSV and XLSX writers fed row by row off the async runtime.
 //! - [`queue`]: the reliable Redis queue; every transition is a Lua script. Knows
 //!   nothing about reports.
 //! - [`worker`]: the worker runtime, its middleware chain and locks, around any
 //!   [`worker::JobHandler`]. Knows nothing about reports.
 //! - [`store`]: quire's own state in SQL: runs, download tokens, idempotency keys,
-//!   API keys, webhook deliveries.
+//!   API keys, webhook deliveries; each statement a file under `store/sql/`.
 //! - [`storage`]: files written under a temporary name, synced, then renamed.
 //! - [`runs`]: where reports meet the queue: enqueue, the report job handler,
 //!   webhooks, and the sweep that keeps SQL, Redis and files in step.

@@ -1,8 +1,6 @@
 //! Running one report: resolve the tenant and parameters, stream the query's rows into a
 //! writer on a blocking thread, and publish the finished file atomically.
 
-mod binary;
-mod copy;
 mod query;
 mod source;
 

@@ -20,8 +20,8 @@ use sqlx::{
 };
 
 use super::binary::Decoder;
-use super::query::{Query, SourceError};
 use crate::catalog::BindValue;
+use crate::report::query::{Query, SourceError};
 use crate::writer::Cell;
 
 /// A `COPY` statement ready to run, the settings it reads its binds from, and how to

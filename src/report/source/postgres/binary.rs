@@ -5,8 +5,8 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta};
 use rust_decimal::Decimal;
 
-use super::query::SourceError;
 use crate::catalog::{Column, ColumnType};
+use crate::report::query::SourceError;
 use crate::writer::Cell;
 
 /// How one column's values decode: chosen once per column from its declared kind and
