@@ -26,6 +26,8 @@
 //! - [`http`]: the JSON API on axum, downloads, health and metrics.
 //! - [`bench`]: `quire bench`: the queue and report benchmarks of SPEC §7.
 //! - [`cli`]: the `quire` command line; `main.rs` only dispatches to it.
+//! - [`names`]: tenant slugs, report names, idempotency keys and download tokens,
+//!   parsed once where a request enters.
 //! - [`wire`]: [`RunView`], the JSON a run travels as: API answers, webhooks, the client.
 //! - [`Client`]: a Rust client of the HTTP API.
 
@@ -37,6 +39,7 @@ mod client;
 pub mod clock;
 pub mod db;
 pub mod http;
+pub mod names;
 pub mod queue;
 pub mod report;
 pub mod runs;

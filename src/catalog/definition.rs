@@ -224,17 +224,7 @@ impl Report {
             error(&field, e.message().to_owned())
         })?;
 
-        if raw.name.is_empty()
-            || !raw
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        {
-            return Err(error(
-                "name",
-                format!("{:?} must be lowercase letters, digits and _", raw.name),
-            ));
-        }
+        crate::names::ReportName::parse(&raw.name).map_err(|e| error("name", e.to_string()))?;
         let duration = |field: &str, value: Option<String>, default: Duration| match value {
             None => Ok(default),
             Some(text) => humantime::parse_duration(&text).map_err(|e| {

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::UsageError;
 use super::render::ReportArgs;
 use crate::app::App;
+use crate::names::IdempotencyKey;
 use crate::runs::{RunRequest, Runs, RunsError};
 use crate::settings::Settings;
 use crate::store::{Run, RunStatus};
@@ -20,7 +21,7 @@ pub struct EnqueueArgs {
     pub report: ReportArgs,
     /// Replaying the same key with the same request returns the same run.
     #[arg(long)]
-    pub idempotency_key: Option<String>,
+    pub idempotency_key: Option<IdempotencyKey>,
     /// Show progress until the run ends, then print the file and its URL.
     #[arg(long)]
     pub wait: bool,
@@ -37,7 +38,7 @@ pub async fn run(settings: &Settings, args: EnqueueArgs, json: bool) -> anyhow::
         options: args.report.options(),
         tenant: args.report.tenant,
         report: args.report.report,
-        format: args.report.format.extension().to_owned(),
+        format: args.report.format,
         idempotency_key: args.idempotency_key,
         api_key_id: None,
     };

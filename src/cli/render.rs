@@ -13,6 +13,7 @@ use super::UsageError;
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::db::Db;
+use crate::names::{ReportName, TenantSlug};
 use crate::report::{ReportError, ReportRequest, Reporter};
 use crate::settings::Settings;
 use crate::writer::{Format, OutputOptions};
@@ -21,10 +22,10 @@ use crate::writer::{Format, OutputOptions};
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The report's name (see `quire reports list`).
-    pub report: String,
+    pub report: ReportName,
     /// The tenant's slug.
     #[arg(long)]
-    pub tenant: String,
+    pub tenant: TenantSlug,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
@@ -94,7 +95,7 @@ pub async fn run(settings: &Settings, args: RenderArgs, json: bool) -> anyhow::R
     let reporter = Reporter::new(catalog, source, clock);
     let wanted = args.report;
     let params = reporter
-        .resolve_params(&wanted.report, &wanted.params_json())
+        .resolve_params(wanted.report.as_str(), &wanted.params_json())
         .map_err(usage)?;
     let out = args.out.unwrap_or_else(|| {
         PathBuf::from(format!(
@@ -106,8 +107,8 @@ pub async fn run(settings: &Settings, args: RenderArgs, json: bool) -> anyhow::R
     });
     let request = ReportRequest {
         options: wanted.options(),
-        report: wanted.report,
-        tenant: wanted.tenant,
+        report: wanted.report.to_string(),
+        tenant: wanted.tenant.to_string(),
         format: wanted.format,
         params,
     };

@@ -13,12 +13,8 @@ use tower::ServiceExt as _;
 use tower_http::services::ServeFile;
 
 use super::{ApiError, AppState};
+use crate::names::DownloadToken;
 use crate::store::{Run, RunStatus, TokenLookup};
-
-/// Tokens are 64 hex digits; anything else is unknown without a database look-up.
-fn well_formed(token: &str) -> bool {
-    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
-}
 
 pub async fn download(
     State(state): State<AppState>,
@@ -26,9 +22,8 @@ pub async fn download(
     request: Request,
 ) -> Result<Response, ApiError> {
     let unknown = || ApiError::new(StatusCode::NOT_FOUND, "unknown_token", "no such download");
-    if !well_formed(&token) {
-        return Err(unknown());
-    }
+    // A malformed token is unknown without a database look-up.
+    let token = DownloadToken::parse(&token).map_err(|_| unknown())?;
     let run = match state.runs.store.lookup_token(&token).await? {
         TokenLookup::Unknown => return Err(unknown()),
         TokenLookup::Expired => {

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use super::auth::Caller;
 use super::{ApiError, AppState};
 use crate::catalog::FieldError;
+use crate::names::{DownloadToken, IdempotencyKey, MAX_IDEMPOTENCY_KEY};
 use crate::runs::RunRequest;
 use crate::store::{RunQuery, RunStatus};
 use crate::wire::RunView;
@@ -29,25 +30,18 @@ pub struct CreateBody {
     options: OutputOptions,
 }
 
-/// The longest accepted `Idempotency-Key`.
-const MAX_IDEMPOTENCY_KEY: usize = 255;
-
-fn download_url(state: &AppState, token: &str) -> String {
+fn download_url(state: &AppState, token: &DownloadToken) -> String {
     format!("{}/v1/downloads/{token}", state.public_url)
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
     let key = value
         .to_str()
         .ok()
-        .filter(|key| {
-            !key.is_empty()
-                && key.len() <= MAX_IDEMPOTENCY_KEY
-                && key.bytes().all(|b| b.is_ascii_graphic())
-        })
+        .and_then(|key| IdempotencyKey::parse(key).ok())
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -57,7 +51,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
                 ),
             )
         })?;
-    Ok(Some(key.to_owned()))
+    Ok(Some(key))
 }
 
 pub async fn create(
@@ -68,15 +62,15 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
     caller.check_tenant(&body.tenant)?;
-    let request = RunRequest {
-        tenant: body.tenant,
-        report: body.report,
-        format: body.format,
-        params: body.params,
-        options: body.options,
-        idempotency_key: idempotency_key(&headers)?,
-        api_key_id: Some(caller.0.id.clone()),
-    };
+    let mut request = RunRequest::parse(
+        &body.tenant,
+        &body.report,
+        &body.format,
+        body.params,
+        body.options,
+    )?;
+    request.idempotency_key = idempotency_key(&headers)?;
+    request.api_key_id = Some(caller.0.id.clone());
     let enqueued = state.runs.enqueue(&request).await?;
     let mut answer = RunView::new(&state.public_url, &enqueued.run);
     answer.download_url = Some(download_url(&state, &enqueued.token));

@@ -19,6 +19,7 @@ pub use sweep::{SweepReport, Sweeper};
 pub use webhooks::{SIGNATURE_HEADER, WebhookSender, sign};
 
 use crate::catalog::{FieldError, Overlap, Report};
+use crate::names::{DownloadToken, IdempotencyKey, ReportName, TenantSlug};
 use crate::queue::{Job, Queue, QueueError};
 use crate::queue::{JobRecord, JobState};
 use crate::report::{ReportError, Reporter};
@@ -96,28 +97,61 @@ impl From<QueueError> for RunsError {
     }
 }
 
-/// A request for a report run, from the API, the CLI or the Rust client.
+/// A request for a report run, from the API or the CLI, its names already parsed.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
-    pub tenant: String,
-    pub report: String,
-    pub format: String,
+    pub tenant: TenantSlug,
+    pub report: ReportName,
+    pub format: Format,
     pub params: Map<String, Value>,
     pub options: OutputOptions,
-    pub idempotency_key: Option<String>,
+    pub idempotency_key: Option<IdempotencyKey>,
     /// The API key that asked (its webhook is told when the run ends).
     pub api_key_id: Option<String>,
 }
 
 impl RunRequest {
+    /// Parses the tenant, report and format of a request as it arrived, naming every
+    /// field refused; a report name no catalog could hold is an unknown report.
+    ///
+    /// # Errors
+    /// [`RunsError::UnknownReport`] or [`RunsError::Invalid`].
+    pub fn parse(
+        tenant: &str,
+        report: &str,
+        format: &str,
+        params: Map<String, Value>,
+        options: OutputOptions,
+    ) -> Result<RunRequest, RunsError> {
+        let report =
+            ReportName::parse(report).map_err(|_| RunsError::UnknownReport(report.to_owned()))?;
+        let tenant =
+            TenantSlug::parse(tenant).map_err(|e| FieldError::new("tenant", e.to_string()));
+        let format = format.parse().map_err(|e| FieldError::new("format", e));
+        match (tenant, format) {
+            (Ok(tenant), Ok(format)) => Ok(RunRequest {
+                tenant,
+                report,
+                format,
+                params,
+                options,
+                idempotency_key: None,
+                api_key_id: None,
+            }),
+            (tenant, format) => Err(RunsError::Invalid(
+                [format.err(), tenant.err()].into_iter().flatten().collect(),
+            )),
+        }
+    }
+
     /// What an idempotency key is bound to: the request as the client sent it.
     fn fingerprint(&self) -> String {
         let params = serde_json::to_string(&self.params).expect("JSON map serializes");
         let options = serde_json::to_string(&self.options).expect("options serialize");
         crate::store::sha256_hex(&[
-            self.tenant.as_bytes(),
-            self.report.as_bytes(),
-            self.format.as_bytes(),
+            self.tenant.as_str().as_bytes(),
+            self.report.as_str().as_bytes(),
+            self.format.extension().as_bytes(),
             params.as_bytes(),
             options.as_bytes(),
         ])
@@ -130,7 +164,7 @@ impl RunRequest {
 pub struct Enqueued {
     pub run: Run,
     pub deduplicated: bool,
-    pub token: String,
+    pub token: DownloadToken,
 }
 
 /// The run service shared by the API, the CLI and the worker.
@@ -200,16 +234,9 @@ impl Runs {
 
     async fn enqueue_to_the_end(&self, request: &RunRequest) -> Result<Enqueued, RunsError> {
         let mut invalid = Vec::new();
-        let format: Option<Format> = match request.format.parse() {
-            Ok(format) => Some(format),
-            Err(message) => {
-                invalid.push(FieldError::new("format", message));
-                None
-            }
-        };
         let params = match self
             .reporter
-            .resolve_params(&request.report, &request.params)
+            .resolve_params(request.report.as_str(), &request.params)
         {
             Ok(params) => Some(params),
             Err(ReportError::UnknownReport(name)) => return Err(RunsError::UnknownReport(name)),
@@ -224,7 +251,7 @@ impl Runs {
         };
         let tenant_known = self
             .reporter
-            .tenant_exists(&request.tenant)
+            .tenant_exists(request.tenant.as_str())
             .await
             .map_err(|e| RunsError::ReportSource(e.into()))?;
         if !tenant_known {
@@ -233,14 +260,14 @@ impl Runs {
                 format!("unknown tenant {:?}", request.tenant),
             ));
         }
-        let (Some(format), Some(params), true) = (format, params, invalid.is_empty()) else {
+        let (Some(params), true) = (params, invalid.is_empty()) else {
             return Err(RunsError::Invalid(invalid));
         };
 
         let new = NewRun {
             tenant: request.tenant.clone(),
             report: request.report.clone(),
-            format,
+            format: request.format,
             params,
             options: request.options,
             api_key_id: request.api_key_id.clone(),
@@ -277,7 +304,7 @@ impl Runs {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn mint_token(&self, run_id: &str) -> Result<String, RunsError> {
+    pub async fn mint_token(&self, run_id: &str) -> Result<DownloadToken, RunsError> {
         Ok(self.store.mint_token(run_id, self.token_ttl_ms()).await?)
     }
 

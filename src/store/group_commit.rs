@@ -146,19 +146,20 @@ mod tests {
     use super::*;
     use crate::catalog::ResolvedParams;
     use crate::db::Db;
+    use crate::names::{IdempotencyKey, ReportName, TenantSlug};
     use crate::store::NewRun;
     use crate::writer::{Format, OutputOptions};
 
     /// A request for run `n` under the idempotency key `key`.
     fn binds(n: i64, key: &str) -> RunBinds {
         let new = NewRun {
-            tenant: "acme".into(),
-            report: "invoices".into(),
+            tenant: TenantSlug::parse("acme").unwrap(),
+            report: ReportName::parse("invoices").unwrap(),
             format: Format::Csv,
             params: ResolvedParams(BTreeMap::from([("n".to_owned(), n.into())])),
             options: OutputOptions::default(),
             api_key_id: None,
-            idempotency: Some((key.to_owned(), format!("request {n}"))),
+            idempotency: Some((IdempotencyKey::parse(key).unwrap(), format!("request {n}"))),
         };
         RunBinds::new(&new, &new.identity(), 1_000, format!("token {n}"), 60_000)
     }

@@ -2,6 +2,7 @@
 //! valid until they expire, many per run.
 
 use super::{Run, Store, StoreError, on_pool, on_writer, sql};
+use crate::names::DownloadToken;
 
 /// What a presented token leads to.
 #[derive(Debug, Clone)]
@@ -14,13 +15,13 @@ pub enum TokenLookup {
     Valid(Box<Run>),
 }
 
-fn hash(token: &str) -> String {
-    super::sha256_hex(&[token.as_bytes()])
+fn hash(token: &DownloadToken) -> String {
+    super::sha256_hex(&[token.as_str().as_bytes()])
 }
 
 /// A new token and the hash under which it is stored.
-pub(super) fn new_token() -> (String, String) {
-    let token = super::random_secret();
+pub(super) fn new_token() -> (DownloadToken, String) {
+    let token = DownloadToken::generate();
     let hashed = hash(&token);
     (token, hashed)
 }
@@ -31,7 +32,7 @@ impl Store {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn mint_token(&self, run_id: &str, ttl_ms: i64) -> Result<String, StoreError> {
+    pub async fn mint_token(&self, run_id: &str, ttl_ms: i64) -> Result<DownloadToken, StoreError> {
         let (token, hashed) = new_token();
         let now = self.now_ms();
         on_writer!(self, pool => {
@@ -51,7 +52,7 @@ impl Store {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn lookup_token(&self, token: &str) -> Result<TokenLookup, StoreError> {
+    pub async fn lookup_token(&self, token: &DownloadToken) -> Result<TokenLookup, StoreError> {
         let found: Option<(String, i64)> = on_pool!(&self.db, pool => {
             sqlx::query_as(sql!("tokens/lookup.sql"))
                 .bind(hash(token))

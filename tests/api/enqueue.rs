@@ -141,20 +141,27 @@ async fn bad_requests_get_the_documented_status_and_nothing_is_queued() {
                 .is_some_and(|m| !m.is_empty())
         );
     }
-    let (_, invalid) = app
-        .post_report(
-            &app.admin_key,
-            &json!({"tenant":"initech","report":"invoices","format":"pdf"}),
-            None,
-        )
-        .await;
-    let fields: Vec<&str> = invalid["error"]["details"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["format", "tenant"]);
+    // Every malformed field is named at once; a well-formed tenant the report
+    // database does not know is refused like a malformed one.
+    for (tenant, format, refused) in [
+        ("no such tenant", "pdf", &["format", "tenant"][..]),
+        ("initech", "csv", &["tenant"][..]),
+    ] {
+        let (_, invalid) = app
+            .post_report(
+                &app.admin_key,
+                &json!({"tenant": tenant, "report": "invoices", "format": format}),
+                None,
+            )
+            .await;
+        let fields: Vec<&str> = invalid["error"]["details"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, refused, "{invalid}");
+    }
     let page = app
         .runs
         .store

@@ -6,20 +6,21 @@ use serde::Serialize;
 use super::{Run, RunRow, decoded, is_unique_violation};
 use crate::catalog::ResolvedParams;
 use crate::db::Db;
+use crate::names::{DownloadToken, IdempotencyKey, ReportName, TenantSlug};
 use crate::store::{Store, StoreError, on_pool, sql};
 use crate::writer::{Format, OutputOptions};
 
 /// A run to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewRun {
-    pub tenant: String,
-    pub report: String,
+    pub tenant: TenantSlug,
+    pub report: ReportName,
     pub format: Format,
     pub params: ResolvedParams,
     pub options: OutputOptions,
     pub api_key_id: Option<String>,
     /// `(key, hash of the request body)` when the client sent an `Idempotency-Key`.
-    pub idempotency: Option<(String, String)>,
+    pub idempotency: Option<(IdempotencyKey, String)>,
 }
 
 impl NewRun {
@@ -28,8 +29,8 @@ impl NewRun {
     pub fn identity(&self) -> String {
         let options = serde_json::to_string(&self.options).expect("options serialize");
         crate::store::sha256_hex(&[
-            self.tenant.as_bytes(),
-            self.report.as_bytes(),
+            self.tenant.as_str().as_bytes(),
+            self.report.as_str().as_bytes(),
             self.format.extension().as_bytes(),
             self.params.canonical().as_bytes(),
             options.as_bytes(),
@@ -45,7 +46,7 @@ pub struct EnqueueOutcome {
     /// run) was returned instead of a new one.
     pub deduplicated: bool,
     /// A fresh download token for the run.
-    pub token: String,
+    pub token: DownloadToken,
 }
 
 /// The values a new run is written with: the run's, its first download token's and its
@@ -78,11 +79,15 @@ impl RunBinds {
         token_hash: String,
         token_ttl_ms: i64,
     ) -> RunBinds {
-        let (key, request_hash) = new.idempotency.clone().unzip();
+        let (key, request_hash) = new
+            .idempotency
+            .as_ref()
+            .map(|(key, hash)| (key.to_string(), hash.clone()))
+            .unzip();
         RunBinds {
             id: uuid::Uuid::now_v7().to_string(),
-            tenant: new.tenant.clone(),
-            report: new.report.clone(),
+            tenant: new.tenant.to_string(),
+            report: new.report.to_string(),
             format: new.format.extension(),
             params: new.params.canonical(),
             options: serde_json::to_string(&new.options).expect("options serialize"),
@@ -101,14 +106,14 @@ impl RunBinds {
 enum Inserted {
     /// The new run as stored (boxed: a run is large beside the other variant), and its
     /// first download token.
-    Run(Box<Run>, String),
+    Run(Box<Run>, DownloadToken),
     /// An identical run is queued or running: nothing was written.
     Conflict,
 }
 
 impl Inserted {
     /// The outcome of an insert that returned `row` when it wrote the run.
-    fn from_row(row: Option<RunRow>, token: String) -> Result<Inserted, StoreError> {
+    fn from_row(row: Option<RunRow>, token: DownloadToken) -> Result<Inserted, StoreError> {
         Ok(match row {
             Some(row) => Inserted::Run(Box::new(Run::try_from(row)?), token),
             None => Inserted::Conflict,
@@ -168,7 +173,10 @@ impl Store {
         let Some((key, request_hash)) = &new.idempotency else {
             return Ok(None);
         };
-        let Some((stored_hash, run_id)) = self.idempotency_key(&new.tenant, key).await? else {
+        let Some((stored_hash, run_id)) = self
+            .idempotency_key(new.tenant.as_str(), key.as_str())
+            .await?
+        else {
             return Ok(None);
         };
         if &stored_hash != request_hash {
@@ -187,7 +195,7 @@ impl Store {
             return Ok(None);
         };
         if let Some((key, request_hash)) = &new.idempotency {
-            self.remember_idempotency_key(&new.tenant, key, request_hash, &run.id)
+            self.remember_idempotency_key(new.tenant.as_str(), key.as_str(), request_hash, &run.id)
                 .await?;
         }
         Ok(Some(run))

@@ -1,0 +1,155 @@
+//! The names and secrets a request carries in, each parsed once where it enters (the
+//! API, the CLI) so that an invalid one cannot travel inward: a tenant's slug, a
+//! report's name, an `Idempotency-Key` and a download token.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Why a name was refused: a sentence fit for the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidName(String);
+
+/// Defines a string newtype whose values satisfy `$valid`, refused with `$rule`.
+macro_rules! name {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $rule:literal, $valid:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Parses `text`.
+            ///
+            /// # Errors
+            /// When `text` breaks the rule.
+            pub fn parse(text: &str) -> Result<$name, InvalidName> {
+                let valid: fn(&str) -> bool = $valid;
+                if valid(text) {
+                    Ok($name(text.to_owned()))
+                } else {
+                    Err(InvalidName(format!(concat!($what, " {:?} ", $rule), text)))
+                }
+            }
+
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = InvalidName;
+
+            fn from_str(text: &str) -> Result<$name, InvalidName> {
+                $name::parse(text)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+/// The longest accepted tenant slug.
+const MAX_TENANT: usize = 128;
+/// The longest accepted `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// Characters in a download token: 256 bits in hex.
+const TOKEN_HEX_DIGITS: usize = 64;
+
+name!(
+    /// A tenant's slug, as the invoicing app names it: 1 to 128 ASCII letters, digits,
+    /// `-`, `_` and `.`, not starting with `.`, so that it is safe in a file name.
+    /// Whether the tenant exists is the report database's to say.
+    TenantSlug,
+    "tenant",
+    "must be 1 to 128 letters, digits, -, _ or . (not first)",
+    |text| {
+        text.len() <= MAX_TENANT
+            && !text.is_empty()
+            && !text.starts_with('.')
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    }
+);
+
+name!(
+    /// A report's name in the catalog: lowercase letters, digits and `_`.
+    ReportName,
+    "report name",
+    "must be lowercase letters, digits and _",
+    |text| {
+        !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    }
+);
+
+name!(
+    /// A client's `Idempotency-Key`: 1 to 255 visible ASCII characters.
+    IdempotencyKey,
+    "Idempotency-Key",
+    "must be 1 to 255 visible ASCII characters",
+    |text| {
+        !text.is_empty()
+            && text.len() <= MAX_IDEMPOTENCY_KEY
+            && text.bytes().all(|b| b.is_ascii_graphic())
+    }
+);
+
+name!(
+    /// A download token: 256 random bits in hex, the capability to fetch one run's
+    /// file. Only its hash is stored.
+    DownloadToken,
+    "download token",
+    "must be 64 hexadecimal digits",
+    |text| text.len() == TOKEN_HEX_DIGITS && text.bytes().all(|b| b.is_ascii_hexdigit())
+);
+
+impl DownloadToken {
+    /// A fresh token: 256 random bits.
+    pub fn generate() -> DownloadToken {
+        DownloadToken(crate::store::random_secret())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_name_takes_what_its_rule_allows_and_names_the_rule_when_it_refuses() {
+        assert!(TenantSlug::parse("acme-co.uk_1").is_ok());
+        assert_eq!(
+            TenantSlug::parse("two words").unwrap_err().to_string(),
+            "tenant \"two words\" must be 1 to 128 letters, digits, -, _ or . (not first)"
+        );
+        assert!(TenantSlug::parse("../etc").is_err());
+        assert!(TenantSlug::parse(&"t".repeat(MAX_TENANT + 1)).is_err());
+        assert!(TenantSlug::parse("").is_err());
+
+        assert!(ReportName::parse("ar_summary").is_ok());
+        assert!(ReportName::parse("AR-summary").is_err());
+
+        assert!(IdempotencyKey::parse(&"k".repeat(MAX_IDEMPOTENCY_KEY)).is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(MAX_IDEMPOTENCY_KEY + 1)).is_err());
+        assert!(IdempotencyKey::parse("caf\u{e9}").is_err());
+
+        let token = DownloadToken::generate();
+        assert_eq!(DownloadToken::parse(token.as_str()), Ok(token));
+        assert!(DownloadToken::parse("../../etc/passwd").is_err());
+    }
+}
