@@ -6,19 +6,25 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-pub use crate::wire::RunView;
+pub(crate) use crate::wire::RunView;
 
 /// A failed API call.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The server could not be reached, or its answer could not be read.
     #[error("the request failed: {0}")]
     Http(#[from] reqwest::Error),
+    /// The server answered with an error, or with a body the client does not understand.
     #[error("the API answered {status}: {code}: {message}")]
     Api {
+        /// The HTTP status code.
         status: u16,
+        /// The machine-readable error code, such as `unknown_report`.
         code: String,
+        /// The human-readable explanation.
         message: String,
     },
+    /// The downloaded file could not be written to disk.
     #[error("writing the download failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -38,10 +44,15 @@ pub enum Download {
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct ReportOrder {
+    /// The tenant's slug.
     pub tenant: String,
+    /// The report's name in the catalog.
     pub report: String,
+    /// `csv` or `xlsx`.
     pub format: String,
+    /// The report's parameters, by name.
     pub params: Map<String, Value>,
+    /// Sent as the `Idempotency-Key` header; replaying it returns the same run.
     pub idempotency_key: Option<String>,
 }
 

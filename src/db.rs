@@ -14,15 +14,21 @@ use sqlx::sqlite::{
 /// Errors of the database layer.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    /// The URL names neither SQLite nor PostgreSQL; holds the URL.
     #[error("DATABASE_URL must start with sqlite:// or postgres:// (got {0:?})")]
     UnsupportedUrl(String),
+    /// A SQLite file's folder cannot be created, or its setup lock cannot be taken.
     #[error("cannot create or lock the database's folder or files at {path}: {source}")]
     CreateDir {
+        /// The folder or database file concerned.
         path: String,
+        /// Why it failed.
         source: std::io::Error,
     },
+    /// The URL is malformed or the database cannot be reached.
     #[error("cannot connect to the database: {0}")]
     Connect(#[source] sqlx::Error),
+    /// A migration failed to apply.
     #[error("migrating the database failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -30,7 +36,9 @@ pub enum DbError {
 /// Which SQL dialect a database speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
+    /// SQLite, with `?n` placeholders.
     Sqlite,
+    /// PostgreSQL, with `$n` placeholders.
     Postgres,
 }
 
@@ -43,7 +51,9 @@ enum Access {
 /// A connection pool to one database.
 #[derive(Debug, Clone)]
 pub enum Db {
+    /// A pool of SQLite connections to one file.
     Sqlite(SqlitePool),
+    /// A pool of PostgreSQL connections.
     Postgres(PgPool),
 }
 

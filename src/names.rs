@@ -64,7 +64,7 @@ macro_rules! name {
 /// The longest accepted tenant slug.
 const MAX_TENANT: usize = 128;
 /// The longest accepted `Idempotency-Key`.
-pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+pub(crate) const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// Characters in a download token: 256 bits in hex.
 const TOKEN_HEX_DIGITS: usize = 64;
 

@@ -11,22 +11,39 @@ use serde::Deserialize;
 /// Errors in the configuration; the CLI maps every one of them to exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
+    /// The config file cannot be read.
     #[error("cannot read the config file {path}: {source}")]
     Read {
+        /// The config file.
         path: PathBuf,
+        /// Why reading failed.
         source: std::io::Error,
     },
+    /// The config file is not valid TOML, or has an unknown key or a mistyped value.
     #[error("the config file {path} is invalid: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// What the TOML parser rejected.
+        message: String,
+    },
+    /// A setting has a value quire cannot use.
     #[error("{name} is invalid: {message}")]
-    Invalid { name: &'static str, message: String },
+    Invalid {
+        /// The setting, by its environment variable name.
+        name: &'static str,
+        /// Why the value is rejected.
+        message: String,
+    },
 }
 
 /// How logs are printed on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// Human-readable lines.
     Pretty,
+    /// One JSON object a line.
     Json,
 }
 
@@ -138,18 +155,29 @@ pub enum ReportsSource {
 /// The resolved settings of one process. Its `Debug` hides the passwords in URLs.
 #[derive(Clone)]
 pub struct Settings {
+    /// quire's own database (runs, API keys, webhooks).
     pub database_url: String,
+    /// The database report queries read from; `database_url` unless set separately.
     pub reports_database_url: String,
+    /// The Redis server holding the queue.
     pub redis_url: String,
+    /// The prefix of every Redis key; non-empty, without braces or spaces.
     pub prefix: String,
+    /// The directory finished report files are stored in.
     pub storage_dir: PathBuf,
+    /// Where report definitions are loaded from.
     pub reports: ReportsSource,
+    /// The address the HTTP API listens on.
     pub bind: SocketAddr,
+    /// The base of absolute URLs handed to clients, without a trailing slash.
     pub public_url: String,
+    /// The log filter, such as `info,quire=debug`.
     pub log: String,
+    /// How logs are printed on stderr.
     pub log_format: LogFormat,
 }
 
+/// The database used when DATABASE_URL is not set: a SQLite file under `quire-data/`.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://quire-data/quire.db";
 const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 const DEFAULT_REPORTS_DIR: &str = "reports";

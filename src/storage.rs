@@ -21,8 +21,11 @@ pub struct PendingFile {
 /// A published file: where it is, its size and its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredFile {
+    /// Its final path.
     pub path: PathBuf,
+    /// Its size in bytes.
     pub bytes: u64,
+    /// The SHA-256 of its contents, in lowercase hex.
     pub sha256: String,
 }
 

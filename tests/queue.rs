@@ -4,7 +4,7 @@
 mod common;
 
 mod queue {
-    pub mod helpers;
+    pub(crate) mod helpers;
 
     mod concurrency;
     mod crash;

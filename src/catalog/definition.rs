@@ -9,20 +9,27 @@ use super::sql::{self, BoundSql};
 use crate::db::Dialect;
 
 /// The parameters every query may use without declaring them.
-pub const BUILTIN_BINDS: &[&str] = &["tenant", "today"];
+pub(super) const BUILTIN_BINDS: &[&str] = &["tenant", "today"];
 
 /// The declared type of an output column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ColumnType {
+    /// Free text.
     Text,
+    /// A whole number.
     Integer,
+    /// An exact decimal number.
     Decimal,
+    /// An amount of money; an integer from the database counts minor units.
     Money,
     /// A fraction: 0.15 is 15 %.
     Percent,
+    /// A calendar date without a time.
     Date,
+    /// A point in time, written in UTC.
     Datetime,
+    /// True or false.
     Boolean,
 }
 
@@ -54,6 +61,7 @@ pub struct Column {
     pub name: String,
     /// The header row's text.
     pub header: String,
+    /// How its values are read and formatted.
     #[serde(rename = "type")]
     pub kind: ColumnType,
     /// Decimal places: an integer value `v` from the database means `v / 10^scale`.
@@ -75,15 +83,24 @@ pub enum Overlap {
 /// A validated report definition.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The name requests use to pick the report.
     pub name: String,
+    /// The title people read; XLSX files also use it as sheet name and document title.
     pub title: String,
+    /// What the report shows; empty when the definition has none.
     pub description: String,
+    /// The parameters a request may or must give, in declaration order.
     pub params: Vec<ParamSpec>,
+    /// The declared output columns, in order; never empty.
     pub columns: Vec<Column>,
+    /// Which other runs this one may not execute alongside.
     pub overlap: Overlap,
+    /// How long a run may wait for its overlap lock before it fails (1 hour by default).
     #[serde(skip)]
     pub overlap_wait: Duration,
+    /// Executions allowed before a transient failure becomes final; at least 1.
     pub max_attempts: u32,
+    /// How long one execution may run before it is abandoned (30 minutes by default).
     #[serde(skip)]
     pub timeout: Duration,
     #[serde(skip)]
@@ -96,8 +113,11 @@ pub struct Report {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("report definition {file}: {field}: {message}")]
 pub struct DefinitionError {
+    /// The definition file, as a path or a built-in file name.
     pub file: String,
+    /// The offending field, such as `columns` or `params[2]`, or the parse position.
     pub field: String,
+    /// What is wrong with it.
     pub message: String,
 }
 

@@ -19,17 +19,25 @@ const BUILT_IN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_re
 /// Errors loading the catalog; every one is a configuration error (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
+    /// The reports directory, or a file in it, cannot be read.
     #[error("cannot read the reports directory {path}: {source}")]
     ReadDir {
+        /// The directory, as displayed.
         path: String,
+        /// Why reading failed.
         source: std::io::Error,
     },
+    /// A definition is invalid.
     #[error(transparent)]
     Definition(#[from] DefinitionError),
+    /// Two files define a report with the same name.
     #[error("report {name:?} is defined twice ({first} and {second})")]
     Duplicate {
+        /// The report name both files use.
         name: String,
+        /// The file that defined it first.
         first: String,
+        /// The file that defined it again.
         second: String,
     },
 }

@@ -12,28 +12,52 @@ use serde_json::Value;
 pub const COLUMNS_PARAM: &str = "columns";
 /// The bind names a `date_range` parameter fills.
 pub const START_DATE: &str = "start_date";
+/// The bind name of a date range's last day, which the range includes.
 pub const END_DATE: &str = "end_date";
 
 /// The declared type of a parameter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum ParamType {
+    /// A single date written `YYYY-MM-DD`.
     Date,
+    /// A preset such as `last30`, or `custom` with explicit dates; binds `:start_date`
+    /// and `:end_date`.
     DateRange,
-    Text { max_length: Option<usize> },
-    Integer { min: Option<i64>, max: Option<i64> },
-    Enum { values: Vec<String> },
+    /// A string, optionally limited in length.
+    Text {
+        /// The most characters allowed; `None` for no limit.
+        max_length: Option<usize>,
+    },
+    /// A whole number, optionally bounded.
+    Integer {
+        /// The smallest value allowed, inclusive; `None` for no lower bound.
+        min: Option<i64>,
+        /// The largest value allowed, inclusive; `None` for no upper bound.
+        max: Option<i64>,
+    },
+    /// One string out of a fixed list.
+    Enum {
+        /// The accepted values; never empty.
+        values: Vec<String>,
+    },
+    /// True or false.
     Boolean,
+    /// Integer ids, sorted and deduplicated, bound as a JSON array.
     IdList,
 }
 
 /// One declared parameter of a report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ParamSpec {
+    /// The key requests give it under, and its bind name in the query.
     pub name: String,
+    /// Human-readable name for forms; `None` when the definition gives none.
     pub label: Option<String>,
+    /// Which values it accepts.
     #[serde(flatten)]
     pub kind: ParamType,
+    /// Whether a request must give it when there is no default.
     pub required: bool,
     /// Used when the request leaves the parameter out.
     pub default: Option<toml::Value>,
@@ -42,7 +66,9 @@ pub struct ParamSpec {
 /// One invalid field of a request, as reported in `details.fields`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
+    /// The request key the error is about.
     pub field: String,
+    /// What is wrong with its value, phrased to follow the field name.
     pub message: String,
 }
 
@@ -60,9 +86,13 @@ impl FieldError {
 /// must know the type of every placeholder.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BindValue {
+    /// A text value, or a text NULL.
     Text(Option<String>),
+    /// A 64-bit integer, or an integer NULL.
     Integer(Option<i64>),
+    /// A date, or a date NULL.
     Date(Option<NaiveDate>),
+    /// A boolean, or a boolean NULL.
     Boolean(Option<bool>),
 }
 

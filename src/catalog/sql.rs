@@ -17,6 +17,8 @@ pub struct BoundSql {
 /// A malformed query text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SqlError {
+    /// A string literal, quoted identifier, block comment or dollar-quoted body never
+    /// ends; holds what was left open.
     #[error("unterminated {0} in the query")]
     Unterminated(&'static str),
 }

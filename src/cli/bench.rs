@@ -23,6 +23,7 @@ const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres"
 /// Options of `quire bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// The benchmark to run.
     #[command(subcommand)]
     pub which: BenchCommand,
 }
@@ -85,11 +86,13 @@ pub struct E2eArgs {
 /// Options of `quire bench phase`.
 #[derive(Debug, Args)]
 pub struct PhaseArgs {
+    /// The phase to measure.
     #[arg(long, value_enum)]
     pub phase: Phase,
     /// The benchmark database.
     #[arg(long)]
     pub url: String,
+    /// Output format.
     #[arg(long, value_enum)]
     pub format: Format,
     /// The file to write.

@@ -17,6 +17,7 @@ use crate::store::{Run, RunStatus};
 /// Options of `quire enqueue`.
 #[derive(Debug, Args)]
 pub struct EnqueueArgs {
+    /// The report, tenant, format and parameters of the run.
     #[command(flatten)]
     pub report: ReportArgs,
     /// Replaying the same key with the same request returns the same run.

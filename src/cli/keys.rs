@@ -10,6 +10,7 @@ use crate::store::{NewApiKey, Store};
 /// Options of `quire keys`.
 #[derive(Debug, Args)]
 pub struct KeysArgs {
+    /// Whether to create or revoke a key.
     #[command(subcommand)]
     pub action: KeysAction,
 }
@@ -33,7 +34,10 @@ pub enum KeysAction {
         webhook_secret: Option<String>,
     },
     /// Revoke a key by its id.
-    Revoke { key_id: String },
+    Revoke {
+        /// The key's id (printed by `keys create`), not the key itself.
+        key_id: String,
+    },
 }
 
 /// Creates or revokes a key.

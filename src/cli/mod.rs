@@ -27,11 +27,13 @@ pub mod work;
 #[derive(Debug, Parser)]
 #[command(name = "quire", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Global options; each flag also reads an environment variable.
     #[command(flatten)]
     pub settings: SettingsArgs,
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -54,7 +56,10 @@ pub enum Command {
     /// Enqueue a report run.
     Enqueue(enqueue::EnqueueArgs),
     /// Show a run.
-    Status { run_id: String },
+    Status {
+        /// The run's id.
+        run_id: String,
+    },
     /// Build a report synchronously to a file, without the queue.
     Render(render::RenderArgs),
     /// List, show or check report definitions.

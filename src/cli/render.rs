@@ -57,6 +57,7 @@ impl ReportArgs {
 /// Options of `quire render`.
 #[derive(Debug, Args)]
 pub struct RenderArgs {
+    /// The report, tenant, format and parameters to build.
     #[command(flatten)]
     pub report: ReportArgs,
     /// Where to write the file (default: REPORT-TENANT.EXT in the current folder).

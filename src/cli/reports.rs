@@ -12,6 +12,7 @@ use crate::settings::Settings;
 /// Options of `quire reports`.
 #[derive(Debug, Args)]
 pub struct ReportsArgs {
+    /// What to do with the catalog.
     #[command(subcommand)]
     pub action: ReportsAction,
 }
@@ -22,7 +23,10 @@ pub enum ReportsAction {
     /// One report name a line.
     List,
     /// A report's title, parameters and columns.
-    Show { name: String },
+    Show {
+        /// The report's name.
+        name: String,
+    },
     /// Validate every definition against the database.
     Check,
 }

@@ -51,6 +51,11 @@ pub struct WorkArgs {
 const MIN_LEASE: Duration = Duration::from_millis(300);
 
 impl WorkArgs {
+    /// Checks the options and turns them into the worker's.
+    ///
+    /// # Errors
+    /// A [`UsageError`] when the concurrency is 0, the lease is under 300 ms or a queue
+    /// name is empty.
     pub fn options(self) -> Result<WorkerOptions, UsageError> {
         if self.concurrency == 0 {
             return Err(UsageError("--concurrency must be at least 1".into()));

@@ -9,11 +9,11 @@ use crate::store::ApiKey;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
-pub struct Caller(pub ApiKey);
+pub(super) struct Caller(pub ApiKey);
 
 impl Caller {
     /// The tenant the caller is limited to; `None` for an admin key.
-    pub fn scope(&self) -> Option<&str> {
+    pub(super) fn scope(&self) -> Option<&str> {
         self.0.tenant.as_deref()
     }
 
@@ -21,7 +21,7 @@ impl Caller {
     ///
     /// # Errors
     /// 403 when a tenant key names another tenant.
-    pub fn check_tenant(&self, tenant: &str) -> Result<(), ApiError> {
+    pub(super) fn check_tenant(&self, tenant: &str) -> Result<(), ApiError> {
         match self.scope() {
             Some(own) if own != tenant => Err(ApiError::new(
                 StatusCode::FORBIDDEN,

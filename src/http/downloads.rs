@@ -16,7 +16,7 @@ use super::{ApiError, AppState};
 use crate::names::DownloadToken;
 use crate::store::{Run, RunStatus, TokenLookup};
 
-pub async fn download(
+pub(super) async fn download(
     State(state): State<AppState>,
     Path(token): Path<String>,
     request: Request,

@@ -12,7 +12,7 @@ use crate::runs::RunsError;
 
 /// An error answer of the API.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
@@ -21,7 +21,11 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error without details.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -31,7 +35,7 @@ impl ApiError {
     }
 
     /// 422 with one entry per invalid field.
-    pub fn invalid(code: &'static str, fields: &[FieldError]) -> ApiError {
+    pub(crate) fn invalid(code: &'static str, fields: &[FieldError]) -> ApiError {
         ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code,
@@ -41,7 +45,7 @@ impl ApiError {
     }
 
     /// 404 for a run that does not exist or belongs to another tenant.
-    pub fn run_not_found() -> ApiError {
+    pub(crate) fn run_not_found() -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "run_not_found", "no such run")
     }
 }

@@ -8,11 +8,11 @@ use serde_json::json;
 
 use super::AppState;
 
-pub async fn healthz() -> &'static str {
+pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let database = state.runs.store.ping().await.is_ok();
     let redis = state.runs.queue.redis_time_ms().await.is_ok();
     let status = if database && redis {
@@ -26,7 +26,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(
             axum::http::header::CONTENT_TYPE,

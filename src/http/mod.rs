@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub use error::ApiError;
+pub(crate) use error::ApiError;
 
 use crate::runs::Runs;
 
@@ -32,7 +32,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler shares.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub runs: Runs,
     /// Base of the absolute URLs handed to clients.
     pub public_url: String,
@@ -41,7 +41,7 @@ pub struct AppState {
 
 impl AppState {
     /// State for the API, with the process-wide metrics recorder.
-    pub fn new(runs: Runs, public_url: String) -> AppState {
+    pub(crate) fn new(runs: Runs, public_url: String) -> AppState {
         AppState {
             runs,
             public_url,
@@ -51,7 +51,7 @@ impl AppState {
 }
 
 /// The process's Prometheus recorder, installed on first use.
-pub fn metrics_handle() -> PrometheusHandle {
+pub(crate) fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
@@ -65,7 +65,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 }
 
 /// The API's routes.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/reports", post(reports::create).get(reports::list))
         .route(
@@ -96,7 +96,7 @@ pub fn router(state: AppState) -> Router {
 ///
 /// # Errors
 /// When the listener fails.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,

@@ -20,7 +20,7 @@ use crate::writer::OutputOptions;
 /// The body of `POST /v1/reports`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreateBody {
+pub(super) struct CreateBody {
     tenant: String,
     report: String,
     format: String,
@@ -54,7 +54,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiErr
     Ok(Some(key))
 }
 
-pub async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
@@ -85,14 +85,14 @@ pub async fn create(
 
 /// Query of `GET /v1/reports`.
 #[derive(Debug, Deserialize)]
-pub struct ListQuery {
+pub(super) struct ListQuery {
     status: Option<String>,
     report: Option<String>,
     limit: Option<i64>,
     cursor: Option<String>,
 }
 
-pub async fn list(
+pub(super) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
@@ -130,7 +130,7 @@ pub async fn list(
     Ok(Json(json!({ "runs": runs, "next_cursor": page.next })))
 }
 
-pub async fn show(
+pub(super) async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -139,7 +139,7 @@ pub async fn show(
     Ok(Json(RunView::new(&state.public_url, &run)))
 }
 
-pub async fn cancel(
+pub(super) async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -148,7 +148,7 @@ pub async fn cancel(
     Ok(Json(RunView::new(&state.public_url, &run)))
 }
 
-pub async fn retry(
+pub(super) async fn retry(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -157,7 +157,7 @@ pub async fn retry(
     Ok(Json(RunView::new(&state.public_url, &run)))
 }
 
-pub async fn links(
+pub(super) async fn links(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -171,7 +171,7 @@ pub async fn links(
         .into_response())
 }
 
-pub async fn catalog(State(state): State<AppState>, _caller: Caller) -> Json<Value> {
+pub(super) async fn catalog(State(state): State<AppState>, _caller: Caller) -> Json<Value> {
     let reports: Vec<Value> = state
         .runs
         .reporter

@@ -29,7 +29,7 @@ pub(crate) struct Scripts {
 }
 
 impl Scripts {
-    pub fn new() -> Scripts {
+    pub(super) fn new() -> Scripts {
         Scripts {
             push: script!("push.lua"),
             reserve: script!("reserve.lua"),

@@ -34,20 +34,28 @@ const CHANNEL_BATCHES: usize = 4;
 /// whether another attempt can help.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// No report of this name is in the catalog.
     #[error("unknown report {0:?}")]
     UnknownReport(String),
+    /// No tenant has this slug in the report database.
     #[error("unknown tenant {0:?}")]
     UnknownTenant(String),
+    /// The parameters do not validate; one error per field.
     #[error("invalid parameters: {}", describe(.0))]
     InvalidParams(Vec<FieldError>),
+    /// Reading the query's rows failed.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// Writing the file failed.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// The build was cancelled before the file was complete.
     #[error("the report was cancelled")]
     Cancelled,
+    /// Building took longer than the report's timeout, which it holds.
     #[error("the report did not finish within its timeout of {0:?}")]
     TimedOut(std::time::Duration),
+    /// The writer or publishing task panicked or was aborted; holds its message.
     #[error("the writer thread failed: {0}")]
     WriterPanicked(String),
 }
@@ -79,17 +87,24 @@ impl ReportError {
 /// One report to build.
 #[derive(Debug, Clone)]
 pub struct ReportRequest {
+    /// The report's name in the catalog.
     pub report: String,
+    /// The tenant's slug.
     pub tenant: String,
+    /// The file format to write.
     pub format: Format,
+    /// The validated parameters (see [`Reporter::resolve_params`]).
     pub params: ResolvedParams,
+    /// Format-specific choices, such as a CSV byte-order mark.
     pub options: OutputOptions,
 }
 
 /// A finished report file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
+    /// Where the published file is, with its size and checksum.
     pub file: StoredFile,
+    /// Data rows written, the header row not counted.
     pub rows: u64,
     /// Whether the rows came through PostgreSQL's binary COPY (the fast path).
     pub copied: bool,

@@ -11,23 +11,36 @@ use crate::catalog::{BindValue, Column, ColumnType};
 use crate::writer::Cell;
 
 /// Rows travel to the writer in batches, so the channel costs little per row.
-pub const BATCH_ROWS: usize = 1024;
+pub(super) const BATCH_ROWS: usize = 1024;
 
 /// A failure reading report rows.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    /// The database rejected the query or the connection failed.
     #[error("the report query failed: {0}")]
     Query(#[from] sqlx::Error),
+    /// A value does not fit the type its column declares.
     #[error("column {column:?} cannot be read as {expected:?}: {found}")]
     Decode {
+        /// The column's name.
         column: String,
+        /// The type the definition declares for it.
         expected: ColumnType,
+        /// The database type found, or what is wrong with the value.
         found: String,
     },
+    /// The query returns a different number of columns than the definition declares.
     #[error("the query returns {found} columns but the definition declares {declared}")]
-    ColumnCount { found: usize, declared: usize },
+    ColumnCount {
+        /// Columns in the query's result.
+        found: usize,
+        /// Columns in the definition.
+        declared: usize,
+    },
+    /// The writer hung up before every row was sent.
     #[error("the writer stopped before the query ended")]
     WriterGone,
+    /// The PostgreSQL COPY stream is malformed; says how.
     #[error("{0}")]
     Copy(String),
 }
@@ -76,7 +89,7 @@ pub fn is_transient_sql(error: &sqlx::Error) -> bool {
 
 /// One report query: its SQL, its binds, the declared columns it returns, and which of
 /// them (in which order) the output wants.
-pub struct Query<'a> {
+pub(super) struct Query<'a> {
     pub sql: &'a BoundSql,
     pub binds: &'a BTreeMap<String, BindValue>,
     pub columns: &'a [Column],
@@ -89,7 +102,7 @@ pub struct Query<'a> {
 
 /// How many rows a query sent, and whether they came through the COPY fast path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Streamed {
+pub(super) struct Streamed {
     pub rows: u64,
     pub copied: bool,
 }

@@ -62,22 +62,32 @@ impl Default for Retention {
 /// Why a request about runs was refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunsError {
+    /// No report of this name is in the catalog.
     #[error("unknown report {0:?}")]
     UnknownReport(String),
+    /// Fields of the request are refused, one error each.
     #[error("the request is invalid")]
     Invalid(Vec<FieldError>),
+    /// The idempotency key was already used with a different request.
     #[error("the Idempotency-Key was already used with a different request")]
     IdempotencyConflict,
+    /// The run does not exist, or belongs to another tenant.
     #[error("no such run")]
     NotFound,
+    /// The run's status does not allow the action; says why.
     #[error("{0}")]
     Conflict(String),
+    /// A retry came while the failed run's job is still reserved; it can be sent again
+    /// shortly.
     #[error("the run's last attempt is still finishing; retry in a moment")]
     AttemptFinishing,
+    /// quire's own database failed.
     #[error("the database is unavailable")]
     Database(#[source] StoreError),
+    /// Redis failed.
     #[error("the queue is unavailable")]
     Queue(#[source] QueueError),
+    /// The report database failed while checking the tenant or parameters.
     #[error("the report database is unavailable")]
     ReportSource(#[source] ReportError),
 }
@@ -100,11 +110,17 @@ impl From<QueueError> for RunsError {
 /// A request for a report run, from the API or the CLI, its names already parsed.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
+    /// The tenant the run is for.
     pub tenant: TenantSlug,
+    /// The report to build.
     pub report: ReportName,
+    /// The file format to write.
     pub format: Format,
+    /// The parameters as sent, not yet validated.
     pub params: Map<String, Value>,
+    /// The output options asked for.
     pub options: OutputOptions,
+    /// Replaying the same key with the same request returns the same run.
     pub idempotency_key: Option<IdempotencyKey>,
     /// The API key that asked (its webhook is told when the run ends).
     pub api_key_id: Option<String>,
@@ -162,18 +178,26 @@ impl RunRequest {
 /// token for it.
 #[derive(Debug, Clone)]
 pub struct Enqueued {
+    /// The run created, or the existing one returned in its place.
     pub run: Run,
+    /// Whether an existing run was returned instead of a new one.
     pub deduplicated: bool,
+    /// A new download token for the run, valid for the token retention.
     pub token: DownloadToken,
 }
 
 /// The run service shared by the API, the CLI and the worker.
 #[derive(Debug, Clone)]
 pub struct Runs {
+    /// quire's own database: runs, tokens, keys and webhook deliveries.
     pub store: Store,
+    /// Validates requests and builds the files.
     pub reporter: Reporter,
+    /// The Redis queue run jobs travel through.
     pub queue: Queue,
+    /// The directory finished files are written to.
     pub storage_dir: PathBuf,
+    /// How long files, tokens, runs and idempotency keys are kept.
     pub retention: Retention,
 }
 

@@ -71,6 +71,7 @@ impl Default for SeedOptions {
 /// A failure while seeding.
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
+    /// A statement failed in the target database.
     #[error("writing demo data failed: {0}")]
     Sql(#[from] sqlx::Error),
 }

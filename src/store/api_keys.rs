@@ -6,6 +6,7 @@ use super::{Store, StoreError, on_pool, on_writer, sql};
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ApiKey {
+    /// The key's public id (`key_…`), safe to log; never the secret key itself.
     pub id: String,
     /// The one tenant this key may act for; `None` for an admin key.
     pub tenant: Option<String>,
@@ -16,7 +17,9 @@ pub struct ApiKey {
 pub struct NewApiKey {
     /// `None` for an admin key.
     pub tenant: Option<String>,
+    /// Where each finished run of the key is POSTed; `None` for no webhook.
     pub webhook_url: Option<String>,
+    /// The secret webhook bodies are signed with (HMAC-SHA256).
     pub webhook_secret: Option<String>,
 }
 

@@ -6,9 +6,13 @@ use super::{Store, StoreError, on_pool, on_writer, sql};
 /// A delivery claimed for an attempt.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Delivery {
+    /// The delivery's id.
     pub id: String,
+    /// The finished run whose final state is sent.
     pub run_id: String,
+    /// The endpoint to POST to.
     pub url: String,
+    /// Attempts already made, not counting this one.
     pub attempts: i64,
 }
 

@@ -22,7 +22,7 @@ pub(crate) struct Acker {
 
 impl Acker {
     /// Starts the batcher on the current Tokio runtime.
-    pub fn start(queue: Queue) -> Acker {
+    pub(super) fn start(queue: Queue) -> Acker {
         let (sender, receiver) = mpsc::unbounded_channel();
         let batcher = AbortOnDropHandle::new(tokio::spawn(run(queue, receiver)));
         Acker {
@@ -35,7 +35,7 @@ impl Acker {
     ///
     /// # Errors
     /// [`QueueError::LeaseLost`] when the claim is stale; Redis failing.
-    pub async fn ack(&self, claim: &Claim) -> Result<(), QueueError> {
+    pub(super) async fn ack(&self, claim: &Claim) -> Result<(), QueueError> {
         let (reply, outcome) = oneshot::channel();
         let stopped = || QueueError::Reply("the ack batcher stopped".into());
         self.sender

@@ -113,12 +113,12 @@ pub(crate) struct Observers {
 }
 
 impl Observers {
-    pub fn push(&mut self, observer: impl Observer) {
+    pub(super) fn push(&mut self, observer: impl Observer) {
         self.list.push(Arc::new(observer));
     }
 
     /// Starts one dispatcher task per observer; each call is limited to `timeout`.
-    pub fn start(&self, timeout: Duration) -> (EventBus, Dispatchers) {
+    pub(super) fn start(&self, timeout: Duration) -> (EventBus, Dispatchers) {
         let mut bus = EventBus::default();
         let mut dispatchers = Dispatchers::default();
         for observer in &self.list {
@@ -163,7 +163,7 @@ async fn dispatch(
 
 impl EventBus {
     /// Delivers `event` to every observer without waiting for any of them.
-    pub fn emit(&self, event: JobEvent) {
+    pub(super) fn emit(&self, event: JobEvent) {
         metrics::counter!("quire_job_events_total", "event" => event.kind.as_str()).increment(1);
         tracing::debug!(event = event.kind.as_str(), job_id = %event.job_id, attempt = event.attempt, detail = ?event.detail, "job event");
         let event = Arc::new(event);
@@ -178,7 +178,7 @@ impl EventBus {
 impl Dispatchers {
     /// Waits up to `limit` for the observers to handle what is queued (the bus must be
     /// dropped first), then abandons the rest.
-    pub async fn finish(mut self, limit: Duration) {
+    pub(super) async fn finish(mut self, limit: Duration) {
         let drained = tokio::time::timeout(limit, async {
             while self.tasks.join_next().await.is_some() {}
         });

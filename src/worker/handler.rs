@@ -128,12 +128,12 @@ pub(crate) struct Handlers {
 }
 
 impl Handlers {
-    pub fn insert(&mut self, kind: String, handler: impl JobHandler) {
+    pub(super) fn insert(&mut self, kind: String, handler: impl JobHandler) {
         self.by_kind.insert(kind, Arc::new(handler));
     }
 
     /// The handler of `kind`, if one is registered.
-    pub fn get(&self, kind: &str) -> Option<Handler> {
+    pub(super) fn get(&self, kind: &str) -> Option<Handler> {
         self.by_kind
             .get(kind)
             .map(|handler| Handler(Arc::clone(handler)))
@@ -145,7 +145,7 @@ pub(crate) struct Handler(Arc<dyn DynHandler>);
 
 impl Handler {
     /// The attempt's future, owning what it needs.
-    pub fn run(self, ctx: JobContext) -> BoxFuture<'static, Result<Outcome, JobError>> {
+    pub(super) fn run(self, ctx: JobContext) -> BoxFuture<'static, Result<Outcome, JobError>> {
         Box::pin(async move { self.0.run_boxed(ctx).await })
     }
 }

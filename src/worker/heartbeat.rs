@@ -43,7 +43,7 @@ pub(crate) struct LeaseWatch {
 
 impl LeaseWatch {
     /// Resolves once the lease is lost: refused by Redis, or not renewed in time.
-    pub async fn lost(&mut self) {
+    pub(super) async fn lost(&mut self) {
         loop {
             let Some(deadline) = *self.deadline.borrow_and_update() else {
                 return;
@@ -71,7 +71,12 @@ impl Held {
     }
 
     /// Starts watching an attempt reserved at `reserved_at`.
-    pub fn insert(&self, claim: &Claim, reserved_at: Instant, lease: Duration) -> LeaseWatch {
+    pub(super) fn insert(
+        &self,
+        claim: &Claim,
+        reserved_at: Instant,
+        lease: Duration,
+    ) -> LeaseWatch {
         let (sender, deadline) = watch::channel(Some(safe_deadline(reserved_at, lease)));
         self.lock()
             .insert(claim.job_id.clone(), (claim.token.clone(), sender));
@@ -79,7 +84,7 @@ impl Held {
     }
 
     /// Stops watching an attempt that ended.
-    pub fn remove(&self, claim: &Claim) {
+    pub(super) fn remove(&self, claim: &Claim) {
         let mut attempts = self.lock();
         if attempts
             .get(&claim.job_id)
@@ -90,7 +95,7 @@ impl Held {
     }
 
     /// Ids of the held jobs.
-    pub fn job_ids(&self) -> Vec<String> {
+    pub(super) fn job_ids(&self) -> Vec<String> {
         self.lock().keys().cloned().collect()
     }
 

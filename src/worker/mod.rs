@@ -7,13 +7,20 @@
 //! - [`Observer`], [`JobEvent`]: events after each committed change.
 
 mod acks;
+mod attempt;
+mod builder;
 mod events;
 mod handler;
 mod heartbeat;
 mod middleware;
+mod options;
+mod retry;
 mod runtime;
 
+pub use attempt::{AttemptOutcome, Processed};
+pub use builder::WorkerBuilder;
 pub use events::{EventKind, JobEvent, Observer, ObserverError};
 pub use handler::{JobContext, JobError, JobHandler, Outcome};
 pub use middleware::{Attempt, Gate, LockMiddleware, Middleware};
-pub use runtime::{AttemptOutcome, Exit, Processed, Worker, WorkerBuilder, WorkerOptions};
+pub use options::{Exit, WorkerOptions};
+pub use runtime::Worker;

@@ -4,7 +4,7 @@
 mod csv;
 mod xlsx;
 
-pub use xlsx::number_format;
+pub(crate) use xlsx::{CellFormats, new_workbook};
 
 use std::fmt;
 use std::fs::File;
@@ -20,12 +20,19 @@ use crate::catalog::Column;
 /// One cell of a report row, decoded from the database according to its column type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
+    /// A SQL NULL, written as an empty cell.
     Null,
+    /// Text.
     Text(String),
+    /// A whole number.
     Integer(i64),
+    /// An exact decimal number, already shifted by the column's scale.
     Decimal(Decimal),
+    /// A calendar date.
     Date(NaiveDate),
+    /// A point in time in UTC.
     DateTime(DateTime<Utc>),
+    /// True or false.
     Boolean(bool),
 }
 
@@ -33,7 +40,9 @@ pub enum Cell {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
+    /// Comma-separated values (RFC 4180), UTF-8.
     Csv,
+    /// An Excel workbook.
     Xlsx,
 }
 
@@ -84,13 +93,17 @@ pub struct OutputOptions {
 /// What a writer needs to know about the document besides its rows.
 #[derive(Debug, Clone)]
 pub struct Layout<'a> {
+    /// The report's title: the XLSX document title and sheet name.
     pub title: &'a str,
+    /// The XLSX document subject, such as `invoices for acme`.
     pub subject: &'a str,
+    /// The columns to write, in output order.
     pub columns: &'a [Column],
     /// Stamped into the document properties, so equal inputs give equal bytes.
     pub created: DateTime<Utc>,
     /// Where XLSX constant-memory temporary files go.
     pub temp_dir: &'a Path,
+    /// The output options asked for.
     pub options: OutputOptions,
 }
 
@@ -98,8 +111,10 @@ pub struct Layout<'a> {
 /// (disk full, I/O error), except the row limit which no retry can fix.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// Writing to disk failed, or the CSV writer did.
     #[error("writing the file failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The XLSX library failed to build or save the workbook.
     #[error("writing the XLSX file failed: {0}")]
     Xlsx(#[from] rust_xlsxwriter::XlsxError),
 }
@@ -114,7 +129,9 @@ impl From<::csv::Error> for WriteError {
 /// variants does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum RowWriter {
+    /// Writing a CSV file.
     Csv(csv::CsvWriter),
+    /// Writing an XLSX file.
     Xlsx(xlsx::XlsxWriter),
 }
 

@@ -7,13 +7,13 @@ use std::io::{Seek, SeekFrom};
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use rust_xlsxwriter::{ColNum, DocProperties, Format, RowNum, Workbook, Worksheet};
+use rust_xlsxwriter::{ColNum, DocProperties, Format, RowNum, Workbook, Worksheet, XlsxError};
 
 use super::{Cell, Layout, WriteError, looks_like_formula};
 use crate::catalog::{Column, ColumnType};
 
 /// Excel's rows per sheet, the header included.
-pub const EXCEL_MAX_ROWS: RowNum = 1_048_576;
+pub(super) const EXCEL_MAX_ROWS: RowNum = 1_048_576;
 /// Excel's longest cell text.
 const EXCEL_MAX_STRING: usize = 32_767;
 /// Columns never grow wider than this many characters.
@@ -21,7 +21,10 @@ const MAX_WIDTH: usize = 60;
 /// The zip level measured fastest for the size it gives (research §1).
 const ZIP_LEVEL: u8 = 3;
 
-struct Formats {
+/// How a report's cells look in XLSX: the header, text a spreadsheet would take for a
+/// formula, dates, and each column's number format. Shared with the benchmark's
+/// baseline, so that both write the same workbook.
+pub(crate) struct CellFormats {
     header: Format,
     quoted_text: Format,
     date: Format,
@@ -30,12 +33,105 @@ struct Formats {
     numbers: Vec<Option<Format>>,
 }
 
+impl CellFormats {
+    /// The formats of a report with `columns`.
+    pub(crate) fn new(columns: &[Column]) -> CellFormats {
+        CellFormats {
+            header: Format::new().set_bold(),
+            quoted_text: Format::new().set_quote_prefix(),
+            date: Format::new().set_num_format("yyyy-mm-dd"),
+            datetime: Format::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
+            numbers: columns.iter().map(number_format).collect(),
+        }
+    }
+
+    /// Freezes the header row of `sheet` and writes it.
+    pub(crate) fn write_header(
+        &self,
+        sheet: &mut Worksheet,
+        columns: &[Column],
+    ) -> Result<(), XlsxError> {
+        sheet.set_freeze_panes(1, 0)?;
+        for (col, column) in columns.iter().enumerate() {
+            sheet.write_string_with_format(0, col as ColNum, &column.header, &self.header)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `cell` of column number `col`, declared as `column`, typed and formatted.
+    pub(crate) fn write_cell(
+        &self,
+        sheet: &mut Worksheet,
+        (row, col): (RowNum, usize),
+        cell: &Cell,
+        column: &Column,
+    ) -> Result<(), XlsxError> {
+        let c = col as ColNum;
+        let number = |sheet: &mut Worksheet, value: f64| match &self.numbers[col] {
+            Some(format) => sheet
+                .write_number_with_format(row, c, value, format)
+                .map(drop),
+            None => sheet.write_number(row, c, value).map(drop),
+        };
+        match cell {
+            Cell::Null => {}
+            Cell::Text(text) => {
+                let text = truncate(text, EXCEL_MAX_STRING);
+                if column.kind == ColumnType::Text && looks_like_formula(text) {
+                    sheet.write_string_with_format(row, c, text, &self.quoted_text)?;
+                } else {
+                    sheet.write_string(row, c, text)?;
+                }
+            }
+            Cell::Integer(value) => number(sheet, *value as f64)?,
+            Cell::Decimal(value) => number(sheet, value.to_f64().unwrap_or(f64::NAN))?,
+            Cell::Date(date) => {
+                sheet.write_datetime_with_format(row, c, date, &self.date)?;
+            }
+            Cell::DateTime(instant) => {
+                sheet.write_datetime_with_format(row, c, instant.naive_utc(), &self.datetime)?;
+            }
+            Cell::Boolean(value) => {
+                sheet.write_boolean(row, c, *value)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A workbook that spills to `temp_dir` and zips at the level measured fastest.
+pub(crate) fn new_workbook(temp_dir: &std::path::Path) -> Result<Workbook, XlsxError> {
+    let mut workbook = Workbook::new();
+    workbook.set_tempdir(temp_dir)?;
+    workbook.set_zip_compression_level(ZIP_LEVEL);
+    Ok(workbook)
+}
+
+/// How wide `cell` prints, in characters, given that its column is `width` wide so
+/// far: the new width of the column.
+fn widened(width: usize, cell: &Cell) -> usize {
+    match cell {
+        Cell::Null => width,
+        // A text no longer in bytes than the width cannot be wider in characters.
+        Cell::Text(text) if text.len() > width => {
+            width.max(truncate(text, EXCEL_MAX_STRING).chars().count())
+        }
+        Cell::Text(_) => width,
+        Cell::Integer(value) => width.max(integer_width(*value)),
+        // Thousands separators and the percent sign take room too.
+        Cell::Decimal(value) => width.max(decimal_width(value) + 2),
+        Cell::Date(_) => width.max(10),
+        Cell::DateTime(_) => width.max(19),
+        Cell::Boolean(_) => width.max(5),
+    }
+}
+
 /// Streams rows into an XLSX workbook.
 pub struct XlsxWriter {
     workbook: Workbook,
     file: File,
     columns: Vec<Column>,
-    formats: Formats,
+    formats: CellFormats,
     sheet_title: String,
     sheets: u16,
     /// The next row to write on the current sheet.
@@ -56,9 +152,7 @@ impl XlsxWriter {
         layout: &Layout,
         max_rows: RowNum,
     ) -> Result<XlsxWriter, WriteError> {
-        let mut workbook = Workbook::new();
-        workbook.set_tempdir(layout.temp_dir)?;
-        workbook.set_zip_compression_level(ZIP_LEVEL);
+        let mut workbook = new_workbook(layout.temp_dir)?;
         workbook.set_properties(
             &DocProperties::new()
                 .set_title(layout.title)
@@ -66,13 +160,7 @@ impl XlsxWriter {
                 .set_author("quire")
                 .set_creation_datetime(&layout.created.naive_utc()),
         );
-        let formats = Formats {
-            header: Format::new().set_bold(),
-            quoted_text: Format::new().set_quote_prefix(),
-            date: Format::new().set_num_format("yyyy-mm-dd"),
-            datetime: Format::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
-            numbers: layout.columns.iter().map(number_format).collect(),
-        };
+        let formats = CellFormats::new(layout.columns);
         let mut writer = XlsxWriter {
             workbook,
             file,
@@ -101,15 +189,7 @@ impl XlsxWriter {
         };
         let sheet = self.workbook.add_worksheet_with_constant_memory()?;
         sheet.set_name(name)?;
-        sheet.set_freeze_panes(1, 0)?;
-        for (col, column) in self.columns.iter().enumerate() {
-            sheet.write_string_with_format(
-                0,
-                col as ColNum,
-                &column.header,
-                &self.formats.header,
-            )?;
-        }
+        self.formats.write_header(sheet, &self.columns)?;
         self.row = 1;
         Ok(())
     }
@@ -129,49 +209,8 @@ impl XlsxWriter {
         let sheet_index = usize::from(self.sheets) - 1;
         let sheet = self.workbook.worksheet_from_index(sheet_index)?;
         for (col, (cell, column)) in row.iter().zip(&self.columns).enumerate() {
-            let c = col as ColNum;
-            match cell {
-                Cell::Null => {}
-                Cell::Text(text) => {
-                    let text = truncate(text, EXCEL_MAX_STRING);
-                    if column.kind == ColumnType::Text && looks_like_formula(text) {
-                        sheet.write_string_with_format(r, c, text, &self.formats.quoted_text)?;
-                    } else {
-                        sheet.write_string(r, c, text)?;
-                    }
-                    // A text no longer in bytes than the width cannot be wider in characters.
-                    if text.len() > self.widths[col] {
-                        self.widths[col] = self.widths[col].max(text.chars().count());
-                    }
-                }
-                Cell::Integer(value) => {
-                    write_number(sheet, r, c, *value as f64, &self.formats.numbers[col])?;
-                    self.widths[col] = self.widths[col].max(integer_width(*value));
-                }
-                Cell::Decimal(value) => {
-                    let number = value.to_f64().unwrap_or(f64::NAN);
-                    write_number(sheet, r, c, number, &self.formats.numbers[col])?;
-                    // Thousands separators and the percent sign take room too.
-                    self.widths[col] = self.widths[col].max(decimal_width(value) + 2);
-                }
-                Cell::Date(date) => {
-                    sheet.write_datetime_with_format(r, c, date, &self.formats.date)?;
-                    self.widths[col] = self.widths[col].max(10);
-                }
-                Cell::DateTime(instant) => {
-                    sheet.write_datetime_with_format(
-                        r,
-                        c,
-                        instant.naive_utc(),
-                        &self.formats.datetime,
-                    )?;
-                    self.widths[col] = self.widths[col].max(19);
-                }
-                Cell::Boolean(value) => {
-                    sheet.write_boolean(r, c, *value)?;
-                    self.widths[col] = self.widths[col].max(5);
-                }
-            }
+            self.formats.write_cell(sheet, (r, col), cell, column)?;
+            self.widths[col] = widened(self.widths[col], cell);
         }
         self.row += 1;
         Ok(())
@@ -204,20 +243,6 @@ impl XlsxWriter {
     }
 }
 
-fn write_number(
-    sheet: &mut Worksheet,
-    row: RowNum,
-    col: ColNum,
-    number: f64,
-    format: &Option<Format>,
-) -> Result<(), WriteError> {
-    match format {
-        Some(format) => sheet.write_number_with_format(row, col, number, format)?,
-        None => sheet.write_number(row, col, number)?,
-    };
-    Ok(())
-}
-
 /// The length of `value` printed in decimal, counted without printing it.
 fn integer_width(value: i64) -> usize {
     usize::from(value < 0) + digits(u128::from(value.unsigned_abs()))
@@ -241,7 +266,7 @@ fn digits(value: u128) -> usize {
 }
 
 /// The XLSX number format of a column, if it is numeric.
-pub fn number_format(column: &Column) -> Option<Format> {
+fn number_format(column: &Column) -> Option<Format> {
     let decimals = "0".repeat(column.scale as usize);
     let fraction = if decimals.is_empty() {
         String::new()

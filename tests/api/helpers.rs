@@ -25,20 +25,20 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::{TestDb, eventually};
 
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+pub(crate) const REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// The reports' `:today`, so presets resolve the same on any day.
-pub const TODAY: &str = "2026-06-30";
+pub(crate) const TODAY: &str = "2026-06-30";
 const FIXTURE: &str = include_str!("../fixtures/golden.sql");
 
 /// Which database a test app runs on.
 #[derive(Debug, Clone, Copy)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
 
 /// A running API with its database, queue and storage folder.
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub db: TestDb,
     /// The app as production composes it; its workers run its loops too.
     pub app: App,
@@ -60,7 +60,7 @@ pub struct TestApp {
 }
 
 /// Definitions shipped in `reports/` plus `extra` `(file name, TOML)` pairs.
-pub fn reports_dir_with(dir: &Path, extra: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn reports_dir_with(dir: &Path, extra: &[(&str, &str)]) -> PathBuf {
     let reports = dir.join("reports");
     std::fs::create_dir_all(&reports).unwrap();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports");
@@ -75,12 +75,12 @@ pub fn reports_dir_with(dir: &Path, extra: &[(&str, &str)]) -> PathBuf {
 }
 
 /// Starts the API over the fixture data with the shipped reports plus `extra` ones.
-pub async fn spawn_app(backend: Backend, extra_reports: &[(&str, &str)]) -> TestApp {
+pub(crate) async fn spawn_app(backend: Backend, extra_reports: &[(&str, &str)]) -> TestApp {
     spawn_app_on(REDIS_URL, backend, extra_reports).await
 }
 
 /// [`spawn_app`] with the queue on the Redis at `redis_url`.
-pub async fn spawn_app_on(
+pub(crate) async fn spawn_app_on(
     redis_url: &str,
     backend: Backend,
     extra_reports: &[(&str, &str)],
@@ -152,7 +152,7 @@ fn free_port() -> u16 {
 }
 
 /// A `quire` child process; killed when dropped.
-pub struct QuireProcess {
+pub(crate) struct QuireProcess {
     pub child: tokio::process::Child,
     /// Where `quire serve` and `quire run` listen.
     pub base_url: String,
@@ -161,17 +161,17 @@ pub struct QuireProcess {
 
 impl QuireProcess {
     /// What the process has logged so far, for failure messages.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// SIGKILL: the process gets no chance to clean up.
-    pub async fn kill(&mut self) {
+    pub(crate) async fn kill(&mut self) {
         self.child.kill().await.unwrap();
     }
 
     /// SIGTERM, then its exit code (a graceful stop is 0).
-    pub async fn terminate(&mut self) -> i32 {
+    pub(crate) async fn terminate(&mut self) -> i32 {
         let pid = self.child.id().expect("the process is running");
         let sent = std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
@@ -187,7 +187,7 @@ impl QuireProcess {
 }
 
 /// Worker options for tests: the report queue, short lease.
-pub fn worker_options() -> WorkerOptions {
+pub(crate) fn worker_options() -> WorkerOptions {
     WorkerOptions {
         queues: vec![REPORT_QUEUE.to_owned()],
         lease: Duration::from_secs(3),
@@ -199,7 +199,7 @@ pub fn worker_options() -> WorkerOptions {
 impl TestApp {
     /// `quire ARGS` on this app's database, Redis prefix, reports and storage folders,
     /// with the system clock (processes cannot share the app's fixed one).
-    pub fn quire(&self, args: &[&str]) -> tokio::process::Command {
+    pub(crate) fn quire(&self, args: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_quire"));
         command
             .args(args)
@@ -218,7 +218,7 @@ impl TestApp {
 
     /// Starts `quire ARGS` in the background on a free port, its log in the app's
     /// scratch folder.
-    pub fn spawn_quire(&self, args: &[&str]) -> QuireProcess {
+    pub(crate) fn spawn_quire(&self, args: &[&str]) -> QuireProcess {
         let port = free_port();
         let log = self
             .db
@@ -240,7 +240,7 @@ impl TestApp {
 
     /// Starts `quire serve` or `quire run ARGS` on a free port and waits until its
     /// `/readyz` answers 200.
-    pub async fn spawn_server(&self, args: &[&str]) -> QuireProcess {
+    pub(crate) async fn spawn_server(&self, args: &[&str]) -> QuireProcess {
         let mut server = self.spawn_quire(args);
         let readyz = format!("{}/readyz", server.base_url);
         eventually(Duration::from_secs(30), "the server is ready", || {
@@ -261,7 +261,7 @@ impl TestApp {
 
     /// An in-process worker as `quire work` runs it (report handler, observer, sweep,
     /// webhook sender), until [`TestWorker::stop`] or the app stops.
-    pub fn start_worker(&self, options: WorkerOptions) -> TestWorker {
+    pub(crate) fn start_worker(&self, options: WorkerOptions) -> TestWorker {
         let stop = self.shutdown.child_token();
         let (app, alive, shutdown) = (self.app.clone(), self.workers_alive.clone(), stop.clone());
         let task = tokio::spawn(async move {
@@ -273,7 +273,7 @@ impl TestApp {
     }
 
     /// `POST /v1/reports` with `key`, `body` and an optional Idempotency-Key.
-    pub async fn post_report(
+    pub(crate) async fn post_report(
         &self,
         key: &str,
         body: &Value,
@@ -284,7 +284,7 @@ impl TestApp {
     }
 
     /// `POST /v1/reports` to the API at `base_url` (another process's, say).
-    pub async fn post_report_to(
+    pub(crate) async fn post_report_to(
         &self,
         base_url: &str,
         key: &str,
@@ -305,7 +305,7 @@ impl TestApp {
     }
 
     /// `method url` with `key`, the answer as it comes.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         key: &str,
@@ -320,7 +320,7 @@ impl TestApp {
     }
 
     /// `GET path` with `key`.
-    pub async fn get(&self, key: &str, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, key: &str, path: &str) -> (StatusCode, Value) {
         let response = self
             .http
             .get(format!("{}{path}", self.base_url))
@@ -333,7 +333,7 @@ impl TestApp {
     }
 
     /// The run `id` as it is now.
-    pub async fn run(&self, id: &str) -> Run {
+    pub(crate) async fn run(&self, id: &str) -> Run {
         self.runs
             .store
             .run(id)
@@ -343,7 +343,7 @@ impl TestApp {
     }
 
     /// The run `id` once it has finished (panics after `limit`).
-    pub async fn finished_run(&self, id: &str, limit: Duration) -> Run {
+    pub(crate) async fn finished_run(&self, id: &str, limit: Duration) -> Run {
         eventually(limit, &format!("run {id} finishes"), || async move {
             Some(self.run(id).await).filter(|run| run.status.is_finished())
         })
@@ -351,7 +351,7 @@ impl TestApp {
     }
 
     /// Every file under the storage folder.
-    pub fn stored_files(&self) -> Vec<PathBuf> {
+    pub(crate) fn stored_files(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();
         for folder in std::fs::read_dir(self.storage.path()).unwrap().flatten() {
             if let Ok(entries) = std::fs::read_dir(folder.path()) {
@@ -363,7 +363,7 @@ impl TestApp {
     }
 
     /// Deletes every Redis key of the app's prefix, as if Redis had lost its data.
-    pub async fn forget_redis_keys(&self) {
+    pub(crate) async fn forget_redis_keys(&self) {
         let client = redis::Client::open(self.redis_url.as_str()).unwrap();
         let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
             return;
@@ -383,7 +383,7 @@ impl TestApp {
     }
 
     /// Stops the API and workers, deletes the Redis keys and the database.
-    pub async fn cleanup(mut self) {
+    pub(crate) async fn cleanup(mut self) {
         // Workers first: one stopping mid-job hands the job back, which would write
         // keys again after they were deleted.
         self.shutdown.cancel();
@@ -397,7 +397,7 @@ impl TestApp {
 }
 
 /// An in-process worker of a [`TestApp`].
-pub struct TestWorker {
+pub(crate) struct TestWorker {
     stop: CancellationToken,
     task: JoinHandle<Exit>,
 }
@@ -405,7 +405,7 @@ pub struct TestWorker {
 impl TestWorker {
     /// Stops the worker the way SIGTERM does and waits until it has: running jobs
     /// finish within the grace period, and its loops stop with it.
-    pub async fn stop(self) -> Exit {
+    pub(crate) async fn stop(self) -> Exit {
         self.stop.cancel();
         tokio::time::timeout(Duration::from_secs(30), self.task)
             .await
@@ -415,6 +415,6 @@ impl TestWorker {
 }
 
 /// A request body for `report` of `acme` as CSV.
-pub fn body(report: &str, params: Value) -> Value {
+pub(crate) fn body(report: &str, params: Value) -> Value {
     serde_json::json!({ "tenant": "acme", "report": report, "format": "csv", "params": params })
 }

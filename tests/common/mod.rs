@@ -19,18 +19,18 @@ use sqlx::{AssertSqlSafe, Row};
 use tokio::time::Instant;
 
 /// The PostgreSQL server the tests create their databases on (as in CI).
-pub const POSTGRES_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432";
+pub(crate) const POSTGRES_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432";
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
 
 /// A database that exists for one test: a SQLite file in a temporary folder, or a
 /// PostgreSQL database `quire_test_<uuid>` that is dropped when this value is.
-pub struct TestDb {
+pub(crate) struct TestDb {
     pub url: String,
     pub db: Db,
     owner: Owner,
@@ -51,7 +51,7 @@ impl TestDb {
     ///
     /// # Panics
     /// When the database cannot be created, reached or migrated.
-    pub async fn new(backend: Backend) -> TestDb {
+    pub(crate) async fn new(backend: Backend) -> TestDb {
         match backend {
             Backend::Sqlite => TestDb::sqlite().await,
             Backend::Postgres => TestDb::postgres().await,
@@ -59,14 +59,14 @@ impl TestDb {
     }
 
     /// A fresh, migrated SQLite database in a temporary folder.
-    pub async fn sqlite() -> TestDb {
+    pub(crate) async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("create a temporary folder");
         let url = format!("sqlite://{}", dir.path().join("quire.db").display());
         TestDb::open(url, Owner::Sqlite(dir)).await
     }
 
     /// A fresh, migrated PostgreSQL database on [`POSTGRES_SERVER_URL`].
-    pub async fn postgres() -> TestDb {
+    pub(crate) async fn postgres() -> TestDb {
         let name = format!("quire_test_{}", uuid::Uuid::now_v7().simple());
         let admin = Db::connect(&format!("{POSTGRES_SERVER_URL}/postgres"), 1)
             .await
@@ -97,17 +97,17 @@ impl TestDb {
     }
 
     /// One database of each kind, for tests that must hold on both.
-    pub async fn each() -> [TestDb; 2] {
+    pub(crate) async fn each() -> [TestDb; 2] {
         [TestDb::sqlite().await, TestDb::postgres().await]
     }
 
     /// A scratch folder that lives as long as the database.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.scratch.path()
     }
 
     /// Runs every statement of an SQL script (statements end with `;` at a line end).
-    pub async fn run_script(&self, script: &str) {
+    pub(crate) async fn run_script(&self, script: &str) {
         for statement in script.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
             let query = AssertSqlSafe(statement.to_owned());
             let result = match &self.db {
@@ -119,18 +119,18 @@ impl TestDb {
     }
 
     /// The database's URL, for a `DATABASE_URL` or a second pool.
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
     /// The migrated database.
-    pub fn db(&self) -> &Db {
+    pub(crate) fn db(&self) -> &Db {
         &self.db
     }
 
     /// The integer that `sql` returns (one row, one column); `COUNT(*)` is one, but a
     /// `SUM` must be cast to `BIGINT`, since PostgreSQL sums into NUMERIC.
-    pub async fn scalar(&self, sql: &str) -> i64 {
+    pub(crate) async fn scalar(&self, sql: &str) -> i64 {
         let query = AssertSqlSafe(sql.to_owned());
         let result = match &self.db {
             Db::Sqlite(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
@@ -141,7 +141,7 @@ impl TestDb {
 
     /// Every row of `sql`, each column read as text (NULL as `None`): cast non-text
     /// columns with `CAST(... AS TEXT)`, which reads the same on both databases.
-    pub async fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+    pub(crate) async fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         let query = AssertSqlSafe(sql.to_owned());
         let rows = match &self.db {
             Db::Sqlite(pool) => sqlx::query(query).fetch_all(pool).await.map(|rows| {
@@ -160,7 +160,7 @@ impl TestDb {
 
     /// Every row of `table` in id order, each as one line of text, for comparing whole
     /// tables.
-    pub async fn dump(&self, table: &str) -> Vec<String> {
+    pub(crate) async fn dump(&self, table: &str) -> Vec<String> {
         match &self.db {
             Db::Sqlite(pool) => {
                 let columns: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
@@ -233,7 +233,7 @@ impl Drop for TestDb {
 }
 
 /// The files in `dir`, sorted, for "nothing was left behind" checks.
-pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| entries.map(|e| e.expect("dir entry").path()).collect())
         .unwrap_or_default();
@@ -243,7 +243,7 @@ pub fn files_in(dir: &Path) -> Vec<PathBuf> {
 
 /// A redis-server owned by one test, on a free port, with its data in a temp dir so it
 /// can be stopped and started again with its data (append-only file).
-pub struct RedisServer {
+pub(crate) struct RedisServer {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<std::process::Child>,
@@ -251,7 +251,7 @@ pub struct RedisServer {
 
 impl RedisServer {
     /// Starts a server on a free port and waits until it answers.
-    pub async fn start() -> RedisServer {
+    pub(crate) async fn start() -> RedisServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -267,12 +267,12 @@ impl RedisServer {
     }
 
     /// The URL to reach it.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
     /// Starts the server again on the same port and data.
-    pub async fn resume(&mut self) {
+    pub(crate) async fn resume(&mut self) {
         let child = std::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -306,7 +306,7 @@ impl RedisServer {
     }
 
     /// Stops the server (SIGTERM: it writes its data and exits).
-    pub fn pause(&mut self) {
+    pub(crate) fn pause(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = std::process::Command::new("kill")
                 .arg(child.id().to_string())
@@ -326,7 +326,7 @@ impl Drop for RedisServer {
 }
 
 /// Polls `condition` every 10 ms until it holds; panics naming `what` after `limit`.
-pub async fn wait_until<F, Fut>(limit: Duration, what: &str, mut condition: F)
+pub(crate) async fn wait_until<F, Fut>(limit: Duration, what: &str, mut condition: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -339,7 +339,7 @@ where
 }
 
 /// Polls `probe` every 10 ms until it yields a value; panics naming `what` after `limit`.
-pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,

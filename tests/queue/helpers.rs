@@ -15,13 +15,13 @@ use quire::worker::{
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::common::{RedisServer, eventually, wait_until};
+pub(crate) use crate::common::{RedisServer, eventually, wait_until};
 
 /// The shared development Redis.
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+pub(crate) const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// A queue under a random prefix; its keys are deleted when it is dropped.
-pub struct TestQueue {
+pub(crate) struct TestQueue {
     pub queue: Queue,
     pub prefix: String,
     pub url: String,
@@ -30,12 +30,12 @@ pub struct TestQueue {
 
 impl TestQueue {
     /// A fresh prefix on the shared Redis.
-    pub async fn new() -> TestQueue {
+    pub(crate) async fn new() -> TestQueue {
         TestQueue::on(REDIS_URL).await
     }
 
     /// A fresh prefix on the Redis at `url`.
-    pub async fn on(url: &str) -> TestQueue {
+    pub(crate) async fn on(url: &str) -> TestQueue {
         let prefix = format!("test-{}", uuid::Uuid::now_v7().simple());
         let queue = Queue::connect(url, &prefix, QueueConfig::default())
             .await
@@ -49,12 +49,12 @@ impl TestQueue {
     }
 
     /// A file for noop records.
-    pub fn record_file(&self) -> PathBuf {
+    pub(crate) fn record_file(&self) -> PathBuf {
         self.dir.path().join("records.txt")
     }
 
     /// A noop job that sleeps `sleep_ms` (by attempt) and records to the test's file.
-    pub fn noop(&self, id: &str, sleep_ms: &[u64]) -> Job {
+    pub(crate) fn noop(&self, id: &str, sleep_ms: &[u64]) -> Job {
         Job::new(
             id,
             NOOP_KIND,
@@ -63,18 +63,18 @@ impl TestQueue {
     }
 
     /// The noop records so far.
-    pub fn records(&self) -> Vec<Record> {
+    pub(crate) fn records(&self) -> Vec<Record> {
         read_records(&self.record_file())
     }
 
     /// An in-process worker builder with the noop handler.
-    pub fn worker(&self, options: WorkerOptions) -> WorkerBuilder {
+    pub(crate) fn worker(&self, options: WorkerOptions) -> WorkerBuilder {
         Worker::builder(self.queue.clone(), options).handler(NOOP_KIND, NoopHandler)
     }
 
     /// A real worker process on this prefix: `quire bench worker`, the worker loop of
     /// `quire work` serving the noop jobs.
-    pub fn spawn_process(&self, args: &[&str]) -> tokio::process::Child {
+    pub(crate) fn spawn_process(&self, args: &[&str]) -> tokio::process::Child {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_quire"))
             .args(["bench", "worker"])
             .args(args)
@@ -98,7 +98,7 @@ impl TestQueue {
     }
 
     /// Runs `quire ARGS` to completion on this prefix; returns (exit code, stdout).
-    pub async fn quire(&self, args: &[&str]) -> (i32, String) {
+    pub(crate) async fn quire(&self, args: &[&str]) -> (i32, String) {
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_quire"))
             .args(args)
             .env("REDIS_URL", &self.url)
@@ -135,7 +135,7 @@ impl Drop for TestQueue {
 }
 
 /// Worker options for tests: short lease, fast backoff.
-pub fn options(lease_ms: u64) -> WorkerOptions {
+pub(crate) fn options(lease_ms: u64) -> WorkerOptions {
     WorkerOptions {
         lease: Duration::from_millis(lease_ms),
         grace: Duration::from_secs(5),
@@ -149,21 +149,21 @@ pub fn options(lease_ms: u64) -> WorkerOptions {
 }
 
 /// A worker running on its own task, stopped through its token.
-pub struct Running {
+pub(crate) struct Running {
     pub shutdown: CancellationToken,
     pub handle: JoinHandle<Exit>,
 }
 
 impl Running {
     /// Starts `worker.run`.
-    pub fn start(worker: Worker) -> Running {
+    pub(crate) fn start(worker: Worker) -> Running {
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(worker.run(shutdown.clone()));
         Running { shutdown, handle }
     }
 
     /// Signals shutdown and waits for the exit.
-    pub async fn stop(self) -> Exit {
+    pub(crate) async fn stop(self) -> Exit {
         self.shutdown.cancel();
         tokio::time::timeout(Duration::from_secs(20), self.handle)
             .await
@@ -174,7 +174,7 @@ impl Running {
 
 /// One line of a noop record file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
+pub(crate) struct Record {
     /// `start`, `end` or `cancelled`.
     pub word: String,
     pub job: String,
@@ -186,7 +186,7 @@ pub struct Record {
 }
 
 /// Parses a noop record file (missing: no records).
-pub fn read_records(path: &Path) -> Vec<Record> {
+pub(crate) fn read_records(path: &Path) -> Vec<Record> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines()
         .map(|line| {
@@ -204,7 +204,7 @@ pub fn read_records(path: &Path) -> Vec<Record> {
 }
 
 /// Records of finished executions (`end`) of `job`.
-pub fn completed<'a>(records: &'a [Record], job: &str) -> Vec<&'a Record> {
+pub(crate) fn completed<'a>(records: &'a [Record], job: &str) -> Vec<&'a Record> {
     records
         .iter()
         .filter(|r| r.word == "end" && r.job == job)
@@ -212,7 +212,7 @@ pub fn completed<'a>(records: &'a [Record], job: &str) -> Vec<&'a Record> {
 }
 
 /// Asserts that no two finished-or-cancelled executions overlap in time.
-pub fn assert_never_concurrent(records: &[Record]) {
+pub(crate) fn assert_never_concurrent(records: &[Record]) {
     let mut spans: Vec<(i64, i64, &str)> = records
         .iter()
         .filter_map(|r| r.end_ms.map(|end| (r.start_ms, end, r.job.as_str())))
@@ -233,13 +233,13 @@ pub fn assert_never_concurrent(records: &[Record]) {
 
 /// An observer keeping every event.
 #[derive(Clone, Default)]
-pub struct EventLog {
+pub(crate) struct EventLog {
     pub events: Arc<Mutex<Vec<JobEvent>>>,
 }
 
 impl EventLog {
     /// The events so far.
-    pub fn all(&self) -> Vec<JobEvent> {
+    pub(crate) fn all(&self) -> Vec<JobEvent> {
         self.events.lock().unwrap().clone()
     }
 }
@@ -252,7 +252,7 @@ impl Observer for EventLog {
 }
 
 /// Sends a signal to a child process by pid.
-pub fn signal(child: &tokio::process::Child, name: &str) {
+pub(crate) fn signal(child: &tokio::process::Child, name: &str) {
     let pid = child.id().expect("the child is running");
     let status = std::process::Command::new("kill")
         .arg(format!("-{name}"))
@@ -263,7 +263,7 @@ pub fn signal(child: &tokio::process::Child, name: &str) {
 }
 
 /// Waits for a child's exit code, at most `limit`.
-pub async fn exit_code(child: &mut tokio::process::Child, limit: Duration) -> i32 {
+pub(crate) async fn exit_code(child: &mut tokio::process::Child, limit: Duration) -> i32 {
     let status = tokio::time::timeout(limit, child.wait())
         .await
         .expect("the process exits in time")

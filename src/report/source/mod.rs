@@ -19,7 +19,7 @@ use crate::writer::Cell;
 ///
 /// # Errors
 /// When the query fails, a value does not fit its declared type, or the receiver hangs up.
-pub async fn stream(
+pub(super) async fn stream(
     db: &Db,
     query: &Query<'_>,
     rows: mpsc::Sender<Vec<Vec<Cell>>>,

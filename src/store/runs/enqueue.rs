@@ -13,11 +13,17 @@ use crate::writer::{Format, OutputOptions};
 /// A run to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewRun {
+    /// The tenant the run is for.
     pub tenant: TenantSlug,
+    /// The report to build.
     pub report: ReportName,
+    /// The file format to write.
     pub format: Format,
+    /// The validated parameters.
     pub params: ResolvedParams,
+    /// The output options asked for.
     pub options: OutputOptions,
+    /// The API key asking; `None` from the command line.
     pub api_key_id: Option<String>,
     /// `(key, hash of the request body)` when the client sent an `Idempotency-Key`.
     pub idempotency: Option<(IdempotencyKey, String)>,
@@ -41,6 +47,7 @@ impl NewRun {
 /// What enqueueing a run produced.
 #[derive(Debug, Clone)]
 pub struct EnqueueOutcome {
+    /// The run created, or the existing one returned in its place.
     pub run: Run,
     /// True when an identical queued-or-running run (or the idempotency key's earlier
     /// run) was returned instead of a new one.

@@ -9,8 +9,11 @@ use crate::store::{Store, StoreError, on_pool, sql};
 pub struct RunQuery {
     /// Only this tenant's runs (`None`: every tenant, for admin keys).
     pub tenant: Option<String>,
+    /// Only runs in this status; `None` for any.
     pub status: Option<RunStatus>,
+    /// Only runs of this report; `None` for any.
     pub report: Option<String>,
+    /// The most runs on the page; clamped to 1..=200.
     pub limit: i64,
     /// Runs older than this id (ids sort by time).
     pub before: Option<String>,
@@ -19,6 +22,7 @@ pub struct RunQuery {
 /// One page of runs, newest first.
 #[derive(Debug, Clone)]
 pub struct RunPage {
+    /// The page's runs, newest first.
     pub runs: Vec<Run>,
     /// Pass as `before` for the next page.
     pub next: Option<String>,

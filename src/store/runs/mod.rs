@@ -22,11 +22,17 @@ use crate::writer::{Format, OutputOptions};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
+    /// Waiting for a worker.
     Queued,
+    /// An attempt is building the file.
     Running,
+    /// The file is built and can be downloaded.
     Completed,
+    /// Ended after an error, without a file.
     Failed,
+    /// Ended unbuilt because its tenant no longer exists.
     Discarded,
+    /// Ended because someone cancelled it.
     Cancelled,
 }
 
@@ -81,36 +87,61 @@ pub struct RunError {
 /// The file of a completed run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunFile {
+    /// Where the file is on disk; never shown to clients.
     #[serde(skip)]
     pub path: String,
+    /// Its size in bytes.
     pub bytes: i64,
+    /// The SHA-256 of its contents, in lowercase hex.
     pub sha256: String,
+    /// Data rows in it, the header row not counted.
     pub rows: i64,
 }
 
 /// One report run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Run {
+    /// A UUID v7, so ids sort by creation time.
     pub id: String,
+    /// The tenant's slug.
     pub tenant: String,
+    /// The report's name.
     pub report: String,
+    /// The file format.
     pub format: Format,
+    /// The parameters as resolved at enqueue.
     pub params: ResolvedParams,
+    /// The output options asked for.
     pub options: OutputOptions,
+    /// SHA-256 of tenant, report, format, parameters and options; equal requests
+    /// share it, and at most one queued or running run has each.
     #[serde(skip)]
     pub identity: String,
+    /// Where the run is in its life.
     pub status: RunStatus,
+    /// Attempts started so far.
     pub attempts: i64,
+    /// Rows written so far by the current or last attempt.
     pub progress_rows: i64,
+    /// The fencing token of the latest attempt, the only one allowed to record the
+    /// outcome; `None` before the first attempt.
     #[serde(skip)]
     pub fence: Option<String>,
+    /// Why it failed, was discarded or cancelled; `None` otherwise.
     pub error: Option<RunError>,
+    /// The file of a completed run, until retention removes it.
     pub file: Option<RunFile>,
+    /// The API key that asked for it; `None` when it came from the command line.
     #[serde(skip)]
     pub api_key_id: Option<String>,
+    /// Milliseconds since the Unix epoch when it was asked for.
     pub created_at: i64,
+    /// Milliseconds since the Unix epoch when its first attempt started.
     pub started_at: Option<i64>,
+    /// Milliseconds since the Unix epoch when it ended.
     pub finished_at: Option<i64>,
+    /// Milliseconds since the Unix epoch after which its file is deleted; set on
+    /// completion.
     pub expires_at: Option<i64>,
 }
 

@@ -35,7 +35,7 @@ impl Decoder {
     /// The decoder for a `column` whose values are of PostgreSQL type `found` (sqlx's
     /// upper-case name); `None` when this module does not decode that pair (NUMERIC and
     /// floating point values go through sqlx's own decoding, mismatches fail there).
-    pub fn for_column(column: &Column, found: &str) -> Option<Decoder> {
+    pub(super) fn for_column(column: &Column, found: &str) -> Option<Decoder> {
         let integer = matches!(found, "INT2" | "INT4" | "INT8");
         let timestamp = matches!(found, "TIMESTAMP" | "TIMESTAMPTZ");
         Some(match column.kind {
@@ -61,7 +61,7 @@ impl Decoder {
     ///
     /// # Errors
     /// A value of the wrong size, text that is not UTF-8, or a date beyond chrono's range.
-    pub fn decode(self, bytes: &[u8], column: &Column) -> Result<Cell, SourceError> {
+    pub(super) fn decode(self, bytes: &[u8], column: &Column) -> Result<Cell, SourceError> {
         let invalid = |what: &str| SourceError::Decode {
             column: column.name.clone(),
             expected: column.kind,

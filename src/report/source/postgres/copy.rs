@@ -182,7 +182,7 @@ pub(super) struct TupleParser {
 
 impl TupleParser {
     /// A parser of tuples of `width` fields.
-    pub fn new(width: usize) -> TupleParser {
+    pub(super) fn new(width: usize) -> TupleParser {
         TupleParser {
             pending: Vec::new(),
             header_done: false,
@@ -193,7 +193,7 @@ impl TupleParser {
     }
 
     /// Whether the stream's trailer arrived.
-    pub fn finished(&self) -> bool {
+    pub(super) fn finished(&self) -> bool {
         self.finished
     }
 
@@ -202,7 +202,7 @@ impl TupleParser {
     ///
     /// # Errors
     /// A malformed stream, or a value that does not decode.
-    pub fn push(
+    pub(super) fn push(
         &mut self,
         chunk: &[u8],
         decoders: &[(usize, Decoder)],

@@ -1,0 +1,136 @@
+//! The baselines a report run is measured against: PostgreSQL's own COPY to a file, and
+//! the writer alone on cells already in memory.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use futures::TryStreamExt as _;
+use rust_xlsxwriter::{ColNum, RowNum};
+use tokio::io::AsyncWriteExt as _;
+use tokio::time::Instant;
+
+use super::Phase;
+use super::fixture::REPORT;
+use crate::bench::BenchError;
+use crate::catalog::Column;
+use crate::db::Db;
+use crate::writer::{Cell, CellFormats, Format, Layout, OutputOptions, RowWriter, new_workbook};
+
+/// The report's query as the baseline runs it: the same columns, rows and order.
+const COPY_BASELINE: &str = "COPY (SELECT number, client, status, issue_date, due_date, \
+     currency, lines, total, created_at FROM bench_invoices WHERE tenant_id = 1 ORDER BY id) \
+     TO STDOUT WITH (FORMAT csv)";
+
+/// Which baseline a run compared against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// PostgreSQL `COPY ... TO STDOUT WITH (FORMAT csv)`.
+    Copy,
+    /// The writer alone, from cells already in memory.
+    Memory,
+}
+
+impl Baseline {
+    /// How the baseline is described in the output.
+    pub fn describe(self, format: Format) -> &'static str {
+        match (self, format) {
+            (Baseline::Copy, _) => {
+                "PostgreSQL COPY (query) TO STDOUT WITH (FORMAT csv) into a file"
+            }
+            (Baseline::Memory, Format::Xlsx) => {
+                "rust_xlsxwriter constant memory, same cells, formats and zip level, from memory"
+            }
+            (Baseline::Memory, Format::Csv) => {
+                "the CSV writer alone, same cells from memory (SQLite has no COPY)"
+            }
+        }
+    }
+
+    pub(super) fn phase(self) -> Phase {
+        match self {
+            Baseline::Copy => Phase::Copy,
+            Baseline::Memory => Phase::Memory,
+        }
+    }
+}
+
+/// The COPY baseline: the report's query through `COPY ... TO STDOUT WITH (FORMAT csv)`
+/// into `out`; its wall time in seconds and the rows written.
+pub(super) async fn copy_to_file(source: &Db, out: &Path) -> Result<(f64, u64), BenchError> {
+    let Db::Postgres(pool) = source else {
+        return Err(BenchError::Invalid(
+            "the COPY baseline needs PostgreSQL".into(),
+        ));
+    };
+    let mut conn = pool.acquire().await?;
+    let started = Instant::now();
+    let file = tokio::fs::File::create(out).await?;
+    let mut file = tokio::io::BufWriter::with_capacity(256 * 1024, file);
+    let mut rows = 0;
+    let mut chunks = conn.copy_out_raw(COPY_BASELINE).await?;
+    while let Some(chunk) = chunks.try_next().await? {
+        file.write_all(&chunk).await?;
+        rows += 1;
+    }
+    file.flush().await?;
+    Ok((started.elapsed().as_secs_f64(), rows))
+}
+
+/// The memory baseline: `rows` written by the format's writer alone.
+pub(super) fn write_from_memory(
+    format: Format,
+    rows: &[Vec<Cell>],
+    columns: &[Column],
+    out: &Path,
+) -> Result<(), BenchError> {
+    let dir = out.parent().unwrap_or(Path::new("."));
+    match format {
+        Format::Csv => {
+            let layout = Layout {
+                title: REPORT,
+                subject: REPORT,
+                columns,
+                created: chrono::Utc::now(),
+                temp_dir: dir,
+                options: OutputOptions::default(),
+            };
+            let mut writer = RowWriter::create(Format::Csv, File::create(out)?, &layout)?;
+            for row in rows {
+                writer.write_row(row)?;
+            }
+            writer.finish()?.sync_all()?;
+        }
+        Format::Xlsx => write_xlsx_from_memory(rows, columns, dir, out)
+            .map_err(crate::writer::WriteError::from)?,
+    }
+    Ok(())
+}
+
+/// rust_xlsxwriter alone, with the report writer's workbook settings and cell formats:
+/// constant memory, the same zip level, the cells typed and formatted alike, but no
+/// widths measured and no document properties.
+fn write_xlsx_from_memory(
+    rows: &[Vec<Cell>],
+    columns: &[Column],
+    dir: &Path,
+    out: &Path,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    let mut workbook = new_workbook(dir)?;
+    let formats = CellFormats::new(columns);
+    let sheet = workbook.add_worksheet_with_constant_memory()?;
+    formats.write_header(sheet, columns)?;
+    for (index, row) in rows.iter().enumerate() {
+        let r = index as RowNum + 1;
+        for (col, (cell, column)) in row.iter().zip(columns).enumerate() {
+            formats.write_cell(sheet, (r, col), cell, column)?;
+        }
+    }
+    sheet.autofilter(0, 0, rows.len() as RowNum, (columns.len() - 1) as ColNum)?;
+    let file = File::create(out)?;
+    let mut file = BufWriter::new(file);
+    workbook.save_to_writer(&mut file)?;
+    file.into_inner()
+        .map_err(|error| rust_xlsxwriter::XlsxError::IoError(error.into_error()))?;
+    Ok(())
+}
