@@ -43,6 +43,8 @@ fn the_queue_benchmark_runs_every_job_and_reports_its_rates() {
         "process_jobs_per_s",
         "latency_p50_ms",
         "latency_p99_ms",
+        "stop_when_empty_p50_ms",
+        "shutdown_idle_p50_ms",
     ] {
         assert!(number(&summary, key) > 0.0, "{key}");
     }

@@ -7,6 +7,9 @@
 //!    and a fencing token, run, ack), stopping when the queue is empty.
 //! 3. Latency: with the worker idle (blocked on its wake-up list), one job at a time is
 //!    pushed and the time from the push call to the handler's start is recorded.
+//! 4. Stops: how long a worker takes to return once it may, from the last job's
+//!    handler to the return of a `stop_when_empty` worker, and from the shutdown
+//!    signal to the return of an idle worker blocked waiting for work.
 
 use std::time::Duration;
 
@@ -17,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{BenchError, NOOP_KIND, NoopHandler, quantile};
 use crate::queue::{Job, Queue, QueueConfig};
-use crate::worker::{JobContext, JobError, JobHandler, Outcome, Worker, WorkerOptions};
+use crate::worker::{Exit, JobContext, JobError, JobHandler, Outcome, Worker, WorkerOptions};
 
 /// Enqueue batches in flight at once.
 const PUSHES_IN_FLIGHT: usize = 4;
@@ -28,6 +31,10 @@ const IDLE_GAP: Duration = Duration::from_millis(2);
 const SAMPLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The job kind of the latency probe.
 const PROBE_KIND: &str = "bench_probe";
+/// Samples of each stop.
+const STOP_SAMPLES: usize = 10;
+/// Jobs each `stop_when_empty` sample runs before it may stop.
+const STOP_JOBS: usize = 3;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -51,6 +58,10 @@ pub struct QueueFigures {
     pub process: Duration,
     /// Push-to-handler-start latencies, sorted.
     pub latencies: Vec<Duration>,
+    /// From the last job's handler to the return of a `stop_when_empty` worker, sorted.
+    pub stops_when_empty: Vec<Duration>,
+    /// From the shutdown signal to the return of an idle worker, sorted.
+    pub shutdowns: Vec<Duration>,
 }
 
 impl QueueFigures {
@@ -67,6 +78,16 @@ impl QueueFigures {
     /// The `q`-quantile of the latency samples.
     pub fn latency(&self, q: f64) -> Duration {
         quantile(&self.latencies, q)
+    }
+
+    /// The `q`-quantile of the stops after the last job.
+    pub fn stop_when_empty(&self, q: f64) -> Duration {
+        quantile(&self.stops_when_empty, q)
+    }
+
+    /// The `q`-quantile of the stops after a shutdown signal.
+    pub fn shutdown(&self, q: f64) -> Duration {
+        quantile(&self.shutdowns, q)
     }
 }
 
@@ -119,10 +140,13 @@ impl QueueBench {
         }
 
         let latencies = self.latency(queue).await?;
+        let (stops_when_empty, shutdowns) = self.stops(queue).await?;
         Ok(QueueFigures {
             enqueue,
             process,
             latencies,
+            stops_when_empty,
+            shutdowns,
         })
     }
 
@@ -172,7 +196,97 @@ impl QueueBench {
     }
 }
 
-/// Tells the latency phase when each attempt's handler starts.
+impl QueueBench {
+    /// Times both stops, [`STOP_SAMPLES`] times each.
+    async fn stops(&self, queue: &Queue) -> Result<(Vec<Duration>, Vec<Duration>), BenchError> {
+        let mut when_empty = Vec::with_capacity(STOP_SAMPLES);
+        let mut shutdowns = Vec::with_capacity(STOP_SAMPLES);
+        for sample in 0..STOP_SAMPLES {
+            when_empty.push(self.stop_when_empty(queue, sample).await?);
+            shutdowns.push(self.shutdown_when_idle(queue, sample).await?);
+        }
+        when_empty.sort();
+        shutdowns.sort();
+        Ok((when_empty, shutdowns))
+    }
+
+    /// Runs [`STOP_JOBS`] probes on a `stop_when_empty` worker and times its return
+    /// after the last handler.
+    async fn stop_when_empty(&self, queue: &Queue, sample: usize) -> Result<Duration, BenchError> {
+        let jobs: Vec<Job> = (0..STOP_JOBS)
+            .map(|i| {
+                Job::new(
+                    format!("stop{sample}-{i}"),
+                    PROBE_KIND,
+                    serde_json::Value::Null,
+                )
+            })
+            .collect();
+        queue.push_many(&jobs, Duration::ZERO).await?;
+        let (started, mut starts) = mpsc::unbounded_channel();
+        let worker = Worker::builder(queue.clone(), self.worker_options(true))
+            .handler(PROBE_KIND, Probe { started })
+            .build();
+        let exit = tokio::time::timeout(
+            SAMPLE_TIMEOUT,
+            tokio::spawn(worker.run(CancellationToken::new())),
+        )
+        .await
+        .map_err(|_| {
+            BenchError::Invalid(format!("the worker did not stop within {SAMPLE_TIMEOUT:?}"))
+        })?
+        .map_err(|error| BenchError::Invalid(format!("the worker panicked: {error}")))?;
+        let returned = Instant::now();
+        let mut last = None;
+        let mut handled = 0;
+        while let Ok(start) = starts.try_recv() {
+            last = Some(start);
+            handled += 1;
+        }
+        match last {
+            Some(last) if exit == Exit::Empty && handled == STOP_JOBS => {
+                Ok(returned.saturating_duration_since(last))
+            }
+            _ => Err(BenchError::Invalid(format!(
+                "the worker stopped ({exit:?}) after {handled} of {STOP_JOBS} jobs"
+            ))),
+        }
+    }
+
+    /// Starts a worker, lets it run one probe and go back to waiting, then signals the
+    /// shutdown and times its return.
+    async fn shutdown_when_idle(
+        &self,
+        queue: &Queue,
+        sample: usize,
+    ) -> Result<Duration, BenchError> {
+        let (started, mut starts) = mpsc::unbounded_channel();
+        let worker = Worker::builder(queue.clone(), self.worker_options(false))
+            .handler(PROBE_KIND, Probe { started })
+            .build();
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(worker.run(stop.clone()));
+        let probe = Job::new(format!("idle{sample}"), PROBE_KIND, serde_json::Value::Null);
+        queue.push(&probe).await?;
+        let probed = tokio::time::timeout(SAMPLE_TIMEOUT, starts.recv()).await;
+        // The probe's ack and the empty reserve after it, then the worker blocks.
+        tokio::time::sleep(IDLE_GAP * 10).await;
+        let signalled = Instant::now();
+        stop.cancel();
+        let exit = running
+            .await
+            .map_err(|error| BenchError::Invalid(format!("the worker panicked: {error}")))?;
+        let took = signalled.elapsed();
+        match probed {
+            Ok(Some(_)) if exit == Exit::Shutdown => Ok(took),
+            _ => Err(BenchError::Invalid(format!(
+                "the idle worker did not run its probe, or stopped {exit:?}"
+            ))),
+        }
+    }
+}
+
+/// Tells the latency and stop phases when each attempt's handler starts.
 struct Probe {
     started: mpsc::UnboundedSender<Instant>,
 }

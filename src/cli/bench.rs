@@ -192,6 +192,14 @@ async fn queue(settings: &Settings, args: QueueArgs, json: bool) -> anyhow::Resu
             ms(p99),
             figures.latencies.len()
         );
+        println!(
+            "  stops       p50 {:.3} ms, max {:.3} ms after the last job (stop_when_empty); p50 {:.3} ms, max {:.3} ms after a shutdown signal (idle worker); {} samples each",
+            ms(figures.stop_when_empty(0.5)),
+            ms(figures.stop_when_empty(1.0)),
+            ms(figures.shutdown(0.5)),
+            ms(figures.shutdown(1.0)),
+            figures.shutdowns.len()
+        );
         println!("  cited reference figures (issue #5, other tools on this machine kind):");
         for (what, figure) in REFERENCES {
             println!("    {what}: {figure}");
@@ -208,6 +216,14 @@ async fn queue(settings: &Settings, args: QueueArgs, json: bool) -> anyhow::Resu
     summary.push("latency_p50_ms", format!("{:.3}", ms(p50)));
     summary.push("latency_p99_ms", format!("{:.3}", ms(p99)));
     summary.push("latency_samples", figures.latencies.len());
+    summary.push(
+        "stop_when_empty_p50_ms",
+        format!("{:.3}", ms(figures.stop_when_empty(0.5))),
+    );
+    summary.push(
+        "shutdown_idle_p50_ms",
+        format!("{:.3}", ms(figures.shutdown(0.5))),
+    );
     Ok(summary)
 }
 
