@@ -122,8 +122,15 @@ name!(
 impl DownloadToken {
     /// A fresh token: 256 random bits.
     pub fn generate() -> DownloadToken {
-        DownloadToken(crate::store::random_secret())
+        DownloadToken(random_secret())
     }
+}
+
+/// 256 random bits in hex, URL-safe: download tokens and API keys.
+pub(crate) fn random_secret() -> String {
+    use rand::RngExt as _;
+    let bytes: [u8; 32] = rand::rng().random();
+    hex::encode(bytes)
 }
 
 #[cfg(test)]

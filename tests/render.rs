@@ -600,3 +600,146 @@ async fn the_copy_fast_path_writes_the_same_bytes_as_the_row_path_on_hostile_dat
     assert!(csv.contains("+10000-01-01"), "{csv}");
     source.close().await;
 }
+
+/// An application's own schema, as `quire render` meets it pointed at a real database:
+/// an `integer` tenant id, and the column types the demo schema does not use.
+const OWN_SCHEMA: &str = r#"
+CREATE EXTENSION IF NOT EXISTS citext;
+CREATE SCHEMA app;
+CREATE TYPE app.mood AS ENUM ('open', 'closed');
+CREATE TABLE app.tenants (id INTEGER PRIMARY KEY, slug TEXT NOT NULL);
+INSERT INTO app.tenants VALUES (7, 'acme'), (8, 'globex');
+CREATE TABLE app.things (
+    id SMALLINT PRIMARY KEY, tenant_id INTEGER NOT NULL, code CHAR(4), email CITEXT,
+    ref UUID, state app.mood, small SMALLINT, whole INTEGER, amount NUMERIC(12, 2),
+    ratio REAL, score DOUBLE PRECISION, day DATE, at TIMESTAMPTZ
+);
+INSERT INTO app.things VALUES
+ (1, 7, 'AB', 'Ann@Example.com', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'open', -3, 2147483647, 1234.50, 0.1, 2.675, '2026-02-28', '2026-02-28 23:30:00+00'),
+ (2, 7, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (3, 8, 'ZZ', 'other@example.com', 'b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', 'closed', 1, 1, 1.00, 1, 1, '2026-01-01', '2026-01-01 00:00:00+00');
+"#;
+
+/// The text-like and integer columns: every one has a binary decoder, so the COPY fast
+/// path takes the report.
+const OWN_TEXTS: &str = r#"
+name = "own_texts"
+title = "Own texts"
+columns = [
+    { name = "code", type = "text" },
+    { name = "email", type = "text" },
+    { name = "ref", type = "text" },
+    { name = "state", type = "text" },
+    { name = "small", type = "integer" },
+    { name = "whole", type = "text" },
+    { name = "day", type = "date" },
+    { name = "at", type = "datetime" },
+]
+sql = """
+SELECT code, email, ref, state::text AS state, small, whole, day, at
+FROM things WHERE tenant_id = :tenant ORDER BY id
+"""
+"#;
+
+/// A uuid declared as an integer: refused, naming the column and its type.
+const OWN_MISTYPED: &str = r#"
+name = "own_mistyped"
+title = "Own mistyped"
+columns = [{ name = "ref", type = "integer" }]
+sql = "SELECT ref FROM things WHERE tenant_id = :tenant ORDER BY id"
+"#;
+
+/// NUMERIC and floating point columns, which sqlx decodes on the row path.
+const OWN_NUMBERS: &str = r#"
+name = "own_numbers"
+title = "Own numbers"
+columns = [
+    { name = "amount", type = "money" },
+    { name = "ratio", type = "decimal" },
+    { name = "score", type = "decimal" },
+]
+sql = "SELECT amount, ratio, score FROM things WHERE tenant_id = :tenant ORDER BY id"
+"#;
+
+#[tokio::test]
+async fn an_application_schema_with_integer_ids_and_every_common_type_renders_on_both_paths() {
+    use quire::writer::Format;
+    use std::sync::Arc;
+
+    let db = TestDb::postgres().await;
+    db.run_script(OWN_SCHEMA).await;
+    // Report queries name tables unqualified, as they would in the application's own
+    // database: its schema comes first on the search path.
+    let name = db.url().rsplit('/').next().unwrap().to_owned();
+    db.run_script(&format!(
+        "ALTER DATABASE {name} SET search_path = app, public"
+    ))
+    .await;
+    let catalog = Arc::new(
+        Catalog::from_texts([
+            ("own_texts.toml".to_owned(), OWN_TEXTS.to_owned()),
+            ("own_numbers.toml".to_owned(), OWN_NUMBERS.to_owned()),
+            ("own_mistyped.toml".to_owned(), OWN_MISTYPED.to_owned()),
+        ])
+        .unwrap(),
+    );
+    let source = quire::db::Db::connect_reports(db.url(), 2).await.unwrap();
+    let clock = quire::clock::Clock::fixed_on(TODAY.parse().unwrap());
+    let fast = quire::report::Reporter::new(catalog, source.clone(), clock);
+    let rows = fast.clone().with_copy_fast_path(false);
+    assert_eq!(fast.tenant_id("acme").await.unwrap(), Some(7));
+
+    let (texts, copied) = render_with(&fast, "own_texts", Format::Csv, &db.dir().join("fast"))
+        .await
+        .expect("own_texts renders");
+    assert!(copied, "every column of own_texts has a COPY decoder");
+    assert_eq!(
+        String::from_utf8(texts.clone()).unwrap(),
+        "code,email,ref,state,small,whole,day,at\r\n\
+         AB  ,Ann@Example.com,a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,open,-3,2147483647,2026-02-28,2026-02-28T23:30:00Z\r\n\
+         ,,,,,,,\r\n"
+    );
+    let (numbers, copied) = render_with(&fast, "own_numbers", Format::Csv, &db.dir().join("fast"))
+        .await
+        .expect("own_numbers renders");
+    assert!(!copied, "NUMERIC and floats take the row path");
+    assert_eq!(
+        String::from_utf8(numbers).unwrap(),
+        "amount,ratio,score\r\n1234.50,0.1,2.675\r\n,,\r\n"
+    );
+    for format in [Format::Csv, Format::Xlsx] {
+        let (ours, _) = render_with(&fast, "own_texts", format, &db.dir().join("a"))
+            .await
+            .unwrap();
+        let (theirs, _) = render_with(&rows, "own_texts", format, &db.dir().join("b"))
+            .await
+            .unwrap();
+        assert!(ours == theirs, "own_texts.{format}: the two paths differ");
+    }
+    let request = quire::report::ReportRequest {
+        report: "own_mistyped".into(),
+        tenant: "acme".into(),
+        format: Format::Csv,
+        params: fast
+            .resolve_params("own_mistyped", &serde_json::Map::new())
+            .unwrap(),
+        options: quire::writer::OutputOptions::default(),
+    };
+    let out = db.dir().join("mistyped.csv");
+    let refused = fast
+        .render(
+            &request,
+            &out,
+            &tokio_util::sync::CancellationToken::new(),
+            Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        )
+        .await
+        .expect_err("a uuid is not an integer")
+        .to_string();
+    assert_eq!(
+        refused, "column \"ref\" cannot be read as Integer: a UUID value",
+        "one line naming the column and its SQL type"
+    );
+    assert!(!out.exists(), "nothing is published");
+    source.close().await;
+}

@@ -21,9 +21,6 @@ use crate::writer::{Cell, Format, Layout, OutputOptions, RowWriter, WriteError};
 
 pub use query::{SourceError, is_transient_sql};
 
-/// Maps a tenant slug to the id that `:tenant` binds.
-const TENANT_QUERY: &str = "SELECT id FROM tenants WHERE slug = :slug";
-
 /// How long a tenant seen to exist is taken to exist by [`Reporter::tenant_exists`].
 const KNOWN_TENANT_TTL: Duration = Duration::from_secs(30);
 
@@ -210,24 +207,7 @@ impl Reporter {
     /// # Errors
     /// When the database cannot be queried.
     pub async fn tenant_id(&self, slug: &str) -> Result<Option<i64>, SourceError> {
-        let sql = crate::catalog::sql::rewrite(TENANT_QUERY, self.source.dialect())
-            .expect("the tenant query is well-formed");
-        let query = sqlx::AssertSqlSafe(sql.text);
-        let id = match &self.source {
-            Db::Sqlite(pool) => {
-                sqlx::query_scalar(query)
-                    .bind(slug)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_scalar(query)
-                    .bind(slug)
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
-        Ok(id)
+        source::tenant_id(&self.source, slug).await
     }
 
     /// Builds `request` into the file `out`: written under a temporary name beside it,

@@ -35,7 +35,7 @@ impl Store {
     /// When the database fails.
     pub async fn create_api_key(&self, new: &NewApiKey) -> Result<(String, String), StoreError> {
         let id = format!("key_{}", uuid::Uuid::now_v7().simple());
-        let key = format!("qk_{}", super::random_secret());
+        let key = format!("qk_{}", crate::names::random_secret());
         let now = self.now_ms();
         on_writer!(self, pool => {
             sqlx::query(sql!("api_keys/insert.sql"))

@@ -190,10 +190,3 @@ pub fn sha256_hex(parts: &[&[u8]]) -> String {
     }
     hex::encode(hasher.finalize())
 }
-
-/// 256 random bits, URL-safe: API keys and download tokens.
-pub fn random_secret() -> String {
-    use rand::RngExt as _;
-    let bytes: [u8; 32] = rand::rng().random();
-    hex::encode(bytes)
-}

@@ -30,6 +30,29 @@ pub(super) async fn stream(
     }
 }
 
+/// Maps a tenant slug to the id that `:tenant` binds.
+const TENANT_QUERY: &str = "SELECT id FROM tenants WHERE slug = :slug";
+
+/// The id of the tenant `slug` on `db`, if it exists: an integer of any width.
+///
+/// # Errors
+/// When the query fails, or the id is not an integer.
+pub(super) async fn tenant_id(db: &Db, slug: &str) -> Result<Option<i64>, SourceError> {
+    let sql = crate::catalog::sql::rewrite(TENANT_QUERY, db.dialect())
+        .expect("the tenant query is well-formed");
+    let query = AssertSqlSafe(sql.text);
+    match db {
+        Db::Sqlite(pool) => Ok(sqlx::query_scalar(query)
+            .bind(slug)
+            .fetch_optional(pool)
+            .await?),
+        Db::Postgres(pool) => {
+            let row = sqlx::query(query).bind(slug).fetch_optional(pool).await?;
+            row.map(|row| postgres::integer_id(&row)).transpose()
+        }
+    }
+}
+
 /// The query with every named parameter bound in placeholder order.
 fn bind_all<DB: sqlx::Database>(
     query: &Query<'_>,

@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta};
 use rust_decimal::Decimal;
+use sqlx::TypeInfo as _;
+use sqlx::postgres::PgTypeInfo;
 
 use crate::catalog::{Column, ColumnType};
 use crate::report::query::SourceError;
@@ -13,8 +15,11 @@ use crate::writer::Cell;
 /// the PostgreSQL type the query returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Decoder {
-    /// `text`, `varchar`, `char(n)` (sqlx calls it `CHAR`), `name` into a text cell.
+    /// `text`, `varchar`, `char(n)` (sqlx calls it `CHAR`), `name` and `citext` (all
+    /// sent as UTF-8 text) into a text cell.
     Text,
+    /// `uuid` into a text cell, hyphenated and lower-case.
+    Uuid,
     /// An integer into a text cell, as its decimal digits.
     TextFromInteger,
     /// An integer into an integer cell.
@@ -32,25 +37,26 @@ pub(super) enum Decoder {
 }
 
 impl Decoder {
-    /// The decoder for a `column` whose values are of PostgreSQL type `found` (sqlx's
-    /// upper-case name); `None` when this module does not decode that pair (NUMERIC and
-    /// floating point values go through sqlx's own decoding, mismatches fail there).
-    pub(super) fn for_column(column: &Column, found: &str) -> Option<Decoder> {
-        let integer = matches!(found, "INT2" | "INT4" | "INT8");
-        let timestamp = matches!(found, "TIMESTAMP" | "TIMESTAMPTZ");
+    /// The decoder for a `column` whose values are of PostgreSQL type `found`; `None`
+    /// when this module does not decode that pair (NUMERIC and floating point values go
+    /// through sqlx's own decoding, mismatches fail there).
+    pub(super) fn for_column(column: &Column, found: &PgTypeInfo) -> Option<Decoder> {
+        let name = found.name();
+        let integer = matches!(name, "INT2" | "INT4" | "INT8");
+        let timestamp = matches!(name, "TIMESTAMP" | "TIMESTAMPTZ");
+        // An enum's type is known only by its name, so enums are cast to text in SQL.
+        let text = matches!(name, "TEXT" | "VARCHAR" | "CHAR" | "BPCHAR" | "NAME")
+            || name.eq_ignore_ascii_case("citext");
         Some(match column.kind {
-            ColumnType::Text
-                if matches!(found, "TEXT" | "VARCHAR" | "CHAR" | "BPCHAR" | "NAME") =>
-            {
-                Decoder::Text
-            }
+            ColumnType::Text if text => Decoder::Text,
+            ColumnType::Text if name == "UUID" => Decoder::Uuid,
             ColumnType::Text if integer => Decoder::TextFromInteger,
             ColumnType::Integer if integer => Decoder::Integer,
             ColumnType::Decimal | ColumnType::Money | ColumnType::Percent if integer => {
                 Decoder::MinorUnits
             }
-            ColumnType::Boolean if found == "BOOL" => Decoder::Boolean,
-            ColumnType::Date if found == "DATE" => Decoder::Date,
+            ColumnType::Boolean if name == "BOOL" => Decoder::Boolean,
+            ColumnType::Date if name == "DATE" => Decoder::Date,
             ColumnType::Date if timestamp => Decoder::DateOfTimestamp,
             ColumnType::Datetime if timestamp => Decoder::DateTime,
             _ => return None,
@@ -91,6 +97,11 @@ impl Decoder {
                 std::str::from_utf8(bytes)
                     .map_err(|_| invalid("text that is not UTF-8"))?
                     .to_owned(),
+            ),
+            Decoder::Uuid => Cell::Text(
+                uuid::Uuid::from_slice(bytes)
+                    .map_err(|_| invalid("a uuid of unexpected size"))?
+                    .to_string(),
             ),
             Decoder::TextFromInteger => Cell::Text(integer()?.to_string()),
             Decoder::Integer => Cell::Integer(integer()?),
@@ -193,10 +204,11 @@ mod tests {
     #[test]
     fn numeric_and_floating_point_values_are_left_to_sqlx() {
         let money = column(ColumnType::Money, 2);
-        assert_eq!(Decoder::for_column(&money, "NUMERIC"), None);
-        assert_eq!(Decoder::for_column(&money, "FLOAT8"), None);
+        let of = PgTypeInfo::with_name;
+        assert_eq!(Decoder::for_column(&money, &of("NUMERIC")), None);
+        assert_eq!(Decoder::for_column(&money, &of("FLOAT8")), None);
         assert_eq!(
-            Decoder::for_column(&money, "INT8"),
+            Decoder::for_column(&money, &of("INT8")),
             Some(Decoder::MinorUnits)
         );
     }

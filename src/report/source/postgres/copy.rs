@@ -15,9 +15,7 @@
 use std::fmt::Write as _;
 
 use sqlx::postgres::{PgConnection, PgTypeInfo};
-use sqlx::{
-    AssertSqlSafe, Column as _, Executor as _, SqlSafeStr as _, Statement as _, TypeInfo as _,
-};
+use sqlx::{AssertSqlSafe, Column as _, Executor as _, SqlSafeStr as _, Statement as _};
 
 use super::binary::Decoder;
 use crate::catalog::BindValue;
@@ -72,7 +70,7 @@ pub(super) async fn plan(
     }
     let mut decoders = Vec::with_capacity(query.selected.len());
     for &index in query.selected {
-        match Decoder::for_column(&query.columns[index], found[index].type_info().name()) {
+        match Decoder::for_column(&query.columns[index], found[index].type_info()) {
             Some(decoder) => decoders.push((index, decoder)),
             None => return Ok(None),
         }

@@ -86,28 +86,42 @@ async fn copy_rows(
     rows.finish().await
 }
 
+/// Value `index` of `row` when it is an integer of any width; `None` for other types.
+fn integer(row: &PgRow, index: usize) -> Result<Option<i64>, sqlx::Error> {
+    Ok(match row.column(index).type_info().name() {
+        "INT8" => Some(row.try_get::<i64, _>(index)?),
+        "INT4" => Some(i64::from(row.try_get::<i32, _>(index)?)),
+        "INT2" => Some(i64::from(row.try_get::<i16, _>(index)?)),
+        _ => None,
+    })
+}
+
+/// The tenant id in the first column of `row`: `integer`, `bigint` and `smallint`
+/// alike, as application schemas declare it.
+pub(super) fn integer_id(row: &PgRow) -> Result<i64, SourceError> {
+    integer(row, 0)?.ok_or_else(|| SourceError::Decode {
+        column: "tenants.id".into(),
+        expected: ColumnType::Integer,
+        found: format!("a {} value", row.column(0).type_info().name()),
+    })
+}
+
 /// PostgreSQL columns have one static type each; decode by it.
 fn decode(row: &PgRow, index: usize, column: &Column) -> Result<Cell, SourceError> {
     let raw = row.try_get_raw(index)?;
     if raw.is_null() {
         return Ok(Cell::Null);
     }
-    let found = row.column(index).type_info().name().to_owned();
+    let type_info = row.column(index).type_info();
+    let found = type_info.name().to_owned();
     // The types both read paths share decode in one place, so they give the same cells.
     if raw.format() == PgValueFormat::Binary
-        && let Some(decoder) = Decoder::for_column(column, &found)
+        && let Some(decoder) = Decoder::for_column(column, type_info)
     {
         let bytes = raw.as_bytes().map_err(sqlx::Error::Decode)?;
         return decoder.decode(bytes, column);
     }
-    let integer = || -> Result<Option<i64>, sqlx::Error> {
-        Ok(match found.as_str() {
-            "INT8" => Some(row.try_get::<i64, _>(index)?),
-            "INT4" => Some(i64::from(row.try_get::<i32, _>(index)?)),
-            "INT2" => Some(i64::from(row.try_get::<i16, _>(index)?)),
-            _ => None,
-        })
-    };
+    let integer = || integer(row, index);
     let mismatch = || decode_error(column, format!("a {found} value"));
     Ok(match column.kind {
         ColumnType::Text => match found.as_str() {
@@ -126,14 +140,14 @@ fn decode(row: &PgRow, index: usize, column: &Column) -> Result<Cell, SourceErro
                 }
                 Cell::Decimal(value)
             }
-            "FLOAT8" | "FLOAT4" => {
-                let value: f64 = if found == "FLOAT8" {
-                    row.try_get(index)?
-                } else {
-                    f64::from(row.try_get::<f32, _>(index)?)
-                };
-                Cell::Decimal(Decimal::from_f64(value).ok_or_else(mismatch)?)
-            }
+            // A float becomes the shortest decimal that reads back as the same float
+            // of its own width: a `real` 0.1 is 0.1, not the 0.100000001 of its f64.
+            "FLOAT8" => Cell::Decimal(
+                Decimal::from_f64(row.try_get::<f64, _>(index)?).ok_or_else(mismatch)?,
+            ),
+            "FLOAT4" => Cell::Decimal(
+                Decimal::from_f32(row.try_get::<f32, _>(index)?).ok_or_else(mismatch)?,
+            ),
             _ => Cell::Decimal(Decimal::new(integer()?.ok_or_else(mismatch)?, column.scale)),
         },
         ColumnType::Date => match found.as_str() {
