@@ -523,7 +523,8 @@ async fn render_with(
     use std::sync::Arc;
     use std::sync::atomic::AtomicU64;
     let params = reporter
-        .resolve_params(report, &serde_json::Map::new())
+        .resolve_params_for_tenant(report, "acme", &serde_json::Map::new())
+        .await
         .ok()?;
     let request = quire::report::ReportRequest {
         report: report.into(),
@@ -721,7 +722,8 @@ async fn an_application_schema_with_integer_ids_and_every_common_type_renders_on
         tenant: "acme".into(),
         format: Format::Csv,
         params: fast
-            .resolve_params("own_mistyped", &serde_json::Map::new())
+            .resolve_params_for_tenant("own_mistyped", "acme", &serde_json::Map::new())
+            .await
             .unwrap(),
         options: quire::writer::OutputOptions::default(),
     };

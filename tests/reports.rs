@@ -81,7 +81,11 @@ impl Fixture {
         let serde_json::Value::Object(input) = params else {
             panic!("params are an object")
         };
-        let params = self.reporter.resolve_params(report, &input).unwrap();
+        let params = self
+            .reporter
+            .resolve_params_for_tenant(report, TENANT, &input)
+            .await
+            .unwrap();
         let request = ReportRequest {
             report: report.into(),
             tenant: TENANT.into(),
@@ -585,7 +589,8 @@ async fn the_copy_fast_path_writes_the_same_bytes_as_the_row_path() {
             let mut files = Vec::new();
             for (path, reporter) in [("fast", &f.reporter), ("rows", &rows_only)] {
                 let params = reporter
-                    .resolve_params(&report, &serde_json::Map::new())
+                    .resolve_params_for_tenant(&report, TENANT, &serde_json::Map::new())
+                    .await
                     .unwrap();
                 let request = ReportRequest {
                     report: report.clone(),
@@ -621,4 +626,81 @@ async fn the_copy_fast_path_writes_the_same_bytes_as_the_row_path() {
         copied.contains("invoices") && copied.len() >= 5,
         "fast path taken by {copied:?}"
     );
+}
+
+/// Three tenants on either side of the date line, and one whose zone is not a zone.
+const ZONED_TENANTS: &str = "INSERT INTO tenants (id, slug, name, currency, timezone) VALUES \
+    (21, 'kiwi', 'Kiwi', 'NZD', 'Pacific/Auckland'), \
+    (22, 'angeleno', 'Angeleno', 'USD', 'America/Los_Angeles'), \
+    (23, 'martian', 'Martian', 'USD', 'Mars/Olympus_Mons')";
+
+/// `:today` and a date-range preset, as a report sees them.
+const DATES_REPORT: &str = r#"
+name = "dates"
+title = "Dates"
+params = [{ name = "period", type = "date_range", default = "this_month" }]
+columns = [
+    { name = "today", type = "date" },
+    { name = "first", type = "date" },
+    { name = "last", type = "date" },
+]
+tenant_timezone_sql = "SELECT timezone FROM tenants WHERE id = :tenant"
+sql = "SELECT :today AS today, :start_date AS first, :end_date AS last FROM tenants WHERE id = :tenant"
+"#;
+
+#[tokio::test]
+async fn today_and_presets_are_the_tenants_own_dates_on_each_side_of_the_date_line() {
+    for db in TestDb::each().await {
+        db.run_script(ZONED_TENANTS).await;
+        let catalog =
+            Catalog::from_texts([("dates.toml".to_owned(), DATES_REPORT.to_owned())]).unwrap();
+        let source = Db::connect_reports(&db.url, 2).await.unwrap();
+        // 23:30 UTC on the last day of January: already 1 February in Auckland, still
+        // the afternoon of 31 January in Los Angeles.
+        let late = Clock::Fixed("2026-01-31T23:30:00Z".parse().unwrap());
+        let reporter = Reporter::new(Arc::new(catalog), source.clone(), late);
+        for (tenant, dates) in [
+            ("kiwi", ["2026-02-01", "2026-02-01", "2026-02-28"]),
+            ("angeleno", ["2026-01-31", "2026-01-01", "2026-01-31"]),
+        ] {
+            let params = reporter
+                .resolve_params_for_tenant("dates", tenant, &serde_json::Map::new())
+                .await
+                .unwrap();
+            let request = ReportRequest {
+                report: "dates".into(),
+                tenant: tenant.into(),
+                format: Format::Csv,
+                params,
+                options: OutputOptions::default(),
+            };
+            let out = db.dir().join(format!("{tenant}.csv"));
+            reporter
+                .render(
+                    &request,
+                    &out,
+                    &CancellationToken::new(),
+                    Arc::new(AtomicU64::new(0)),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                std::fs::read_to_string(&out).unwrap(),
+                format!("today,first,last\r\n{}\r\n", dates.join(",")),
+                "{tenant} on {}",
+                db.url
+            );
+        }
+        // A zone that is not an IANA name is refused, naming it, before any run exists.
+        let refused = reporter
+            .resolve_params_for_tenant("dates", "martian", &serde_json::Map::new())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            refused,
+            "the tenant's time zone \"Mars/Olympus_Mons\" is not an IANA time zone name"
+        );
+        source.close().await;
+    }
 }

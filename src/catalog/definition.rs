@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::params::{END_DATE, ParamSpec, ParamType, START_DATE};
-use super::sql::{self, BoundSql};
+use super::sql::{self, BoundSql, Dialects};
 use crate::db::Dialect;
 
 /// The parameters every query may use without declaring them.
@@ -104,9 +104,11 @@ pub struct Report {
     #[serde(skip)]
     pub timeout: Duration,
     #[serde(skip)]
-    sql_sqlite: BoundSql,
+    sql: Dialects<BoundSql>,
+    /// The query that returns the tenant's IANA time zone from `:tenant`; `None`: the
+    /// tenant's dates are UTC's.
     #[serde(skip)]
-    sql_postgres: BoundSql,
+    tenant_timezone_sql: Option<Dialects<BoundSql>>,
 }
 
 /// A definition file that cannot be used: names the file and the field.
@@ -144,6 +146,8 @@ struct RawReport {
     sql_postgres: Option<String>,
     #[serde(default)]
     sql_sqlite: Option<String>,
+    #[serde(default)]
+    tenant_timezone_sql: Option<String>,
 }
 
 /// A parameter as written; the fields that belong to its type are checked after parsing
@@ -338,24 +342,31 @@ impl Report {
                 }
                 Ok(bound)
             };
-        let sql_sqlite = bind(
-            if raw.sql_sqlite.is_some() {
-                "sql_sqlite"
-            } else {
-                "sql"
-            },
-            Dialect::Sqlite,
-            raw.sql_sqlite.as_deref().unwrap_or(&raw.sql),
-        )?;
-        let sql_postgres = bind(
-            if raw.sql_postgres.is_some() {
-                "sql_postgres"
-            } else {
-                "sql"
-            },
-            Dialect::Postgres,
-            raw.sql_postgres.as_deref().unwrap_or(&raw.sql),
-        )?;
+        let sql = Dialects::try_each(|dialect| {
+            let (field, own) = match dialect {
+                Dialect::Sqlite => ("sql_sqlite", &raw.sql_sqlite),
+                Dialect::Postgres => ("sql_postgres", &raw.sql_postgres),
+            };
+            match own {
+                Some(text) => bind(field, dialect, text),
+                None => bind("sql", dialect, &raw.sql),
+            }
+        })?;
+
+        let tenant_timezone_sql = match &raw.tenant_timezone_sql {
+            None => None,
+            Some(text) => Some(Dialects::try_each(|dialect| {
+                let field = "tenant_timezone_sql";
+                let bound = sql::rewrite(text, dialect).map_err(|e| error(field, e.to_string()))?;
+                match bound.names.iter().find(|name| *name != "tenant") {
+                    Some(other) => Err(error(
+                        field,
+                        format!(":{other} is not known here; the query binds only :tenant"),
+                    )),
+                    None => Ok(bound),
+                }
+            })?),
+        };
 
         Ok(Report {
             name: raw.name,
@@ -367,17 +378,19 @@ impl Report {
             overlap_wait,
             max_attempts,
             timeout,
-            sql_sqlite,
-            sql_postgres,
+            sql,
+            tenant_timezone_sql,
         })
+    }
+
+    /// The query of the tenant's time zone in `dialect`, if the definition names one.
+    pub fn tenant_timezone_sql(&self, dialect: Dialect) -> Option<&BoundSql> {
+        Some(self.tenant_timezone_sql.as_ref()?.get(dialect))
     }
 
     /// The query in `dialect`, with numbered placeholders.
     pub fn sql(&self, dialect: Dialect) -> &BoundSql {
-        match dialect {
-            Dialect::Sqlite => &self.sql_sqlite,
-            Dialect::Postgres => &self.sql_postgres,
-        }
+        self.sql.get(dialect)
     }
 
     /// The declared column names, in declaration order.

@@ -23,6 +23,33 @@ pub enum SqlError {
     Unterminated(&'static str),
 }
 
+/// One query written for each SQL dialect.
+#[derive(Debug, Clone)]
+pub struct Dialects<T> {
+    /// The SQLite text.
+    pub sqlite: T,
+    /// The PostgreSQL text.
+    pub postgres: T,
+}
+
+impl<T> Dialects<T> {
+    /// Builds each dialect's value with `make`, stopping at the first error.
+    pub fn try_each<E>(mut make: impl FnMut(Dialect) -> Result<T, E>) -> Result<Dialects<T>, E> {
+        Ok(Dialects {
+            sqlite: make(Dialect::Sqlite)?,
+            postgres: make(Dialect::Postgres)?,
+        })
+    }
+
+    /// The value for `dialect`.
+    pub fn get(&self, dialect: Dialect) -> &T {
+        match dialect {
+            Dialect::Sqlite => &self.sqlite,
+            Dialect::Postgres => &self.postgres,
+        }
+    }
+}
+
 /// Rewrites every `:name` of `sql` to `$n` (PostgreSQL) or `?n` (SQLite); one number
 /// per distinct name, so a parameter used twice is bound once.
 ///

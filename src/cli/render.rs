@@ -96,7 +96,12 @@ pub async fn run(settings: &Settings, args: RenderArgs, json: bool) -> anyhow::R
     let reporter = Reporter::new(catalog, source, clock);
     let wanted = args.report;
     let params = reporter
-        .resolve_params(wanted.report.as_str(), &wanted.params_json())
+        .resolve_params_for_tenant(
+            wanted.report.as_str(),
+            wanted.tenant.as_str(),
+            &wanted.params_json(),
+        )
+        .await
         .map_err(usage)?;
     let out = args.out.unwrap_or_else(|| {
         PathBuf::from(format!(

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
+use chrono_tz::Tz;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -52,6 +54,10 @@ pub enum ReportError {
     /// Building took longer than the report's timeout, which it holds.
     #[error("the report did not finish within its timeout of {0:?}")]
     TimedOut(std::time::Duration),
+    /// The tenant's time zone, as the definition's `tenant_timezone_sql` returns it, is
+    /// not an IANA time zone name.
+    #[error("the tenant's time zone {0:?} is not an IANA time zone name")]
+    UnknownTimeZone(String),
     /// The writer or publishing task panicked or was aborted; holds its message.
     #[error("the writer thread failed: {0}")]
     WriterPanicked(String),
@@ -76,6 +82,7 @@ impl ReportError {
             ReportError::UnknownReport(_)
             | ReportError::UnknownTenant(_)
             | ReportError::InvalidParams(_)
+            | ReportError::UnknownTimeZone(_)
             | ReportError::Cancelled => false,
         }
     }
@@ -114,12 +121,12 @@ pub struct Reporter {
     source: Db,
     clock: Clock,
     copy: bool,
-    /// Tenants seen to exist, and when. Every enqueue checks its tenant, and tenants
-    /// are rarely deleted: a deleted one is still accepted for up to
+    /// Tenants seen to exist: their id, and when. Every enqueue checks its tenant, and
+    /// tenants are rarely deleted: a deleted one is still accepted for up to
     /// [`KNOWN_TENANT_TTL`], and its run then ends `discarded`, as any run whose tenant
     /// went away before it ran. Unknown tenants are not remembered, so a new tenant is
     /// accepted at once.
-    known_tenants: Arc<Mutex<HashMap<String, Instant>>>,
+    known_tenants: Arc<Mutex<HashMap<String, (Instant, i64)>>>,
 }
 
 impl Reporter {
@@ -157,8 +164,8 @@ impl Reporter {
             .ok_or_else(|| ReportError::UnknownReport(name.to_owned()))
     }
 
-    /// Validates request parameters and resolves them (defaults, presets) to the
-    /// canonical form a run stores.
+    /// Validates request parameters and resolves them (defaults, presets against
+    /// `today`, the tenant's date) to the canonical form a run stores.
     ///
     /// # Errors
     /// An unknown report, or every invalid parameter.
@@ -166,15 +173,53 @@ impl Reporter {
         &self,
         report: &str,
         input: &serde_json::Map<String, serde_json::Value>,
+        today: NaiveDate,
     ) -> Result<ResolvedParams, ReportError> {
         let report = self.report(report)?;
-        params::resolve(
-            &report.params,
-            &report.column_names(),
-            input,
-            self.clock.today(),
-        )
-        .map_err(ReportError::InvalidParams)
+        params::resolve(&report.params, &report.column_names(), input, today)
+            .map_err(ReportError::InvalidParams)
+    }
+
+    /// [`Reporter::resolve_params`] against the date of the tenant `slug` (UTC's for a
+    /// tenant that does not exist: its request fails on the tenant anyway).
+    ///
+    /// # Errors
+    /// An unknown report, every invalid parameter, or the tenant's time zone unknown.
+    pub async fn resolve_params_for_tenant(
+        &self,
+        report: &str,
+        slug: &str,
+        input: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ResolvedParams, ReportError> {
+        let today = match self.known_tenant_id(slug).await? {
+            Some(id) => self.tenant_today(report, id).await?,
+            None => self.clock.today(),
+        };
+        self.resolve_params(report, input, today)
+    }
+
+    /// Today's date for the tenant `tenant_id`, in the time zone `report`'s
+    /// `tenant_timezone_sql` returns for it; UTC's when the definition names no such
+    /// query or it returns nothing.
+    ///
+    /// # Errors
+    /// An unknown report, the query failing, or a zone that is not an IANA name.
+    pub async fn tenant_today(
+        &self,
+        report: &str,
+        tenant_id: i64,
+    ) -> Result<NaiveDate, ReportError> {
+        let report = self.report(report)?;
+        let Some(sql) = report.tenant_timezone_sql(self.source.dialect()) else {
+            return Ok(self.clock.today());
+        };
+        let zone = match source::tenant_timezone(&self.source, sql, tenant_id).await? {
+            None => Tz::UTC,
+            Some(name) => name
+                .parse()
+                .map_err(|_| ReportError::UnknownTimeZone(name))?,
+        };
+        Ok(self.clock.today_in(zone))
     }
 
     /// Whether the tenant `slug` exists, as far as accepting a run for it goes: a
@@ -183,23 +228,32 @@ impl Reporter {
     /// # Errors
     /// When the database cannot be queried.
     pub async fn tenant_exists(&self, slug: &str) -> Result<bool, SourceError> {
+        Ok(self.known_tenant_id(slug).await?.is_some())
+    }
+
+    /// The id `:tenant` binds for `slug`, looked up as [`Reporter::tenant_exists`]
+    /// looks: a tenant seen within [`KNOWN_TENANT_TTL`] is not looked up again.
+    ///
+    /// # Errors
+    /// When the database cannot be queried.
+    pub async fn known_tenant_id(&self, slug: &str) -> Result<Option<i64>, SourceError> {
         let recently_seen = self
             .known_tenants
             .lock()
             .expect("not poisoned")
             .get(slug)
-            .is_some_and(|at| at.elapsed() < KNOWN_TENANT_TTL);
-        if recently_seen {
-            return Ok(true);
+            .filter(|(at, _)| at.elapsed() < KNOWN_TENANT_TTL)
+            .map(|&(_, id)| id);
+        if recently_seen.is_some() {
+            return Ok(recently_seen);
         }
-        let exists = self.tenant_id(slug).await?.is_some();
+        let id = self.tenant_id(slug).await?;
         let mut known = self.known_tenants.lock().expect("not poisoned");
-        if exists {
-            known.insert(slug.to_owned(), Instant::now());
-        } else {
-            known.remove(slug);
-        }
-        Ok(exists)
+        match id {
+            Some(id) => known.insert(slug.to_owned(), (Instant::now(), id)),
+            None => known.remove(slug),
+        };
+        Ok(id)
     }
 
     /// The id `:tenant` binds for `slug`, if the tenant exists (always looked up).
@@ -256,7 +310,7 @@ impl Reporter {
             .tenant_id(&request.tenant)
             .await?
             .ok_or_else(|| ReportError::UnknownTenant(request.tenant.clone()))?;
-        let plan = self.plan(report, tenant_id, request);
+        let plan = self.plan(report, tenant_id, request).await?;
         let (sender, mut receiver) = mpsc::channel::<Vec<Vec<Cell>>>(CHANNEL_BATCHES);
         let collect = async {
             let mut rows = Vec::new();
@@ -271,11 +325,17 @@ impl Reporter {
         Ok(rows)
     }
 
-    /// The binds and output columns of `request`.
-    fn plan(&self, report: &Report, tenant_id: i64, request: &ReportRequest) -> Plan {
+    /// The binds and output columns of `request`; `:today` is the tenant's date.
+    async fn plan(
+        &self,
+        report: &Report,
+        tenant_id: i64,
+        request: &ReportRequest,
+    ) -> Result<Plan, ReportError> {
+        let today = self.tenant_today(&report.name, tenant_id).await?;
         let mut binds = params::bind_values(&report.params, &request.params);
         binds.insert("tenant".into(), BindValue::Integer(Some(tenant_id)));
-        binds.insert("today".into(), BindValue::Date(Some(self.clock.today())));
+        binds.insert("today".into(), BindValue::Date(Some(today)));
         let selected: Vec<usize> = match request.params.columns() {
             Some(names) => names
                 .iter()
@@ -283,7 +343,7 @@ impl Reporter {
                 .collect(),
             None => (0..report.columns.len()).collect(),
         };
-        Plan { binds, selected }
+        Ok(Plan { binds, selected })
     }
 
     async fn build(
@@ -296,7 +356,7 @@ impl Reporter {
         rows_written: Arc<AtomicU64>,
     ) -> Result<Rendered, ReportError> {
         let dialect = self.source.dialect();
-        let plan = self.plan(report, tenant_id, request);
+        let plan = self.plan(report, tenant_id, request).await?;
         let columns: Vec<_> = plan
             .selected
             .iter()

@@ -47,6 +47,7 @@ fn run_error(error: &ReportError) -> RunError {
             ("tenant_deleted", "the tenant no longer exists".to_owned())
         }
         ReportError::InvalidParams(_) => ("invalid_params", error.to_string()),
+        ReportError::UnknownTimeZone(_) => ("invalid_timezone", error.to_string()),
         ReportError::TimedOut(limit) => (
             "timeout",
             format!("the report did not finish within {limit:?}"),

@@ -260,7 +260,12 @@ impl Runs {
         let mut invalid = Vec::new();
         let params = match self
             .reporter
-            .resolve_params(request.report.as_str(), &request.params)
+            .resolve_params_for_tenant(
+                request.report.as_str(),
+                request.tenant.as_str(),
+                &request.params,
+            )
+            .await
         {
             Ok(params) => Some(params),
             Err(ReportError::UnknownReport(name)) => return Err(RunsError::UnknownReport(name)),
@@ -269,6 +274,10 @@ impl Runs {
                     error.field = format!("params.{}", error.field);
                     error
                 }));
+                None
+            }
+            Err(error @ ReportError::UnknownTimeZone(_)) => {
+                invalid.push(FieldError::new("tenant", error.to_string()));
                 None
             }
             Err(other) => return Err(RunsError::ReportSource(other)),

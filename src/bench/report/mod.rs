@@ -242,7 +242,9 @@ pub async fn run_phase(
         report: REPORT.into(),
         tenant: TENANT.into(),
         format,
-        params: reporter.resolve_params(REPORT, &serde_json::Map::new())?,
+        params: reporter
+            .resolve_params_for_tenant(REPORT, TENANT, &serde_json::Map::new())
+            .await?,
         options: OutputOptions::default(),
     };
     let mut copied = false;

@@ -11,6 +11,7 @@ use sqlx::{AssertSqlSafe, Row};
 use tokio::sync::mpsc;
 
 use super::query::{Batches, Query, SourceError, Streamed};
+use crate::catalog::sql::BoundSql;
 use crate::catalog::{BindValue, Column};
 use crate::db::Db;
 use crate::writer::Cell;
@@ -51,6 +52,47 @@ pub(super) async fn tenant_id(db: &Db, slug: &str) -> Result<Option<i64>, Source
             row.map(|row| postgres::integer_id(&row)).transpose()
         }
     }
+}
+
+/// The time zone `sql` (a definition's `tenant_timezone_sql`) returns for the tenant
+/// `tenant_id`; `None` for no row or a NULL.
+///
+/// # Errors
+/// When the query fails or returns something other than text.
+pub(super) async fn tenant_timezone(
+    db: &Db,
+    sql: &BoundSql,
+    tenant_id: i64,
+) -> Result<Option<String>, SourceError> {
+    let query = AssertSqlSafe(sql.text.clone());
+    let zone: Option<Option<String>> = match db {
+        Db::Sqlite(pool) => {
+            bind_tenant(sqlx::query_scalar(query), sql, tenant_id)
+                .fetch_optional(pool)
+                .await?
+        }
+        Db::Postgres(pool) => {
+            bind_tenant(sqlx::query_scalar(query), sql, tenant_id)
+                .fetch_optional(pool)
+                .await?
+        }
+    };
+    Ok(zone.flatten())
+}
+
+/// `query` with `tenant_id` bound at every placeholder (the only name `sql` may use).
+fn bind_tenant<'q, DB: sqlx::Database, O>(
+    mut query: sqlx::query::QueryScalar<'q, DB, O, <DB as sqlx::Database>::Arguments>,
+    sql: &BoundSql,
+    tenant_id: i64,
+) -> sqlx::query::QueryScalar<'q, DB, O, <DB as sqlx::Database>::Arguments>
+where
+    i64: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+{
+    for _ in &sql.names {
+        query = query.bind(tenant_id);
+    }
+    query
 }
 
 /// The query with every named parameter bound in placeholder order.
