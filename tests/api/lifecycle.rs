@@ -85,12 +85,20 @@ async fn two_runs_of_one_tenant_with_tenant_overlap_both_complete_one_after_the_
         quick.started_at.unwrap() >= slow.finished_at.unwrap(),
         "one after the other"
     );
-    let counts = app.runs.queue.counts().await.unwrap();
+    // A run is completed in SQL just before its job is acked in Redis, where the ack
+    // releases its locks: wait for both acks.
+    let counts = crate::common::eventually(LIMIT, "both jobs are acked", || async {
+        let counts = app.runs.queue.counts().await.unwrap();
+        (counts.done() == 2).then_some(counts)
+    })
+    .await;
     // Each run holds its unique lock and the tenant's overlap lock, once per attempt.
     assert_eq!(counts.stat("locks_acquired"), 4);
     assert_eq!(counts.stat("locks_released"), 4);
     assert_eq!(counts.dead, 0);
-    drop(workers);
+    for worker in workers {
+        worker.stop().await;
+    }
     app.cleanup().await;
 }
 
