@@ -52,6 +52,9 @@ pub(crate) struct TestApp {
     pub http: reqwest::Client,
     pub storage: tempfile::TempDir,
     pub reports_dir: PathBuf,
+    /// `REPORTS_DATABASE_URL` of the processes [`TestApp::quire`] starts; `None`: the
+    /// app's own database.
+    pub reports_url: Option<String>,
     shutdown: CancellationToken,
     /// Every in-process worker holds a clone; once all are dropped, `workers_stopped`
     /// yields `None` (mini-redis's shutdown-complete channel).
@@ -127,6 +130,7 @@ pub(crate) async fn spawn_app_on(
         http: reqwest::Client::new(),
         storage,
         reports_dir,
+        reports_url: None,
         shutdown,
         workers_alive,
         workers_stopped,
@@ -204,7 +208,10 @@ impl TestApp {
         command
             .args(args)
             .env("DATABASE_URL", &self.db.url)
-            .env_remove("REPORTS_DATABASE_URL")
+            .env(
+                "REPORTS_DATABASE_URL",
+                self.reports_url.as_deref().unwrap_or(&self.db.url),
+            )
             .env("REDIS_URL", REDIS_URL)
             .env("QUIRE_PREFIX", &self.prefix)
             .env("QUIRE_REPORTS_DIR", &self.reports_dir)

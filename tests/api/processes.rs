@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::common::eventually;
+use crate::common::{POSTGRES_SERVER_URL, eventually};
 use crate::helpers::{Backend, QuireProcess, TestApp, body, spawn_app, worker_options};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -236,5 +236,69 @@ async fn quire_work_buries_a_noop_job_instead_of_running_it() {
     );
     assert!(!record.exists(), "the noop handler never ran");
     assert_eq!(worker.terminate().await, 0);
+    app.cleanup().await;
+}
+
+/// `REPORTS_DATABASE_URL` is only ever read: `quire run` builds a report through a role
+/// that may do nothing but `SELECT`, and that role is shown unable to write.
+#[tokio::test]
+async fn a_run_completes_when_the_report_database_role_can_only_select() {
+    let mut app = spawn_app(Backend::Postgres, &[]).await;
+    let database = app.db.url().rsplit('/').next().unwrap().to_owned();
+    let role = format!("quire_reader_{}", uuid::Uuid::now_v7().simple());
+    app.db
+        .run_script(&format!(
+            "CREATE ROLE {role} LOGIN;\n\
+             GRANT CONNECT ON DATABASE {database} TO {role};\n\
+             GRANT USAGE ON SCHEMA public TO {role};\n\
+             GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role};\n"
+        ))
+        .await;
+    let reader = format!(
+        "{}/{database}",
+        POSTGRES_SERVER_URL.replace("postgres@", &format!("{role}@"))
+    );
+    app.reports_url = Some(reader.clone());
+
+    let mut server = app.spawn_server(&["run"]).await;
+    let (status, answer) = app
+        .post_report_to(
+            &server.base_url,
+            &app.acme_key,
+            &body("clients", json!({})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let run = app
+        .finished_run(answer["id"].as_str().unwrap(), LIMIT)
+        .await;
+    assert_eq!(
+        run.status,
+        RunStatus::Completed,
+        "{:?}\n{}",
+        run.error,
+        server.log()
+    );
+    assert!(run.file.is_some_and(|file| file.rows > 0));
+    assert_eq!(server.terminate().await, 0);
+
+    // The role the reports were read through cannot write, so nothing was written.
+    let as_reader = quire::db::Db::connect(&reader, 1).await.unwrap();
+    let quire::db::Db::Postgres(pool) = &as_reader else {
+        unreachable!("a postgres:// URL opens PostgreSQL")
+    };
+    let refused = sqlx::query("DELETE FROM clients")
+        .execute(pool)
+        .await
+        .expect_err("a SELECT-only role cannot delete");
+    assert!(
+        refused.to_string().contains("permission denied"),
+        "{refused}"
+    );
+    as_reader.close().await;
+    app.db
+        .run_script(&format!("DROP OWNED BY {role};\nDROP ROLE {role};\n"))
+        .await;
     app.cleanup().await;
 }
