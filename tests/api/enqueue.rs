@@ -162,6 +162,21 @@ async fn bad_requests_get_the_documented_status_and_nothing_is_queued() {
             .collect();
         assert_eq!(fields, refused, "{invalid}");
     }
+    // A tenant whose time zone is not a zone cannot have its dates resolved.
+    app.db
+        .run_script("UPDATE tenants SET timezone = 'Mars/Olympus_Mons' WHERE slug = 'acme'")
+        .await;
+    let (status, invalid) = app
+        .post_report(&app.acme_key, &body("invoices", json!({})), None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{invalid}");
+    assert_eq!(
+        invalid["error"]["details"]["fields"],
+        json!([{
+            "field": "tenant",
+            "message": "the tenant's time zone \"Mars/Olympus_Mons\" is not an IANA time zone name"
+        }])
+    );
     let page = app
         .runs
         .store
