@@ -114,6 +114,9 @@ pub struct Rendered {
     pub copied: bool,
 }
 
+/// Tenants' time zones by report name and tenant id, with when each was read.
+type KnownZones = HashMap<(String, i64), (Instant, Tz)>;
+
 /// Builds reports from the report database.
 #[derive(Debug, Clone)]
 pub struct Reporter {
@@ -127,6 +130,9 @@ pub struct Reporter {
     /// went away before it ran. Unknown tenants are not remembered, so a new tenant is
     /// accepted at once.
     known_tenants: Arc<Mutex<HashMap<String, (Instant, i64)>>>,
+    /// Time zones read at enqueue, by report and tenant id, and when: trusted as long as
+    /// a known tenant. A run's own `:today` reads the zone afresh.
+    known_zones: Arc<Mutex<KnownZones>>,
 }
 
 impl Reporter {
@@ -139,6 +145,7 @@ impl Reporter {
             clock,
             copy: true,
             known_tenants: Arc::default(),
+            known_zones: Arc::default(),
         }
     }
 
@@ -192,10 +199,32 @@ impl Reporter {
         input: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<ResolvedParams, ReportError> {
         let today = match self.known_tenant_id(slug).await? {
-            Some(id) => self.tenant_today(report, id).await?,
+            Some(id) => self.clock.today_in(self.known_zone(report, id).await?),
             None => self.clock.today(),
         };
         self.resolve_params(report, input, today)
+    }
+
+    /// [`Reporter::tenant_zone`], remembered for [`KNOWN_TENANT_TTL`]: every enqueue
+    /// needs it, and zones rarely change.
+    async fn known_zone(&self, report: &str, tenant_id: i64) -> Result<Tz, ReportError> {
+        let key = (report.to_owned(), tenant_id);
+        let recent = self
+            .known_zones
+            .lock()
+            .expect("not poisoned")
+            .get(&key)
+            .filter(|(at, _)| at.elapsed() < KNOWN_TENANT_TTL)
+            .map(|&(_, zone)| zone);
+        if let Some(zone) = recent {
+            return Ok(zone);
+        }
+        let zone = self.tenant_zone(report, tenant_id).await?;
+        self.known_zones
+            .lock()
+            .expect("not poisoned")
+            .insert(key, (Instant::now(), zone));
+        Ok(zone)
     }
 
     /// Today's date for the tenant `tenant_id`, in the time zone `report`'s
@@ -209,17 +238,22 @@ impl Reporter {
         report: &str,
         tenant_id: i64,
     ) -> Result<NaiveDate, ReportError> {
+        Ok(self
+            .clock
+            .today_in(self.tenant_zone(report, tenant_id).await?))
+    }
+
+    /// The time zone `report`'s `tenant_timezone_sql` returns for the tenant
+    /// `tenant_id`; UTC without such a query, or when it returns nothing.
+    async fn tenant_zone(&self, report: &str, tenant_id: i64) -> Result<Tz, ReportError> {
         let report = self.report(report)?;
         let Some(sql) = report.tenant_timezone_sql(self.source.dialect()) else {
-            return Ok(self.clock.today());
+            return Ok(Tz::UTC);
         };
-        let zone = match source::tenant_timezone(&self.source, sql, tenant_id).await? {
-            None => Tz::UTC,
-            Some(name) => name
-                .parse()
-                .map_err(|_| ReportError::UnknownTimeZone(name))?,
-        };
-        Ok(self.clock.today_in(zone))
+        match source::tenant_timezone(&self.source, sql, tenant_id).await? {
+            None => Ok(Tz::UTC),
+            Some(name) => name.parse().map_err(|_| ReportError::UnknownTimeZone(name)),
+        }
     }
 
     /// Whether the tenant `slug` exists, as far as accepting a run for it goes: a
