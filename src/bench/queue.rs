@@ -128,7 +128,7 @@ impl QueueBench {
         // that blocks on the whole benchmark.
         tokio::spawn(worker.run(CancellationToken::new()))
             .await
-            .map_err(|error| BenchError::Invalid(format!("the worker panicked: {error}")))?;
+            .map_err(worker_panicked)?;
         let process = started.elapsed();
         let counts = queue.counts().await?;
         let done = counts.stats.get("done").copied().unwrap_or(0);
@@ -158,12 +158,22 @@ impl QueueBench {
         }
     }
 
-    /// Pushes one probe job at a time to an idle worker and times push → handler start.
-    async fn latency(&self, queue: &Queue) -> Result<Vec<Duration>, BenchError> {
-        let (started, mut starts) = mpsc::unbounded_channel();
-        let worker = Worker::builder(queue.clone(), self.worker_options(false))
+    /// A worker running probe jobs, and the starts its handler reports.
+    fn probe_worker(
+        &self,
+        queue: &Queue,
+        stop_when_empty: bool,
+    ) -> (Worker, mpsc::UnboundedReceiver<Instant>) {
+        let (started, starts) = mpsc::unbounded_channel();
+        let worker = Worker::builder(queue.clone(), self.worker_options(stop_when_empty))
             .handler(PROBE_KIND, Probe { started })
             .build();
+        (worker, starts)
+    }
+
+    /// Pushes one probe job at a time to an idle worker and times push → handler start.
+    async fn latency(&self, queue: &Queue) -> Result<Vec<Duration>, BenchError> {
+        let (worker, mut starts) = self.probe_worker(queue, false);
         let stop = CancellationToken::new();
         let running = tokio::spawn(worker.run(stop.clone()));
         // Let the worker start and settle into waiting for work.
@@ -194,9 +204,7 @@ impl QueueBench {
         latencies.sort();
         Ok(latencies)
     }
-}
 
-impl QueueBench {
     /// Times both stops, [`STOP_SAMPLES`] times each.
     async fn stops(&self, queue: &Queue) -> Result<(Vec<Duration>, Vec<Duration>), BenchError> {
         let mut when_empty = Vec::with_capacity(STOP_SAMPLES);
@@ -223,10 +231,7 @@ impl QueueBench {
             })
             .collect();
         queue.push_many(&jobs, Duration::ZERO).await?;
-        let (started, mut starts) = mpsc::unbounded_channel();
-        let worker = Worker::builder(queue.clone(), self.worker_options(true))
-            .handler(PROBE_KIND, Probe { started })
-            .build();
+        let (worker, mut starts) = self.probe_worker(queue, true);
         let exit = tokio::time::timeout(
             SAMPLE_TIMEOUT,
             tokio::spawn(worker.run(CancellationToken::new())),
@@ -235,7 +240,7 @@ impl QueueBench {
         .map_err(|_| {
             BenchError::Invalid(format!("the worker did not stop within {SAMPLE_TIMEOUT:?}"))
         })?
-        .map_err(|error| BenchError::Invalid(format!("the worker panicked: {error}")))?;
+        .map_err(worker_panicked)?;
         let returned = Instant::now();
         let mut last = None;
         let mut handled = 0;
@@ -260,10 +265,7 @@ impl QueueBench {
         queue: &Queue,
         sample: usize,
     ) -> Result<Duration, BenchError> {
-        let (started, mut starts) = mpsc::unbounded_channel();
-        let worker = Worker::builder(queue.clone(), self.worker_options(false))
-            .handler(PROBE_KIND, Probe { started })
-            .build();
+        let (worker, mut starts) = self.probe_worker(queue, false);
         let stop = CancellationToken::new();
         let running = tokio::spawn(worker.run(stop.clone()));
         let probe = Job::new(format!("idle{sample}"), PROBE_KIND, serde_json::Value::Null);
@@ -273,9 +275,7 @@ impl QueueBench {
         tokio::time::sleep(IDLE_GAP * 10).await;
         let signalled = Instant::now();
         stop.cancel();
-        let exit = running
-            .await
-            .map_err(|error| BenchError::Invalid(format!("the worker panicked: {error}")))?;
+        let exit = running.await.map_err(worker_panicked)?;
         let took = signalled.elapsed();
         match probed {
             Ok(Some(_)) if exit == Exit::Shutdown => Ok(took),
@@ -284,6 +284,11 @@ impl QueueBench {
             ))),
         }
     }
+}
+
+/// A worker task that did not return.
+fn worker_panicked(error: tokio::task::JoinError) -> BenchError {
+    BenchError::Invalid(format!("the worker panicked: {error}"))
 }
 
 /// Tells the latency and stop phases when each attempt's handler starts.
