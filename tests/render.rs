@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{TestDb, files_in};
+use common::{TestDb, files_in, render_report};
 use quire::catalog::Catalog;
 use quire::settings::ReportsSource;
 
@@ -514,35 +514,28 @@ FROM hostile WHERE tenant_id = :tenant ORDER BY id;
 
 /// Renders `report` for acme into `dir` and returns the file's bytes and whether the
 /// COPY fast path produced it.
+/// A report whose parameters need values is skipped (`None`).
 async fn render_with(
     reporter: &quire::report::Reporter,
     report: &str,
     format: quire::writer::Format,
     dir: &Path,
 ) -> Option<(Vec<u8>, bool)> {
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicU64;
-    let params = reporter
-        .resolve_params_for_tenant(report, "acme", &serde_json::Map::new())
-        .await
-        .ok()?;
-    let request = quire::report::ReportRequest {
-        report: report.into(),
-        tenant: "acme".into(),
-        format,
-        params,
-        options: quire::writer::OutputOptions::default(),
-    };
     let out = dir.join(format!("{report}.{format}"));
-    let rendered = reporter
-        .render(
-            &request,
-            &out,
-            &tokio_util::sync::CancellationToken::new(),
-            Arc::new(AtomicU64::new(0)),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{report}: {e}"));
+    let rendered = match render_report(
+        reporter,
+        report,
+        "acme",
+        &serde_json::Map::new(),
+        format,
+        &out,
+    )
+    .await
+    {
+        Ok(rendered) => rendered,
+        Err(quire::report::ReportError::InvalidParams(_)) => return None,
+        Err(e) => panic!("{report}: {e}"),
+    };
     Some((std::fs::read(&out).unwrap(), rendered.copied))
 }
 
@@ -717,24 +710,9 @@ async fn an_application_schema_with_integer_ids_and_every_common_type_renders_on
             .unwrap();
         assert!(ours == theirs, "own_texts.{format}: the two paths differ");
     }
-    let request = quire::report::ReportRequest {
-        report: "own_mistyped".into(),
-        tenant: "acme".into(),
-        format: Format::Csv,
-        params: fast
-            .resolve_params_for_tenant("own_mistyped", "acme", &serde_json::Map::new())
-            .await
-            .unwrap(),
-        options: quire::writer::OutputOptions::default(),
-    };
     let out = db.dir().join("mistyped.csv");
-    let refused = fast
-        .render(
-            &request,
-            &out,
-            &tokio_util::sync::CancellationToken::new(),
-            Arc::new(std::sync::atomic::AtomicU64::new(0)),
-        )
+    let no_params = serde_json::Map::new();
+    let refused = render_report(&fast, "own_mistyped", "acme", &no_params, Format::Csv, &out)
         .await
         .expect_err("a uuid is not an integer")
         .to_string();

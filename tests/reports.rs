@@ -5,18 +5,16 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use chrono::NaiveDate;
-use common::TestDb;
+use common::{TestDb, render_report};
 use quire::catalog::Catalog;
 use quire::clock::Clock;
 use quire::db::Db;
-use quire::report::{ReportRequest, Reporter};
+use quire::report::Reporter;
 use quire::seed::{DEFAULT_ANCHOR, SeedOptions};
-use quire::writer::{Format, OutputOptions};
+use quire::writer::Format;
 use rust_decimal::Decimal;
-use tokio_util::sync::CancellationToken;
 
 const TENANT: &str = "acme";
 
@@ -81,27 +79,8 @@ impl Fixture {
         let serde_json::Value::Object(input) = params else {
             panic!("params are an object")
         };
-        let params = self
-            .reporter
-            .resolve_params_for_tenant(report, TENANT, &input)
-            .await
-            .unwrap();
-        let request = ReportRequest {
-            report: report.into(),
-            tenant: TENANT.into(),
-            format: Format::Csv,
-            params,
-            options: OutputOptions::default(),
-        };
         let out = self.db.dir().join(format!("{report}.csv"));
-        let rendered = self
-            .reporter
-            .render(
-                &request,
-                &out,
-                &CancellationToken::new(),
-                Arc::new(AtomicU64::new(0)),
-            )
+        let rendered = render_report(&self.reporter, report, TENANT, &input, Format::Csv, &out)
             .await
             .unwrap_or_else(|e| panic!("{report}: {e}"));
         let bytes = std::fs::read(&out).unwrap();
@@ -588,25 +567,9 @@ async fn the_copy_fast_path_writes_the_same_bytes_as_the_row_path() {
         for format in [Format::Csv, Format::Xlsx] {
             let mut files = Vec::new();
             for (path, reporter) in [("fast", &f.reporter), ("rows", &rows_only)] {
-                let params = reporter
-                    .resolve_params_for_tenant(&report, TENANT, &serde_json::Map::new())
-                    .await
-                    .unwrap();
-                let request = ReportRequest {
-                    report: report.clone(),
-                    tenant: TENANT.into(),
-                    format,
-                    params,
-                    options: OutputOptions::default(),
-                };
                 let out = f.db.dir().join(format!("{report}-{path}.{format}"));
-                let rendered = reporter
-                    .render(
-                        &request,
-                        &out,
-                        &CancellationToken::new(),
-                        Arc::new(AtomicU64::new(0)),
-                    )
+                let no_params = serde_json::Map::new();
+                let rendered = render_report(reporter, &report, TENANT, &no_params, format, &out)
                     .await
                     .unwrap_or_else(|e| panic!("{report} {path}: {e}"));
                 if rendered.copied {
@@ -663,25 +626,9 @@ async fn today_and_presets_are_the_tenants_own_dates_on_each_side_of_the_date_li
             ("kiwi", ["2026-02-01", "2026-02-01", "2026-02-28"]),
             ("angeleno", ["2026-01-31", "2026-01-01", "2026-01-31"]),
         ] {
-            let params = reporter
-                .resolve_params_for_tenant("dates", tenant, &serde_json::Map::new())
-                .await
-                .unwrap();
-            let request = ReportRequest {
-                report: "dates".into(),
-                tenant: tenant.into(),
-                format: Format::Csv,
-                params,
-                options: OutputOptions::default(),
-            };
             let out = db.dir().join(format!("{tenant}.csv"));
-            reporter
-                .render(
-                    &request,
-                    &out,
-                    &CancellationToken::new(),
-                    Arc::new(AtomicU64::new(0)),
-                )
+            let no_params = serde_json::Map::new();
+            render_report(&reporter, "dates", tenant, &no_params, Format::Csv, &out)
                 .await
                 .unwrap();
             assert_eq!(

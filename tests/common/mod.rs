@@ -353,3 +353,33 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Renders `report` for `tenant` with the request parameters `input` into `out`, as a
+/// run does: parameters resolved in the tenant's dates, then the file built.
+pub(crate) async fn render_report(
+    reporter: &quire::report::Reporter,
+    report: &str,
+    tenant: &str,
+    input: &serde_json::Map<String, serde_json::Value>,
+    format: quire::writer::Format,
+    out: &Path,
+) -> Result<quire::report::Rendered, quire::report::ReportError> {
+    let params = reporter
+        .resolve_params_for_tenant(report, tenant, input)
+        .await?;
+    let request = quire::report::ReportRequest {
+        report: report.into(),
+        tenant: tenant.into(),
+        format,
+        params,
+        options: quire::writer::OutputOptions::default(),
+    };
+    reporter
+        .render(
+            &request,
+            out,
+            &tokio_util::sync::CancellationToken::new(),
+            std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        )
+        .await
+}
