@@ -23,7 +23,7 @@ use crate::writer::{Cell, Format, Layout, OutputOptions, RowWriter, WriteError};
 
 pub use query::{SourceError, is_transient_sql};
 
-/// How long a tenant seen to exist is taken to exist by [`Reporter::tenant_exists`].
+/// How long a tenant seen to exist is taken to exist by [`Reporter::known_tenant_id`].
 const KNOWN_TENANT_TTL: Duration = Duration::from_secs(30);
 
 /// Batches in flight between the query and the writer; bounds memory.
@@ -198,7 +198,22 @@ impl Reporter {
         slug: &str,
         input: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<ResolvedParams, ReportError> {
-        let today = match self.known_tenant_id(slug).await? {
+        let tenant_id = self.known_tenant_id(slug).await?;
+        self.resolve_params_for(report, tenant_id, input).await
+    }
+
+    /// [`Reporter::resolve_params`] against the date of the tenant `tenant_id` as
+    /// [`Reporter::known_tenant_id`] found it (`None`: UTC's).
+    ///
+    /// # Errors
+    /// An unknown report, every invalid parameter, or the tenant's time zone unknown.
+    pub async fn resolve_params_for(
+        &self,
+        report: &str,
+        tenant_id: Option<i64>,
+        input: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ResolvedParams, ReportError> {
+        let today = match tenant_id {
             Some(id) => self.clock.today_in(self.known_zone(report, id).await?),
             None => self.clock.today(),
         };
@@ -256,17 +271,8 @@ impl Reporter {
         }
     }
 
-    /// Whether the tenant `slug` exists, as far as accepting a run for it goes: a
+    /// The id `:tenant` binds for `slug`, as far as accepting a run for it goes: a
     /// tenant seen within [`KNOWN_TENANT_TTL`] is not looked up again.
-    ///
-    /// # Errors
-    /// When the database cannot be queried.
-    pub async fn tenant_exists(&self, slug: &str) -> Result<bool, SourceError> {
-        Ok(self.known_tenant_id(slug).await?.is_some())
-    }
-
-    /// The id `:tenant` binds for `slug`, looked up as [`Reporter::tenant_exists`]
-    /// looks: a tenant seen within [`KNOWN_TENANT_TTL`] is not looked up again.
     ///
     /// # Errors
     /// When the database cannot be queried.

@@ -258,13 +258,20 @@ impl Runs {
 
     async fn enqueue_to_the_end(&self, request: &RunRequest) -> Result<Enqueued, RunsError> {
         let mut invalid = Vec::new();
+        // An unknown report is refused before the report database is asked anything.
+        self.reporter
+            .report(request.report.as_str())
+            .map_err(|_| RunsError::UnknownReport(request.report.to_string()))?;
+        // Looked up once: the tenant's dates resolve the parameters, and an unknown
+        // tenant is refused with them.
+        let tenant_id = self
+            .reporter
+            .known_tenant_id(request.tenant.as_str())
+            .await
+            .map_err(|e| RunsError::ReportSource(e.into()))?;
         let params = match self
             .reporter
-            .resolve_params_for_tenant(
-                request.report.as_str(),
-                request.tenant.as_str(),
-                &request.params,
-            )
+            .resolve_params_for(request.report.as_str(), tenant_id, &request.params)
             .await
         {
             Ok(params) => Some(params),
@@ -282,12 +289,7 @@ impl Runs {
             }
             Err(other) => return Err(RunsError::ReportSource(other)),
         };
-        let tenant_known = self
-            .reporter
-            .tenant_exists(request.tenant.as_str())
-            .await
-            .map_err(|e| RunsError::ReportSource(e.into()))?;
-        if !tenant_known {
+        if tenant_id.is_none() {
             invalid.push(FieldError::new(
                 "tenant",
                 format!("unknown tenant {:?}", request.tenant),
