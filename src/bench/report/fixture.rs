@@ -5,7 +5,8 @@ use std::path::Path;
 
 use super::BenchDatabase;
 use crate::bench::BenchError;
-use crate::db::Db;
+use crate::db::{Db, Dialect};
+use crate::store::on_pool;
 
 /// The benchmark's report: nine invoice-like columns of every kind a report has.
 pub(super) const DEFINITION: &str = r#"
@@ -101,69 +102,43 @@ pub(super) async fn generate(url: &str, rows: u64) -> Result<(), BenchError> {
     db.migrate().await?;
     let clients = i64::try_from(CLIENTS.len()).unwrap_or(i64::MAX);
     let rows = i64::try_from(rows).unwrap_or(i64::MAX);
-    match &db {
-        Db::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            for sql in POSTGRES_TABLES {
-                sqlx::query(sqlx::AssertSqlSafe(*sql))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query(
-                "INSERT INTO tenants (id, slug, name, currency, timezone) \
-                 VALUES (1, $1, 'Bench', 'USD', 'UTC')",
-            )
-            .bind(TENANT)
-            .execute(&mut *tx)
-            .await?;
-            for (k, name) in (0i64..).zip(CLIENTS) {
-                sqlx::query("INSERT INTO bench_clients (k, name) VALUES ($1, $2)")
-                    .bind(k)
-                    .bind(*name)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query(POSTGRES_ROWS)
-                .bind(rows)
-                .bind(clients)
+    let (tables, generate_rows, analyze) = match db.dialect() {
+        Dialect::Postgres => (
+            POSTGRES_TABLES,
+            POSTGRES_ROWS,
+            "VACUUM ANALYZE bench_invoices",
+        ),
+        Dialect::Sqlite => (SQLITE_TABLES, SQLITE_ROWS, "ANALYZE"),
+    };
+    // `$n` placeholders, which SQLite accepts too.
+    on_pool!(&db, pool => {
+        let mut tx = pool.begin().await?;
+        for sql in tables {
+            sqlx::query(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO tenants (id, slug, name, currency, timezone) \
+             VALUES (1, $1, 'Bench', 'USD', 'UTC')",
+        )
+        .bind(TENANT)
+        .execute(&mut *tx)
+        .await?;
+        for (k, name) in (0i64..).zip(CLIENTS) {
+            sqlx::query("INSERT INTO bench_clients (k, name) VALUES ($1, $2)")
+                .bind(k)
+                .bind(*name)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
-            // Hint bits and statistics now, so the first measured read pays for neither.
-            sqlx::query("VACUUM ANALYZE bench_invoices")
-                .execute(pool)
-                .await?;
         }
-        Db::Sqlite(pool) => {
-            let mut tx = pool.begin().await?;
-            for sql in SQLITE_TABLES {
-                sqlx::query(sqlx::AssertSqlSafe(*sql))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query(
-                "INSERT INTO tenants (id, slug, name, currency, timezone) \
-                 VALUES (1, ?1, 'Bench', 'USD', 'UTC')",
-            )
-            .bind(TENANT)
+        sqlx::query(generate_rows)
+            .bind(rows)
+            .bind(clients)
             .execute(&mut *tx)
             .await?;
-            for (k, name) in (0i64..).zip(CLIENTS) {
-                sqlx::query("INSERT INTO bench_clients (k, name) VALUES (?1, ?2)")
-                    .bind(k)
-                    .bind(*name)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query(SQLITE_ROWS)
-                .bind(rows)
-                .bind(clients)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            sqlx::query("ANALYZE").execute(pool).await?;
-        }
-    }
+        tx.commit().await?;
+        // Hint bits and statistics now, so the first measured read pays for neither.
+        sqlx::query(analyze).execute(pool).await?;
+    });
     db.close().await;
     Ok(())
 }
