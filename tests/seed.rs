@@ -74,6 +74,8 @@ macro_rules! on_both_databases {
 }
 
 on_both_databases!(
+    migrate_and_seed_leave_an_application_database_alone,
+    seed_installs_the_demo_schema_into_an_empty_database_and_reseeds_it,
     the_same_seed_gives_identical_tables,
     seeding_twice_leaves_the_same_data_as_seeding_once,
     rows_added_after_seeding_get_fresh_ids_and_survive_a_new_seed,
@@ -84,6 +86,91 @@ on_both_databases!(
     hostile_strings_are_stored_intact,
     optional_columns_hold_nulls,
 );
+
+/// Runs the real `quire` binary with `DATABASE_URL` set to `url`, as an operator would.
+fn quire(url: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_quire"))
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", url)
+        .env("QUIRE_LOG", "warn")
+        .output()
+        .expect("run quire")
+}
+
+/// The tables whose names start with `quire_`.
+fn quire_tables(tables: &[String]) -> Vec<&str> {
+    tables
+        .iter()
+        .map(String::as_str)
+        .filter(|table| table.starts_with("quire_"))
+        .collect()
+}
+
+async fn migrate_and_seed_leave_an_application_database_alone(backend: Backend) {
+    let app_db = TestDb::empty(backend).await;
+    app_db
+        .run_script(
+            "CREATE TABLE tenants (id INTEGER PRIMARY KEY, company TEXT NOT NULL);\n\
+             INSERT INTO tenants VALUES (1, 'the app''s own');\n",
+        )
+        .await;
+
+    let migrated = quire(app_db.url(), &["migrate"]);
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let tables = app_db.tables().await;
+    let quire_own = quire_tables(&tables);
+    assert!(quire_own.contains(&"quire_runs"), "{tables:?}");
+    assert_eq!(
+        tables.len(),
+        quire_own.len() + 1,
+        "migrate created only quire_ tables beside the app's: {tables:?}"
+    );
+
+    let seeded = quire(app_db.url(), &["seed", "--tenants", "1", "--invoices", "5"]);
+    let stderr = String::from_utf8_lossy(&seeded.stderr);
+    assert!(!seeded.status.success(), "seed went ahead: {stderr}");
+    assert!(
+        stderr.contains("refusing to install the demo schema") && stderr.contains("(tenants)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        app_db.tables().await,
+        tables,
+        "the refused seed created tables"
+    );
+    assert_eq!(
+        app_db.rows("SELECT company FROM tenants").await,
+        vec![vec![Some("the app's own".to_owned())]]
+    );
+}
+
+async fn seed_installs_the_demo_schema_into_an_empty_database_and_reseeds_it(backend: Backend) {
+    let empty = TestDb::empty(backend).await;
+    for _ in 0..2 {
+        let seeded = quire(empty.url(), &["seed", "--tenants", "2", "--invoices", "5"]);
+        assert!(
+            seeded.status.success(),
+            "{}",
+            String::from_utf8_lossy(&seeded.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&seeded.stdout), "acme\nglobex\n");
+    }
+    let tables = empty.tables().await;
+    for table in TABLES {
+        assert!(tables.iter().any(|t| t == table), "{table} in {tables:?}");
+    }
+    assert_eq!(
+        quire_tables(&tables),
+        ["quire_demo_migrations"],
+        "seeding wrote no quire state"
+    );
+    assert_eq!(empty.scalar("SELECT COUNT(*) FROM tenants").await, 2);
+}
 
 async fn the_same_seed_gives_identical_tables(backend: Backend) {
     let first = seeded(backend, &typical()).await;

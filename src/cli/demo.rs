@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::client::{Client, ReportOrder};
+use crate::clock::Clock;
 use crate::runs::REPORT_QUEUE;
 use crate::seed::SeedOptions;
 use crate::settings::Settings;
@@ -32,7 +33,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     // Redis first: without it nothing else is worth creating.
     drop(super::open_queue(settings).await?);
     let connected = App::connect(settings).await?;
-    let tenants = demo_tenants(&connected.runs.store).await?;
+    let tenants = demo_tenants(settings, connected.runs.store.clock()).await?;
     let (listener, public_url) = listen(settings).await?;
     let app = App::new(connected.runs, public_url.clone());
     let runs = &app.runs;
@@ -62,12 +63,15 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Two tenants to report on, seeded on first use.
-async fn demo_tenants(store: &crate::store::Store) -> anyhow::Result<Vec<String>> {
-    let existing: Vec<String> = crate::store::on_pool!(store.db(), pool => {
+/// Two tenants to report on, seeded into the report database on first use.
+async fn demo_tenants(settings: &Settings, clock: Clock) -> anyhow::Result<Vec<String>> {
+    let db = super::seed::open_report_database(settings).await?;
+    crate::seed::install_schema(&db).await?;
+    let existing: Vec<String> = crate::store::on_pool!(&db, pool => {
         sqlx::query_scalar("SELECT slug FROM tenants ORDER BY id LIMIT 2").fetch_all(pool).await
     })?;
     if existing.len() == 2 {
+        db.close().await;
         return Ok(existing);
     }
     eprintln!("quire demo: seeding demo invoicing data…");
@@ -75,10 +79,12 @@ async fn demo_tenants(store: &crate::store::Store) -> anyhow::Result<Vec<String>
     let options = SeedOptions {
         tenants: 2,
         invoices_per_tenant: 2_000,
-        anchor: store.clock().today(),
+        anchor: clock.today(),
         ..SeedOptions::default()
     };
-    Ok(crate::seed::seed(store.db(), &options).await?)
+    let slugs = crate::seed::seed(&db, &options).await?;
+    db.close().await;
+    Ok(slugs)
 }
 
 /// Listens on QUIRE_BIND, or on a free port when that one is taken.

@@ -1,8 +1,10 @@
 //! `quire seed`: load deterministic demo invoicing data.
 
+use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::Args;
 
+use crate::db::Db;
 use crate::seed::SeedOptions;
 use crate::settings::Settings;
 
@@ -24,20 +26,23 @@ pub struct SeedArgs {
     pub anchor: NaiveDate,
 }
 
-/// Migrates, seeds, and prints the tenant slugs created, one a line (or as JSON). Tenants that
-/// already exist under those slugs are replaced.
+/// Seeds the report database (REPORTS_DATABASE_URL, which defaults to DATABASE_URL)
+/// and prints the tenant slugs created, one a line (or as JSON). Tenants that already
+/// exist under those slugs are replaced.
 ///
 /// # Errors
-/// When the database cannot be reached or written.
+/// When the database cannot be reached or written, or holds tables of its own.
 pub async fn run(settings: &Settings, args: SeedArgs, json: bool) -> anyhow::Result<()> {
-    let db = super::open_database(settings).await?;
+    let db = open_report_database(settings).await?;
     let options = SeedOptions {
         tenants: args.tenants,
         invoices_per_tenant: args.invoices,
         seed: args.seed,
         anchor: args.anchor,
     };
-    let slugs = crate::seed::seed(&db, &options).await?;
+    let slugs = crate::seed::seed(&db, &options)
+        .await
+        .context("seeding REPORTS_DATABASE_URL")?;
     db.close().await;
     if json {
         println!("{}", serde_json::json!({ "tenants": slugs }));
@@ -47,4 +52,20 @@ pub async fn run(settings: &Settings, args: SeedArgs, json: bool) -> anyhow::Res
         }
     }
     Ok(())
+}
+
+/// The report database, opened for writing: seeding the demo data is the one write quire
+/// ever makes there.
+///
+/// # Errors
+/// When it cannot be reached.
+pub(crate) async fn open_report_database(settings: &Settings) -> anyhow::Result<Db> {
+    Db::connect(&settings.reports_database_url, 4)
+        .await
+        .with_context(|| {
+            format!(
+                "opening REPORTS_DATABASE_URL {}",
+                super::redact(&settings.reports_database_url)
+            )
+        })
 }

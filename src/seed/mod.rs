@@ -74,9 +74,44 @@ pub enum SeedError {
     /// A statement failed in the target database.
     #[error("writing demo data failed: {0}")]
     Sql(#[from] sqlx::Error),
+    /// The database holds tables quire did not create, so it is someone's own database:
+    /// the demo schema is not put beside them.
+    #[error(
+        "refusing to install the demo schema into a database that holds tables quire did \
+         not create ({}); seed an empty database instead",
+        .0.join(", ")
+    )]
+    ForeignTables(Vec<String>),
+    /// The demo schema could not be installed.
+    #[error("installing the demo schema failed: {0}")]
+    Schema(#[from] crate::db::DbError),
 }
 
-/// Generates the demo data and returns the tenant slugs it created, in order.
+/// Installs or updates the demo invoicing schema in `db`, unless `db` holds tables
+/// that are neither quire's own (`quire_*`) nor the demo schema it installed before.
+///
+/// # Errors
+/// [`SeedError::ForeignTables`] for such a database; otherwise when it cannot be
+/// read or migrated.
+pub async fn install_schema(db: &Db) -> Result<(), SeedError> {
+    let schema = &crate::db::DEMO_SCHEMA;
+    let tables = db.table_names().await?;
+    // The demo schema's history table marks a database whose demo tables quire made.
+    if !tables.iter().any(|table| table == schema.history_table()) {
+        let foreign: Vec<String> = tables
+            .into_iter()
+            .filter(|table| !table.starts_with("quire_"))
+            .collect();
+        if !foreign.is_empty() {
+            return Err(SeedError::ForeignTables(foreign));
+        }
+    }
+    db.apply(schema).await?;
+    Ok(())
+}
+
+/// Installs the demo schema ([`install_schema`]), generates the demo data and returns
+/// the tenant slugs it created, in order.
 ///
 /// Seeding is repeatable in place: a tenant whose slug already exists is deleted with
 /// all its data and generated again, so running it twice leaves what running it once
@@ -90,6 +125,7 @@ pub enum SeedError {
 /// # Errors
 /// When the database cannot be written.
 pub async fn seed(db: &Db, options: &SeedOptions) -> Result<Vec<String>, SeedError> {
+    install_schema(db).await?;
     let tenants: Vec<_> = (0..options.tenants as usize).map(profile::tenant).collect();
     let slugs: Vec<String> = tenants.iter().map(|(slug, _)| slug.clone()).collect();
     let (mut writer, ids) = Writer::start(db, &slugs).await?;

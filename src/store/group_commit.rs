@@ -206,7 +206,11 @@ mod tests {
             outcomes,
             ["inserted", "inserted", "UniqueViolation", "inserted"]
         );
-        for table in ["runs", "download_tokens", "idempotency_keys"] {
+        for table in [
+            "quire_runs",
+            "quire_download_tokens",
+            "quire_idempotency_keys",
+        ] {
             let rows: i64 =
                 sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
                     .fetch_one(pool)

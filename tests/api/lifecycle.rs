@@ -176,7 +176,7 @@ async fn a_job_whose_run_row_is_gone_is_dropped_and_a_new_request_is_accepted() 
     let (_, run) = app.post_report(&app.acme_key, &request, None).await;
     let id = run["id"].as_str().unwrap().to_owned();
     app.db
-        .run_script(&format!("DELETE FROM runs WHERE id = '{id}'"))
+        .run_script(&format!("DELETE FROM quire_runs WHERE id = '{id}'"))
         .await;
     let _worker = app.start_worker(worker_options());
     let deadline = tokio::time::Instant::now() + LIMIT;
@@ -493,8 +493,8 @@ async fn an_enqueue_failing_halfway_on_sqlite_fails_alone_and_writes_nothing() {
     let app = spawn_app(Backend::Sqlite, &[]).await;
     app.db
         .run_script(
-            "CREATE TRIGGER refuse_key BEFORE INSERT ON idempotency_keys \
-             WHEN NEW.key = 'refused' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+            "CREATE TRIGGER refuse_key BEFORE INSERT ON quire_idempotency_keys \
+             WHEN NEW.idempotency_key = 'refused' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
         )
         .await;
     let poster = &app;
@@ -520,7 +520,11 @@ async fn an_enqueue_failing_halfway_on_sqlite_fails_alone_and_writes_nothing() {
         };
         assert_eq!(*status, expected, "enqueue {n}: {answer}");
     }
-    for table in ["runs", "download_tokens", "idempotency_keys"] {
+    for table in [
+        "quire_runs",
+        "quire_download_tokens",
+        "quire_idempotency_keys",
+    ] {
         let rows = app
             .db
             .scalar(&format!("SELECT COUNT(*) FROM {table}"))
@@ -534,7 +538,7 @@ async fn an_enqueue_failing_halfway_on_sqlite_fails_alone_and_writes_nothing() {
         let (status, answer) = app.post_report(&app.acme_key, &request, None).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     }
-    assert_eq!(app.db.scalar("SELECT COUNT(*) FROM runs").await, 27);
+    assert_eq!(app.db.scalar("SELECT COUNT(*) FROM quire_runs").await, 27);
     app.cleanup().await;
 }
 

@@ -143,7 +143,7 @@ async fn webhook_key(app: &TestApp, url: &str) -> String {
     app.runs.store.create_api_key(&new).await.unwrap().1
 }
 
-/// A row of `webhook_deliveries`.
+/// A row of `quire_webhook_deliveries`.
 #[derive(Debug, sqlx::FromRow)]
 struct DeliveryRow {
     id: String,
@@ -156,7 +156,7 @@ struct DeliveryRow {
 async fn deliveries(app: &TestApp) -> Vec<DeliveryRow> {
     let sql = "SELECT id, run_id, CAST(attempts AS BIGINT) AS attempts, \
                delivered_at IS NOT NULL AS delivered, last_error \
-               FROM webhook_deliveries ORDER BY created_at, id";
+               FROM quire_webhook_deliveries ORDER BY created_at, id";
     match &app.db.db {
         Db::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
         Db::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,

@@ -58,15 +58,32 @@ impl TestDb {
         }
     }
 
+    /// A fresh database of `backend` with no tables at all, as an application's
+    /// database is before quire first meets it.
+    pub(crate) async fn empty(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => TestDb::empty_sqlite().await,
+            Backend::Postgres => TestDb::empty_postgres().await,
+        }
+    }
+
     /// A fresh, migrated SQLite database in a temporary folder.
     pub(crate) async fn sqlite() -> TestDb {
+        TestDb::empty_sqlite().await.migrated().await
+    }
+
+    /// A fresh, migrated PostgreSQL database on [`POSTGRES_SERVER_URL`].
+    pub(crate) async fn postgres() -> TestDb {
+        TestDb::empty_postgres().await.migrated().await
+    }
+
+    async fn empty_sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("create a temporary folder");
         let url = format!("sqlite://{}", dir.path().join("quire.db").display());
         TestDb::open(url, Owner::Sqlite(dir)).await
     }
 
-    /// A fresh, migrated PostgreSQL database on [`POSTGRES_SERVER_URL`].
-    pub(crate) async fn postgres() -> TestDb {
+    async fn empty_postgres() -> TestDb {
         let name = format!("quire_test_{}", uuid::Uuid::now_v7().simple());
         let admin = Db::connect(&format!("{POSTGRES_SERVER_URL}/postgres"), 1)
             .await
@@ -87,13 +104,26 @@ impl TestDb {
         let db = Db::connect(&url, 4)
             .await
             .expect("connect to the test database");
-        db.migrate().await.expect("migrate the test database");
         TestDb {
             url,
             db,
             owner,
             scratch: tempfile::tempdir().expect("create a temporary folder"),
         }
+    }
+
+    /// This database with quire's tables and the demo schema installed.
+    async fn migrated(self) -> TestDb {
+        self.db.migrate().await.expect("migrate the test database");
+        quire::seed::install_schema(&self.db)
+            .await
+            .expect("install the demo schema");
+        self
+    }
+
+    /// The names of the database's tables, sorted.
+    pub(crate) async fn tables(&self) -> Vec<String> {
+        self.db.table_names().await.expect("list the tables")
     }
 
     /// One database of each kind, for tests that must hold on both.

@@ -99,7 +99,7 @@ const SQLITE_ROWS: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i +
 /// Creates the benchmark's tenant, tables and rows, in one transaction.
 pub(super) async fn generate(url: &str, rows: u64) -> Result<(), BenchError> {
     let db = Db::connect(url, 1).await?;
-    db.migrate().await?;
+    crate::seed::install_schema(&db).await?;
     let clients = i64::try_from(CLIENTS.len()).unwrap_or(i64::MAX);
     let rows = i64::try_from(rows).unwrap_or(i64::MAX);
     let (tables, generate_rows, analyze) = match db.dialect() {

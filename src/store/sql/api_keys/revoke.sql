@@ -1,3 +1,3 @@
 -- Revokes a live key.
 -- $1: key id, $2: now (ms)
-UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL
+UPDATE quire_api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL

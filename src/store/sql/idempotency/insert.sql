@@ -1,5 +1,5 @@
 -- Remembers which run a tenant's idempotency key led to; an existing entry is kept.
 -- $1: tenant, $2: key, $3: request hash, $4: run id, $5: now (ms)
-INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at)
+INSERT INTO quire_idempotency_keys (tenant, idempotency_key, request_hash, run_id, created_at)
 VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (tenant, key) DO NOTHING
+ON CONFLICT (tenant, idempotency_key) DO NOTHING

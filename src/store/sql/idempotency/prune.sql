@@ -1,3 +1,3 @@
 -- Forgets the keys created before the cutoff.
 -- $1: cutoff (ms)
-DELETE FROM idempotency_keys WHERE created_at < $1
+DELETE FROM quire_idempotency_keys WHERE created_at < $1

@@ -1,3 +1,3 @@
 -- Deletes a run (its download tokens go with it by foreign key).
 -- $1: run id
-DELETE FROM runs WHERE id = $1
+DELETE FROM quire_runs WHERE id = $1

@@ -1,3 +1,3 @@
 -- Forgets the idempotency key of a run about to be deleted.
 -- $1: run id
-DELETE FROM idempotency_keys WHERE run_id = $1
+DELETE FROM quire_idempotency_keys WHERE run_id = $1

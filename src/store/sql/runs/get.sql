@@ -1,3 +1,3 @@
 -- The run with this id.
 -- $1: run id
-SELECT * FROM runs WHERE id = $1
+SELECT * FROM quire_runs WHERE id = $1

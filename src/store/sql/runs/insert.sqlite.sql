@@ -8,7 +8,7 @@
 --     options, identity, api_key_id, now, token_hash, token_expires, key,
 --     request_hash (see RunBinds)
 BEGIN IMMEDIATE;
-INSERT INTO runs (id, tenant, report, format, params, options, identity, status,
+INSERT INTO quire_runs (id, tenant, report, format, params, options, identity, status,
                   api_key_id, created_at)
 SELECT value ->> 'id', value ->> 'tenant', value ->> 'report', value ->> 'format',
        value ->> 'params', value ->> 'options', value ->> 'identity', 'queued',
@@ -16,11 +16,11 @@ SELECT value ->> 'id', value ->> 'tenant', value ->> 'report', value ->> 'format
 FROM json_each($1) WHERE true
 ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING
 RETURNING *;
-INSERT INTO download_tokens (token_hash, run_id, created_at, expires_at)
-SELECT value ->> 'token_hash', runs.id, runs.created_at, value ->> 'token_expires'
-FROM json_each($1) JOIN runs ON runs.id = value ->> 'id';
-INSERT INTO idempotency_keys (tenant, key, request_hash, run_id, created_at)
-SELECT runs.tenant, value ->> 'key', value ->> 'request_hash', runs.id, runs.created_at
-FROM json_each($1) JOIN runs ON runs.id = value ->> 'id'
+INSERT INTO quire_download_tokens (token_hash, run_id, created_at, expires_at)
+SELECT value ->> 'token_hash', quire_runs.id, quire_runs.created_at, value ->> 'token_expires'
+FROM json_each($1) JOIN quire_runs ON quire_runs.id = value ->> 'id';
+INSERT INTO quire_idempotency_keys (tenant, idempotency_key, request_hash, run_id, created_at)
+SELECT quire_runs.tenant, value ->> 'key', value ->> 'request_hash', quire_runs.id, quire_runs.created_at
+FROM json_each($1) JOIN quire_runs ON quire_runs.id = value ->> 'id'
 WHERE value ->> 'key' IS NOT NULL;
 COMMIT

@@ -3,7 +3,7 @@
 -- $1: tenant or NULL, $2: status or NULL, $3: report or NULL,
 -- $4: only ids below this one, or NULL; $5: page size + 1 (the extra row says a next
 -- page exists)
-SELECT * FROM runs
+SELECT * FROM quire_runs
 WHERE ($1 IS NULL OR tenant = $1) AND ($2 IS NULL OR status = $2)
   AND ($3 IS NULL OR report = $3) AND ($4 IS NULL OR id < $4)
 ORDER BY id DESC

@@ -1,3 +1,3 @@
 -- Deletes the finished runs created before the cutoff.
 -- $1: cutoff (ms)
-DELETE FROM runs WHERE status NOT IN ('queued', 'running') AND created_at < $1
+DELETE FROM quire_runs WHERE status NOT IN ('queued', 'running') AND created_at < $1

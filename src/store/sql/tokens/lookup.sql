@@ -1,3 +1,3 @@
 -- The run and expiry of a presented token.
 -- $1: token hash
-SELECT run_id, expires_at FROM download_tokens WHERE token_hash = $1
+SELECT run_id, expires_at FROM quire_download_tokens WHERE token_hash = $1

@@ -2,8 +2,8 @@
 -- outer conditions repeat the inner ones: a concurrent claimer that waited for our row
 -- locks re-checks them against our update and skips these rows.
 -- $1: now (ms), $2: end of the claim (ms), $3: how many at most
-UPDATE webhook_deliveries SET next_attempt_at = $2
-WHERE id IN (SELECT id FROM webhook_deliveries
+UPDATE quire_webhook_deliveries SET next_attempt_at = $2
+WHERE id IN (SELECT id FROM quire_webhook_deliveries
              WHERE delivered_at IS NULL AND next_attempt_at <= $1
              ORDER BY next_attempt_at
              LIMIT $3)

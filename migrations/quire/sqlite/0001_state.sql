@@ -1,7 +1,7 @@
 -- quire's own state. Identical in both databases: ids are text (UUID v7 for runs, so
 -- they sort by time), times are integer milliseconds since the Unix epoch.
 
-CREATE TABLE runs (
+CREATE TABLE quire_runs (
     id              TEXT PRIMARY KEY,
     tenant          TEXT NOT NULL,
     report          TEXT NOT NULL,
@@ -29,29 +29,29 @@ CREATE TABLE runs (
     expires_at      BIGINT
 );
 -- At most one queued-or-running run per identity: enforced here, not by a lock.
-CREATE UNIQUE INDEX runs_one_active_per_identity ON runs (identity)
+CREATE UNIQUE INDEX quire_runs_one_active_per_identity ON quire_runs (identity)
     WHERE status IN ('queued', 'running');
-CREATE INDEX runs_tenant_created ON runs (tenant, id);
-CREATE INDEX runs_status ON runs (status);
+CREATE INDEX quire_runs_tenant_created ON quire_runs (tenant, id);
+CREATE INDEX quire_runs_status ON quire_runs (status);
 
-CREATE TABLE download_tokens (
+CREATE TABLE quire_download_tokens (
     token_hash      TEXT PRIMARY KEY,
-    run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    run_id          TEXT NOT NULL REFERENCES quire_runs(id) ON DELETE CASCADE,
     created_at      BIGINT NOT NULL,
     expires_at      BIGINT NOT NULL
 );
-CREATE INDEX download_tokens_run ON download_tokens (run_id);
+CREATE INDEX quire_download_tokens_run ON quire_download_tokens (run_id);
 
-CREATE TABLE idempotency_keys (
+CREATE TABLE quire_idempotency_keys (
     tenant          TEXT NOT NULL,
-    key             TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
     request_hash    TEXT NOT NULL,
     run_id          TEXT NOT NULL,
     created_at      BIGINT NOT NULL,
-    PRIMARY KEY (tenant, key)
+    PRIMARY KEY (tenant, idempotency_key)
 );
 
-CREATE TABLE api_keys (
+CREATE TABLE quire_api_keys (
     id              TEXT PRIMARY KEY,
     key_hash        TEXT NOT NULL UNIQUE,
     -- NULL for an admin key.
@@ -62,7 +62,7 @@ CREATE TABLE api_keys (
     revoked_at      BIGINT
 );
 
-CREATE TABLE webhook_deliveries (
+CREATE TABLE quire_webhook_deliveries (
     id              TEXT PRIMARY KEY,
     run_id          TEXT NOT NULL,
     url             TEXT NOT NULL,
@@ -72,5 +72,5 @@ CREATE TABLE webhook_deliveries (
     last_error      TEXT,
     created_at      BIGINT NOT NULL
 );
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+CREATE INDEX quire_webhook_deliveries_due ON quire_webhook_deliveries (next_attempt_at)
     WHERE delivered_at IS NULL;

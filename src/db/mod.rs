@@ -4,7 +4,10 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
+
+use sqlx::migrate::Migrator;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -57,8 +60,51 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+/// A schema's migrations, one folder per dialect, with the history of those applied
+/// kept in a table of its own, so that neither quire's tables nor the demo schema's
+/// are confused with anything else in a database.
+#[derive(Debug)]
+pub struct Migrations {
+    history_table: &'static str,
+    sqlite: Migrator,
+    postgres: Migrator,
+}
+
+impl Migrations {
+    fn new(history_table: &'static str, mut sqlite: Migrator, mut postgres: Migrator) -> Self {
+        sqlite.dangerous_set_table_name(history_table);
+        postgres.dangerous_set_table_name(history_table);
+        Migrations {
+            history_table,
+            sqlite,
+            postgres,
+        }
+    }
+
+    /// The table that records which of these migrations a database has had.
+    pub fn history_table(&self) -> &'static str {
+        self.history_table
+    }
+}
+
+/// quire's own tables, all named `quire_*`, with their history in `quire_migrations`.
+static QUIRE_STATE: LazyLock<Migrations> = LazyLock::new(|| {
+    Migrations::new(
+        "quire_migrations",
+        sqlx::migrate!("./migrations/quire/sqlite"),
+        sqlx::migrate!("./migrations/quire/postgres"),
+    )
+});
+
+/// The demo invoicing schema the shipped catalog reads, with its history in
+/// `quire_demo_migrations`; only `quire seed` and `quire demo` install it.
+pub static DEMO_SCHEMA: LazyLock<Migrations> = LazyLock::new(|| {
+    Migrations::new(
+        "quire_demo_migrations",
+        sqlx::migrate!("./migrations/demo/sqlite"),
+        sqlx::migrate!("./migrations/demo/postgres"),
+    )
+});
 
 /// How long a SQLite writer waits for the lock before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -147,19 +193,46 @@ impl Db {
         }
     }
 
-    /// Applies every pending migration of quire's schema and the demo schema.
+    /// Applies every pending migration of quire's own tables.
     ///
     /// # Errors
     /// When a migration fails or was changed after it was applied.
     pub async fn migrate(&self) -> Result<(), DbError> {
+        self.apply(&QUIRE_STATE).await
+    }
+
+    /// Applies every pending migration of `migrations`.
+    ///
+    /// # Errors
+    /// When a migration fails or was changed after it was applied.
+    pub async fn apply(&self, migrations: &Migrations) -> Result<(), DbError> {
         match self {
             Db::Sqlite(pool) => {
                 let _setup = lock_beside(pool.connect_options().get_filename()).await?;
-                SQLITE_MIGRATIONS.run(pool).await?;
+                migrations.sqlite.run(pool).await?;
             }
-            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool) => migrations.postgres.run(pool).await?,
         }
         Ok(())
+    }
+
+    /// The tables of the database (of the current schema, on PostgreSQL), sorted.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn table_names(&self) -> Result<Vec<String>, sqlx::Error> {
+        match self {
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar(include_str!("sql/tables.sqlite.sql"))
+                    .fetch_all(pool)
+                    .await
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(include_str!("sql/tables.postgres.sql"))
+                    .fetch_all(pool)
+                    .await
+            }
+        }
     }
 
     /// Closes every connection of the pool.
