@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{TestDb, files_in, render_report};
+use common::{Backend, TestDb, files_in, render_report};
 use quire::catalog::Catalog;
 use quire::settings::ReportsSource;
 
@@ -35,8 +35,13 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// `db` loaded with the golden fixture. Its timestamps are RFC 3339 UTC (`…Z`), which
+/// MySQL's DATETIME takes without the zone.
 async fn fixture_db(db: TestDb) -> TestDb {
-    db.run_script(FIXTURE).await;
+    match db.backend() {
+        Backend::Mysql => db.run_script(&FIXTURE.replace("Z'", "'")).await,
+        Backend::Sqlite | Backend::Postgres => db.run_script(FIXTURE).await,
+    }
     db
 }
 
@@ -107,10 +112,10 @@ fn catalog_reports() -> Vec<(String, Vec<&'static str>)> {
 }
 
 #[tokio::test]
-async fn every_catalog_report_matches_its_golden_csv_on_both_databases() {
+async fn every_catalog_report_matches_its_golden_csv_on_every_database() {
     let reports = catalog_reports();
     assert_eq!(reports.len(), 15, "the whole catalog");
-    for db in TestDb::each().await {
+    for db in TestDb::each_report_database().await {
         let db = fixture_db(db).await;
         for (report, widen) in &reports {
             let csv = render(&db, report, "csv", widen);
@@ -128,8 +133,8 @@ async fn every_catalog_report_matches_its_golden_csv_on_both_databases() {
 }
 
 #[tokio::test]
-async fn every_catalog_report_matches_its_golden_xlsx_xml_on_both_databases() {
-    for db in TestDb::each().await {
+async fn every_catalog_report_matches_its_golden_xlsx_xml_on_every_database() {
+    for db in TestDb::each_report_database().await {
         let db = fixture_db(db).await;
         for (report, widen) in catalog_reports() {
             let xlsx = render(&db, &report, "xlsx", &widen);

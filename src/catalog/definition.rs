@@ -147,6 +147,8 @@ struct RawReport {
     #[serde(default)]
     sql_sqlite: Option<String>,
     #[serde(default)]
+    sql_mysql: Option<String>,
+    #[serde(default)]
     tenant_timezone_sql: Option<String>,
 }
 
@@ -346,6 +348,7 @@ impl Report {
             let (field, own) = match dialect {
                 Dialect::Sqlite => ("sql_sqlite", &raw.sql_sqlite),
                 Dialect::Postgres => ("sql_postgres", &raw.sql_postgres),
+                Dialect::Mysql => ("sql_mysql", &raw.sql_mysql),
             };
             match own {
                 Some(text) => bind(field, dialect, text),

@@ -1,7 +1,7 @@
 //! Rewrites named parameters (`:tenant`, `:start_date`) into the database's own
-//! placeholders. A small tokenizer skips string literals, quoted identifiers, comments,
-//! dollar-quoted bodies and `::` casts, so that only real parameters are rewritten.
-//! Values are always bound, never interpolated.
+//! placeholders. A small tokenizer skips string literals, quoted identifiers (MySQL's
+//! backticks too), comments, dollar-quoted bodies and `::` casts, so that only real
+//! parameters are rewritten. Values are always bound, never interpolated.
 
 use crate::db::Dialect;
 
@@ -10,7 +10,10 @@ use crate::db::Dialect;
 pub struct BoundSql {
     /// The SQL text in the target dialect.
     pub text: String,
-    /// The distinct parameter names, in placeholder order (`$1`/`?1` is `names[0]`).
+    /// The parameter each placeholder binds, in placeholder order: `$1`/`?1` is
+    /// `names[0]`. Numbered placeholders serve a name used twice with one bind, so the
+    /// names are distinct; MySQL's `?` are positional, so there a name used twice
+    /// appears twice.
     pub names: Vec<String>,
 }
 
@@ -30,6 +33,8 @@ pub struct Dialects<T> {
     pub sqlite: T,
     /// The PostgreSQL text.
     pub postgres: T,
+    /// The MySQL and MariaDB text.
+    pub mysql: T,
 }
 
 impl<T> Dialects<T> {
@@ -38,6 +43,7 @@ impl<T> Dialects<T> {
         Ok(Dialects {
             sqlite: make(Dialect::Sqlite)?,
             postgres: make(Dialect::Postgres)?,
+            mysql: make(Dialect::Mysql)?,
         })
     }
 
@@ -46,12 +52,14 @@ impl<T> Dialects<T> {
         match dialect {
             Dialect::Sqlite => &self.sqlite,
             Dialect::Postgres => &self.postgres,
+            Dialect::Mysql => &self.mysql,
         }
     }
 }
 
-/// Rewrites every `:name` of `sql` to `$n` (PostgreSQL) or `?n` (SQLite); one number
-/// per distinct name, so a parameter used twice is bound once.
+/// Rewrites every `:name` of `sql` to `$n` (PostgreSQL), `?n` (SQLite), one number per
+/// distinct name, so a parameter used twice is bound once; or to `?` (MySQL), one
+/// placeholder and one bind per use.
 ///
 /// # Errors
 /// When a quote, quoted identifier or block comment is never closed.
@@ -76,19 +84,24 @@ pub fn rewrite(sql: &str, dialect: Dialect) -> Result<BoundSql, SqlError> {
                         .take_while(|b| is_name_char(**b))
                         .count();
                 let name = &sql[start..end];
-                let index = match names.iter().position(|known| known == name) {
-                    Some(index) => index,
-                    None => {
-                        names.push(name.to_owned());
-                        names.len() - 1
-                    }
-                };
                 text.push_str(&sql[copied_up_to..i]);
-                text.push(match dialect {
-                    Dialect::Postgres => '$',
-                    Dialect::Sqlite => '?',
-                });
-                text.push_str(&(index + 1).to_string());
+                let known = names.iter().position(|known| known == name);
+                match (dialect, known) {
+                    (Dialect::Mysql, _) | (_, None) => names.push(name.to_owned()),
+                    (_, Some(_)) => {}
+                }
+                match dialect {
+                    Dialect::Mysql => text.push('?'),
+                    Dialect::Postgres | Dialect::Sqlite => {
+                        text.push(if dialect == Dialect::Postgres {
+                            '$'
+                        } else {
+                            '?'
+                        });
+                        let number = known.unwrap_or(names.len() - 1) + 1;
+                        text.push_str(&number.to_string());
+                    }
+                }
                 copied_up_to = end;
                 i = end;
             }
@@ -133,12 +146,18 @@ pub fn for_each_placeholder(sql: &str, mut found: impl FnMut(usize, usize, usize
 /// dollar-quoted body starting at `i`, if one does.
 fn skip_inert(sql: &str, i: usize, dialect: Dialect) -> Result<Option<usize>, SqlError> {
     let bytes = sql.as_bytes();
+    // MySQL strings take backslash escapes as well as doubled quotes.
+    let backslashes = dialect == Dialect::Mysql;
     Ok(Some(match bytes[i] {
-        b'\'' => skip_quoted(bytes, i, b'\'', "string literal")?,
-        b'"' => skip_quoted(bytes, i, b'"', "quoted identifier")?,
+        b'\'' => skip_quoted(bytes, i, b'\'', backslashes, "string literal")?,
+        b'"' => skip_quoted(bytes, i, b'"', backslashes, "quoted identifier")?,
+        b'`' if dialect == Dialect::Mysql => {
+            skip_quoted(bytes, i, b'`', false, "backtick identifier")?
+        }
         b'-' if bytes.get(i + 1) == Some(&b'-') => {
             memchr_from(bytes, i, b'\n').unwrap_or(bytes.len())
         }
+        b'#' if dialect == Dialect::Mysql => memchr_from(bytes, i, b'\n').unwrap_or(bytes.len()),
         b'/' if bytes.get(i + 1) == Some(&b'*') => sql[i + 2..]
             .find("*/")
             .map(|end| i + 2 + end + 2)
@@ -166,22 +185,25 @@ fn memchr_from(bytes: &[u8], from: usize, needle: u8) -> Option<usize> {
         .map(|p| from + p)
 }
 
-/// Skips a literal opened by `quote` at `start`; a doubled quote is an escaped quote.
+/// Skips a literal opened by `quote` at `start`; a doubled quote is an escaped quote,
+/// and so, with `backslashes`, is a quote after a backslash.
 fn skip_quoted(
     bytes: &[u8],
     start: usize,
     quote: u8,
+    backslashes: bool,
     what: &'static str,
 ) -> Result<usize, SqlError> {
     let mut i = start + 1;
-    loop {
-        let close = memchr_from(bytes, i, quote).ok_or(SqlError::Unterminated(what))?;
-        if bytes.get(close + 1) == Some(&quote) {
-            i = close + 2;
-        } else {
-            return Ok(close + 1);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if backslashes => i += 2,
+            byte if byte == quote && bytes.get(i + 1) == Some(&quote) => i += 2,
+            byte if byte == quote => return Ok(i + 1),
+            _ => i += 1,
         }
     }
+    Err(SqlError::Unterminated(what))
 }
 
 /// Skips a PostgreSQL dollar-quoted body (`$tag$ ... $tag$`); a lone `$` (as in `$1`)
@@ -226,6 +248,27 @@ mod tests {
     fn sqlite_uses_numbered_question_marks() {
         let bound = rewrite("x = :a OR y = :b OR z = :a", Dialect::Sqlite).unwrap();
         assert_eq!(bound.text, "x = ?1 OR y = ?2 OR z = ?1");
+    }
+
+    #[test]
+    fn mysql_binds_each_use_of_a_name_at_its_own_question_mark() {
+        let bound = rewrite("x = :a OR y = :b OR z = :a", Dialect::Mysql).unwrap();
+        assert_eq!(bound.text, "x = ? OR y = ? OR z = ?");
+        assert_eq!(bound.names, ["a", "b", "a"]);
+    }
+
+    #[test]
+    fn mysql_backticks_hash_comments_and_backslash_escapes_are_left_alone() {
+        let sql =
+            "SELECT `odd:name`, 'it\\'s :no', \"a \\\" :no\" # :no\nFROM t -- :no\nWHERE id = :yes";
+        let bound = rewrite(sql, Dialect::Mysql).unwrap();
+        assert_eq!(bound.names, ["yes"]);
+        assert!(bound.text.starts_with("SELECT `odd:name`, 'it\\'s :no'"));
+        assert!(bound.text.ends_with("WHERE id = ?"));
+        assert_eq!(
+            rewrite("SELECT `open", Dialect::Mysql),
+            Err(SqlError::Unterminated("backtick identifier"))
+        );
     }
 
     #[test]

@@ -111,16 +111,10 @@ fn print_report(report: &Report) {
 /// returns with the declared ones.
 async fn check(db: &Db, report: &Report) -> Result<(), String> {
     let sql = AssertSqlSafe(report.sql(db.dialect()).text.clone()).into_sql_str();
-    let returned: Vec<String> = match db {
-        Db::Sqlite(pool) => pool
-            .describe(sql)
-            .await
-            .map(|d| d.columns().iter().map(|c| c.name().to_owned()).collect()),
-        Db::Postgres(pool) => pool
-            .describe(sql)
-            .await
-            .map(|d| d.columns().iter().map(|c| c.name().to_owned()).collect()),
-    }
+    let returned: Vec<String> = crate::on_any_pool!(db, pool => pool
+        .describe(sql)
+        .await
+        .map(|d| d.columns().iter().map(|c| c.name().to_owned()).collect()))
     .map_err(|e| e.to_string())?;
     let declared = report.column_names();
     if returned != declared {

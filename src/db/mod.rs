@@ -1,6 +1,6 @@
-//! Connections to the SQL databases: SQLite (the embedded default) and PostgreSQL, each
-//! with its own typed pool, because sqlx's `Any` driver cannot decode NUMERIC, DATE or
-//! TIMESTAMP.
+//! Connections to the SQL databases: SQLite (the embedded default), PostgreSQL and
+//! MySQL/MariaDB, each with its own typed pool, because sqlx's `Any` driver cannot
+//! decode NUMERIC, DATE or TIMESTAMP.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -17,9 +17,15 @@ use sqlx::sqlite::{
 /// Errors of the database layer.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    /// The URL names neither SQLite nor PostgreSQL; holds the URL.
-    #[error("DATABASE_URL must start with sqlite:// or postgres:// (got {0:?})")]
+    /// The URL names no database quire speaks; holds the URL.
+    #[error("a database URL must start with sqlite://, postgres:// or mysql:// (got {0:?})")]
     UnsupportedUrl(String),
+    /// quire's own state was asked of a database it cannot keep it in yet.
+    #[error(
+        "quire keeps its own state (DATABASE_URL) in SQLite or PostgreSQL; MySQL and MariaDB \
+         serve as the report database (REPORTS_DATABASE_URL)"
+    )]
+    StateUnsupported,
     /// A SQLite file's folder cannot be created, or its setup lock cannot be taken.
     #[error("cannot create or lock the database's folder or files at {path}: {source}")]
     CreateDir {
@@ -43,6 +49,8 @@ pub enum Dialect {
     Sqlite,
     /// PostgreSQL, with `$n` placeholders.
     Postgres,
+    /// MySQL and MariaDB, with positional `?` placeholders.
+    Mysql,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +66,21 @@ pub enum Db {
     Sqlite(SqlitePool),
     /// A pool of PostgreSQL connections.
     Postgres(PgPool),
+    /// A pool of MySQL or MariaDB connections.
+    Mysql(MySqlPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$db`, whichever database
+/// it is: for code that reads the same on each.
+#[macro_export]
+macro_rules! on_any_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+            $crate::db::Db::Mysql($pool) => $body,
+        }
+    };
 }
 
 /// A schema's migrations, one folder per dialect, with the history of those applied
@@ -68,16 +91,26 @@ pub struct Migrations {
     history_table: &'static str,
     sqlite: Migrator,
     postgres: Migrator,
+    /// `None` for a schema quire does not keep on MySQL.
+    mysql: Option<Migrator>,
 }
 
 impl Migrations {
-    fn new(history_table: &'static str, mut sqlite: Migrator, mut postgres: Migrator) -> Self {
-        sqlite.dangerous_set_table_name(history_table);
-        postgres.dangerous_set_table_name(history_table);
+    fn new(
+        history_table: &'static str,
+        sqlite: Migrator,
+        postgres: Migrator,
+        mysql: Option<Migrator>,
+    ) -> Self {
+        let recorded_in = |mut migrator: Migrator| {
+            migrator.dangerous_set_table_name(history_table);
+            migrator
+        };
         Migrations {
             history_table,
-            sqlite,
-            postgres,
+            sqlite: recorded_in(sqlite),
+            postgres: recorded_in(postgres),
+            mysql: mysql.map(recorded_in),
         }
     }
 
@@ -93,6 +126,7 @@ static QUIRE_STATE: LazyLock<Migrations> = LazyLock::new(|| {
         "quire_migrations",
         sqlx::migrate!("./migrations/quire/sqlite"),
         sqlx::migrate!("./migrations/quire/postgres"),
+        None,
     )
 });
 
@@ -103,6 +137,7 @@ pub static DEMO_SCHEMA: LazyLock<Migrations> = LazyLock::new(|| {
         "quire_demo_migrations",
         sqlx::migrate!("./migrations/demo/sqlite"),
         sqlx::migrate!("./migrations/demo/postgres"),
+        Some(sqlx::migrate!("./migrations/demo/mysql")),
     )
 });
 
@@ -180,6 +215,25 @@ impl Db {
                 .await
                 .map_err(DbError::Connect)?;
             Ok(Db::Postgres(pool))
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            // sqlx sets the session's time zone to UTC, so TIMESTAMP columns read as UTC.
+            let options = MySqlConnectOptions::from_str(url).map_err(DbError::Connect)?;
+            let mut pool = MySqlPoolOptions::new()
+                .max_connections(max_connections)
+                .test_before_acquire(false)
+                .acquire_timeout(Duration::from_secs(10));
+            if access == Access::ReadOnly {
+                pool = pool.after_connect(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::query(include_str!("sql/read_only.mysql.sql"))
+                            .execute(conn)
+                            .await
+                            .map(drop)
+                    })
+                });
+            }
+            let pool = pool.connect_with(options).await.map_err(DbError::Connect)?;
+            Ok(Db::Mysql(pool))
         } else {
             Err(DbError::UnsupportedUrl(url.to_owned()))
         }
@@ -190,6 +244,7 @@ impl Db {
         match self {
             Db::Sqlite(_) => Dialect::Sqlite,
             Db::Postgres(_) => Dialect::Postgres,
+            Db::Mysql(_) => Dialect::Mysql,
         }
     }
 
@@ -212,6 +267,10 @@ impl Db {
                 migrations.sqlite.run(pool).await?;
             }
             Db::Postgres(pool) => migrations.postgres.run(pool).await?,
+            Db::Mysql(pool) => match &migrations.mysql {
+                Some(migrator) => migrator.run(pool).await?,
+                None => return Err(DbError::StateUnsupported),
+            },
         }
         Ok(())
     }
@@ -232,6 +291,11 @@ impl Db {
                     .fetch_all(pool)
                     .await
             }
+            Db::Mysql(pool) => {
+                sqlx::query_scalar(include_str!("sql/tables.mysql.sql"))
+                    .fetch_all(pool)
+                    .await
+            }
         }
     }
 
@@ -240,6 +304,7 @@ impl Db {
         match self {
             Db::Sqlite(pool) => pool.close().await,
             Db::Postgres(pool) => pool.close().await,
+            Db::Mysql(pool) => pool.close().await,
         }
     }
 }

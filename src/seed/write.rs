@@ -1,19 +1,23 @@
-//! Writes generated rows to either database. Every table goes through the same path:
-//! its rows, parents first, in large multi-row statements; only the statement's shape
-//! and how a [`Value`] is bound differ between SQLite and PostgreSQL.
+//! Writes generated rows to any of the databases. Every table goes through the same
+//! path: its rows, parents first, in large multi-row statements; only the statement's
+//! shape and how a [`Value`] is bound differ between SQLite, PostgreSQL and MySQL.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sqlx::error::BoxDynError;
+use sqlx::mysql::MySqlArguments;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgArguments;
 use sqlx::sqlite::SqliteArguments;
-use sqlx::{Arguments, AssertSqlSafe, Connection, Postgres, Sqlite, Transaction};
+use sqlx::{Arguments, AssertSqlSafe, Connection, MySql, Postgres, Sqlite, Transaction};
 
 use super::rows::{Batch, Ids, Rows, Table, Value};
 use crate::db::Db;
 
 /// SQLite refuses statements with more bound parameters than this.
 const SQLITE_MAX_PARAMETERS: usize = 32_766;
+
+/// MySQL's prepared statements take at most this many parameters.
+const MYSQL_MAX_PARAMETERS: usize = 65_535;
 
 /// Rows per PostgreSQL statement. Each column travels as one array parameter, so the
 /// 65,535-parameter limit never binds; this only keeps each message a few megabytes.
@@ -29,7 +33,8 @@ const POSTGRES_ROWS_PER_STATEMENT: usize = 10_000;
 /// re-creating a constraint validates every row in one join, and an index is built
 /// faster in one sort than row by row. Being one transaction, nobody ever sees the
 /// tables without them (readers of the demo tables wait until the commit), and an
-/// interrupted seed leaves nothing behind.
+/// interrupted seed leaves nothing behind. MySQL: the whole seed is one transaction
+/// too, of multi-row statements as large as its parameter limit allows.
 pub(super) enum Writer {
     Sqlite(PoolConnection<Sqlite>),
     Postgres {
@@ -37,6 +42,7 @@ pub(super) enum Writer {
         /// The statements that re-create the foreign keys and indexes dropped.
         restore: Vec<String>,
     },
+    Mysql(Transaction<'static, MySql>),
 }
 
 impl Writer {
@@ -50,17 +56,25 @@ impl Writer {
                 tx: pool.begin().await?,
                 restore: Vec::new(),
             },
+            Db::Mysql(pool) => Writer::Mysql(pool.begin().await?),
         };
+        let delete = |placeholder: &str| format!("DELETE FROM tenants WHERE slug = {placeholder}");
         for slug in slugs {
             match &mut writer {
                 Writer::Sqlite(conn) => {
-                    sqlx::query("DELETE FROM tenants WHERE slug = ?1")
+                    sqlx::query(AssertSqlSafe(delete("?1")))
                         .bind(slug)
                         .execute(&mut **conn)
                         .await?;
                 }
                 Writer::Postgres { tx, .. } => {
-                    sqlx::query("DELETE FROM tenants WHERE slug = $1")
+                    sqlx::query(AssertSqlSafe(delete("$1")))
+                        .bind(slug)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Writer::Mysql(tx) => {
+                    sqlx::query(AssertSqlSafe(delete("?")))
                         .bind(slug)
                         .execute(&mut **tx)
                         .await?;
@@ -81,6 +95,11 @@ impl Writer {
                         .fetch_one(&mut **tx)
                         .await?
                 }
+                Writer::Mysql(tx) => {
+                    sqlx::query_scalar(AssertSqlSafe(sql))
+                        .fetch_one(&mut **tx)
+                        .await?
+                }
             };
         }
         if let Writer::Postgres { tx, restore } = &mut writer {
@@ -97,13 +116,31 @@ impl Writer {
                 // us wait (busy timeout) instead of failing half-way through.
                 let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
                 for rows in batch.tables() {
-                    insert_sqlite(&mut tx, rows).await?;
+                    for (sql, arguments) in
+                        values_statements(rows, SQLITE_MAX_PARAMETERS, bind_sqlite)?
+                    {
+                        sqlx::query_with(AssertSqlSafe(sql), arguments)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
                 tx.commit().await
             }
             Writer::Postgres { tx, .. } => {
                 for rows in batch.tables() {
                     insert_postgres(tx, rows).await?;
+                }
+                Ok(())
+            }
+            Writer::Mysql(tx) => {
+                for rows in batch.tables() {
+                    for (sql, arguments) in
+                        values_statements(rows, MYSQL_MAX_PARAMETERS, bind_mysql)?
+                    {
+                        sqlx::query_with(AssertSqlSafe(sql), arguments)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
                 }
                 Ok(())
             }
@@ -114,8 +151,12 @@ impl Writer {
     /// every row),
     /// moves the id sequences past the ids the seed chose so that later inserts without
     /// an id do not collide, and commits. SQLite needs nothing: a rowid given no value is
-    /// always one past the largest.
+    /// always one past the largest, nor does MySQL, whose AUTO_INCREMENT follows the
+    /// largest id inserted.
     pub(super) async fn finish(self) -> Result<(), sqlx::Error> {
+        if let Writer::Mysql(tx) = self {
+            return tx.commit().await;
+        }
         if let Writer::Postgres { mut tx, restore } = self {
             for statement in restore {
                 sqlx::query(AssertSqlSafe(statement))
@@ -179,23 +220,28 @@ fn insert_into(table: Table) -> String {
     )
 }
 
-/// Multi-row `VALUES` statements, as many rows each as SQLite's parameter limit allows.
-async fn insert_sqlite(conn: &mut sqlx::SqliteConnection, rows: &Rows) -> Result<(), sqlx::Error> {
+/// Multi-row `VALUES` statements with `?` placeholders and their arguments, as many
+/// rows each as `max_parameters` allows.
+fn values_statements<A: Default>(
+    rows: &Rows,
+    max_parameters: usize,
+    bind: fn(&mut A, &Value) -> Result<(), BoxDynError>,
+) -> Result<Vec<(String, A)>, sqlx::Error> {
     let width = rows.table.columns().len();
     let row_placeholders = format!("({})", vec!["?"; width].join(", "));
-    for chunk in rows.values.chunks(SQLITE_MAX_PARAMETERS / width * width) {
-        let mut sql = insert_into(rows.table);
-        sql.push_str("VALUES ");
-        sql.push_str(&vec![row_placeholders.as_str(); chunk.len() / width].join(", "));
-        let mut arguments = SqliteArguments::default();
-        for value in chunk {
-            bind_sqlite(&mut arguments, value).map_err(sqlx::Error::Encode)?;
-        }
-        sqlx::query_with(AssertSqlSafe(sql), arguments)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
+    rows.values
+        .chunks(max_parameters / width * width)
+        .map(|chunk| {
+            let mut sql = insert_into(rows.table);
+            sql.push_str("VALUES ");
+            sql.push_str(&vec![row_placeholders.as_str(); chunk.len() / width].join(", "));
+            let mut arguments = A::default();
+            for value in chunk {
+                bind(&mut arguments, value).map_err(sqlx::Error::Encode)?;
+            }
+            Ok((sql, arguments))
+        })
+        .collect()
 }
 
 /// SQLite stores dates as `YYYY-MM-DD`, timestamps as RFC 3339 UTC text and booleans as
@@ -206,6 +252,17 @@ fn bind_sqlite(arguments: &mut SqliteArguments, value: &Value) -> Result<(), Box
         Value::Text(value) => arguments.add(value.as_deref()),
         Value::Date(value) => arguments.add(*value),
         Value::Timestamp(value) => arguments.add(value.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        Value::Bool(value) => arguments.add(*value),
+    }
+}
+
+/// MySQL stores dates as DATE, timestamps as DATETIME in UTC and booleans as TINYINT(1).
+fn bind_mysql(arguments: &mut MySqlArguments, value: &Value) -> Result<(), BoxDynError> {
+    match value {
+        Value::Int(value) => arguments.add(*value),
+        Value::Text(value) => arguments.add(value.as_deref()),
+        Value::Date(value) => arguments.add(*value),
+        Value::Timestamp(value) => arguments.add(value.naive_utc()),
         Value::Bool(value) => arguments.add(*value),
     }
 }

@@ -61,12 +61,14 @@ macro_rules! sql {
     };
 }
 
-/// Runs `$body` with `$pool` bound to the concrete pool, whichever database it is.
+/// Runs `$body` with `$pool` bound to the concrete pool, whichever database quire keeps
+/// its state in ([`Store::new`] refuses MySQL).
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
             $crate::db::Db::Sqlite($pool) => $body,
             $crate::db::Db::Postgres($pool) => $body,
+            $crate::db::Db::Mysql(_) => unreachable!("{}", $crate::db::DbError::StateUnsupported),
         }
     };
 }
@@ -81,6 +83,7 @@ macro_rules! on_writer {
                 $body
             }
             $crate::db::Db::Postgres($pool) => $body,
+            $crate::db::Db::Mysql(_) => unreachable!("{}", $crate::db::DbError::StateUnsupported),
         }
     };
 }
@@ -105,6 +108,7 @@ macro_rules! in_write_tx {
                 $tx.commit().await?;
                 result
             }
+            $crate::db::Db::Mysql(_) => unreachable!("{}", $crate::db::DbError::StateUnsupported),
         }
     };
 }
@@ -128,7 +132,15 @@ pub struct Store {
 
 impl Store {
     /// A store on an opened, migrated database.
+    ///
+    /// # Panics
+    /// On a MySQL database, which [`Db::migrate`] refuses to keep quire's state in.
     pub fn new(db: Db, clock: Clock) -> Store {
+        assert!(
+            db.dialect() != crate::db::Dialect::Mysql,
+            "{}",
+            crate::db::DbError::StateUnsupported
+        );
         Store {
             db,
             clock,

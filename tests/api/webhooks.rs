@@ -12,7 +12,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use hmac::{Hmac, KeyInit, Mac};
-use quire::db::Db;
 use quire::runs::{SIGNATURE_HEADER, WebhookSender};
 use quire::store::{NewApiKey, RunStatus};
 use serde_json::{Value, json};
@@ -157,11 +156,7 @@ async fn deliveries(app: &TestApp) -> Vec<DeliveryRow> {
     let sql = "SELECT id, run_id, CAST(attempts AS BIGINT) AS attempts, \
                delivered_at IS NOT NULL AS delivered, last_error \
                FROM quire_webhook_deliveries ORDER BY created_at, id";
-    match &app.db.db {
-        Db::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
-        Db::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
-    }
-    .unwrap()
+    quire::on_any_pool!(&app.db.db, pool => sqlx::query_as(sql).fetch_all(pool).await).unwrap()
 }
 
 /// A sender that gives up on a delivery after 300 ms and retries from 50 ms: the

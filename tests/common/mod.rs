@@ -1,5 +1,6 @@
-//! Fresh, migrated databases for integration tests, on SQLite or PostgreSQL, plus a few
-//! queries that read the same on both. Use it from a test binary with `mod common;`.
+//! Fresh, migrated databases for integration tests, on SQLite, PostgreSQL or MariaDB,
+//! plus a few queries that read the same on each. Use it from a test binary with
+//! `mod common;`.
 //!
 //! ```ignore
 //! let test_db = TestDb::postgres().await; // or TestDb::sqlite().await
@@ -21,15 +22,20 @@ use tokio::time::Instant;
 /// The PostgreSQL server the tests create their databases on (as in CI).
 pub(crate) const POSTGRES_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432";
 
+/// The MariaDB server the tests create their databases on (as in CI).
+pub(crate) const MYSQL_SERVER_URL: &str = "mysql://root@127.0.0.1:3306";
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
     Sqlite,
     Postgres,
+    /// MariaDB, as a report database: quire keeps no state there.
+    Mysql,
 }
 
 /// A database that exists for one test: a SQLite file in a temporary folder, or a
-/// PostgreSQL database `quire_test_<uuid>` that is dropped when this value is.
+/// PostgreSQL or MariaDB database `quire_test_<uuid>` that is dropped when this value is.
 pub(crate) struct TestDb {
     pub url: String,
     pub db: Db,
@@ -41,9 +47,8 @@ pub(crate) struct TestDb {
 enum Owner {
     /// Deleted with the database file when dropped.
     Sqlite(tempfile::TempDir),
-    Postgres {
-        name: String,
-    },
+    /// A database on the server `server`, dropped with this value.
+    Server { server: &'static str, name: String },
 }
 
 impl TestDb {
@@ -55,6 +60,7 @@ impl TestDb {
         match backend {
             Backend::Sqlite => TestDb::sqlite().await,
             Backend::Postgres => TestDb::postgres().await,
+            Backend::Mysql => TestDb::mysql().await,
         }
     }
 
@@ -63,7 +69,8 @@ impl TestDb {
     pub(crate) async fn empty(backend: Backend) -> TestDb {
         match backend {
             Backend::Sqlite => TestDb::empty_sqlite().await,
-            Backend::Postgres => TestDb::empty_postgres().await,
+            Backend::Postgres => TestDb::empty_on(POSTGRES_SERVER_URL).await,
+            Backend::Mysql => TestDb::empty_on(MYSQL_SERVER_URL).await,
         }
     }
 
@@ -74,7 +81,17 @@ impl TestDb {
 
     /// A fresh, migrated PostgreSQL database on [`POSTGRES_SERVER_URL`].
     pub(crate) async fn postgres() -> TestDb {
-        TestDb::empty_postgres().await.migrated().await
+        TestDb::empty_on(POSTGRES_SERVER_URL).await.migrated().await
+    }
+
+    /// A fresh MariaDB database on [`MYSQL_SERVER_URL`] with the demo schema: a report
+    /// database, since quire keeps its state in SQLite or PostgreSQL.
+    pub(crate) async fn mysql() -> TestDb {
+        let db = TestDb::empty_on(MYSQL_SERVER_URL).await;
+        quire::seed::install_schema(&db.db)
+            .await
+            .expect("install the demo schema");
+        db
     }
 
     async fn empty_sqlite() -> TestDb {
@@ -83,21 +100,12 @@ impl TestDb {
         TestDb::open(url, Owner::Sqlite(dir)).await
     }
 
-    async fn empty_postgres() -> TestDb {
+    /// A fresh database on `server` (PostgreSQL or MariaDB), by its admin user.
+    async fn empty_on(server: &'static str) -> TestDb {
         let name = format!("quire_test_{}", uuid::Uuid::now_v7().simple());
-        let admin = Db::connect(&format!("{POSTGRES_SERVER_URL}/postgres"), 1)
-            .await
-            .expect("PostgreSQL runs on 127.0.0.1:5432");
-        let Db::Postgres(pool) = &admin else {
-            unreachable!("a postgres:// URL opens PostgreSQL")
-        };
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(pool)
-            .await
-            .expect("create the test database");
-        admin.close().await;
-        let url = format!("{POSTGRES_SERVER_URL}/{name}");
-        TestDb::open(url, Owner::Postgres { name }).await
+        server_admin(server, &format!("CREATE DATABASE {name}")).await;
+        let url = format!("{server}/{name}");
+        TestDb::open(url, Owner::Server { server, name }).await
     }
 
     async fn open(url: String, owner: Owner) -> TestDb {
@@ -126,9 +134,28 @@ impl TestDb {
         self.db.table_names().await.expect("list the tables")
     }
 
-    /// One database of each kind, for tests that must hold on both.
+    /// One database of each kind quire keeps its state in, for tests that must hold on
+    /// both.
     pub(crate) async fn each() -> [TestDb; 2] {
         [TestDb::sqlite().await, TestDb::postgres().await]
+    }
+
+    /// One database of each kind reports are read from, with the demo schema.
+    pub(crate) async fn each_report_database() -> [TestDb; 3] {
+        [
+            TestDb::sqlite().await,
+            TestDb::postgres().await,
+            TestDb::mysql().await,
+        ]
+    }
+
+    /// Which database this is.
+    pub(crate) fn backend(&self) -> Backend {
+        match self.db.dialect() {
+            quire::db::Dialect::Sqlite => Backend::Sqlite,
+            quire::db::Dialect::Postgres => Backend::Postgres,
+            quire::db::Dialect::Mysql => Backend::Mysql,
+        }
     }
 
     /// A scratch folder that lives as long as the database.
@@ -140,10 +167,7 @@ impl TestDb {
     pub(crate) async fn run_script(&self, script: &str) {
         for statement in script.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
             let query = AssertSqlSafe(statement.to_owned());
-            let result = match &self.db {
-                Db::Sqlite(pool) => sqlx::query(query).execute(pool).await.map(drop),
-                Db::Postgres(pool) => sqlx::query(query).execute(pool).await.map(drop),
-            };
+            let result = quire::on_any_pool!(&self.db, pool => sqlx::query(query).execute(pool).await.map(drop));
             result.unwrap_or_else(|error| panic!("{error}: {}", self.describe(statement)));
         }
     }
@@ -158,33 +182,37 @@ impl TestDb {
         &self.db
     }
 
+    /// `sql`, written in the SQL SQLite and PostgreSQL share, for this database: MySQL
+    /// spells the casts to `TEXT` and `BIGINT` as `CHAR` and `SIGNED`.
+    fn for_this_database(&self, sql: &str) -> String {
+        match self.db.dialect() {
+            quire::db::Dialect::Mysql => sql
+                .replace(" AS TEXT)", " AS CHAR)")
+                .replace(" AS BIGINT)", " AS SIGNED)"),
+            quire::db::Dialect::Sqlite | quire::db::Dialect::Postgres => sql.to_owned(),
+        }
+    }
+
     /// The integer that `sql` returns (one row, one column); `COUNT(*)` is one, but a
-    /// `SUM` must be cast to `BIGINT`, since PostgreSQL sums into NUMERIC.
+    /// `SUM` must be cast to `BIGINT`, since PostgreSQL and MySQL sum into NUMERIC.
     pub(crate) async fn scalar(&self, sql: &str) -> i64 {
-        let query = AssertSqlSafe(sql.to_owned());
-        let result = match &self.db {
-            Db::Sqlite(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
-            Db::Postgres(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
-        };
+        let query = AssertSqlSafe(self.for_this_database(sql));
+        let result =
+            quire::on_any_pool!(&self.db, pool => sqlx::query_scalar(query).fetch_one(pool).await);
         result.unwrap_or_else(|error| panic!("{error}: {}", self.describe(sql)))
     }
 
     /// Every row of `sql`, each column read as text (NULL as `None`): cast non-text
-    /// columns with `CAST(... AS TEXT)`, which reads the same on both databases.
+    /// columns with `CAST(... AS TEXT)`, which reads the same on every database.
     pub(crate) async fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        let query = AssertSqlSafe(sql.to_owned());
-        let rows = match &self.db {
-            Db::Sqlite(pool) => sqlx::query(query).fetch_all(pool).await.map(|rows| {
+        let query = AssertSqlSafe(self.for_this_database(sql));
+        let rows = quire::on_any_pool!(&self.db, pool => {
+            sqlx::query(query).fetch_all(pool).await.map(|rows| {
                 rows.iter()
                     .map(|row| (0..row.len()).map(|i| row.get(i)).collect())
                     .collect()
-            }),
-            Db::Postgres(pool) => sqlx::query(query).fetch_all(pool).await.map(|rows| {
-                rows.iter()
-                    .map(|row| (0..row.len()).map(|i| row.get(i)).collect())
-                    .collect()
-            }),
-        };
+            })
+        });
         rows.unwrap_or_else(|error| panic!("{error}: {}", self.describe(sql)))
     }
 
@@ -217,6 +245,25 @@ impl TestDb {
             .iter()
             .map(|row| row.get(0))
             .collect(),
+            Db::Mysql(pool) => {
+                let columns: Vec<String> = sqlx::query_scalar(
+                    "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
+                     WHERE table_schema = DATABASE() AND table_name = ? \
+                     ORDER BY ordinal_position",
+                )
+                .bind(table)
+                .fetch_all(pool)
+                .await
+                .expect("read the table's columns");
+                let sql = format!(
+                    "SELECT CAST(JSON_ARRAY({}) AS CHAR) FROM {table} ORDER BY id",
+                    columns.join(", ")
+                );
+                sqlx::query_scalar(AssertSqlSafe(sql))
+                    .fetch_all(pool)
+                    .await
+                    .expect("dump the table")
+            }
         }
     }
 
@@ -227,31 +274,25 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Owner::Postgres { name } = &self.owner {
-            let name = name.clone();
+        if let Owner::Server { server, name } = &self.owner {
+            let (server, name) = (*server, name.clone());
             // Drop cannot await, and the test's runtime may be the current thread: drop
-            // the database from a thread with a runtime of its own. FORCE ends the
-            // connections the pool still holds.
+            // the database from a thread with a runtime of its own.
             let dropped = std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .expect("a runtime");
-                runtime.block_on(async {
-                    let admin = Db::connect(&format!("{POSTGRES_SERVER_URL}/postgres"), 1)
-                        .await
-                        .expect("PostgreSQL runs on 127.0.0.1:5432");
-                    let Db::Postgres(pool) = &admin else {
-                        unreachable!("a postgres:// URL opens PostgreSQL")
-                    };
-                    sqlx::query(AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(pool)
-                    .await
-                    .expect("drop the test database");
-                    admin.close().await;
-                });
+                // PostgreSQL's FORCE ends the connections the pool still holds.
+                let force = if server == POSTGRES_SERVER_URL {
+                    " WITH (FORCE)"
+                } else {
+                    ""
+                };
+                runtime.block_on(server_admin(
+                    server,
+                    &format!("DROP DATABASE IF EXISTS {name}{force}"),
+                ));
             })
             .join();
             // A failed drop must not turn a passing test into a double panic.
@@ -260,6 +301,21 @@ impl Drop for TestDb {
             }
         }
     }
+}
+
+/// Runs `statement` (`CREATE`/`DROP DATABASE`) on `server` as its admin user.
+async fn server_admin(server: &str, statement: &str) {
+    let admin_database = if server == POSTGRES_SERVER_URL {
+        "postgres"
+    } else {
+        "mysql"
+    };
+    let admin = Db::connect(&format!("{server}/{admin_database}"), 1)
+        .await
+        .unwrap_or_else(|error| panic!("{server} is up: {error}"));
+    quire::on_any_pool!(&admin, pool => sqlx::query(AssertSqlSafe(statement.to_owned())).execute(pool).await.map(drop))
+        .unwrap_or_else(|error| panic!("{statement}: {error}"));
+    admin.close().await;
 }
 
 /// The files in `dir`, sorted, for "nothing was left behind" checks.

@@ -6,7 +6,6 @@ use std::path::Path;
 use super::BenchDatabase;
 use crate::bench::BenchError;
 use crate::db::{Db, Dialect};
-use crate::store::on_pool;
 
 /// The benchmark's report: nine invoice-like columns of every kind a report has.
 pub(super) const DEFINITION: &str = r#"
@@ -96,6 +95,29 @@ const SQLITE_ROWS: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i +
        strftime('%Y-%m-%dT%H:%M:%fZ', '2020-01-01', '+' || (i * 37 + (i % 4) * 0.25) || ' seconds') \
      FROM n JOIN bench_clients c ON c.k = i % ?2";
 
+/// The MySQL tables (binary collation, so text sorts by bytes as on SQLite), then the
+/// statement that generates the rows (`?` rows, `?` client names).
+const MYSQL_TABLES: &[&str] = &[
+    "CREATE TABLE bench_clients (k INT PRIMARY KEY, name VARCHAR(255) NOT NULL) \
+     DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
+    "CREATE TABLE bench_invoices (id BIGINT PRIMARY KEY, tenant_id BIGINT NOT NULL, \
+     number VARCHAR(32) NOT NULL, client VARCHAR(255), status VARCHAR(16) NOT NULL, \
+     issue_date DATE NOT NULL, due_date DATE NOT NULL, currency CHAR(3) NOT NULL, \
+     `lines` INT NOT NULL, total BIGINT NOT NULL, created_at DATETIME(6) NOT NULL) \
+     DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
+];
+const MYSQL_ROWS: &str = "INSERT INTO bench_invoices \
+     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
+     SELECT i, 1, CONCAT('INV-', LPAD(i, 8, '0')), \
+       CASE WHEN i % 101 = 0 THEN NULL ELSE CONCAT(c.name, ' #', i % 997) END, \
+       ELT(1 + i % 5, 'draft', 'sent', 'partial', 'paid', 'void'), \
+       DATE '2020-01-01' + INTERVAL i % 2000 DAY, DATE '2020-01-31' + INTERVAL i % 2000 DAY, \
+       ELT(1 + i % 4, 'USD', 'EUR', 'GBP', 'JPY'), 1 + i % 17, \
+       (i * 7919) % 10000000 - 50000, \
+       TIMESTAMP '2020-01-01 00:00:00' \
+         + INTERVAL (i * 37000000 + (i % 4) * 250000 + (i % 3)) MICROSECOND \
+     FROM n JOIN bench_clients c ON c.k = i % ?";
+
 /// Creates the benchmark's tenant, tables and rows, in one transaction.
 pub(super) async fn generate(url: &str, rows: u64) -> Result<(), BenchError> {
     let db = Db::connect(url, 1).await?;
@@ -109,22 +131,30 @@ pub(super) async fn generate(url: &str, rows: u64) -> Result<(), BenchError> {
             "VACUUM ANALYZE bench_invoices",
         ),
         Dialect::Sqlite => (SQLITE_TABLES, SQLITE_ROWS, "ANALYZE"),
+        Dialect::Mysql => (MYSQL_TABLES, MYSQL_ROWS, "ANALYZE TABLE bench_invoices"),
     };
-    // `$n` placeholders, which SQLite accepts too.
-    on_pool!(&db, pool => {
+    // `?` placeholders, bound in order, which SQLite and MySQL read as positional and
+    // PostgreSQL does not take: its statements use `$n`.
+    let (tenant_insert, client_insert) = match db.dialect() {
+        Dialect::Postgres => ("$1", "($1, $2)"),
+        Dialect::Sqlite | Dialect::Mysql => ("?", "(?, ?)"),
+    };
+    let tenant_insert = format!(
+        "INSERT INTO tenants (id, slug, name, currency, timezone) \
+         VALUES (1, {tenant_insert}, 'Bench', 'USD', 'UTC')"
+    );
+    let client_insert = format!("INSERT INTO bench_clients (k, name) VALUES {client_insert}");
+    crate::on_any_pool!(&db, pool => {
         let mut tx = pool.begin().await?;
         for sql in tables {
             sqlx::query(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await?;
         }
-        sqlx::query(
-            "INSERT INTO tenants (id, slug, name, currency, timezone) \
-             VALUES (1, $1, 'Bench', 'USD', 'UTC')",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(tenant_insert.as_str()))
         .bind(TENANT)
         .execute(&mut *tx)
         .await?;
         for (k, name) in (0i64..).zip(CLIENTS) {
-            sqlx::query("INSERT INTO bench_clients (k, name) VALUES ($1, $2)")
+            sqlx::query(sqlx::AssertSqlSafe(client_insert.as_str()))
                 .bind(k)
                 .bind(*name)
                 .execute(&mut *tx)

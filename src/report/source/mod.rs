@@ -2,6 +2,7 @@
 //! types, in batches: one module per database, sharing the binding of parameters and
 //! the row loop. Queries run in read-only transactions with a statement timeout.
 
+mod mysql;
 mod postgres;
 mod sqlite;
 
@@ -28,6 +29,7 @@ pub(super) async fn stream(
     match db {
         Db::Sqlite(pool) => sqlite::stream(pool, query, rows).await,
         Db::Postgres(pool) => postgres::stream(pool, query, rows).await,
+        Db::Mysql(pool) => mysql::stream(pool, query, rows).await,
     }
 }
 
@@ -51,6 +53,10 @@ pub(super) async fn tenant_id(db: &Db, slug: &str) -> Result<Option<i64>, Source
             let row = sqlx::query(query).bind(slug).fetch_optional(pool).await?;
             row.map(|row| postgres::integer_id(&row)).transpose()
         }
+        Db::Mysql(pool) => {
+            let row = sqlx::query(query).bind(slug).fetch_optional(pool).await?;
+            row.map(|row| mysql::integer_id(&row)).transpose()
+        }
     }
 }
 
@@ -65,18 +71,11 @@ pub(super) async fn tenant_timezone(
     tenant_id: i64,
 ) -> Result<Option<String>, SourceError> {
     let query = AssertSqlSafe(sql.text.clone());
-    let zone: Option<Option<String>> = match db {
-        Db::Sqlite(pool) => {
-            bind_tenant(sqlx::query_scalar(query), sql, tenant_id)
-                .fetch_optional(pool)
-                .await?
-        }
-        Db::Postgres(pool) => {
-            bind_tenant(sqlx::query_scalar(query), sql, tenant_id)
-                .fetch_optional(pool)
-                .await?
-        }
-    };
+    let zone: Option<Option<String>> = crate::on_any_pool!(db, pool => {
+        bind_tenant(sqlx::query_scalar(query), sql, tenant_id)
+            .fetch_optional(pool)
+            .await?
+    });
     Ok(zone.flatten())
 }
 

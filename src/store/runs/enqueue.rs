@@ -241,6 +241,7 @@ impl Store {
             // SQLite has no writing CTE: the statements run one after the other, in a
             // transaction shared with the other enqueues waiting at that moment.
             Db::Sqlite(pool) => self.sqlite_inserts(pool).insert(binds).await?,
+            Db::Mysql(_) => unreachable!("{}", crate::db::DbError::StateUnsupported),
         };
         Inserted::from_row(row, token)
     }
