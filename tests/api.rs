@@ -1,5 +1,5 @@
 //! The HTTP API and report runs end to end: the real API and workers against Redis,
-//! PostgreSQL and SQLite.
+//! PostgreSQL, SQLite and MariaDB.
 
 mod common;
 
@@ -12,6 +12,8 @@ mod downloads;
 mod enqueue;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
+#[path = "api/mysql.rs"]
+mod mysql;
 #[path = "api/processes.rs"]
 mod processes;
 #[path = "api/webhooks.rs"]

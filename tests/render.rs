@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{Backend, TestDb, files_in, render_report};
+use common::{TestDb, files_in, render_report};
 use quire::catalog::Catalog;
 use quire::settings::ReportsSource;
 
@@ -35,13 +35,8 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// `db` loaded with the golden fixture. Its timestamps are RFC 3339 UTC (`…Z`), which
-/// MySQL's DATETIME takes without the zone.
 async fn fixture_db(db: TestDb) -> TestDb {
-    match db.backend() {
-        Backend::Mysql => db.run_script(&FIXTURE.replace("Z'", "'")).await,
-        Backend::Sqlite | Backend::Postgres => db.run_script(FIXTURE).await,
-    }
+    db.load_fixture(FIXTURE).await;
     db
 }
 

@@ -168,6 +168,11 @@ impl Db {
         } else {
             "off"
         };
+        // sqlx pings every connection when it goes back to the pool; a second ping on the
+        // way out would cost each of quire's own queries another round trip. A report
+        // query is one per attempt, and an idle connection the network dropped would
+        // fail the whole attempt: report pools ping before handing one out.
+        let ping_before_acquire = access == Access::ReadOnly;
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(DbError::Connect)?
@@ -193,7 +198,7 @@ impl Db {
                 Access::ReadWrite => Some(lock_beside(options.get_filename()).await?),
                 Access::ReadOnly => None,
             };
-            // No ping before each acquire: see the PostgreSQL pool below.
+            // A file has no network to drop a connection: no ping before each acquire.
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
                 .test_before_acquire(false)
@@ -205,11 +210,9 @@ impl Db {
             let options = PgConnectOptions::from_str(url)
                 .map_err(DbError::Connect)?
                 .options([("default_transaction_read_only", read_only)]);
-            // sqlx pings every connection when it goes back to the pool; a second ping on
-            // the way out cost every query another round trip.
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
-                .test_before_acquire(false)
+                .test_before_acquire(ping_before_acquire)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
@@ -220,7 +223,7 @@ impl Db {
             let options = MySqlConnectOptions::from_str(url).map_err(DbError::Connect)?;
             let mut pool = MySqlPoolOptions::new()
                 .max_connections(max_connections)
-                .test_before_acquire(false)
+                .test_before_acquire(ping_before_acquire)
                 .acquire_timeout(Duration::from_secs(10));
             if access == Access::ReadOnly {
                 pool = pool.after_connect(|conn, _| {

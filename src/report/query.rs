@@ -46,9 +46,14 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    /// Whether the database stopped the query at its statement timeout.
+    /// Whether the database stopped the query at its statement timeout: PostgreSQL's
+    /// query_canceled, MariaDB's max_statement_time, MySQL's max_execution_time.
     pub fn is_statement_timeout(&self) -> bool {
-        matches!(self, SourceError::Query(sqlx::Error::Database(db)) if db.code().as_deref() == Some("57014"))
+        let SourceError::Query(sqlx::Error::Database(db)) = self else {
+            return false;
+        };
+        db.code().as_deref() == Some("57014")
+            || matches!(mysql_error_number(db.as_ref()), Some(1969 | 3024))
     }
 
     /// Whether retrying can help: lost connections and timeouts can; errors in the
@@ -64,18 +69,32 @@ impl SourceError {
     }
 }
 
+/// MySQL's own number of a database error, when it comes from MySQL.
+fn mysql_error_number(error: &dyn sqlx::error::DatabaseError) -> Option<u16> {
+    error
+        .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .map(sqlx::mysql::MySqlDatabaseError::number)
+}
+
 /// Whether an SQL error comes from the environment rather than from the query itself.
 pub fn is_transient_sql(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            // SQLite: BUSY and LOCKED. PostgreSQL: connection exceptions, serialization
-            // failures and deadlocks, statement timeouts, operator intervention.
-            matches!(code.as_ref(), "5" | "6" | "517" | "262")
+            // SQLite: BUSY and LOCKED. PostgreSQL and MySQL: connection exceptions,
+            // serialization failures and deadlocks, statement timeouts, operator
+            // intervention (MySQL's 70100: a query or connection killed).
+            matches!(code.as_ref(), "5" | "6" | "517" | "262" | "70100")
                 || code.starts_with("08")
                 || code.starts_with("40")
                 || code.starts_with("53")
                 || code.starts_with("57")
+                // MySQL's lock wait timeout, too many connections, shutdown in progress,
+                // connection killed, max_execution_time, which share other states.
+                || matches!(
+                    mysql_error_number(db.as_ref()),
+                    Some(1205 | 1040 | 1053 | 1927 | 3024)
+                )
         }
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)

@@ -55,6 +55,8 @@ pub(crate) struct TestApp {
     /// `REPORTS_DATABASE_URL` of the processes [`TestApp::quire`] starts; `None`: the
     /// app's own database.
     pub reports_url: Option<String>,
+    /// The report database, when it is not the app's own.
+    pub reports_db: Option<TestDb>,
     shutdown: CancellationToken,
     /// Every in-process worker holds a clone; once all are dropped, `workers_stopped`
     /// yields `None` (mini-redis's shutdown-complete channel).
@@ -88,18 +90,53 @@ pub(crate) async fn spawn_app_on(
     backend: Backend,
     extra_reports: &[(&str, &str)],
 ) -> TestApp {
+    spawn(redis_url, backend, None, extra_reports).await
+}
+
+/// [`spawn_app`] reading reports from `reports` (loaded with the fixture data here)
+/// through `reports_url`, a URL of that database, instead of from its own database.
+pub(crate) async fn spawn_app_reading(
+    backend: Backend,
+    reports: TestDb,
+    reports_url: &str,
+    extra_reports: &[(&str, &str)],
+) -> TestApp {
+    reports.load_fixture(FIXTURE).await;
+    let mut app = spawn(
+        REDIS_URL,
+        backend,
+        Some((reports, reports_url)),
+        extra_reports,
+    )
+    .await;
+    app.reports_url = Some(reports_url.to_owned());
+    app
+}
+
+async fn spawn(
+    redis_url: &str,
+    backend: Backend,
+    reports: Option<(TestDb, &str)>,
+    extra_reports: &[(&str, &str)],
+) -> TestApp {
     let db = match backend {
         Backend::Sqlite => TestDb::sqlite().await,
         Backend::Postgres => TestDb::postgres().await,
     };
-    db.run_script(FIXTURE).await;
+    let (reports_db, source_url) = match reports {
+        Some((reports, url)) => (Some(reports), url.to_owned()),
+        None => {
+            db.run_script(FIXTURE).await;
+            (None, db.url.clone())
+        }
+    };
     let reports_dir = reports_dir_with(db.dir(), extra_reports);
     let catalog = Arc::new(Catalog::load(&ReportsSource::Dir(reports_dir.clone())).unwrap());
     let prefix = format!("test-{}", uuid::Uuid::now_v7().simple());
     let queue = Queue::connect(redis_url, &prefix, QueueConfig::default())
         .await
         .unwrap();
-    let source = Db::connect_reports(&db.url, 4).await.unwrap();
+    let source = Db::connect_reports(&source_url, 4).await.unwrap();
     let storage = tempfile::tempdir().unwrap();
     let runs = Runs {
         store: Store::new(db.db.clone(), Clock::System),
@@ -131,6 +168,7 @@ pub(crate) async fn spawn_app_on(
         storage,
         reports_dir,
         reports_url: None,
+        reports_db,
         shutdown,
         workers_alive,
         workers_stopped,

@@ -172,6 +172,17 @@ impl TestDb {
         }
     }
 
+    /// Runs a fixture script written for SQLite and PostgreSQL. Its timestamps are
+    /// RFC 3339 UTC (`'…Z'`), which MySQL's DATETIME takes only without the zone.
+    pub(crate) async fn load_fixture(&self, script: &str) {
+        match self.db.dialect() {
+            quire::db::Dialect::Mysql => self.run_script(&script.replace("Z'", "'")).await,
+            quire::db::Dialect::Sqlite | quire::db::Dialect::Postgres => {
+                self.run_script(script).await;
+            }
+        }
+    }
+
     /// The database's URL, for a `DATABASE_URL` or a second pool.
     pub(crate) fn url(&self) -> &str {
         &self.url
@@ -468,4 +479,70 @@ pub(crate) async fn render_report(
             std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
         )
         .await
+}
+
+/// A TCP proxy on a free port in front of a real server, which a test can cut: the
+/// network between quire and its database failing, without touching the shared server.
+pub(crate) struct TcpProxy {
+    pub port: u16,
+    accepting: Option<tokio::task::JoinHandle<()>>,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl TcpProxy {
+    /// Starts forwarding connections on a free port to `target` (`host:port`).
+    pub(crate) async fn start(target: &'static str) -> TcpProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let tracked = connections.clone();
+        let accepting = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let forwarding = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tracked
+                    .lock()
+                    .expect("no panic holds the lock")
+                    .push(forwarding.abort_handle());
+            }
+        });
+        TcpProxy {
+            port,
+            accepting: Some(accepting),
+            connections,
+        }
+    }
+
+    /// Closes every connection open through the proxy; new ones are still forwarded.
+    pub(crate) fn cut(&self) {
+        for connection in self
+            .connections
+            .lock()
+            .expect("no panic holds the lock")
+            .drain(..)
+        {
+            connection.abort();
+        }
+    }
+
+    /// Cuts every connection and stops listening: the server is gone.
+    pub(crate) async fn refuse(&mut self) {
+        if let Some(accepting) = self.accepting.take() {
+            accepting.abort();
+            let _ = accepting.await;
+        }
+        self.cut();
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        if let Some(accepting) = &self.accepting {
+            accepting.abort();
+        }
+        self.cut();
+    }
 }

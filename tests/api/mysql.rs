@@ -1,0 +1,178 @@
+//! MariaDB as the report database, with quire's own state in PostgreSQL or SQLite: runs
+//! read through a user that may only SELECT, a MariaDB that goes away mid-report, and
+//! one that is gone when a request comes.
+
+use std::time::Duration;
+
+use quire::store::{RunQuery, RunStatus};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::{MYSQL_SERVER_URL, TcpProxy, TestDb, eventually};
+use crate::helpers::{Backend, body, spawn_app_reading, worker_options};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// The database name of a test database's URL.
+fn database_of(db: &TestDb) -> String {
+    db.url().rsplit('/').next().unwrap().to_owned()
+}
+
+/// `REPORTS_DATABASE_URL` is only ever read: `quire run` builds a report out of MariaDB
+/// through a user granted nothing but SELECT, who is shown unable to write, and the
+/// report database holds no table of quire's afterwards.
+#[tokio::test]
+async fn a_run_reads_mariadb_through_a_user_that_can_only_select() {
+    let reports = TestDb::mysql().await;
+    let database = database_of(&reports);
+    let user = format!(
+        "quire_reader_{}",
+        &uuid::Uuid::now_v7().simple().to_string()[..16]
+    );
+    reports
+        .run_script(&format!(
+            "CREATE USER '{user}'@'%' IDENTIFIED BY 'only-select';\n\
+             GRANT SELECT ON `{database}`.* TO '{user}'@'%';\n"
+        ))
+        .await;
+    let reader = format!("mysql://{user}:only-select@127.0.0.1:3306/{database}");
+    let tables_before = reports.tables().await;
+    let mut app = spawn_app_reading(Backend::Postgres, reports, &reader, &[]).await;
+
+    let mut server = app.spawn_server(&["run"]).await;
+    let (status, answer) = app
+        .post_report_to(
+            &server.base_url,
+            &app.acme_key,
+            &body("clients", json!({})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let run = app
+        .finished_run(answer["id"].as_str().unwrap(), LIMIT)
+        .await;
+    assert_eq!(
+        run.status,
+        RunStatus::Completed,
+        "{:?}\n{}",
+        run.error,
+        server.log()
+    );
+    // The fixture gives acme three clients.
+    assert_eq!(run.file.map(|file| file.rows), Some(3));
+    assert_eq!(server.terminate().await, 0);
+
+    let as_reader = quire::db::Db::connect(&reader, 1).await.unwrap();
+    let refused = quire::on_any_pool!(&as_reader, pool => {
+        sqlx::query("DELETE FROM clients").execute(pool).await.map(drop)
+    })
+    .expect_err("a SELECT-only user cannot delete");
+    assert!(refused.to_string().contains("command denied"), "{refused}");
+    as_reader.close().await;
+    let reports = app
+        .reports_db
+        .take()
+        .expect("the app reads its own report database");
+    assert_eq!(reports.tables().await, tables_before, "nothing was created");
+    assert_eq!(reports.scalar("SELECT COUNT(*) FROM clients").await, 4);
+    reports.run_script(&format!("DROP USER '{user}'@'%'")).await;
+    app.cleanup().await;
+}
+
+/// A report over a server-generated sequence that sleeps on every row while the gate
+/// of its tenant is closed: slow enough to be cut mid-stream, fast once opened.
+const GATED_NUMBERS: &str = r#"
+name = "gated_numbers"
+title = "Gated numbers"
+overlap = "none"
+sql = """
+SELECT seq AS n FROM seq_1_to_5000
+JOIN gate ON gate.tenant_id = :tenant
+WHERE IF(gate.slow = 1, SLEEP(0.001), 0) = 0
+"""
+[[columns]]
+name = "n"
+type = "integer"
+"#;
+
+#[tokio::test]
+async fn a_mariadb_lost_mid_report_fails_the_attempt_as_transient_and_the_retry_completes() {
+    let reports = TestDb::mysql().await;
+    reports
+        .run_script("CREATE TABLE gate (tenant_id BIGINT PRIMARY KEY, slow INT NOT NULL)")
+        .await;
+    let database = database_of(&reports);
+    let proxy = TcpProxy::start("127.0.0.1:3306").await;
+    let through_proxy = format!(
+        "{}/{database}",
+        MYSQL_SERVER_URL.replace(":3306", &format!(":{}", proxy.port))
+    );
+    let app = spawn_app_reading(
+        Backend::Sqlite,
+        reports,
+        &through_proxy,
+        &[("gated_numbers.toml", GATED_NUMBERS)],
+    )
+    .await;
+    let reports = app.reports_db.as_ref().unwrap();
+    // acme is tenant 1 of the fixture.
+    reports.run_script("INSERT INTO gate VALUES (1, 1)").await;
+    let _worker = app.start_worker(worker_options());
+
+    let (status, answer) = app
+        .post_report(&app.acme_key, &body("gated_numbers", json!({})), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let id = answer["id"].as_str().unwrap().to_owned();
+    eventually(LIMIT, "the first attempt has written rows", || async {
+        (app.run(&id).await.progress_rows > 0).then_some(())
+    })
+    .await;
+    proxy.cut();
+    reports.run_script("UPDATE gate SET slow = 0").await;
+
+    let run = app.finished_run(&id, LIMIT).await;
+    assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
+    assert_eq!(run.attempts, 2, "the lost connection was retried");
+    let file = run.file.expect("the run has its file");
+    assert_eq!(file.rows, 5000);
+    // Only the retry's whole file was published: the cut attempt left nothing.
+    let stored = app.stored_files();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let csv = std::fs::read_to_string(&stored[0]).unwrap();
+    assert_eq!(csv.lines().count(), 5001);
+    assert_eq!(csv.lines().last(), Some("5000"));
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_request_while_mariadb_is_gone_answers_503_and_keeps_no_run() {
+    let reports = TestDb::mysql().await;
+    let database = database_of(&reports);
+    let mut proxy = TcpProxy::start("127.0.0.1:3306").await;
+    let through_proxy = format!(
+        "{}/{database}",
+        MYSQL_SERVER_URL.replace(":3306", &format!(":{}", proxy.port))
+    );
+    let app = spawn_app_reading(Backend::Sqlite, reports, &through_proxy, &[]).await;
+    proxy.refuse().await;
+
+    // globex has not been looked up yet, so the request needs the report database.
+    let for_globex = json!({ "tenant": "globex", "report": "clients", "format": "csv" });
+    let (status, answer) = app.post_report(&app.admin_key, &for_globex, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["error"]["code"], "unavailable", "{answer}");
+    let page = app
+        .runs
+        .store
+        .list_runs(&RunQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(page.runs.is_empty(), "no run was written");
+    assert!(app.stored_files().is_empty());
+    app.cleanup().await;
+}
