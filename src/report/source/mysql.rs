@@ -22,6 +22,20 @@ pub(super) async fn stream(
     rows: mpsc::Sender<Vec<Vec<Cell>>>,
 ) -> Result<Streamed, SourceError> {
     let mut conn = pool.acquire().await?;
+    let streamed = stream_on(&mut conn, query, rows).await;
+    if streamed.is_err() {
+        // A result given up halfway leaves its rows unread and its transaction open
+        // (holding metadata locks): close the connection rather than hand it back.
+        conn.close_on_drop();
+    }
+    streamed
+}
+
+async fn stream_on(
+    conn: &mut sqlx::MySqlConnection,
+    query: &Query<'_>,
+    rows: mpsc::Sender<Vec<Vec<Cell>>>,
+) -> Result<Streamed, SourceError> {
     let version: String = sqlx::query_scalar("SELECT VERSION()")
         .fetch_one(&mut *conn)
         .await?;
@@ -41,7 +55,7 @@ pub(super) async fn stream(
     sqlx::query(AssertSqlSafe(timeout))
         .execute(&mut *conn)
         .await?;
-    let mut tx = sqlx::Connection::begin_with(&mut *conn, "START TRANSACTION READ ONLY").await?;
+    let mut tx = sqlx::Connection::begin_with(conn, "START TRANSACTION READ ONLY").await?;
     let stream = bind_all(query).fetch(&mut *tx);
     let rows = forward(stream, query, rows, decode).await?;
     tx.commit().await?;
