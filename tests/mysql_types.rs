@@ -111,7 +111,10 @@ async fn every_common_mysql_type_decodes_into_its_declared_column() {
     let db = TestDb::empty(Backend::Mysql).await;
     db.run_script(OWN_SCHEMA).await;
     let reporter = reporter(&db).await;
-    assert_eq!(reporter.tenant_id("acme").await.unwrap(), Some(7));
+    assert_eq!(
+        reporter.tenant_id("own_everything", "acme").await.unwrap(),
+        Some(7)
+    );
 
     let out = db.dir().join("everything.csv");
     let csv = render(&reporter, "own_everything", "acme", Format::Csv, &out)

@@ -681,7 +681,7 @@ async fn an_application_schema_with_integer_ids_and_every_common_type_renders_on
     let clock = quire::clock::Clock::fixed_on(TODAY.parse().unwrap());
     let fast = quire::report::Reporter::new(catalog, source.clone(), clock);
     let rows = fast.clone().with_copy_fast_path(false);
-    assert_eq!(fast.tenant_id("acme").await.unwrap(), Some(7));
+    assert_eq!(fast.tenant_id("own_texts", "acme").await.unwrap(), Some(7));
 
     let (texts, copied) = render_with(&fast, "own_texts", Format::Csv, &db.dir().join("fast"))
         .await

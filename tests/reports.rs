@@ -65,7 +65,11 @@ async fn fixture(db: TestDb) -> Fixture {
         source,
         Clock::fixed_on(DEFAULT_ANCHOR),
     );
-    let tenant_id = reporter.tenant_id(TENANT).await.unwrap().unwrap();
+    let tenant_id = reporter
+        .tenant_id("invoices", TENANT)
+        .await
+        .unwrap()
+        .unwrap();
     Fixture {
         db,
         reporter,

@@ -1,7 +1,7 @@
 -- A small Invoice Ninja data set for schema.sql: two companies, a few clients,
 -- invoices in every status (one deleted, one archived, one of a deleted client, one from
 -- last year), and payments applied to invoices through paymentables. Company 1
--- (company_key 'acme-key') is the one the tests render; company 2 ('globex-key') is there
+-- (company_key 'acme-key') is the one the tests render, company 2 ('globex-key') is there
 -- to prove that another company's rows never show up. Dates assume :today = 2026-06-30.
 
 -- Reference rows, with the ids Invoice Ninja's seeders give them.
@@ -28,7 +28,7 @@ INSERT INTO group_settings (id, company_id, name, settings) VALUES
   (1, 1, 'UK clients', '{"currency_id":"2"}');
 
 -- Client 1 sets no currency (the company's USD), client 2 takes GBP from its group,
--- client 3 sets EUR itself, client 4 is deleted; client 5 belongs to company 2.
+-- client 3 sets EUR itself, client 4 is deleted, client 5 belongs to company 2.
 -- balance and paid_to_date are the totals Invoice Ninja keeps for each client.
 INSERT INTO clients (id, company_id, name, balance, paid_to_date, credit_balance, settings, is_deleted, group_settings_id, number, created_at, updated_at, deleted_at) VALUES
   (1, 1, 'Acme Retail', 300.000000, 1200.000000, 0.000000, '{"currency_id":""}', 0, NULL, '0001', '2025-11-05 10:00:00', '2026-05-10 10:00:00', NULL),
@@ -54,10 +54,10 @@ INSERT INTO invoices (id, client_id, company_id, status_id, number, po_number, d
   (10, 5, 2, 4, 'INV-0001', NULL, '2026-02-01', '2026-03-03 00:00:00', 0, 999.000000, 0.000000, 999.000000, '2026-02-01 09:00:00', '2026-02-05 09:00:00', NULL);
 
 -- status_id: 4 completed, 5 partially refunded. Payment 2 paid two invoices and had 100
--- refunded on the second; payment 3 left 20 unapplied; payment 4 went with the deleted
+-- refunded on the second, payment 3 left 20 unapplied, payment 4 went with the deleted
 -- invoice 6 (deleting an invoice takes what was applied to it off the payment, deletes a
--- payment that paid only that invoice, and soft-deletes the paymentable); payment 5 is
--- applied to nothing yet; payment 6 is company 2's.
+-- payment that paid only that invoice, and soft-deletes the paymentable), payment 5 is
+-- applied to nothing yet, payment 6 is company 2's.
 INSERT INTO payments (id, company_id, client_id, type_id, status_id, amount, refunded, applied, date, transaction_reference, number, created_at, updated_at, deleted_at, is_deleted, currency_id) VALUES
   (1, 1, 1, 1, 4, 700.000000, 0.000000, 700.000000, '2026-01-20', 'BT-7781', '0001', '2026-01-20 12:00:00', '2026-01-20 12:00:00', NULL, 0, 1),
   (2, 1, 1, 15, 5, 600.000000, 100.000000, 600.000000, '2026-02-28', 'CHK-1042', '0002', '2026-02-28 12:00:00', '2026-03-02 09:00:00', NULL, 0, 1),

@@ -2,7 +2,7 @@
 -- read: only these tables, and only these columns of them, with the names and types
 -- that Invoice Ninja's migrations give them (database/schema/mysql-schema.sql and the
 -- migrations in database/migrations of invoiceninja/invoiceninja). A real Invoice Ninja
--- database has many more columns and tables; the reports never need them.
+-- database has many more columns and tables, the reports never need them.
 -- Used by the tests: load this file, then rows.sql, into an empty database.
 
 CREATE TABLE timezones (
@@ -125,7 +125,7 @@ CREATE TABLE payments (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- One row per payment applied to an invoice (paymentable_type 'invoices') or a credit
--- (paymentable_type 'App\Models\Credit'); amount and refunded are that application's.
+-- (paymentable_type 'App\Models\Credit'), amount and refunded are that application's.
 CREATE TABLE paymentables (
   id int(10) unsigned NOT NULL AUTO_INCREMENT,
   payment_id int(10) unsigned NOT NULL,

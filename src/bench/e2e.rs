@@ -62,7 +62,7 @@ pub struct E2eBench {
     /// Where quire's own state and the report data live.
     pub database: BenchDatabase,
     /// PostgreSQL server URL on which the throw-away database is created and dropped.
-    pub postgres_url: String,
+    pub server_url: String,
 }
 
 /// What a run measured.
@@ -115,7 +115,7 @@ impl E2eBench {
     /// A database or Redis that cannot be reached, or a sample that fails or stalls.
     pub async fn run(&self, settings: &Settings) -> Result<E2eFigures, BenchError> {
         let scratch = tempfile::tempdir()?;
-        let database = BenchDb::create(self.database, &self.postgres_url, scratch.path()).await?;
+        let database = BenchDb::create(self.database, &self.server_url, scratch.path()).await?;
         let settings = Settings {
             database_url: database.url.clone(),
             reports_database_url: database.url.clone(),

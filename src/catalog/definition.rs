@@ -109,7 +109,13 @@ pub struct Report {
     /// tenant's dates are UTC's.
     #[serde(skip)]
     tenant_timezone_sql: Option<Dialects<BoundSql>>,
+    /// The query that returns the id `:tenant` binds from the tenant's slug `:slug`.
+    #[serde(skip)]
+    tenant_sql: Dialects<BoundSql>,
 }
+
+/// The tenant query of a definition that names none: the demo schema's.
+pub(super) const DEFAULT_TENANT_SQL: &str = "SELECT id FROM tenants WHERE slug = :slug";
 
 /// A definition file that cannot be used: names the file and the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -150,6 +156,8 @@ struct RawReport {
     sql_mysql: Option<String>,
     #[serde(default)]
     tenant_timezone_sql: Option<String>,
+    #[serde(default)]
+    tenant_sql: Option<String>,
 }
 
 /// A parameter as written; the fields that belong to its type are checked after parsing
@@ -356,20 +364,29 @@ impl Report {
             }
         })?;
 
-        let tenant_timezone_sql = match &raw.tenant_timezone_sql {
-            None => None,
-            Some(text) => Some(Dialects::try_each(|dialect| {
-                let field = "tenant_timezone_sql";
+        // A query about the tenant, binding nothing but `only`.
+        let tenant_query = |field: &str, text: &str, only: &str| {
+            Dialects::try_each(|dialect| {
                 let bound = sql::rewrite(text, dialect).map_err(|e| error(field, e.to_string()))?;
-                match bound.names.iter().find(|name| *name != "tenant") {
+                match bound.names.iter().find(|name| *name != only) {
                     Some(other) => Err(error(
                         field,
-                        format!(":{other} is not known here; the query binds only :tenant"),
+                        format!(":{other} is not known here; the query binds only :{only}"),
                     )),
                     None => Ok(bound),
                 }
-            })?),
+            })
         };
+        let tenant_timezone_sql = raw
+            .tenant_timezone_sql
+            .as_deref()
+            .map(|text| tenant_query("tenant_timezone_sql", text, "tenant"))
+            .transpose()?;
+        let tenant_sql = tenant_query(
+            "tenant_sql",
+            raw.tenant_sql.as_deref().unwrap_or(DEFAULT_TENANT_SQL),
+            "slug",
+        )?;
 
         Ok(Report {
             name: raw.name,
@@ -383,7 +400,14 @@ impl Report {
             timeout,
             sql,
             tenant_timezone_sql,
+            tenant_sql,
         })
+    }
+
+    /// The query of the tenant's id from its slug in `dialect`: the definition's
+    /// `tenant_sql`, else the demo schema's `SELECT id FROM tenants WHERE slug = :slug`.
+    pub fn tenant_sql(&self, dialect: Dialect) -> &BoundSql {
+        self.tenant_sql.get(dialect)
     }
 
     /// The query of the tenant's time zone in `dialect`, if the definition names one.

@@ -19,6 +19,7 @@ use crate::writer::Format;
 /// The PostgreSQL server `bench report` and `bench e2e` use when DATABASE_URL is not a
 /// PostgreSQL URL.
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/mysql";
 
 /// Options of `quire bench`.
 #[derive(Debug, Args)]
@@ -57,8 +58,9 @@ pub struct ReportArgs {
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
     /// Where the generated table lives: a fresh PostgreSQL database on DATABASE_URL's
-    /// server (default postgres://postgres@127.0.0.1:5432/postgres), or a SQLite file
-    /// in a temporary folder.
+    /// server (default postgres://postgres@127.0.0.1:5432/postgres), a fresh MySQL
+    /// database on REPORTS_DATABASE_URL's server when that is MySQL (default
+    /// mysql://root@127.0.0.1:3306/mysql), or a SQLite file in a temporary folder.
     #[arg(long, value_enum, default_value_t = BenchDatabase::Postgres)]
     pub database: BenchDatabase,
     /// Runs of each phase; the medians are reported.
@@ -231,12 +233,12 @@ async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Re
     if args.rows == 0 || args.runs == 0 {
         return Err(UsageError("--rows and --runs must be at least 1".into()).into());
     }
-    let postgres_url = postgres_server(settings);
+    let server_url = server(settings, args.database);
     let bench = ReportBench {
         rows: args.rows,
         format: args.format,
         database: args.database,
-        postgres_url: postgres_url.clone(),
+        server_url: server_url.clone(),
         runs: args.runs,
         exe: std::env::current_exe().context("finding the quire binary")?,
         copy_fast_path: !args.no_copy,
@@ -244,7 +246,7 @@ async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Re
     let figures = bench
         .run()
         .await
-        .with_context(|| on_database("reports", args.database, &postgres_url))?;
+        .with_context(|| on_database("reports", args.database, &server_url))?;
     let ours = Medians::of(&figures.render_runs);
     let baseline = Medians::of(&figures.baseline_runs);
     let ratio = ours.seconds / baseline.seconds;
@@ -308,6 +310,7 @@ async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Re
         match figures.baseline {
             Baseline::Copy => "copy",
             Baseline::Memory => "memory",
+            Baseline::MysqlClient => "mysql_client",
         },
     );
     summary.push("baseline_rows_per_s", format!("{:.0}", baseline.rate));
@@ -324,16 +327,24 @@ async fn e2e(settings: &Settings, args: E2eArgs, json: bool) -> anyhow::Result<S
     if args.samples == 0 {
         return Err(UsageError("--samples must be at least 1".into()).into());
     }
-    let postgres_url = postgres_server(settings);
+    if args.database == BenchDatabase::Mysql {
+        return Err(UsageError(
+            "quire keeps its own state in SQLite or PostgreSQL: bench e2e takes --database \
+             sqlite or postgres"
+                .into(),
+        )
+        .into());
+    }
+    let server_url = server(settings, args.database);
     let bench = E2eBench {
         samples: args.samples,
         database: args.database,
-        postgres_url: postgres_url.clone(),
+        server_url: server_url.clone(),
     };
     let figures = bench
         .run(settings)
         .await
-        .with_context(|| on_database("end to end", args.database, &postgres_url))?;
+        .with_context(|| on_database("end to end", args.database, &server_url))?;
     let (p50, p99, mean) = (figures.latency(0.50), figures.latency(0.99), figures.mean());
     let (max, enqueue_p50) = (figures.latency(1.0), figures.enqueue_latency(0.50));
     let database = database_name(args.database);
@@ -383,21 +394,26 @@ async fn e2e(settings: &Settings, args: E2eArgs, json: bool) -> anyhow::Result<S
     Ok(summary)
 }
 
-/// The PostgreSQL server on which benchmarks create their throw-away databases.
-fn postgres_server(settings: &Settings) -> String {
-    if settings.database_url.starts_with("postgres") {
-        settings.database_url.clone()
-    } else {
-        DEFAULT_POSTGRES_URL.to_owned()
-    }
+/// The server on which benchmarks create their throw-away `database`: the configured
+/// one of its kind, else the local default.
+fn server(settings: &Settings, database: BenchDatabase) -> String {
+    let configured = [&settings.database_url, &settings.reports_database_url];
+    let (scheme, default) = match database {
+        BenchDatabase::Postgres | BenchDatabase::Sqlite => ("postgres", DEFAULT_POSTGRES_URL),
+        BenchDatabase::Mysql => ("mysql", DEFAULT_MYSQL_URL),
+    };
+    configured
+        .into_iter()
+        .find(|url| url.starts_with(scheme))
+        .map_or_else(|| default.to_owned(), String::clone)
 }
 
 /// What a benchmark failure was about: `what` on which database.
-fn on_database(what: &str, database: BenchDatabase, postgres_url: &str) -> String {
+fn on_database(what: &str, database: BenchDatabase, server_url: &str) -> String {
     match database {
-        BenchDatabase::Postgres => format!(
-            "benchmarking {what} on PostgreSQL at {}",
-            super::redact(postgres_url)
+        BenchDatabase::Postgres | BenchDatabase::Mysql => format!(
+            "benchmarking {what} on {database:?} at {}",
+            super::redact(server_url)
         ),
         BenchDatabase::Sqlite => format!("benchmarking {what} on SQLite"),
     }

@@ -23,6 +23,9 @@ use crate::writer::{Cell, Format, Layout, OutputOptions, RowWriter, WriteError};
 
 pub use query::{SourceError, is_transient_sql};
 
+/// A tenant query's text and the slug it was asked about.
+type TenantKey = (String, String);
+
 /// How long a tenant seen to exist is taken to exist by [`Reporter::known_tenant_id`].
 const KNOWN_TENANT_TTL: Duration = Duration::from_secs(30);
 
@@ -129,7 +132,7 @@ pub struct Reporter {
     /// [`KNOWN_TENANT_TTL`], and its run then ends `discarded`, as any run whose tenant
     /// went away before it ran. Unknown tenants are not remembered, so a new tenant is
     /// accepted at once.
-    known_tenants: Arc<Mutex<HashMap<String, (Instant, i64)>>>,
+    known_tenants: Arc<Mutex<HashMap<TenantKey, (Instant, i64)>>>,
     /// Time zones read at enqueue, by report and tenant id, and when: trusted as long as
     /// a known tenant. A run's own `:today` reads the zone afresh.
     known_zones: Arc<Mutex<KnownZones>>,
@@ -198,7 +201,7 @@ impl Reporter {
         slug: &str,
         input: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<ResolvedParams, ReportError> {
-        let tenant_id = self.known_tenant_id(slug).await?;
+        let tenant_id = self.known_tenant_id(report, slug).await?;
         self.resolve_params_for(report, tenant_id, input).await
     }
 
@@ -276,32 +279,44 @@ impl Reporter {
     ///
     /// # Errors
     /// When the database cannot be queried.
-    pub async fn known_tenant_id(&self, slug: &str) -> Result<Option<i64>, SourceError> {
+    pub async fn known_tenant_id(
+        &self,
+        report: &str,
+        slug: &str,
+    ) -> Result<Option<i64>, ReportError> {
+        // Keyed by the query, which most reports share, so that they share the answer.
+        let key = (self.tenant_sql(report)?.text.clone(), slug.to_owned());
         let recently_seen = self
             .known_tenants
             .lock()
             .expect("not poisoned")
-            .get(slug)
+            .get(&key)
             .filter(|(at, _)| at.elapsed() < KNOWN_TENANT_TTL)
             .map(|&(_, id)| id);
         if recently_seen.is_some() {
             return Ok(recently_seen);
         }
-        let id = self.tenant_id(slug).await?;
+        let id = self.tenant_id(report, slug).await?;
         let mut known = self.known_tenants.lock().expect("not poisoned");
         match id {
-            Some(id) => known.insert(slug.to_owned(), (Instant::now(), id)),
-            None => known.remove(slug),
+            Some(id) => known.insert(key, (Instant::now(), id)),
+            None => known.remove(&key),
         };
         Ok(id)
     }
 
-    /// The id `:tenant` binds for `slug`, if the tenant exists (always looked up).
+    /// The id `:tenant` binds in `report` for `slug`, if the tenant exists (always
+    /// looked up, with the report's tenant query).
     ///
     /// # Errors
-    /// When the database cannot be queried.
-    pub async fn tenant_id(&self, slug: &str) -> Result<Option<i64>, SourceError> {
-        source::tenant_id(&self.source, slug).await
+    /// An unknown report, or a database that cannot be queried.
+    pub async fn tenant_id(&self, report: &str, slug: &str) -> Result<Option<i64>, ReportError> {
+        let sql = self.tenant_sql(report)?;
+        Ok(source::tenant_id(&self.source, sql, slug).await?)
+    }
+
+    fn tenant_sql(&self, report: &str) -> Result<&crate::catalog::sql::BoundSql, ReportError> {
+        Ok(self.report(report)?.tenant_sql(self.source.dialect()))
     }
 
     /// Builds `request` into the file `out`: written under a temporary name beside it,
@@ -318,7 +333,7 @@ impl Reporter {
     ) -> Result<Rendered, ReportError> {
         let report = self.report(&request.report)?;
         let tenant_id = self
-            .tenant_id(&request.tenant)
+            .tenant_id(&request.report, &request.tenant)
             .await?
             .ok_or_else(|| ReportError::UnknownTenant(request.tenant.clone()))?;
         let work = self.build(report, tenant_id, request, out, cancel, rows_written);
@@ -347,7 +362,7 @@ impl Reporter {
     ) -> Result<Vec<Vec<Cell>>, ReportError> {
         let report = self.report(&request.report)?;
         let tenant_id = self
-            .tenant_id(&request.tenant)
+            .tenant_id(&request.report, &request.tenant)
             .await?
             .ok_or_else(|| ReportError::UnknownTenant(request.tenant.clone()))?;
         let plan = self.plan(report, tenant_id, request).await?;

@@ -113,9 +113,15 @@ impl ReportHandler {
         let tenant_exists = self
             .runs
             .reporter
-            .tenant_id(&run.tenant)
+            .tenant_id(&run.report, &run.tenant)
             .await
-            .map_err(JobError::transient)?
+            .map_err(|error| {
+                if error.is_transient() {
+                    JobError::transient(error)
+                } else {
+                    JobError::permanent(error)
+                }
+            })?
             .is_some();
         if !tenant_exists {
             let error = RunError {

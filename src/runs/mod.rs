@@ -266,9 +266,9 @@ impl Runs {
         // tenant is refused with them.
         let tenant_id = self
             .reporter
-            .known_tenant_id(request.tenant.as_str())
+            .known_tenant_id(request.report.as_str(), request.tenant.as_str())
             .await
-            .map_err(|e| RunsError::ReportSource(e.into()))?;
+            .map_err(RunsError::ReportSource)?;
         let params = match self
             .reporter
             .resolve_params_for(request.report.as_str(), tenant_id, &request.params)

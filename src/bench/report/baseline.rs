@@ -1,5 +1,6 @@
-//! The baselines a report run is measured against: PostgreSQL's own COPY to a file, and
-//! the writer alone on cells already in memory.
+//! The baselines a report run is measured against: PostgreSQL's own COPY to a file, the
+//! `mariadb` client's batch dump to a file, and the writer alone on cells already in
+//! memory.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -22,11 +23,17 @@ const COPY_BASELINE: &str = "COPY (SELECT number, client, status, issue_date, du
      currency, lines, total, created_at FROM bench_invoices WHERE tenant_id = 1 ORDER BY id) \
      TO STDOUT WITH (FORMAT csv)";
 
+/// The report's query as the `mariadb` client runs it.
+const MYSQL_BASELINE: &str = "SELECT number, client, status, issue_date, due_date, currency, \
+     `lines`, total, created_at FROM bench_invoices WHERE tenant_id = 1 ORDER BY id";
+
 /// Which baseline a run compared against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Baseline {
     /// PostgreSQL `COPY ... TO STDOUT WITH (FORMAT csv)`.
     Copy,
+    /// `mariadb --quick --batch` with its output sent to a file.
+    MysqlClient,
     /// The writer alone, from cells already in memory.
     Memory,
 }
@@ -37,6 +44,9 @@ impl Baseline {
         match (self, format) {
             (Baseline::Copy, _) => {
                 "PostgreSQL COPY (query) TO STDOUT WITH (FORMAT csv) into a file"
+            }
+            (Baseline::MysqlClient, _) => {
+                "the mariadb client, --quick --batch (rows streamed, tab-separated) into a file"
             }
             (Baseline::Memory, Format::Xlsx) => {
                 "rust_xlsxwriter constant memory, same cells, formats and zip level, from memory"
@@ -50,6 +60,7 @@ impl Baseline {
     pub(super) fn phase(self) -> Phase {
         match self {
             Baseline::Copy => Phase::Copy,
+            Baseline::MysqlClient => Phase::MysqlClient,
             Baseline::Memory => Phase::Memory,
         }
     }
@@ -75,6 +86,45 @@ pub(super) async fn copy_to_file(source: &Db, out: &Path) -> Result<(f64, u64), 
     }
     file.flush().await?;
     Ok((started.elapsed().as_secs_f64(), rows))
+}
+
+/// The client baseline: the report's query through `mariadb --quick --batch` (rows
+/// streamed from the server, not buffered) into `out`; its wall time in seconds and the
+/// rows written (batch mode escapes newlines inside values, so a row is a line).
+pub(super) async fn mysql_client_to_file(url: &str, out: &Path) -> Result<(f64, u64), BenchError> {
+    let url = reqwest::Url::parse(url).map_err(|error| BenchError::Invalid(error.to_string()))?;
+    let mut client = tokio::process::Command::new("mariadb");
+    client
+        .args(["--quick", "--batch", "--skip-column-names"])
+        .arg("--default-character-set=utf8mb4")
+        .arg(format!("--host={}", url.host_str().unwrap_or("127.0.0.1")))
+        .arg(format!("--port={}", url.port().unwrap_or(3306)))
+        .arg(format!("--user={}", url.username()))
+        .arg(format!("--database={}", url.path().trim_start_matches('/')))
+        .args(["--execute", MYSQL_BASELINE])
+        .stdout(File::create(out)?);
+    if let Some(password) = url.password() {
+        client.env("MYSQL_PWD", password);
+    }
+    let started = Instant::now();
+    let status = client.status().await?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !status.success() {
+        return Err(BenchError::Invalid(format!(
+            "the mariadb client failed ({status})"
+        )));
+    }
+    let rows = tokio::task::spawn_blocking({
+        let out = out.to_owned();
+        move || -> std::io::Result<u64> {
+            use std::io::BufRead as _;
+            let lines = std::io::BufReader::new(File::open(out)?).lines();
+            Ok(lines.count() as u64)
+        }
+    })
+    .await
+    .map_err(|error| BenchError::Invalid(error.to_string()))??;
+    Ok((seconds, rows))
 }
 
 /// The memory baseline: `rows` written by the format's writer alone.

@@ -30,6 +30,11 @@ sql = """
 SELECT number, client, status, issue_date, due_date, currency, lines, total, created_at
 FROM bench_invoices WHERE tenant_id = :tenant ORDER BY id
 """
+# LINES is a reserved word in MySQL.
+sql_mysql = """
+SELECT number, client, status, issue_date, due_date, currency, `lines`, total, created_at
+FROM bench_invoices WHERE tenant_id = :tenant ORDER BY id
+"""
 "#;
 
 pub(super) const TENANT: &str = "bench";
@@ -95,9 +100,11 @@ const SQLITE_ROWS: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i +
        strftime('%Y-%m-%dT%H:%M:%fZ', '2020-01-01', '+' || (i * 37 + (i % 4) * 0.25) || ' seconds') \
      FROM n JOIN bench_clients c ON c.k = i % ?2";
 
-/// The MySQL tables (binary collation, so text sorts by bytes as on SQLite), then the
+/// The MariaDB tables (binary collation, so text sorts by bytes as on SQLite), then the
 /// statement that generates the rows (`?` rows, `?` client names).
 const MYSQL_TABLES: &[&str] = &[
+    // MariaDB stops a recursive CTE after 1,000 rows unless told otherwise.
+    "SET SESSION max_recursive_iterations = 4294967295",
     "CREATE TABLE bench_clients (k INT PRIMARY KEY, name VARCHAR(255) NOT NULL) \
      DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
     "CREATE TABLE bench_invoices (id BIGINT PRIMARY KEY, tenant_id BIGINT NOT NULL, \
@@ -176,41 +183,46 @@ pub(super) async fn generate(url: &str, rows: u64) -> Result<(), BenchError> {
 /// The throw-away database of one run.
 pub(in crate::bench) struct BenchDb {
     pub(in crate::bench) url: String,
-    /// The server URL and database name to drop, on PostgreSQL.
-    postgres: Option<(String, String)>,
+    /// The server URL, database name and dialect to drop, on PostgreSQL or MySQL.
+    server: Option<(String, String, Dialect)>,
 }
 
 impl BenchDb {
-    /// A SQLite file in `scratch`, or a fresh database on the PostgreSQL server.
+    /// A SQLite file in `scratch`, or a fresh database on the PostgreSQL or MySQL
+    /// server at `server_url`.
     pub(in crate::bench) async fn create(
         database: BenchDatabase,
-        postgres_url: &str,
+        server_url: &str,
         scratch: &Path,
     ) -> Result<BenchDb, BenchError> {
-        match database {
-            BenchDatabase::Sqlite => Ok(BenchDb {
-                url: format!("sqlite://{}", scratch.join("bench.db").display()),
-                postgres: None,
-            }),
-            BenchDatabase::Postgres => {
-                let name = format!("quire_bench_{}", uuid::Uuid::now_v7().simple());
-                admin(postgres_url, &format!("CREATE DATABASE {name}")).await?;
-                Ok(BenchDb {
-                    url: with_database(postgres_url, &name),
-                    postgres: Some((postgres_url.to_owned(), name)),
-                })
+        let dialect = match database {
+            BenchDatabase::Sqlite => {
+                return Ok(BenchDb {
+                    url: format!("sqlite://{}", scratch.join("bench.db").display()),
+                    server: None,
+                });
             }
-        }
+            BenchDatabase::Postgres => Dialect::Postgres,
+            BenchDatabase::Mysql => Dialect::Mysql,
+        };
+        let name = format!("quire_bench_{}", uuid::Uuid::now_v7().simple());
+        admin(server_url, &format!("CREATE DATABASE {name}")).await?;
+        Ok(BenchDb {
+            url: with_database(server_url, &name),
+            server: Some((server_url.to_owned(), name, dialect)),
+        })
     }
 
-    /// Drops the PostgreSQL database (the SQLite file goes with its folder).
+    /// Drops the server's database (the SQLite file goes with its folder).
     pub(in crate::bench) async fn drop(self) -> Result<(), BenchError> {
-        if let Some((server, name)) = self.postgres {
-            admin(
-                &server,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            )
-            .await?;
+        if let Some((server, name, dialect)) = self.server {
+            // PostgreSQL's FORCE ends connections still open to it.
+            let force = if dialect == Dialect::Postgres {
+                " WITH (FORCE)"
+            } else {
+                ""
+            };
+            admin(&server, &format!("DROP DATABASE IF EXISTS {name}{force}")).await?;
         }
         Ok(())
     }
@@ -219,11 +231,11 @@ impl BenchDb {
 /// Runs one statement on the server's own database (`CREATE`/`DROP DATABASE`).
 async fn admin(url: &str, statement: &str) -> Result<(), BenchError> {
     let db = Db::connect(url, 1).await?;
-    if let Db::Postgres(pool) = &db {
+    crate::on_any_pool!(&db, pool => {
         sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
             .execute(pool)
             .await?;
-    }
+    });
     db.close().await;
     Ok(())
 }

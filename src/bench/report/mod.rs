@@ -42,6 +42,8 @@ pub enum BenchDatabase {
     Postgres,
     /// A SQLite file in a temporary folder.
     Sqlite,
+    /// A fresh database on the MySQL or MariaDB server, dropped afterwards.
+    Mysql,
 }
 
 /// One measured step, run in its own process.
@@ -55,6 +57,8 @@ pub enum Phase {
     Copy,
     /// The same cells, read into memory first (not timed), then written alone.
     Memory,
+    /// The `mariadb --quick --batch` client dumping the same query into a file.
+    MysqlClient,
 }
 
 /// What one phase measured.
@@ -109,8 +113,9 @@ pub struct ReportBench {
     pub format: Format,
     /// Where the table lives.
     pub database: BenchDatabase,
-    /// PostgreSQL server URL on which the throw-away database is created and dropped.
-    pub postgres_url: String,
+    /// The PostgreSQL or MySQL server URL on which the throw-away database is created
+    /// and dropped (unused for SQLite).
+    pub server_url: String,
     /// Times each phase runs; the medians are reported.
     pub runs: usize,
     /// The `quire` binary the phases run in.
@@ -141,7 +146,7 @@ impl ReportBench {
     /// A database that cannot be created or filled, or a phase that failed.
     pub async fn run(&self) -> Result<ReportFigures, BenchError> {
         let scratch = tempfile::tempdir()?;
-        let database = BenchDb::create(self.database, &self.postgres_url, scratch.path()).await?;
+        let database = BenchDb::create(self.database, &self.server_url, scratch.path()).await?;
         let figures = self.measure(&database.url, scratch.path()).await;
         let dropped = database.drop().await;
         let figures = figures?;
@@ -155,6 +160,7 @@ impl ReportBench {
         let generate = started.elapsed();
         let baseline = match (self.database, self.format) {
             (BenchDatabase::Postgres, Format::Csv) => Baseline::Copy,
+            (BenchDatabase::Mysql, Format::Csv) => Baseline::MysqlClient,
             _ => Baseline::Memory,
         };
         let mut figures = ReportFigures {
@@ -263,6 +269,7 @@ pub async fn run_phase(
             (started.elapsed().as_secs_f64(), rendered.rows)
         }
         Phase::Copy => baseline::copy_to_file(&source, out).await?,
+        Phase::MysqlClient => baseline::mysql_client_to_file(url, out).await?,
         Phase::Memory => {
             let rows = reporter.collect_rows(&request).await?;
             let columns = reporter.report(REPORT)?.columns.clone();

@@ -33,31 +33,45 @@ pub(super) async fn stream(
     }
 }
 
-/// Maps a tenant slug to the id that `:tenant` binds.
-const TENANT_QUERY: &str = "SELECT id FROM tenants WHERE slug = :slug";
-
-/// The id of the tenant `slug` on `db`, if it exists: an integer of any width.
+/// The id `sql` (a definition's tenant query) returns for the tenant `slug` on `db`,
+/// if it exists: an integer of any width.
 ///
 /// # Errors
 /// When the query fails, or the id is not an integer.
-pub(super) async fn tenant_id(db: &Db, slug: &str) -> Result<Option<i64>, SourceError> {
-    let sql = crate::catalog::sql::rewrite(TENANT_QUERY, db.dialect())
-        .expect("the tenant query is well-formed");
-    let query = AssertSqlSafe(sql.text);
+pub(super) async fn tenant_id(
+    db: &Db,
+    sql: &BoundSql,
+    slug: &str,
+) -> Result<Option<i64>, SourceError> {
     match db {
-        Db::Sqlite(pool) => Ok(sqlx::query_scalar(query)
-            .bind(slug)
-            .fetch_optional(pool)
-            .await?),
+        Db::Sqlite(pool) => {
+            let row = bind_slug(sql, slug).fetch_optional(pool).await?;
+            Ok(row.map(|row| row.try_get(0)).transpose()?)
+        }
         Db::Postgres(pool) => {
-            let row = sqlx::query(query).bind(slug).fetch_optional(pool).await?;
+            let row = bind_slug(sql, slug).fetch_optional(pool).await?;
             row.map(|row| postgres::integer_id(&row)).transpose()
         }
         Db::Mysql(pool) => {
-            let row = sqlx::query(query).bind(slug).fetch_optional(pool).await?;
+            let row = bind_slug(sql, slug).fetch_optional(pool).await?;
             row.map(|row| mysql::integer_id(&row)).transpose()
         }
     }
+}
+
+/// `sql` with `slug` bound at every placeholder (the only name it may use).
+fn bind_slug<'q, DB: sqlx::Database>(
+    sql: &BoundSql,
+    slug: &'q str,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut query = sqlx::query(AssertSqlSafe(sql.text.clone()));
+    for _ in &sql.names {
+        query = query.bind(slug);
+    }
+    query
 }
 
 /// The time zone `sql` (a definition's `tenant_timezone_sql`) returns for the tenant
