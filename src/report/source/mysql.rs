@@ -36,25 +36,35 @@ async fn stream_on(
     query: &Query<'_>,
     rows: mpsc::Sender<Vec<Vec<Cell>>>,
 ) -> Result<Streamed, SourceError> {
-    let version: String = sqlx::query_scalar("SELECT VERSION()")
-        .fetch_one(&mut *conn)
-        .await?;
     // MariaDB counts in seconds and stops any statement; MySQL counts in milliseconds
-    // and stops SELECTs, which is all a report runs.
-    let timeout = if version.contains("MariaDB") {
-        format!(
-            "SET SESSION max_statement_time = {}",
-            query.timeout.as_secs_f64().max(0.001)
-        )
-    } else {
-        format!(
-            "SET SESSION max_execution_time = {}",
-            query.timeout.as_millis().max(1)
-        )
-    };
-    sqlx::query(AssertSqlSafe(timeout))
+    // and stops SELECTs, which is all a report runs. MariaDB's variable is tried first,
+    // and MySQL's only when the server does not know it (error 1193), so that a report
+    // costs no round trip asking which server this is.
+    let mariadb = format!(
+        "SET SESSION max_statement_time = {}",
+        query.timeout.as_secs_f64().max(0.001)
+    );
+    match sqlx::query(AssertSqlSafe(mariadb))
         .execute(&mut *conn)
-        .await?;
+        .await
+    {
+        Err(sqlx::Error::Database(error))
+            if error
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .is_some_and(|error| error.number() == 1193) =>
+        {
+            let mysql = format!(
+                "SET SESSION max_execution_time = {}",
+                query.timeout.as_millis().max(1)
+            );
+            sqlx::query(AssertSqlSafe(mysql))
+                .execute(&mut *conn)
+                .await?;
+        }
+        other => {
+            other?;
+        }
+    }
     let mut tx = sqlx::Connection::begin_with(conn, "START TRANSACTION READ ONLY").await?;
     let stream = bind_all(query).fetch(&mut *tx);
     let rows = forward(stream, query, rows, decode).await?;
