@@ -349,6 +349,32 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Posts a run of `report` for acme to the `quire serve`/`run` process `server` and
+    /// waits until it completed; returns it.
+    pub(crate) async fn completed_through(
+        &self,
+        server: &QuireProcess,
+        report: &str,
+        limit: Duration,
+    ) -> Run {
+        let request = body(report, serde_json::json!({}));
+        let (status, answer) = self
+            .post_report_to(&server.base_url, &self.acme_key, &request, None)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+        let run = self
+            .finished_run(answer["id"].as_str().unwrap(), limit)
+            .await;
+        assert_eq!(
+            run.status,
+            quire::store::RunStatus::Completed,
+            "{:?}\n{}",
+            run.error,
+            server.log()
+        );
+        run
+    }
+
     /// `method url` with `key`, the answer as it comes.
     pub(crate) async fn call(
         &self,

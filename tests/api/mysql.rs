@@ -40,25 +40,7 @@ async fn a_run_reads_mariadb_through_a_user_that_can_only_select() {
     let mut app = spawn_app_reading(Backend::Postgres, reports, &reader, &[]).await;
 
     let mut server = app.spawn_server(&["run"]).await;
-    let (status, answer) = app
-        .post_report_to(
-            &server.base_url,
-            &app.acme_key,
-            &body("clients", json!({})),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
-    let run = app
-        .finished_run(answer["id"].as_str().unwrap(), LIMIT)
-        .await;
-    assert_eq!(
-        run.status,
-        RunStatus::Completed,
-        "{:?}\n{}",
-        run.error,
-        server.log()
-    );
+    let run = app.completed_through(&server, "clients", LIMIT).await;
     // The fixture gives acme three clients.
     assert_eq!(run.file.map(|file| file.rows), Some(3));
     assert_eq!(server.terminate().await, 0);

@@ -261,25 +261,7 @@ async fn a_run_completes_when_the_report_database_role_can_only_select() {
     app.reports_url = Some(reader.clone());
 
     let mut server = app.spawn_server(&["run"]).await;
-    let (status, answer) = app
-        .post_report_to(
-            &server.base_url,
-            &app.acme_key,
-            &body("clients", json!({})),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
-    let run = app
-        .finished_run(answer["id"].as_str().unwrap(), LIMIT)
-        .await;
-    assert_eq!(
-        run.status,
-        RunStatus::Completed,
-        "{:?}\n{}",
-        run.error,
-        server.log()
-    );
+    let run = app.completed_through(&server, "clients", LIMIT).await;
     assert!(run.file.is_some_and(|file| file.rows > 0));
     assert_eq!(server.terminate().await, 0);
 
