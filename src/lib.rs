@@ -6,7 +6,7 @@
 //!   beside it, to every command, the demo, the benchmarks and the tests.
 //! - [`settings`]: typed settings from flags, environment, config file and defaults.
 //! - [`telemetry`]: tracing set-up (pretty or JSON logs on stderr).
-//! - [`db`]: SQLite and PostgreSQL pools and migrations.
+//! - [`db`]: SQLite, PostgreSQL and MySQL/MariaDB pools and migrations.
 //! - [`clock`]: the clock that `:today` and timestamps come from, fixable in tests.
 //! - [`seed`]: the deterministic demo invoicing data generator.
 //! - [`catalog`]: report definitions (`reports/*.toml`), parameters, the SQL rewriter.
@@ -19,7 +19,8 @@
 //! - [`worker`]: the worker runtime, its middleware chain and locks, around any
 //!   [`worker::JobHandler`]. Knows nothing about reports.
 //! - [`store`]: quire's own state in SQL: runs, download tokens, idempotency keys,
-//!   API keys, webhook deliveries; each statement a file under `store/sql/`.
+//!   API keys, webhook deliveries; each statement a file under `store/sql/`, bound
+//!   through `store/statement.rs` (MySQL binds by position).
 //! - [`storage`]: files written under a temporary name, synced, then renamed.
 //! - [`runs`]: where reports meet the queue: enqueue, the report job handler,
 //!   webhooks, and the sweep that keeps SQL, Redis and files in step.

@@ -110,7 +110,7 @@ fn catalog_reports() -> Vec<(String, Vec<&'static str>)> {
 async fn every_catalog_report_matches_its_golden_csv_on_every_database() {
     let reports = catalog_reports();
     assert_eq!(reports.len(), 15, "the whole catalog");
-    for db in TestDb::each_report_database().await {
+    for db in TestDb::each().await {
         let db = fixture_db(db).await;
         for (report, widen) in &reports {
             let csv = render(&db, report, "csv", widen);
@@ -129,7 +129,7 @@ async fn every_catalog_report_matches_its_golden_csv_on_every_database() {
 
 #[tokio::test]
 async fn every_catalog_report_matches_its_golden_xlsx_xml_on_every_database() {
-    for db in TestDb::each_report_database().await {
+    for db in TestDb::each().await {
         let db = fixture_db(db).await;
         for (report, widen) in catalog_reports() {
             let xlsx = render(&db, &report, "xlsx", &widen);
@@ -414,7 +414,7 @@ async fn more_rows_than_a_sheet_holds_continue_on_a_second_sheet() {
 }
 
 #[tokio::test]
-async fn the_custom_report_example_renders_on_both_databases() {
+async fn the_custom_report_example_renders_on_every_database() {
     for db in TestDb::each().await {
         let db = fixture_db(db).await;
         let out = db.dir().join("overdue.csv").display().to_string();

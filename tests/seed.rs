@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use common::{Backend, TestDb};
+use common::{Backend, TestDb, on_databases};
 use quire::seed::{DEFAULT_ANCHOR, HOSTILE_NAMES, LONG_DESCRIPTION_CHARS, SeedOptions, seed};
 
 /// Every table the seed writes.
@@ -56,29 +56,9 @@ async fn dump_all(test_db: &TestDb) -> Vec<Vec<String>> {
     tables
 }
 
-/// Runs each scenario as one test per backend named: `scenario::Sqlite` and so on.
-macro_rules! on_databases {
-    ($backends:tt $($scenario:ident),* $(,)?) => {
-        $(on_databases!(@scenario $scenario $backends);)*
-    };
-    (@scenario $scenario:ident [$($backend:ident),*]) => {
-        mod $scenario {
-            $(
-                #[tokio::test]
-                #[allow(non_snake_case)]
-                async fn $backend() {
-                    super::$scenario(super::Backend::$backend).await;
-                }
-            )*
-        }
-    };
-}
-
-// quire keeps its state in SQLite or PostgreSQL.
-on_databases!([Sqlite, Postgres] migrate_creates_only_quire_tables_beside_an_applications_own);
-
 on_databases!(
     [Sqlite, Postgres, Mysql]
+    migrate_creates_only_quire_tables_beside_an_applications_own,
     seed_refuses_a_database_that_holds_tables_of_its_own,
     seed_installs_the_demo_schema_into_an_empty_database_and_reseeds_it,
     the_same_seed_gives_identical_tables,

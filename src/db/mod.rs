@@ -20,12 +20,6 @@ pub enum DbError {
     /// The URL names no database quire speaks; holds the URL.
     #[error("a database URL must start with sqlite://, postgres:// or mysql:// (got {0:?})")]
     UnsupportedUrl(String),
-    /// quire's own state was asked of a database it cannot keep it in yet.
-    #[error(
-        "quire keeps its own state (DATABASE_URL) in SQLite or PostgreSQL; MySQL and MariaDB \
-         serve as the report database (REPORTS_DATABASE_URL)"
-    )]
-    StateUnsupported,
     /// A SQLite file's folder cannot be created, or its setup lock cannot be taken.
     #[error("cannot create or lock the database's folder or files at {path}: {source}")]
     CreateDir {
@@ -91,8 +85,7 @@ pub struct Migrations {
     history_table: &'static str,
     sqlite: Migrator,
     postgres: Migrator,
-    /// `None` for a schema quire does not keep on MySQL.
-    mysql: Option<Migrator>,
+    mysql: Migrator,
 }
 
 impl Migrations {
@@ -100,7 +93,7 @@ impl Migrations {
         history_table: &'static str,
         sqlite: Migrator,
         postgres: Migrator,
-        mysql: Option<Migrator>,
+        mysql: Migrator,
     ) -> Self {
         let recorded_in = |mut migrator: Migrator| {
             migrator.dangerous_set_table_name(history_table);
@@ -110,7 +103,7 @@ impl Migrations {
             history_table,
             sqlite: recorded_in(sqlite),
             postgres: recorded_in(postgres),
-            mysql: mysql.map(recorded_in),
+            mysql: recorded_in(mysql),
         }
     }
 
@@ -126,7 +119,7 @@ static QUIRE_STATE: LazyLock<Migrations> = LazyLock::new(|| {
         "quire_migrations",
         sqlx::migrate!("./migrations/quire/sqlite"),
         sqlx::migrate!("./migrations/quire/postgres"),
-        None,
+        sqlx::migrate!("./migrations/quire/mysql"),
     )
 });
 
@@ -137,7 +130,7 @@ pub static DEMO_SCHEMA: LazyLock<Migrations> = LazyLock::new(|| {
         "quire_demo_migrations",
         sqlx::migrate!("./migrations/demo/sqlite"),
         sqlx::migrate!("./migrations/demo/postgres"),
-        Some(sqlx::migrate!("./migrations/demo/mysql")),
+        sqlx::migrate!("./migrations/demo/mysql"),
     )
 });
 
@@ -270,10 +263,7 @@ impl Db {
                 migrations.sqlite.run(pool).await?;
             }
             Db::Postgres(pool) => migrations.postgres.run(pool).await?,
-            Db::Mysql(pool) => match &migrations.mysql {
-                Some(migrator) => migrator.run(pool).await?,
-                None => return Err(DbError::StateUnsupported),
-            },
+            Db::Mysql(pool) => migrations.mysql.run(pool).await?,
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! API keys: 256 random bits shown once, stored as SHA-256, scoped to one tenant or
 //! admin, revocable, optionally carrying a completion webhook.
 
-use super::{Store, StoreError, on_pool, on_writer, sql};
+use super::{Store, StoreError, on_pool, on_writer, sql, values};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -38,13 +38,7 @@ impl Store {
         let key = format!("qk_{}", crate::names::random_secret());
         let now = self.now_ms();
         on_writer!(self, pool => {
-            sqlx::query(sql!("api_keys/insert.sql"))
-            .bind(&id)
-            .bind(hash(&key))
-            .bind(&new.tenant)
-            .bind(&new.webhook_url)
-            .bind(&new.webhook_secret)
-            .bind(now)
+            sql!("api_keys/insert.sql").query(&values![&id, &hash(&key), &new.tenant, &new.webhook_url, &new.webhook_secret, now])
             .execute(pool)
             .await
             .map(|done| done.rows_affected())
@@ -58,8 +52,7 @@ impl Store {
     /// When the database fails.
     pub async fn authenticate(&self, key: &str) -> Result<Option<ApiKey>, StoreError> {
         let found = on_pool!(&self.db, pool => {
-            sqlx::query_as(sql!("api_keys/authenticate.sql"))
-                .bind(hash(key))
+            sql!("api_keys/authenticate.sql").query_as(&values![&hash(key)])
                 .fetch_optional(pool)
                 .await
         })?;
@@ -73,9 +66,7 @@ impl Store {
     pub async fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError> {
         let now = self.now_ms();
         let updated = on_writer!(self, pool => {
-            sqlx::query(sql!("api_keys/revoke.sql"))
-                .bind(id)
-                .bind(now)
+            sql!("api_keys/revoke.sql").query(&values![id, now])
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())

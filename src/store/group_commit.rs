@@ -12,7 +12,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::StoreError;
 use super::runs::{RunBinds, RunRow};
-use super::sql;
+use super::{sql, values};
 
 /// Enqueues written in one transaction at most.
 const MAX_BATCH: usize = 64;
@@ -121,8 +121,8 @@ async fn write(
     let runs = serde_json::to_string(&runs).expect("run binds serialize");
     let _turn = writer_turn.lock().await;
     let mut conn = pool.acquire().await?;
-    let rows = sqlx::query_as(sql!("runs/insert.sqlite.sql"))
-        .bind(runs)
+    let rows = sql!("runs/insert.sqlite.sql")
+        .query_as(&values![&runs])
         .fetch_all(&mut *conn)
         .await;
     if rows.is_err() {

@@ -1,7 +1,8 @@
 //! Idempotency keys, per tenant: the same key with the same request returns the same
 //! run; with another request it is a conflict.
 
-use super::{Store, StoreError, on_pool, on_writer, sql};
+use super::{Store, StoreError, on_pool, on_writer, sql, values};
+use crate::db::Dialect;
 
 impl Store {
     /// The request hash and run remembered for `(tenant, key)`.
@@ -11,9 +12,7 @@ impl Store {
         key: &str,
     ) -> Result<Option<(String, String)>, StoreError> {
         let found = on_pool!(&self.db, pool => {
-            sqlx::query_as(sql!("idempotency/get.sql"))
-                .bind(tenant)
-                .bind(key)
+            sql!("idempotency/get.sql").query_as(&values![tenant, key])
                 .fetch_optional(pool)
                 .await
         })?;
@@ -29,13 +28,13 @@ impl Store {
         run_id: &str,
     ) -> Result<(), StoreError> {
         let now = self.now_ms();
+        let values = values![tenant, key, request_hash, run_id, now];
+        let insert = match self.db.dialect() {
+            Dialect::Mysql => sql!("idempotency/insert.mysql.sql"),
+            Dialect::Sqlite | Dialect::Postgres => sql!("idempotency/insert.sql"),
+        };
         on_writer!(self, pool => {
-            sqlx::query(sql!("idempotency/insert.sql"))
-            .bind(tenant)
-            .bind(key)
-            .bind(request_hash)
-            .bind(run_id)
-            .bind(now)
+            insert.query(&values)
             .execute(pool)
             .await
             .map(|done| done.rows_affected())

@@ -1,13 +1,15 @@
 //! quire's own state in SQL: runs, download tokens, idempotency keys, API keys and
 //! webhook deliveries. Each query is a file under `sql/`, with a header naming its
 //! binds. Most are written once for every database (text ids, integer millisecond
-//! times, `$n` placeholders, which SQLite accepts too); a query a dialect needs
-//! written its own way is `name.<dialect>.sql`.
+//! times, `$n` placeholders, which SQLite accepts too and [`statement`] turns into
+//! MySQL's positional `?`); a query a dialect needs written its own way is
+//! `name.<dialect>.sql`.
 
 mod api_keys;
 mod group_commit;
 mod idempotency;
 mod runs;
+mod statement;
 mod tokens;
 mod webhooks;
 
@@ -25,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
 use crate::db::Db;
+use statement::Statement;
 
 /// Failures of the store.
 #[derive(Debug, thiserror::Error)]
@@ -50,26 +53,31 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// The text of the store query `sql/$name`.
+/// The store statement `sql/$name`, a [`Statement`](statement::Statement).
 macro_rules! sql {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/src/store/sql/",
-            $name
-        ))
+    ($name:literal) => {{
+        static STATEMENT: $crate::store::statement::Statement =
+            $crate::store::statement::Statement::new(include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/store/sql/",
+                $name
+            )));
+        &STATEMENT
+    }};
+}
+
+/// The values bound to a statement, `$1` first.
+macro_rules! values {
+    ($($value:expr),* $(,)?) => {
+        [$($crate::store::statement::Value::from($value)),*]
     };
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool, whichever database quire keeps
-/// its state in ([`Store::new`] refuses MySQL).
+/// its state in.
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::db::Db::Sqlite($pool) => $body,
-            $crate::db::Db::Postgres($pool) => $body,
-            $crate::db::Db::Mysql(_) => unreachable!("{}", $crate::db::DbError::StateUnsupported),
-        }
+        $crate::on_any_pool!($db, $pool => $body)
     };
 }
 
@@ -83,7 +91,7 @@ macro_rules! on_writer {
                 $body
             }
             $crate::db::Db::Postgres($pool) => $body,
-            $crate::db::Db::Mysql(_) => unreachable!("{}", $crate::db::DbError::StateUnsupported),
+            $crate::db::Db::Mysql($pool) => $body,
         }
     };
 }
@@ -108,12 +116,17 @@ macro_rules! in_write_tx {
                 $tx.commit().await?;
                 result
             }
-            $crate::db::Db::Mysql(_) => unreachable!("{}", $crate::db::DbError::StateUnsupported),
+            $crate::db::Db::Mysql(pool) => {
+                let mut $tx = pool.begin().await?;
+                let result = $body;
+                $tx.commit().await?;
+                result
+            }
         }
     };
 }
 
-pub(crate) use {in_write_tx, on_pool, on_writer, sql};
+pub(crate) use {in_write_tx, on_pool, on_writer, sql, values};
 
 /// The store: quire's own database and the clock its timestamps come from.
 #[derive(Debug, Clone)]
@@ -132,15 +145,7 @@ pub struct Store {
 
 impl Store {
     /// A store on an opened, migrated database.
-    ///
-    /// # Panics
-    /// On a MySQL database, which [`Db::migrate`] refuses to keep quire's state in.
     pub fn new(db: Db, clock: Clock) -> Store {
-        assert!(
-            db.dialect() != crate::db::Dialect::Mysql,
-            "{}",
-            crate::db::DbError::StateUnsupported
-        );
         Store {
             db,
             clock,
@@ -171,10 +176,10 @@ impl Store {
     }
 
     /// Runs a `DELETE` whose one parameter is a cutoff time; returns the rows deleted.
-    async fn prune(&self, delete: &'static str, cutoff_ms: i64) -> Result<u64, StoreError> {
+    async fn prune(&self, delete: &'static Statement, cutoff_ms: i64) -> Result<u64, StoreError> {
         let deleted = on_writer!(self, pool => {
-            sqlx::query(delete)
-                .bind(cutoff_ms)
+            delete
+                .query(&values![cutoff_ms])
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())
@@ -187,7 +192,7 @@ impl Store {
     /// # Errors
     /// When it does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(&self.db, pool => sqlx::query(sql!("ping.sql")).execute(pool).await.map(|done| done.rows_affected()))?;
+        on_pool!(&self.db, pool => sql!("ping.sql").query(&[]).execute(pool).await.map(|done| done.rows_affected()))?;
         Ok(())
     }
 }

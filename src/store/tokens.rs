@@ -1,7 +1,7 @@
 //! Download tokens: 256 random bits handed out once, stored only as their SHA-256,
 //! valid until they expire, many per run.
 
-use super::{Run, Store, StoreError, on_pool, on_writer, sql};
+use super::{Run, Store, StoreError, on_pool, on_writer, sql, values};
 use crate::names::DownloadToken;
 
 /// What a presented token leads to.
@@ -36,11 +36,7 @@ impl Store {
         let (token, hashed) = new_token();
         let now = self.now_ms();
         on_writer!(self, pool => {
-            sqlx::query(sql!("tokens/insert.sql"))
-            .bind(hashed)
-            .bind(run_id)
-            .bind(now)
-            .bind(now.saturating_add(ttl_ms))
+            sql!("tokens/insert.sql").query(&values![&hashed, run_id, now, now.saturating_add(ttl_ms)])
             .execute(pool)
             .await
             .map(|done| done.rows_affected())
@@ -54,8 +50,7 @@ impl Store {
     /// When the database fails.
     pub async fn lookup_token(&self, token: &DownloadToken) -> Result<TokenLookup, StoreError> {
         let found: Option<(String, i64)> = on_pool!(&self.db, pool => {
-            sqlx::query_as(sql!("tokens/lookup.sql"))
-                .bind(hash(token))
+            sql!("tokens/lookup.sql").query_as(&values![&hash(token)])
                 .fetch_optional(pool)
                 .await
         })?;

@@ -1,7 +1,8 @@
 //! Completion webhook deliveries: queued in the transaction that ends a run, kept
 //! until delivered, retried with backoff.
 
-use super::{Store, StoreError, on_pool, on_writer, sql};
+use super::{Store, StoreError, on_pool, on_writer, sql, values};
+use crate::db::Db;
 
 /// A delivery claimed for an attempt.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -20,10 +21,12 @@ pub struct Delivery {
 /// final state when its API key has a webhook.
 macro_rules! queue_webhook {
     ($tx:ident, $run_id:expr, $now_ms:expr) => {
-        sqlx::query($crate::store::sql!("webhooks/queue.sql"))
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind($now_ms)
-            .bind($run_id)
+        $crate::store::sql!("webhooks/queue.sql")
+            .query(&$crate::store::values![
+                &uuid::Uuid::now_v7().to_string(),
+                $now_ms,
+                $run_id
+            ])
             .execute(&mut *$tx)
             .await?
     };
@@ -44,11 +47,24 @@ impl Store {
         until_ms: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
         let now = self.now_ms();
+        if let Db::Mysql(pool) = &self.db {
+            // MySQL's UPDATE returns no rows: lock the due ones, then move each.
+            let mut tx = pool.begin().await?;
+            let due: Vec<Delivery> = sql!("webhooks/due.mysql.sql")
+                .query_as(&values![now, limit])
+                .fetch_all(&mut *tx)
+                .await?;
+            for delivery in &due {
+                sql!("webhooks/claim.mysql.sql")
+                    .query(&values![&delivery.id, until_ms])
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            return Ok(due);
+        }
         let rows = on_writer!(self, pool => {
-            sqlx::query_as(sql!("webhooks/claim_due.sql"))
-            .bind(now)
-            .bind(until_ms)
-            .bind(limit)
+            sql!("webhooks/claim_due.sql").query_as(&values![now, until_ms, limit])
             .fetch_all(pool)
             .await
         })?;
@@ -61,8 +77,7 @@ impl Store {
     /// When the database fails.
     pub async fn webhook_secret(&self, run_id: &str) -> Result<Option<String>, StoreError> {
         let secret: Option<Option<String>> = on_pool!(&self.db, pool => {
-            sqlx::query_scalar(sql!("webhooks/secret.sql"))
-            .bind(run_id)
+            sql!("webhooks/secret.sql").query_scalar(&values![run_id])
             .fetch_optional(pool)
             .await
         })?;
@@ -85,11 +100,7 @@ impl Store {
             Err((error, retry_at)) => (None, Some(error), retry_at),
         };
         on_writer!(self, pool => {
-            sqlx::query(sql!("webhooks/record.sql"))
-            .bind(id)
-            .bind(delivered_at)
-            .bind(&last_error)
-            .bind(next_attempt_at)
+            sql!("webhooks/record.sql").query(&values![id, delivered_at, &last_error, next_attempt_at])
             .execute(pool)
             .await
             .map(|done| done.rows_affected())

@@ -10,6 +10,7 @@ use reqwest::header::{
 };
 use serde_json::json;
 
+use crate::common::on_databases;
 use crate::helpers::{Backend, body, spawn_app, worker_options};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -85,9 +86,8 @@ async fn a_completed_run_downloads_with_its_headers_and_byte_ranges() {
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn unknown_expired_and_unfinished_downloads_are_refused() {
-    let app = spawn_app(Backend::Postgres, &[]).await;
+async fn unknown_expired_and_unfinished_downloads_are_refused(backend: Backend) {
+    let app = spawn_app(backend, &[]).await;
     let get = |path: String| {
         let http = app.http.clone();
         let base = app.base_url.clone();
@@ -149,6 +149,8 @@ async fn unknown_expired_and_unfinished_downloads_are_refused() {
     assert_eq!(answer["error"]["details"]["error"]["code"], "cancelled");
     app.cleanup().await;
 }
+
+on_databases!([Postgres, Mysql] unknown_expired_and_unfinished_downloads_are_refused);
 
 #[tokio::test]
 async fn a_discarded_runs_download_is_gone_with_its_reason() {

@@ -208,7 +208,7 @@ impl SendJsonText for reqwest::RequestBuilder {
 #[tokio::test]
 async fn an_identical_request_returns_the_queued_run_deduplicated() {
     // Each database writes a new run with its own statement (see `Store::enqueue_run`).
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
         identical_request_deduplicated_on(backend).await;
     }
 }

@@ -23,19 +23,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use crate::common::Backend;
 use crate::common::{TestDb, eventually};
 
 pub(crate) const REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// The reports' `:today`, so presets resolve the same on any day.
 pub(crate) const TODAY: &str = "2026-06-30";
 const FIXTURE: &str = include_str!("../fixtures/golden.sql");
-
-/// Which database a test app runs on.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// A running API with its database, queue and storage folder.
 pub(crate) struct TestApp {
@@ -90,7 +84,17 @@ pub(crate) async fn spawn_app_on(
     backend: Backend,
     extra_reports: &[(&str, &str)],
 ) -> TestApp {
-    spawn(redis_url, backend, None, extra_reports).await
+    spawn(redis_url, backend, None, None, extra_reports).await
+}
+
+/// [`spawn_app`] whose store reaches its database through `store_url` (a proxy, say),
+/// while [`TestApp::db`] stays a direct connection to observe it by.
+pub(crate) async fn spawn_app_storing_through(
+    backend: Backend,
+    store_url: impl Fn(&TestDb) -> String,
+    extra_reports: &[(&str, &str)],
+) -> TestApp {
+    spawn(REDIS_URL, backend, Some(&store_url), None, extra_reports).await
 }
 
 /// [`spawn_app`] reading reports from `reports` (loaded with the fixture data here)
@@ -105,6 +109,7 @@ pub(crate) async fn spawn_app_reading(
     let mut app = spawn(
         REDIS_URL,
         backend,
+        None,
         Some((reports, reports_url)),
         extra_reports,
     )
@@ -116,17 +121,15 @@ pub(crate) async fn spawn_app_reading(
 async fn spawn(
     redis_url: &str,
     backend: Backend,
+    store_url: Option<&dyn Fn(&TestDb) -> String>,
     reports: Option<(TestDb, &str)>,
     extra_reports: &[(&str, &str)],
 ) -> TestApp {
-    let db = match backend {
-        Backend::Sqlite => TestDb::sqlite().await,
-        Backend::Postgres => TestDb::postgres().await,
-    };
+    let db = TestDb::new(backend).await;
     let (reports_db, source_url) = match reports {
         Some((reports, url)) => (Some(reports), url.to_owned()),
         None => {
-            db.run_script(FIXTURE).await;
+            db.load_fixture(FIXTURE).await;
             (None, db.url.clone())
         }
     };
@@ -138,8 +141,12 @@ async fn spawn(
         .unwrap();
     let source = Db::connect_reports(&source_url, 4).await.unwrap();
     let storage = tempfile::tempdir().unwrap();
+    let store_db = match store_url {
+        Some(url) => Db::connect(&url(&db), 4).await.unwrap(),
+        None => db.db.clone(),
+    };
     let runs = Runs {
-        store: Store::new(db.db.clone(), Clock::System),
+        store: Store::new(store_db, Clock::System),
         reporter: Reporter::new(catalog, source, Clock::fixed_on(TODAY.parse().unwrap())),
         queue,
         storage_dir: storage.path().to_owned(),

@@ -13,6 +13,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio::sync::Notify;
 
+use crate::common::on_databases;
 use crate::helpers::{Backend, body, spawn_app, worker_options};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -25,6 +26,7 @@ title = "Slow invoices"
 overlap = "tenant"
 max_attempts = 1
 sql = "SELECT number FROM invoices, (SELECT pg_sleep(2)) AS pause WHERE tenant_id = :tenant ORDER BY number"
+sql_mysql = "SELECT number FROM invoices, (SELECT SLEEP(2)) AS pause WHERE tenant_id = :tenant ORDER BY number"
 columns = [{ name = "number", type = "text" }]
 "#;
 const QUICK: &str = r#"
@@ -38,13 +40,10 @@ columns = [{ name = "name", type = "text" }]
 
 /// Invoice Ninja #10768: a without-overlapping lock that is busy must not consume the
 /// waiting job's only attempt.
-#[tokio::test]
-async fn two_runs_of_one_tenant_with_tenant_overlap_both_complete_one_after_the_other() {
-    let app = spawn_app(
-        Backend::Postgres,
-        &[("slow.toml", SLOW), ("quick.toml", QUICK)],
-    )
-    .await;
+async fn two_runs_of_one_tenant_with_tenant_overlap_both_complete_one_after_the_other(
+    backend: Backend,
+) {
+    let app = spawn_app(backend, &[("slow.toml", SLOW), ("quick.toml", QUICK)]).await;
     let (_, slow) = app
         .post_report(&app.acme_key, &body("slow_invoices", json!({})), None)
         .await;
@@ -101,6 +100,8 @@ async fn two_runs_of_one_tenant_with_tenant_overlap_both_complete_one_after_the_
     }
     app.cleanup().await;
 }
+
+on_databases!([Postgres, Mysql] two_runs_of_one_tenant_with_tenant_overlap_both_complete_one_after_the_other);
 
 #[tokio::test]
 async fn a_run_whose_tenant_was_deleted_is_discarded_without_retry_or_locks() {
@@ -194,9 +195,8 @@ async fn a_job_whose_run_row_is_gone_is_dropped_and_a_new_request_is_accepted() 
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn a_stale_attempt_cannot_complete_the_run_or_claim_its_file() {
-    let app = spawn_app(Backend::Postgres, &[]).await;
+async fn a_stale_attempt_cannot_complete_the_run_or_claim_its_file(backend: Backend) {
+    let app = spawn_app(backend, &[]).await;
     let (_, run) = app
         .post_report(&app.acme_key, &body("clients", json!({})), None)
         .await;
@@ -236,6 +236,8 @@ async fn a_stale_attempt_cannot_complete_the_run_or_claim_its_file() {
     assert_eq!(run.file.unwrap().path, format!("/files/{id}/token-2.csv"));
     app.cleanup().await;
 }
+
+on_databases!([Postgres, Mysql] a_stale_attempt_cannot_complete_the_run_or_claim_its_file);
 
 #[tokio::test]
 async fn cancel_stops_a_queued_run_and_retry_requeues_only_failed_ones() {
@@ -432,9 +434,8 @@ async fn the_sweep_revives_the_job_of_a_retried_run_whose_revive_never_happened(
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn runs_survive_redis_losing_all_its_data() {
-    let app = spawn_app(Backend::Postgres, &[]).await;
+async fn runs_survive_redis_losing_all_its_data(backend: Backend) {
+    let app = spawn_app(backend, &[]).await;
     let (_, run) = app
         .post_report(&app.acme_key, &body("clients", json!({})), None)
         .await;
@@ -454,6 +455,8 @@ async fn runs_survive_redis_losing_all_its_data() {
     assert_eq!(run.status, RunStatus::Completed);
     app.cleanup().await;
 }
+
+on_databases!([Postgres, Mysql] runs_survive_redis_losing_all_its_data);
 
 #[tokio::test]
 async fn an_enqueue_whose_push_fails_answers_503_and_keeps_no_run() {
@@ -548,12 +551,12 @@ title = "Sleepy"
 max_attempts = 1
 timeout = "1s"
 sql = "SELECT name FROM clients, (SELECT pg_sleep(5)) AS pause WHERE tenant_id = :tenant"
+sql_mysql = "SELECT name FROM clients, (SELECT SLEEP(5)) AS pause WHERE tenant_id = :tenant"
 columns = [{ name = "name", type = "text" }]
 "#;
 
-#[tokio::test]
-async fn a_run_past_its_timeout_fails_with_timeout_and_leaves_no_file() {
-    let app = spawn_app(Backend::Postgres, &[("sleepy.toml", SLEEPY)]).await;
+async fn a_run_past_its_timeout_fails_with_timeout_and_leaves_no_file(backend: Backend) {
+    let app = spawn_app(backend, &[("sleepy.toml", SLEEPY)]).await;
     let (_, run) = app
         .post_report(&app.acme_key, &body("sleepy", json!({})), None)
         .await;
@@ -566,16 +569,19 @@ async fn a_run_past_its_timeout_fails_with_timeout_and_leaves_no_file() {
     app.cleanup().await;
 }
 
+on_databases!([Postgres, Mysql] a_run_past_its_timeout_fails_with_timeout_and_leaves_no_file);
+
 const SLOW_ROWS: &str = r#"
 name = "slow_rows"
 title = "Slow rows"
 sql = "SELECT n, pg_sleep(0.002) IS NULL AS slept FROM generate_series(1, 10000) AS n WHERE :tenant > 0"
+# MariaDB's sequence engine; it sends rows in 16 KiB packets, the first after 5 s here.
+sql_mysql = "SELECT seq AS n, SLEEP(0.002) = 0 AS slept FROM seq_1_to_10000 WHERE :tenant > 0"
 columns = [{ name = "n", type = "integer" }, { name = "slept", type = "boolean" }]
 "#;
 
-#[tokio::test]
-async fn cancelling_a_running_run_stops_its_attempt_without_a_file_or_a_dead_job() {
-    let app = spawn_app(Backend::Postgres, &[("slow_rows.toml", SLOW_ROWS)]).await;
+async fn cancelling_a_running_run_stops_its_attempt_without_a_file_or_a_dead_job(backend: Backend) {
+    let app = spawn_app(backend, &[("slow_rows.toml", SLOW_ROWS)]).await;
     let (_, run) = app
         .post_report(&app.acme_key, &body("slow_rows", json!({})), None)
         .await;
@@ -607,3 +613,5 @@ async fn cancelling_a_running_run_stops_its_attempt_without_a_file_or_a_dead_job
     .await;
     app.cleanup().await;
 }
+
+on_databases!([Postgres, Mysql] cancelling_a_running_run_stops_its_attempt_without_a_file_or_a_dead_job);

@@ -1,6 +1,7 @@
-//! MariaDB as the report database, with quire's own state in PostgreSQL or SQLite: runs
-//! read through a user that may only SELECT, a MariaDB that goes away mid-report, and
-//! one that is gone when a request comes.
+//! MariaDB beside the other databases: as the report database, with quire's own state
+//! in PostgreSQL or SQLite (runs read through a user that may only SELECT, a MariaDB
+//! that goes away mid-report, one that is gone when a request comes), and as quire's
+//! own state, with the reports read from PostgreSQL or from a MariaDB that is gone.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::common::{MYSQL_SERVER_URL, TcpProxy, TestDb, eventually};
-use crate::helpers::{Backend, body, spawn_app_reading, worker_options};
+use crate::helpers::{Backend, body, spawn_app_reading, spawn_app_storing_through, worker_options};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -156,5 +157,129 @@ async fn a_request_while_mariadb_is_gone_answers_503_and_keeps_no_run() {
         .unwrap();
     assert!(page.runs.is_empty(), "no run was written");
     assert!(app.stored_files().is_empty());
+    app.cleanup().await;
+}
+
+/// The URL of a test database reached through `proxy`.
+fn through(proxy: &TcpProxy) -> impl Fn(&TestDb) -> String {
+    let port = proxy.port;
+    move |db| {
+        format!(
+            "{}/{}",
+            MYSQL_SERVER_URL.replace(":3306", &format!(":{port}")),
+            database_of(db)
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_run_kept_in_mariadb_reads_its_report_from_postgresql() {
+    let reports = TestDb::postgres().await;
+    let url = reports.url().to_owned();
+    let app = spawn_app_reading(Backend::Mysql, reports, &url, &[]).await;
+    let _worker = app.start_worker(worker_options());
+    let (status, answer) = app
+        .post_report(&app.acme_key, &body("clients", json!({})), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let run = app
+        .finished_run(answer["id"].as_str().unwrap(), LIMIT)
+        .await;
+    assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
+    assert_eq!(run.file.map(|file| file.rows), Some(3));
+    let completed = "SELECT COUNT(*) FROM quire_runs WHERE status = 'completed'";
+    assert_eq!(
+        app.db.scalar(completed).await,
+        1,
+        "the run is kept in MariaDB"
+    );
+    let reports = app.reports_db.as_ref().unwrap();
+    assert_eq!(
+        reports.scalar("SELECT COUNT(*) FROM quire_runs").await,
+        0,
+        "and not in the report database"
+    );
+    app.cleanup().await;
+}
+
+/// quire's own MariaDB gone when a request comes: 503 with the error JSON, and once
+/// it is back no run, token or idempotency key was half-written.
+#[tokio::test]
+async fn a_request_while_the_state_mariadb_is_gone_answers_503_and_writes_nothing() {
+    let mut proxy = TcpProxy::start("127.0.0.1:3306").await;
+    let app = spawn_app_storing_through(Backend::Mysql, through(&proxy), &[]).await;
+    proxy.refuse().await;
+
+    let (status, answer) = app
+        .post_report(
+            &app.acme_key,
+            &body("clients", json!({})),
+            Some("while-mariadb-is-gone"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["error"]["code"], "unavailable", "{answer}");
+    for table in [
+        "quire_runs",
+        "quire_download_tokens",
+        "quire_idempotency_keys",
+    ] {
+        let rows = app
+            .db
+            .scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .await;
+        assert_eq!(rows, 0, "{table} holds nothing");
+    }
+    assert_eq!(app.runs.queue.counts().await.unwrap().ready, 0, "no job");
+    app.cleanup().await;
+}
+
+/// Padded rows, so that MariaDB, which sends a result in 16 KiB packets, sends some
+/// every few hundred rows while the sleeps run.
+const PADDED_ROWS: &str = r#"
+name = "padded_rows"
+title = "Padded rows"
+sql = "SELECT LPAD(seq, 40, '0') AS n FROM seq_1_to_3000 WHERE SLEEP(0.001) = 0 AND :tenant > 0"
+columns = [{ name = "n", type = "text" }]
+"#;
+
+/// Every connection to quire's own MariaDB cut while a worker builds a run: the run
+/// still completes once, with one whole file, and nothing else is published.
+#[tokio::test]
+async fn the_state_mariadb_cut_mid_run_loses_no_run_and_publishes_one_whole_file() {
+    let proxy = TcpProxy::start("127.0.0.1:3306").await;
+    let app = spawn_app_storing_through(
+        Backend::Mysql,
+        through(&proxy),
+        &[("padded_rows.toml", PADDED_ROWS)],
+    )
+    .await;
+    let _worker = app.start_worker(worker_options());
+    let (status, answer) = app
+        .post_report(&app.acme_key, &body("padded_rows", json!({})), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let id = answer["id"].as_str().unwrap().to_owned();
+    eventually(LIMIT, "the attempt has written rows", || async {
+        (app.run(&id).await.progress_rows > 0).then_some(())
+    })
+    .await;
+    proxy.cut();
+
+    // Watched directly: the app's own pool is the one that was cut.
+    let direct = quire::store::Store::new(app.db.db().clone(), quire::clock::Clock::System);
+    let run = eventually(LIMIT, "the run finishes", || async {
+        let run = direct.run(&id).await.unwrap().expect("the run is kept");
+        run.status.is_finished().then_some(run)
+    })
+    .await;
+    assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
+    let file = run.file.expect("the run has its file");
+    assert_eq!(file.rows, 3000);
+    let stored = app.stored_files();
+    assert_eq!(stored, [std::path::PathBuf::from(&file.path)], "one file");
+    let csv = std::fs::read_to_string(&stored[0]).unwrap();
+    assert_eq!(csv.lines().count(), 3001);
+    assert_eq!(csv.lines().last(), Some(format!("{:0>40}", 3000).as_str()));
     app.cleanup().await;
 }

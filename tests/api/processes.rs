@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::common::on_databases;
 use crate::common::{POSTGRES_SERVER_URL, eventually};
 use crate::helpers::{Backend, QuireProcess, TestApp, body, spawn_app, worker_options};
 
@@ -81,9 +82,8 @@ async fn runs_of(app: &TestApp, report: &str) -> usize {
     app.runs.store.list_runs(&query).await.unwrap().runs.len()
 }
 
-#[tokio::test]
-async fn a_hundred_posts_over_two_servers_make_one_run_with_or_without_a_key() {
-    let app = spawn_app(Backend::Postgres, &[]).await;
+async fn a_hundred_posts_over_two_servers_make_one_run_with_or_without_a_key(backend: Backend) {
+    let app = spawn_app(backend, &[]).await;
     let (first, second) = tokio::join!(app.spawn_server(&["serve"]), app.spawn_server(&["serve"]));
     let servers = [first, second];
 
@@ -122,6 +122,8 @@ async fn a_hundred_posts_over_two_servers_make_one_run_with_or_without_a_key() {
     app.cleanup().await;
 }
 
+on_databases!([Postgres, Mysql] a_hundred_posts_over_two_servers_make_one_run_with_or_without_a_key);
+
 /// Streams 2,000 rows: the first batch at once, so a partial file exists early, the
 /// rest a few milliseconds apiece, so an attempt lasts several seconds.
 const STREAMING: &str = r#"
@@ -134,6 +136,13 @@ FROM tenants t, generate_series(1, 2000) AS n
 WHERE t.id = :tenant
   AND EXISTS (SELECT FROM pg_sleep(CASE WHEN n > 1100 THEN 0.004 ELSE 0 END))
 """
+# Labels padded so that MariaDB, which sends rows in 16 KiB packets, sends some of the
+# first 1,100 before the sleeps begin.
+sql_mysql = """
+SELECT CONCAT(t.slug, '-', LPAD(seq, 32, '0')) AS label
+FROM tenants t, seq_1_to_2000
+WHERE t.id = :tenant AND SLEEP(CASE WHEN seq > 1100 THEN 0.004 ELSE 0 END) = 0
+"""
 columns = [{ name = "label", type = "text" }]
 "#;
 
@@ -141,9 +150,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-#[tokio::test]
-async fn a_killed_workers_run_completes_on_attempt_two_with_one_file_and_no_partial_download() {
-    let app = spawn_app(Backend::Postgres, &[("streaming.toml", STREAMING)]).await;
+async fn a_killed_workers_run_completes_on_attempt_two_with_one_file_and_no_partial_download(
+    backend: Backend,
+) {
+    let app = spawn_app(backend, &[("streaming.toml", STREAMING)]).await;
     let (_, run) = app
         .post_report(&app.acme_key, &body("streaming_rows", json!({})), None)
         .await;
@@ -207,6 +217,8 @@ async fn a_killed_workers_run_completes_on_attempt_two_with_one_file_and_no_part
     );
     app.cleanup().await;
 }
+
+on_databases!([Postgres, Mysql] a_killed_workers_run_completes_on_attempt_two_with_one_file_and_no_partial_download);
 
 /// The benchmark's noop kind may append to a file its payload names: a production
 /// worker must not serve it.

@@ -17,6 +17,7 @@ use quire::store::{NewApiKey, RunStatus};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use crate::common::on_databases;
 use crate::common::{eventually, wait_until};
 use crate::helpers::{Backend, TestApp, body, spawn_app, worker_options};
 
@@ -156,6 +157,7 @@ async fn deliveries(app: &TestApp) -> Vec<DeliveryRow> {
     let sql = "SELECT id, run_id, CAST(attempts AS BIGINT) AS attempts, \
                delivered_at IS NOT NULL AS delivered, last_error \
                FROM quire_webhook_deliveries ORDER BY created_at, id";
+    let sql = sqlx::AssertSqlSafe(app.db.for_this_database(sql));
     quire::on_any_pool!(&app.db.db, pool => sqlx::query_as(sql).fetch_all(pool).await).unwrap()
 }
 
@@ -252,9 +254,10 @@ async fn failing_and_hanging_endpoints_are_retried_with_signed_bodies_and_runs_s
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn a_delivery_that_failed_under_one_quire_run_is_made_by_the_next_after_a_restart() {
-    let app = spawn_app(Backend::Postgres, &[]).await;
+async fn a_delivery_that_failed_under_one_quire_run_is_made_by_the_next_after_a_restart(
+    backend: Backend,
+) {
+    let app = spawn_app(backend, &[]).await;
     let receiver = Receiver::start(usize::MAX).await;
     let created = app
         .quire(&["keys", "create", "--tenant", "acme"])
@@ -323,11 +326,12 @@ async fn a_delivery_that_failed_under_one_quire_run_is_made_by_the_next_after_a_
     app.cleanup().await;
 }
 
+on_databases!([Postgres, Mysql] a_delivery_that_failed_under_one_quire_run_is_made_by_the_next_after_a_restart);
+
 /// Every worker process runs a sender: a delivery being tried by one (an endpoint that
 /// hangs, say) must not be posted again by another.
-#[tokio::test]
-async fn two_senders_never_post_the_same_delivery_at_once() {
-    let mut app = spawn_app(Backend::Postgres, &[]).await;
+async fn two_senders_never_post_the_same_delivery_at_once(backend: Backend) {
+    let mut app = spawn_app(backend, &[]).await;
     // The test drives its two senders itself.
     app.app.loops.webhooks = None;
     let receiver = Receiver::start(0).await;
@@ -341,3 +345,5 @@ async fn two_senders_never_post_the_same_delivery_at_once() {
     assert_eq!(receiver.calls("/hang").len(), 1);
     app.cleanup().await;
 }
+
+on_databases!([Postgres, Mysql] two_senders_never_post_the_same_delivery_at_once);

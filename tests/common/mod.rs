@@ -25,12 +25,34 @@ pub(crate) const POSTGRES_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432
 /// The MariaDB server the tests create their databases on (as in CI).
 pub(crate) const MYSQL_SERVER_URL: &str = "mysql://root@127.0.0.1:3306";
 
+/// Runs each scenario, an `async fn(Backend)`, as one test per backend named:
+/// `scenario::Sqlite` and so on.
+#[allow(unused_macros)]
+macro_rules! on_databases {
+    ($backends:tt $($scenario:ident),* $(,)?) => {
+        $(on_databases!(@scenario $scenario $backends);)*
+    };
+    (@scenario $scenario:ident [$($backend:ident),*]) => {
+        mod $scenario {
+            $(
+                #[tokio::test]
+                #[allow(non_snake_case)]
+                async fn $backend() {
+                    super::$scenario($crate::common::Backend::$backend).await;
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_databases;
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
     Sqlite,
     Postgres,
-    /// MariaDB, as a report database: quire keeps no state there.
+    /// MariaDB.
     Mysql,
 }
 
@@ -84,14 +106,9 @@ impl TestDb {
         TestDb::empty_on(POSTGRES_SERVER_URL).await.migrated().await
     }
 
-    /// A fresh MariaDB database on [`MYSQL_SERVER_URL`] with the demo schema: a report
-    /// database, since quire keeps its state in SQLite or PostgreSQL.
+    /// A fresh, migrated MariaDB database on [`MYSQL_SERVER_URL`].
     pub(crate) async fn mysql() -> TestDb {
-        let db = TestDb::empty_on(MYSQL_SERVER_URL).await;
-        quire::seed::install_schema(&db.db)
-            .await
-            .expect("install the demo schema");
-        db
+        TestDb::empty_on(MYSQL_SERVER_URL).await.migrated().await
     }
 
     async fn empty_sqlite() -> TestDb {
@@ -134,14 +151,8 @@ impl TestDb {
         self.db.table_names().await.expect("list the tables")
     }
 
-    /// One database of each kind quire keeps its state in, for tests that must hold on
-    /// both.
-    pub(crate) async fn each() -> [TestDb; 2] {
-        [TestDb::sqlite().await, TestDb::postgres().await]
-    }
-
-    /// One database of each kind reports are read from, with the demo schema.
-    pub(crate) async fn each_report_database() -> [TestDb; 3] {
+    /// One migrated database of each kind, with the demo schema.
+    pub(crate) async fn each() -> [TestDb; 3] {
         [
             TestDb::sqlite().await,
             TestDb::postgres().await,
@@ -195,7 +206,7 @@ impl TestDb {
 
     /// `sql`, written in the SQL SQLite and PostgreSQL share, for this database: MySQL
     /// spells the casts to `TEXT` and `BIGINT` as `CHAR` and `SIGNED`.
-    fn for_this_database(&self, sql: &str) -> String {
+    pub(crate) fn for_this_database(&self, sql: &str) -> String {
         match self.db.dialect() {
             quire::db::Dialect::Mysql => sql
                 .replace(" AS TEXT)", " AS CHAR)")
@@ -300,10 +311,12 @@ impl Drop for TestDb {
                 } else {
                     ""
                 };
-                runtime.block_on(server_admin(
-                    server,
-                    &format!("DROP DATABASE IF EXISTS {name}{force}"),
-                ));
+                runtime.block_on(async {
+                    if server == MYSQL_SERVER_URL {
+                        end_mysql_sessions_on(&name).await;
+                    }
+                    server_admin(server, &format!("DROP DATABASE IF EXISTS {name}{force}")).await;
+                });
             })
             .join();
             // A failed drop must not turn a passing test into a double panic.
@@ -326,6 +339,32 @@ async fn server_admin(server: &str, statement: &str) {
         .unwrap_or_else(|error| panic!("{server} is up: {error}"));
     quire::on_any_pool!(&admin, pool => sqlx::query(AssertSqlSafe(statement.to_owned())).execute(pool).await.map(drop))
         .unwrap_or_else(|error| panic!("{statement}: {error}"));
+    admin.close().await;
+}
+
+/// Ends the sessions still open on MariaDB database `name`, as PostgreSQL's `FORCE`
+/// does: a connection the test's pool is closing, on the runtime this drop blocks,
+/// may still hold a metadata lock that `DROP DATABASE` would wait for.
+async fn end_mysql_sessions_on(name: &str) {
+    let admin = Db::connect(&format!("{MYSQL_SERVER_URL}/mysql"), 1)
+        .await
+        .unwrap_or_else(|error| panic!("{MYSQL_SERVER_URL} is up: {error}"));
+    let Db::Mysql(pool) = &admin else {
+        unreachable!("a mysql:// URL opens MySQL")
+    };
+    let sessions: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()",
+    )
+    .bind(name)
+    .fetch_all(pool)
+    .await
+    .expect("list the sessions");
+    for id in sessions {
+        // A session that ended meanwhile is an "unknown thread": nothing left to do.
+        let _ = sqlx::query(AssertSqlSafe(format!("KILL {id}")))
+            .execute(pool)
+            .await;
+    }
     admin.close().await;
 }
 

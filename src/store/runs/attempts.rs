@@ -2,7 +2,7 @@
 //! failed, discarded or cancelled), each guarded so that a stale writer changes nothing.
 
 use super::{Run, RunError, RunFile, RunStatus, is_unique_violation};
-use crate::store::{Store, StoreError, in_write_tx, on_writer, sql};
+use crate::store::{Store, StoreError, in_write_tx, on_writer, sql, values};
 
 /// Who may end a run: the guard on [`Store::finish_run`].
 #[derive(Debug, Clone, Copy)]
@@ -60,11 +60,7 @@ impl Store {
     ) -> Result<StartOutcome, StoreError> {
         let now = self.now_ms();
         let updated = on_writer!(self, pool => {
-            sqlx::query(sql!("runs/start_attempt.sql"))
-                .bind(id)
-                .bind(token)
-                .bind(attempt)
-                .bind(now)
+            sql!("runs/start_attempt.sql").query(&values![id, token, attempt, now])
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())
@@ -89,10 +85,7 @@ impl Store {
         rows: i64,
     ) -> Result<bool, StoreError> {
         let updated = on_writer!(self, pool => {
-            sqlx::query(sql!("runs/record_progress.sql"))
-                .bind(id)
-                .bind(token)
-                .bind(rows)
+            sql!("runs/record_progress.sql").query(&values![id, token, rows])
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())
@@ -118,15 +111,16 @@ impl Store {
             self,
             id,
             now,
-            sqlx::query(sql!("runs/complete.sql"))
-                .bind(id)
-                .bind(token)
-                .bind(now)
-                .bind(expires_at)
-                .bind(&file.path)
-                .bind(file.bytes)
-                .bind(&file.sha256)
-                .bind(file.rows)
+            sql!("runs/complete.sql").query(&values![
+                id,
+                token,
+                now,
+                expires_at,
+                &file.path,
+                file.bytes,
+                &file.sha256,
+                file.rows
+            ])
         )
     }
 
@@ -154,14 +148,15 @@ impl Store {
             self,
             id,
             now,
-            sqlx::query(sql!("runs/finish.sql"))
-                .bind(id)
-                .bind(token)
-                .bind(status.as_str())
-                .bind(&error.code)
-                .bind(&error.message)
-                .bind(now)
-                .bind(attempts)
+            sql!("runs/finish.sql").query(&values![
+                id,
+                token,
+                status.as_str(),
+                &error.code,
+                &error.message,
+                now,
+                attempts
+            ])
         )
     }
 
@@ -173,8 +168,7 @@ impl Store {
     /// When the database fails.
     pub async fn requeue_failed(&self, id: &str) -> Result<Option<(Run, bool)>, StoreError> {
         let updated = on_writer!(self, pool => {
-            sqlx::query(sql!("runs/requeue_failed.sql"))
-                .bind(id)
+            sql!("runs/requeue_failed.sql").query(&values![id])
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())

@@ -7,7 +7,7 @@ use super::{Run, RunRow, decoded, is_unique_violation};
 use crate::catalog::ResolvedParams;
 use crate::db::Db;
 use crate::names::{DownloadToken, IdempotencyKey, ReportName, TenantSlug};
-use crate::store::{Store, StoreError, on_pool, sql};
+use crate::store::{Store, StoreError, on_pool, sql, values};
 use crate::writer::{Format, OutputOptions};
 
 /// A run to enqueue.
@@ -196,7 +196,7 @@ impl Store {
     /// idempotency key.
     async fn active_run(&self, new: &NewRun, identity: &str) -> Result<Option<Run>, StoreError> {
         let row = on_pool!(&self.db, pool => {
-            sqlx::query_as(sql!("runs/active_identical.sql")).bind(identity).fetch_optional(pool).await
+            sql!("runs/active_identical.sql").query_as(&values![identity]).fetch_optional(pool).await
         })?;
         let Some(run) = decoded(row)? else {
             return Ok(None);
@@ -221,27 +221,78 @@ impl Store {
         let binds = RunBinds::new(new, identity, self.now_ms(), token_hash, token_ttl_ms);
         let row = match &self.db {
             Db::Postgres(pool) => {
-                sqlx::query_as(sql!("runs/insert.postgres.sql"))
-                    .bind(&binds.id)
-                    .bind(&binds.tenant)
-                    .bind(&binds.report)
-                    .bind(binds.format)
-                    .bind(&binds.params)
-                    .bind(&binds.options)
-                    .bind(&binds.identity)
-                    .bind(&binds.api_key_id)
-                    .bind(binds.now)
-                    .bind(&binds.token_hash)
-                    .bind(binds.token_expires)
-                    .bind(&binds.key)
-                    .bind(&binds.request_hash)
+                sql!("runs/insert.postgres.sql")
+                    .query_as(&values![
+                        &binds.id,
+                        &binds.tenant,
+                        &binds.report,
+                        binds.format,
+                        &binds.params,
+                        &binds.options,
+                        &binds.identity,
+                        &binds.api_key_id,
+                        binds.now,
+                        &binds.token_hash,
+                        binds.token_expires,
+                        &binds.key,
+                        &binds.request_hash
+                    ])
                     .fetch_optional(pool)
                     .await?
             }
             // SQLite has no writing CTE: the statements run one after the other, in a
             // transaction shared with the other enqueues waiting at that moment.
             Db::Sqlite(pool) => self.sqlite_inserts(pool).insert(binds).await?,
-            Db::Mysql(_) => unreachable!("{}", crate::db::DbError::StateUnsupported),
+            // MySQL has neither a writing CTE nor ON CONFLICT on a partial index: one
+            // transaction, in which an identical active run fails the first insert.
+            Db::Mysql(pool) => {
+                let mut tx = pool.begin().await?;
+                let inserted = sql!("runs/insert.mysql.sql")
+                    .query(&values![
+                        &binds.id,
+                        &binds.tenant,
+                        &binds.report,
+                        binds.format,
+                        &binds.params,
+                        &binds.options,
+                        &binds.identity,
+                        &binds.api_key_id,
+                        binds.now
+                    ])
+                    .execute(&mut *tx)
+                    .await;
+                match inserted {
+                    Err(error) if is_unique_violation(&error) => return Ok(Inserted::Conflict),
+                    inserted => inserted?,
+                };
+                sql!("tokens/insert.sql")
+                    .query(&values![
+                        &binds.token_hash,
+                        &binds.id,
+                        binds.now,
+                        binds.token_expires
+                    ])
+                    .execute(&mut *tx)
+                    .await?;
+                if let (Some(key), Some(request_hash)) = (&binds.key, &binds.request_hash) {
+                    sql!("idempotency/insert_new.sql")
+                        .query(&values![
+                            &binds.tenant,
+                            key,
+                            request_hash,
+                            &binds.id,
+                            binds.now
+                        ])
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let row = sql!("runs/get.sql")
+                    .query_as(&values![&binds.id])
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                row
+            }
         };
         Inserted::from_row(row, token)
     }

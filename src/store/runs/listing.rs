@@ -2,7 +2,7 @@
 //! sweep.
 
 use super::{Run, RunRow, RunStatus, decoded};
-use crate::store::{Store, StoreError, on_pool, sql};
+use crate::store::{Store, StoreError, on_pool, sql, values};
 
 /// Filters of `GET /v1/reports`.
 #[derive(Debug, Clone, Default)]
@@ -35,7 +35,7 @@ impl Store {
     /// When the database fails.
     pub async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
         let row = on_pool!(&self.db, pool => {
-            sqlx::query_as(sql!("runs/get.sql")).bind(id).fetch_optional(pool).await
+            sql!("runs/get.sql").query_as(&values![id]).fetch_optional(pool).await
         })?;
         decoded(row)
     }
@@ -47,12 +47,7 @@ impl Store {
     pub async fn list_runs(&self, query: &RunQuery) -> Result<RunPage, StoreError> {
         let limit = query.limit.clamp(1, 200);
         let rows: Vec<RunRow> = on_pool!(&self.db, pool => {
-            sqlx::query_as(sql!("runs/list.sql"))
-                .bind(&query.tenant)
-                .bind(query.status.map(RunStatus::as_str))
-                .bind(&query.report)
-                .bind(&query.before)
-                .bind(limit + 1)
+            sql!("runs/list.sql").query_as(&values![&query.tenant, query.status.map(RunStatus::as_str), &query.report, &query.before, limit + 1])
                 .fetch_all(pool)
                 .await
         })?;
@@ -75,7 +70,7 @@ impl Store {
     /// When the database fails.
     pub async fn active_runs(&self, limit: i64) -> Result<Vec<Run>, StoreError> {
         let rows: Vec<RunRow> = on_pool!(&self.db, pool => {
-            sqlx::query_as(sql!("runs/active.sql")).bind(limit).fetch_all(pool).await
+            sql!("runs/active.sql").query_as(&values![limit]).fetch_all(pool).await
         })?;
         rows.into_iter().map(Run::try_from).collect()
     }

@@ -1,7 +1,8 @@
 //! Removing runs and their files: an enqueue undone, finished runs past retention,
 //! files past their expiry.
 
-use crate::store::{Store, StoreError, in_write_tx, on_pool, sql};
+use crate::store::statement::Statement;
+use crate::store::{Store, StoreError, in_write_tx, on_pool, sql, values};
 
 impl Store {
     /// Removes a run whose job could not be pushed, with its idempotency key, so the
@@ -11,11 +12,10 @@ impl Store {
     /// When the database fails.
     pub async fn delete_run(&self, id: &str) -> Result<(), StoreError> {
         in_write_tx!(self, tx => {
-            sqlx::query(sql!("runs/forget_idempotency.sql"))
-                .bind(id)
+            sql!("runs/forget_idempotency.sql").query(&values![id])
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(sql!("runs/delete.sql")).bind(id).execute(&mut *tx).await?;
+            sql!("runs/delete.sql").query(&values![id]).execute(&mut *tx).await?;
         });
         Ok(())
     }
@@ -52,13 +52,13 @@ impl Store {
     /// (both take the same `$1`), so no path is forgotten before it is returned.
     async fn release_files(
         &self,
-        select: &'static str,
-        release: &'static str,
+        select: &'static Statement,
+        release: &'static Statement,
         bound: i64,
     ) -> Result<Vec<String>, StoreError> {
         let paths: Vec<Option<String>> = in_write_tx!(self, tx => {
-            let paths = sqlx::query_scalar(select).bind(bound).fetch_all(&mut *tx).await?;
-            sqlx::query(release).bind(bound).execute(&mut *tx).await?;
+            let paths = select.query_scalar(&values![bound]).fetch_all(&mut *tx).await?;
+            release.query(&values![bound]).execute(&mut *tx).await?;
             paths
         });
         Ok(paths.into_iter().flatten().collect())
@@ -70,7 +70,7 @@ impl Store {
     /// When the database fails.
     pub async fn owned_files(&self) -> Result<Vec<String>, StoreError> {
         let paths: Vec<String> = on_pool!(&self.db, pool => {
-            sqlx::query_scalar(sql!("runs/owned_files.sql")).fetch_all(pool).await
+            sql!("runs/owned_files.sql").query_scalar(&values![]).fetch_all(pool).await
         })?;
         Ok(paths)
     }
