@@ -61,7 +61,8 @@ pub struct E2eBench {
     pub samples: usize,
     /// Where quire's own state and the report data live.
     pub database: BenchDatabase,
-    /// PostgreSQL server URL on which the throw-away database is created and dropped.
+    /// PostgreSQL or MySQL server URL on which the throw-away database is created and
+    /// dropped.
     pub server_url: String,
 }
 

@@ -327,14 +327,6 @@ async fn e2e(settings: &Settings, args: E2eArgs, json: bool) -> anyhow::Result<S
     if args.samples == 0 {
         return Err(UsageError("--samples must be at least 1".into()).into());
     }
-    if args.database == BenchDatabase::Mysql {
-        return Err(UsageError(
-            "quire keeps its own state in SQLite or PostgreSQL: bench e2e takes --database \
-             sqlite or postgres"
-                .into(),
-        )
-        .into());
-    }
     let server_url = server(settings, args.database);
     let bench = E2eBench {
         samples: args.samples,
