@@ -77,7 +77,7 @@ fn the_report_benchmark_runs_on_each_database_and_format() {
 
 #[test]
 fn the_end_to_end_benchmark_downloads_every_report_on_each_database() {
-    for database in ["sqlite", "postgres"] {
+    for database in ["sqlite", "postgres", "mysql"] {
         let summary = bench(&["e2e", "--samples", "5", "--database", database]);
         assert_eq!(summary.get("bench"), Some("e2e"));
         assert_eq!(summary.get("database"), Some(database));
