@@ -125,8 +125,9 @@ fn decode(row: &MySqlRow, index: usize, column: &Column) -> Result<Cell, SourceE
     if raw.is_null() {
         return Ok(Cell::Null);
     }
-    let found = row.column(index).type_info().name().to_owned();
-    if matches!(found.as_str(), "DATE" | "DATETIME" | "TIMESTAMP")
+    // Borrowed, not copied: this runs for every cell.
+    let found = row.column(index).type_info().name();
+    if matches!(found, "DATE" | "DATETIME" | "TIMESTAMP")
         && is_zero_date(raw_bytes(row, index)?)
     {
         return Ok(Cell::Null);
@@ -139,7 +140,7 @@ fn decode(row: &MySqlRow, index: usize, column: &Column) -> Result<Cell, SourceE
             None => {
                 // Text columns, and binary ones holding text: checked here, so that a
                 // legacy table's bad bytes name their column.
-                let bytes: &[u8] = match found.as_str() {
+                let bytes: &[u8] = match found {
                     "VARCHAR" | "CHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT"
                     | "ENUM" | "SET" | "JSON" | "VARBINARY" | "BINARY" | "BLOB" | "TINYBLOB"
                     | "MEDIUMBLOB" | "LONGBLOB" => raw_bytes(row, index)?,
@@ -150,7 +151,7 @@ fn decode(row: &MySqlRow, index: usize, column: &Column) -> Result<Cell, SourceE
                 Cell::Text(text.to_owned())
             }
         },
-        ColumnType::Integer => match found.as_str() {
+        ColumnType::Integer => match found {
             // MySQL sums integers into DECIMAL: a whole one is still an integer.
             "DECIMAL" => {
                 let value: Decimal = row.try_get(index)?;
@@ -164,7 +165,7 @@ fn decode(row: &MySqlRow, index: usize, column: &Column) -> Result<Cell, SourceE
             _ => Cell::Integer(integer()?.ok_or_else(mismatch)?),
         },
         ColumnType::Boolean => Cell::Boolean(integer()?.ok_or_else(mismatch)? != 0),
-        ColumnType::Decimal | ColumnType::Money | ColumnType::Percent => match found.as_str() {
+        ColumnType::Decimal | ColumnType::Money | ColumnType::Percent => match found {
             "DECIMAL" => {
                 let mut value: Decimal = row.try_get(index)?;
                 // As on PostgreSQL: a whole DECIMAL (SUM of a BIGINT column is one) is
@@ -182,13 +183,13 @@ fn decode(row: &MySqlRow, index: usize, column: &Column) -> Result<Cell, SourceE
             ),
             _ => Cell::Decimal(Decimal::new(integer()?.ok_or_else(mismatch)?, column.scale)),
         },
-        ColumnType::Date => match found.as_str() {
+        ColumnType::Date => match found {
             "DATE" => Cell::Date(row.try_get::<NaiveDate, _>(index)?),
             "DATETIME" => Cell::Date(row.try_get::<NaiveDateTime, _>(index)?.date()),
             "TIMESTAMP" => Cell::Date(row.try_get::<DateTime<Utc>, _>(index)?.date_naive()),
             _ => return Err(mismatch()),
         },
-        ColumnType::Datetime => match found.as_str() {
+        ColumnType::Datetime => match found {
             "DATETIME" => Cell::DateTime(row.try_get::<NaiveDateTime, _>(index)?.and_utc()),
             "TIMESTAMP" => Cell::DateTime(row.try_get(index)?),
             _ => return Err(mismatch()),
