@@ -127,9 +127,7 @@ fn decode(row: &MySqlRow, index: usize, column: &Column) -> Result<Cell, SourceE
     }
     // Borrowed, not copied: this runs for every cell.
     let found = row.column(index).type_info().name();
-    if matches!(found, "DATE" | "DATETIME" | "TIMESTAMP")
-        && is_zero_date(raw_bytes(row, index)?)
-    {
+    if matches!(found, "DATE" | "DATETIME" | "TIMESTAMP") && is_zero_date(raw_bytes(row, index)?) {
         return Ok(Cell::Null);
     }
     let integer = || integer(row, index, &column.name);
