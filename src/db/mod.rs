@@ -214,21 +214,20 @@ impl Db {
         } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
             // sqlx sets the session's time zone to UTC, so TIMESTAMP columns read as UTC.
             let options = MySqlConnectOptions::from_str(url).map_err(DbError::Connect)?;
-            let mut pool = MySqlPoolOptions::new()
+            let session = match access {
+                Access::ReadOnly => include_str!("sql/read_only.mysql.sql"),
+                Access::ReadWrite => include_str!("sql/read_write.mysql.sql"),
+            };
+            let pool = MySqlPoolOptions::new()
                 .max_connections(max_connections)
                 .test_before_acquire(ping_before_acquire)
-                .acquire_timeout(Duration::from_secs(10));
-            if access == Access::ReadOnly {
-                pool = pool.after_connect(|conn, _| {
-                    Box::pin(async move {
-                        sqlx::query(include_str!("sql/read_only.mysql.sql"))
-                            .execute(conn)
-                            .await
-                            .map(drop)
-                    })
-                });
-            }
-            let pool = pool.connect_with(options).await.map_err(DbError::Connect)?;
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move { sqlx::query(session).execute(conn).await.map(drop) })
+                })
+                .connect_with(options)
+                .await
+                .map_err(DbError::Connect)?;
             Ok(Db::Mysql(pool))
         } else {
             Err(DbError::UnsupportedUrl(url.to_owned()))
