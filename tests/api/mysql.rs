@@ -283,3 +283,29 @@ async fn the_state_mariadb_cut_mid_run_loses_no_run_and_publishes_one_whole_file
     assert_eq!(csv.lines().last(), Some(format!("{:0>40}", 3000).as_str()));
     app.cleanup().await;
 }
+
+/// quire's own MariaDB sessions read committed data, as PostgreSQL's do; report
+/// sessions keep the server's level and are read-only.
+#[tokio::test]
+async fn quire_reads_committed_in_its_own_mariadb_sessions_and_reports_read_only() {
+    let db = TestDb::mysql().await;
+    let session = "SELECT @@SESSION.tx_isolation, @@SESSION.tx_read_only, @@GLOBAL.tx_isolation";
+    let store = quire::db::Db::connect(db.url(), 1).await.unwrap();
+    let reports = quire::db::Db::connect_reports(db.url(), 1).await.unwrap();
+    let read = |db: &quire::db::Db| {
+        let quire::db::Db::Mysql(pool) = db.clone() else {
+            unreachable!("a mysql:// URL opens MySQL")
+        };
+        async move {
+            let row: (String, i64, String) =
+                sqlx::query_as(session).fetch_one(&pool).await.unwrap();
+            row
+        }
+    };
+    let (isolation, read_only, _) = read(&store).await;
+    assert_eq!((isolation.as_str(), read_only), ("READ-COMMITTED", 0));
+    let (isolation, read_only, server_default) = read(&reports).await;
+    assert_eq!((isolation, read_only), (server_default, 1));
+    store.close().await;
+    reports.close().await;
+}
