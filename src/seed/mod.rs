@@ -18,7 +18,7 @@
 //!
 //! Submodules: `rng` the seeded generator, `profile` who the tenants are, `text` the
 //! words, `generate` rows as Rust values, `rows` their shape, `write` the batched
-//! inserts into SQLite or PostgreSQL.
+//! inserts into SQLite, PostgreSQL or MySQL.
 
 mod generate;
 mod profile;
