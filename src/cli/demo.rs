@@ -67,7 +67,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
 async fn demo_tenants(settings: &Settings, clock: Clock) -> anyhow::Result<Vec<String>> {
     let db = super::seed::open_report_database(settings).await?;
     crate::seed::install_schema(&db).await?;
-    let existing: Vec<String> = crate::store::on_pool!(&db, pool => {
+    let existing: Vec<String> = crate::on_any_pool!(&db, pool => {
         sqlx::query_scalar("SELECT slug FROM tenants ORDER BY id LIMIT 2").fetch_all(pool).await
     })?;
     if existing.len() == 2 {

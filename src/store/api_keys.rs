@@ -1,7 +1,7 @@
 //! API keys: 256 random bits shown once, stored as SHA-256, scoped to one tenant or
 //! admin, revocable, optionally carrying a completion webhook.
 
-use super::{Store, StoreError, on_pool, on_writer, sql, values};
+use super::{Store, StoreError, on_writer, sql, values};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -51,7 +51,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn authenticate(&self, key: &str) -> Result<Option<ApiKey>, StoreError> {
-        let found = on_pool!(&self.db, pool => {
+        let found = crate::on_any_pool!(&self.db, pool => {
             sql!("api_keys/authenticate.sql").query_as(&values![&hash(key)])
                 .fetch_optional(pool)
                 .await

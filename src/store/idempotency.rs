@@ -1,7 +1,7 @@
 //! Idempotency keys, per tenant: the same key with the same request returns the same
 //! run; with another request it is a conflict.
 
-use super::{Store, StoreError, on_pool, on_writer, sql, values};
+use super::{Store, StoreError, on_writer, sql, values};
 use crate::db::Dialect;
 
 impl Store {
@@ -11,7 +11,7 @@ impl Store {
         tenant: &str,
         key: &str,
     ) -> Result<Option<(String, String)>, StoreError> {
-        let found = on_pool!(&self.db, pool => {
+        let found = crate::on_any_pool!(&self.db, pool => {
             sql!("idempotency/get.sql").query_as(&values![tenant, key])
                 .fetch_optional(pool)
                 .await

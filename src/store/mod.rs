@@ -73,15 +73,7 @@ macro_rules! values {
     };
 }
 
-/// Runs `$body` with `$pool` bound to the concrete pool, whichever database quire keeps
-/// its state in.
-macro_rules! on_pool {
-    ($db:expr, $pool:ident => $body:expr) => {
-        $crate::on_any_pool!($db, $pool => $body)
-    };
-}
-
-/// `on_pool!` for a statement that writes: on SQLite it first takes this process's
+/// `on_any_pool!` for a statement that writes: on SQLite it first takes this process's
 /// turn to write (see [`Store`]).
 macro_rules! on_writer {
     ($store:expr, $pool:ident => $body:expr) => {
@@ -126,7 +118,7 @@ macro_rules! in_write_tx {
     };
 }
 
-pub(crate) use {in_write_tx, on_pool, on_writer, sql, values};
+pub(crate) use {in_write_tx, on_writer, sql, values};
 
 /// The store: quire's own database and the clock its timestamps come from.
 #[derive(Debug, Clone)]
@@ -192,7 +184,7 @@ impl Store {
     /// # Errors
     /// When it does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(&self.db, pool => sql!("ping.sql").query(&[]).execute(pool).await.map(|done| done.rows_affected()))?;
+        crate::on_any_pool!(&self.db, pool => sql!("ping.sql").query(&[]).execute(pool).await.map(|done| done.rows_affected()))?;
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Completion webhook deliveries: queued in the transaction that ends a run, kept
 //! until delivered, retried with backoff.
 
-use super::{Store, StoreError, on_pool, on_writer, sql, values};
+use super::{Store, StoreError, on_writer, sql, values};
 use crate::db::Db;
 
 /// A delivery claimed for an attempt.
@@ -76,7 +76,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn webhook_secret(&self, run_id: &str) -> Result<Option<String>, StoreError> {
-        let secret: Option<Option<String>> = on_pool!(&self.db, pool => {
+        let secret: Option<Option<String>> = crate::on_any_pool!(&self.db, pool => {
             sql!("webhooks/secret.sql").query_scalar(&values![run_id])
             .fetch_optional(pool)
             .await

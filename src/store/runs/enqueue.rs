@@ -7,7 +7,8 @@ use super::{Run, RunRow, decoded, is_unique_violation};
 use crate::catalog::ResolvedParams;
 use crate::db::Db;
 use crate::names::{DownloadToken, IdempotencyKey, ReportName, TenantSlug};
-use crate::store::{Store, StoreError, on_pool, sql, values};
+use crate::store::statement::Value;
+use crate::store::{Store, StoreError, sql, values};
 use crate::writer::{Format, OutputOptions};
 
 /// A run to enqueue.
@@ -77,6 +78,26 @@ pub(in crate::store) struct RunBinds {
 }
 
 impl RunBinds {
+    /// The values in the order `runs/insert.postgres.sql` binds them: the run's nine,
+    /// then its token's and its idempotency key's.
+    fn values(&self) -> [Value<'_>; 13] {
+        values![
+            &self.id,
+            &self.tenant,
+            &self.report,
+            self.format,
+            &self.params,
+            &self.options,
+            &self.identity,
+            &self.api_key_id,
+            self.now,
+            &self.token_hash,
+            self.token_expires,
+            &self.key,
+            &self.request_hash
+        ]
+    }
+
     /// The values of `new` as a run created `now` under a fresh id, with the download
     /// token hashed as `token_hash`.
     pub(in crate::store) fn new(
@@ -195,7 +216,7 @@ impl Store {
     /// The queued or running run identical to `new`, remembered under its
     /// idempotency key.
     async fn active_run(&self, new: &NewRun, identity: &str) -> Result<Option<Run>, StoreError> {
-        let row = on_pool!(&self.db, pool => {
+        let row = crate::on_any_pool!(&self.db, pool => {
             sql!("runs/active_identical.sql").query_as(&values![identity]).fetch_optional(pool).await
         })?;
         let Some(run) = decoded(row)? else {
@@ -222,21 +243,7 @@ impl Store {
         let row = match &self.db {
             Db::Postgres(pool) => {
                 sql!("runs/insert.postgres.sql")
-                    .query_as(&values![
-                        &binds.id,
-                        &binds.tenant,
-                        &binds.report,
-                        binds.format,
-                        &binds.params,
-                        &binds.options,
-                        &binds.identity,
-                        &binds.api_key_id,
-                        binds.now,
-                        &binds.token_hash,
-                        binds.token_expires,
-                        &binds.key,
-                        &binds.request_hash
-                    ])
+                    .query_as(&binds.values())
                     .fetch_optional(pool)
                     .await?
             }
@@ -247,18 +254,9 @@ impl Store {
             // transaction, in which an identical active run fails the first insert.
             Db::Mysql(pool) => {
                 let mut tx = pool.begin().await?;
+                // The run's own values are the first nine: the statement binds $1 to $9.
                 let inserted = sql!("runs/insert.mysql.sql")
-                    .query(&values![
-                        &binds.id,
-                        &binds.tenant,
-                        &binds.report,
-                        binds.format,
-                        &binds.params,
-                        &binds.options,
-                        &binds.identity,
-                        &binds.api_key_id,
-                        binds.now
-                    ])
+                    .query(&binds.values())
                     .execute(&mut *tx)
                     .await;
                 match inserted {

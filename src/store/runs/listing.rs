@@ -2,7 +2,7 @@
 //! sweep.
 
 use super::{Run, RunRow, RunStatus, decoded};
-use crate::store::{Store, StoreError, on_pool, sql, values};
+use crate::store::{Store, StoreError, sql, values};
 
 /// Filters of `GET /v1/reports`.
 #[derive(Debug, Clone, Default)]
@@ -34,7 +34,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
-        let row = on_pool!(&self.db, pool => {
+        let row = crate::on_any_pool!(&self.db, pool => {
             sql!("runs/get.sql").query_as(&values![id]).fetch_optional(pool).await
         })?;
         decoded(row)
@@ -46,7 +46,7 @@ impl Store {
     /// When the database fails.
     pub async fn list_runs(&self, query: &RunQuery) -> Result<RunPage, StoreError> {
         let limit = query.limit.clamp(1, 200);
-        let rows: Vec<RunRow> = on_pool!(&self.db, pool => {
+        let rows: Vec<RunRow> = crate::on_any_pool!(&self.db, pool => {
             sql!("runs/list.sql").query_as(&values![&query.tenant, query.status.map(RunStatus::as_str), &query.report, &query.before, limit + 1])
                 .fetch_all(pool)
                 .await
@@ -69,7 +69,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn active_runs(&self, limit: i64) -> Result<Vec<Run>, StoreError> {
-        let rows: Vec<RunRow> = on_pool!(&self.db, pool => {
+        let rows: Vec<RunRow> = crate::on_any_pool!(&self.db, pool => {
             sql!("runs/active.sql").query_as(&values![limit]).fetch_all(pool).await
         })?;
         rows.into_iter().map(Run::try_from).collect()
