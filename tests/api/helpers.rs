@@ -37,6 +37,9 @@ pub(crate) struct TestApp {
     /// The app as production composes it; its workers run its loops too.
     pub app: App,
     pub runs: Runs,
+    /// A store over [`TestApp::db`] itself, which tests read runs through: the app's
+    /// own store may reach the database through a proxy that a test cuts.
+    observer: Store,
     pub base_url: String,
     pub prefix: String,
     pub redis_url: String,
@@ -163,6 +166,7 @@ async fn spawn(
     let (api, stop) = (app.clone(), shutdown.clone());
     tokio::spawn(async move { api.serve(listener, stop).await });
     TestApp {
+        observer: Store::new(db.db.clone(), Clock::System),
         db,
         app,
         runs,
@@ -412,12 +416,43 @@ impl TestApp {
 
     /// The run `id` as it is now.
     pub(crate) async fn run(&self, id: &str) -> Run {
-        self.runs
-            .store
+        self.observer
             .run(id)
             .await
             .unwrap()
             .expect("the run exists")
+    }
+
+    /// Posts `report` for tenant acme and returns its id once its attempt has written
+    /// rows (panics after `limit`).
+    pub(crate) async fn running_with_progress(&self, report: &str, limit: Duration) -> String {
+        let (status, answer) = self
+            .post_report(&self.acme_key, &body(report, serde_json::json!({})), None)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+        let id = answer["id"].as_str().unwrap().to_owned();
+        eventually(limit, "the attempt has written rows", || async {
+            (self.run(&id).await.progress_rows > 0).then_some(())
+        })
+        .await;
+        id
+    }
+
+    /// Rows in each of quire's tables an enqueue writes: runs, download tokens and
+    /// idempotency keys.
+    pub(crate) async fn enqueue_rows(&self) -> [i64; 3] {
+        let mut rows = [0; 3];
+        for (count, table) in rows.iter_mut().zip([
+            "quire_runs",
+            "quire_download_tokens",
+            "quire_idempotency_keys",
+        ]) {
+            *count = self
+                .db
+                .scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .await;
+        }
+        rows
     }
 
     /// The run `id` once it has finished (panics after `limit`).

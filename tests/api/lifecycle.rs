@@ -523,17 +523,11 @@ async fn an_enqueue_failing_halfway_on_sqlite_fails_alone_and_writes_nothing() {
         };
         assert_eq!(*status, expected, "enqueue {n}: {answer}");
     }
-    for table in [
-        "quire_runs",
-        "quire_download_tokens",
-        "quire_idempotency_keys",
-    ] {
-        let rows = app
-            .db
-            .scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .await;
-        assert_eq!(rows, 15, "{table}: one row per accepted enqueue");
-    }
+    assert_eq!(
+        app.enqueue_rows().await,
+        [15; 3],
+        "one run, token and key per accepted enqueue"
+    );
     app.db.run_script("DROP TRIGGER refuse_key").await;
     // More enqueues than the pool has connections, so that each connection is used.
     for n in 16..28 {

@@ -9,7 +9,7 @@ use quire::store::{RunQuery, RunStatus};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{MYSQL_SERVER_URL, TcpProxy, TestDb, eventually};
+use crate::common::{MYSQL_SERVER_URL, TcpProxy, TestDb};
 use crate::helpers::{Backend, body, spawn_app_reading, spawn_app_storing_through, worker_options};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -103,15 +103,7 @@ async fn a_mariadb_lost_mid_report_fails_the_attempt_as_transient_and_the_retry_
     reports.run_script("INSERT INTO gate VALUES (1, 1)").await;
     let _worker = app.start_worker(worker_options());
 
-    let (status, answer) = app
-        .post_report(&app.acme_key, &body("gated_numbers", json!({})), None)
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
-    let id = answer["id"].as_str().unwrap().to_owned();
-    eventually(LIMIT, "the first attempt has written rows", || async {
-        (app.run(&id).await.progress_rows > 0).then_some(())
-    })
-    .await;
+    let id = app.running_with_progress("gated_numbers", LIMIT).await;
     proxy.cut();
     reports.run_script("UPDATE gate SET slow = 0").await;
 
@@ -219,17 +211,7 @@ async fn a_request_while_the_state_mariadb_is_gone_answers_503_and_writes_nothin
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
     assert_eq!(answer["error"]["code"], "unavailable", "{answer}");
-    for table in [
-        "quire_runs",
-        "quire_download_tokens",
-        "quire_idempotency_keys",
-    ] {
-        let rows = app
-            .db
-            .scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .await;
-        assert_eq!(rows, 0, "{table} holds nothing");
-    }
+    assert_eq!(app.enqueue_rows().await, [0; 3], "no run, token or key");
     assert_eq!(app.runs.queue.counts().await.unwrap().ready, 0, "no job");
     app.cleanup().await;
 }
@@ -255,24 +237,11 @@ async fn the_state_mariadb_cut_mid_run_loses_no_run_and_publishes_one_whole_file
     )
     .await;
     let _worker = app.start_worker(worker_options());
-    let (status, answer) = app
-        .post_report(&app.acme_key, &body("padded_rows", json!({})), None)
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
-    let id = answer["id"].as_str().unwrap().to_owned();
-    eventually(LIMIT, "the attempt has written rows", || async {
-        (app.run(&id).await.progress_rows > 0).then_some(())
-    })
-    .await;
+    let id = app.running_with_progress("padded_rows", LIMIT).await;
     proxy.cut();
 
-    // Watched directly: the app's own pool is the one that was cut.
-    let direct = quire::store::Store::new(app.db.db().clone(), quire::clock::Clock::System);
-    let run = eventually(LIMIT, "the run finishes", || async {
-        let run = direct.run(&id).await.unwrap().expect("the run is kept");
-        run.status.is_finished().then_some(run)
-    })
-    .await;
+    // Read through the test's own connection: the app's pool is the one that was cut.
+    let run = app.finished_run(&id, LIMIT).await;
     assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
     let file = run.file.expect("the run has its file");
     assert_eq!(file.rows, 3000);
