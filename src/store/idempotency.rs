@@ -2,7 +2,6 @@
 //! run; with another request it is a conflict.
 
 use super::{Store, StoreError, on_writer, sql, values};
-use crate::db::Dialect;
 
 impl Store {
     /// The request hash and run remembered for `(tenant, key)`.
@@ -28,13 +27,9 @@ impl Store {
         run_id: &str,
     ) -> Result<(), StoreError> {
         let now = self.now_ms();
-        let values = values![tenant, key, request_hash, run_id, now];
-        let insert = match self.db.dialect() {
-            Dialect::Mysql => sql!("idempotency/insert.mysql.sql"),
-            Dialect::Sqlite | Dialect::Postgres => sql!("idempotency/insert.sql"),
-        };
         on_writer!(self, pool => {
-            insert.query(&values)
+            sql!("idempotency/insert.sql", mysql = "idempotency/insert.mysql.sql")
+            .query(&values![tenant, key, request_hash, run_id, now])
             .execute(pool)
             .await
             .map(|done| done.rows_affected())

@@ -53,17 +53,26 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// The store statement `sql/$name`, a [`Statement`](statement::Statement).
+/// The store statement `sql/$name`, a [`Statement`](statement::Statement); with
+/// `mysql = $mysql`, MySQL runs `sql/$mysql` instead.
 macro_rules! sql {
-    ($name:literal) => {{
+    (@file $name:literal) => {
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/sql/", $name))
+    };
+    ($name:literal $(, mysql = $mysql:literal)?) => {{
         static STATEMENT: $crate::store::statement::Statement =
-            $crate::store::statement::Statement::new(include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/src/store/sql/",
-                $name
-            )));
+            $crate::store::statement::Statement::new(
+                $crate::store::sql!(@file $name),
+                $crate::store::sql!(@mysql $($mysql)?),
+            );
         &STATEMENT
     }};
+    (@mysql) => {
+        None
+    };
+    (@mysql $mysql:literal) => {
+        Some($crate::store::sql!(@file $mysql))
+    };
 }
 
 /// The values bound to a statement, `$1` first.

@@ -10,6 +10,8 @@ use sqlx::{Arguments, Database, Encode, IntoArguments, MySql, Postgres, Sqlite, 
 #[derive(Debug)]
 pub(crate) struct Statement {
     text: &'static str,
+    /// The text MySQL runs instead, when it needs its own (still with `$n`).
+    mysql: Option<&'static str>,
     positional: OnceLock<Positional>,
 }
 
@@ -87,25 +89,27 @@ type Args<DB> = <DB as Database>::Arguments;
 
 impl Statement {
     /// The statement written as `text`.
-    pub(crate) const fn new(text: &'static str) -> Statement {
+    pub(crate) const fn new(text: &'static str, mysql: Option<&'static str>) -> Statement {
         Statement {
             text,
+            mysql,
             positional: OnceLock::new(),
         }
     }
 
     fn positional(&self) -> &Positional {
         self.positional.get_or_init(|| {
-            let mut text = String::with_capacity(self.text.len());
+            let written = self.mysql.unwrap_or(self.text);
+            let mut text = String::with_capacity(written.len());
             let mut binds = Vec::new();
             let mut copied_up_to = 0;
-            crate::catalog::sql::for_each_placeholder(self.text, |start, end, number| {
-                text.push_str(&self.text[copied_up_to..start]);
+            crate::catalog::sql::for_each_placeholder(written, |start, end, number| {
+                text.push_str(&written[copied_up_to..start]);
                 text.push('?');
                 binds.push(number - 1);
                 copied_up_to = end;
             });
-            text.push_str(&self.text[copied_up_to..]);
+            text.push_str(&written[copied_up_to..]);
             Positional { text, binds }
         })
     }
@@ -196,6 +200,7 @@ mod tests {
     fn mysql_binds_each_use_of_a_number_in_the_order_written() {
         static FINISH: Statement = Statement::new(
             "-- $1: id, $2: fence\nUPDATE t SET a = $3, b = '$9' WHERE id = $1 AND ($2 IS NULL OR f = $2)",
+            None,
         );
         let positional = FINISH.positional();
         assert_eq!(
