@@ -178,7 +178,43 @@ impl Queue {
         let mut invocation = script.key(self.keys.base());
         invocation.arg(self.keys.base());
         args(&mut invocation);
-        Ok(invocation.invoke_async(&mut self.conn.clone()).await?)
+        self.run_script(&invocation).await
+    }
+
+    /// Runs `invocation` through [`Queue::on_connection`].
+    async fn run_script<T: FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, QueueError> {
+        self.on_connection(|mut conn| async move { invocation.invoke_async(&mut conn).await })
+            .await
+    }
+
+    /// Runs `pipe`, whose replies are all ignored, through [`Queue::on_connection`].
+    async fn run_pipe(&self, pipe: &redis::Pipeline) -> Result<(), QueueError> {
+        self.on_connection(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
+            .await
+    }
+
+    /// Runs `command` on the shared connection, and once more when that connection
+    /// had dropped (Redis restarted, or something between cut it): the manager
+    /// reconnects on that error, so only a Redis that is really down fails the call.
+    /// Sending a command twice is safe for everything the queue sends: pushes are
+    /// idempotent by id, a script fenced by a claim refuses its second run, reads and
+    /// registrations repeat harmlessly, and the jobs of a reserve whose reply was lost
+    /// come back when their leases lapse.
+    async fn on_connection<T, F, Fut>(&self, command: F) -> Result<T, QueueError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        match command(self.conn.clone()).await {
+            Err(error) if error.is_connection_dropped() => {
+                tracing::debug!(%error, "the Redis connection had dropped; sending again");
+                Ok(command(self.conn.clone()).await?)
+            }
+            other => Ok(other?),
+        }
     }
 
     /// Pushes one job to be ready now. Returns whether it was added (`false`: a job
@@ -220,9 +256,11 @@ impl Queue {
                 .arg(job.max_attempts)
                 .arg(job.unique_key.as_deref().unwrap_or(""))
                 .arg(job.overlap_key.as_deref().unwrap_or(""))
-                .arg(millis(job.overlap_wait));
+                .arg(millis(job.overlap_wait))
+                .arg(job.history.attempts)
+                .arg(job.history.last_token);
         }
-        let added: Vec<i64> = invocation.invoke_async(&mut self.conn.clone()).await?;
+        let added: Vec<i64> = self.run_script(&invocation).await?;
         Ok(added.into_iter().map(|flag| flag == 1).collect())
     }
 
@@ -245,7 +283,7 @@ impl Queue {
             invocation.arg(queue);
         }
         let (_now, wait, restart, taken, buried): (i64, i64, i64, Vec<String>, Vec<String>) =
-            invocation.invoke_async(&mut self.conn.clone()).await?;
+            self.run_script(&invocation).await?;
         let number = |text: &str| {
             text.parse::<u32>()
                 .map_err(|_| QueueError::Reply(format!("{text:?} is not a count")))
@@ -294,7 +332,7 @@ impl Queue {
         for claim in claims {
             invocation.arg(&claim.job_id).arg(&claim.token);
         }
-        let flags: Vec<i64> = invocation.invoke_async(&mut self.conn.clone()).await?;
+        let flags: Vec<i64> = self.run_script(&invocation).await?;
         Ok(flags.into_iter().map(|flag| flag == 1).collect())
     }
 
@@ -319,7 +357,7 @@ impl Queue {
         for claim in claims {
             invocation.arg(&claim.job_id).arg(&claim.token);
         }
-        let flags: Vec<i64> = invocation.invoke_async(&mut self.conn.clone()).await?;
+        let flags: Vec<i64> = self.run_script(&invocation).await?;
         Ok(flags.into_iter().map(|flag| flag == 1).collect())
     }
 
@@ -460,7 +498,13 @@ impl Queue {
     /// # Errors
     /// Redis failing.
     pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, QueueError> {
-        let fields: HashMap<String, String> = self.conn.clone().hgetall(self.keys.job(id)).await?;
+        let key = self.keys.job(id);
+        let fields: HashMap<String, String> = self
+            .on_connection(|mut conn| {
+                let key = key.clone();
+                async move { conn.hgetall(key).await }
+            })
+            .await?;
         Ok((!fields.is_empty()).then(|| JobRecord::from_fields(id, fields)))
     }
 
@@ -470,7 +514,9 @@ impl Queue {
     /// Redis failing.
     pub async fn dead_jobs(&self, limit: usize) -> Result<Vec<JobRecord>, QueueError> {
         let stop = isize::try_from(limit).unwrap_or(isize::MAX) - 1;
-        let ids: Vec<String> = self.conn.clone().zrange(self.keys.dead(), 0, stop).await?;
+        let ids: Vec<String> = self
+            .on_connection(|mut conn| async move { conn.zrange(self.keys.dead(), 0, stop).await })
+            .await?;
         let mut records = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(record) = self.job(&id).await? {
@@ -503,7 +549,7 @@ impl Queue {
         }
         let mut invocation = script.key(self.keys.base());
         invocation.arg(self.keys.base()).arg(ids);
-        let flags: Vec<i64> = invocation.invoke_async(&mut self.conn.clone()).await?;
+        let flags: Vec<i64> = self.run_script(&invocation).await?;
         Ok(flags.into_iter().map(|flag| flag == 1).collect())
     }
 
@@ -521,8 +567,12 @@ impl Queue {
     /// # Errors
     /// Redis failing.
     pub async fn redis_time_ms(&self) -> Result<i64, QueueError> {
-        let (seconds, micros): (i64, i64) = redis::cmd("TIME")
-            .query_async(&mut self.conn.clone())
+        let time = redis::cmd("TIME");
+        let (seconds, micros): (i64, i64) = self
+            .on_connection(|mut conn| {
+                let time = &time;
+                async move { time.query_async(&mut conn).await }
+            })
             .await?;
         Ok(seconds * 1000 + micros / 1000)
     }
@@ -537,25 +587,23 @@ impl Queue {
         ttl: Duration,
     ) -> Result<(), QueueError> {
         let key = self.keys.worker(&worker.id);
-        redis::pipe()
-            .hset_multiple(
-                &key,
-                &[
-                    ("host", worker.host.clone()),
-                    ("pid", worker.pid.to_string()),
-                    ("started", worker.started_ms.to_string()),
-                    ("jobs", worker.jobs.join(",")),
-                    ("heartbeat", worker.heartbeat_ms.to_string()),
-                ],
-            )
-            .ignore()
-            .pexpire(&key, i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
-            .ignore()
-            .sadd(self.keys.workers(), &worker.id)
-            .ignore()
-            .query_async::<()>(&mut self.conn.clone())
-            .await?;
-        Ok(())
+        let mut pipe = redis::pipe();
+        pipe.hset_multiple(
+            &key,
+            &[
+                ("host", worker.host.clone()),
+                ("pid", worker.pid.to_string()),
+                ("started", worker.started_ms.to_string()),
+                ("jobs", worker.jobs.join(",")),
+                ("heartbeat", worker.heartbeat_ms.to_string()),
+            ],
+        )
+        .ignore()
+        .pexpire(&key, i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
+        .ignore()
+        .sadd(self.keys.workers(), &worker.id)
+        .ignore();
+        self.run_pipe(&pipe).await
     }
 
     /// Removes a worker's registry entry (on a clean exit).
@@ -563,14 +611,12 @@ impl Queue {
     /// # Errors
     /// Redis failing.
     pub async fn deregister_worker(&self, id: &str) -> Result<(), QueueError> {
-        redis::pipe()
-            .del(self.keys.worker(id))
+        let mut pipe = redis::pipe();
+        pipe.del(self.keys.worker(id))
             .ignore()
             .srem(self.keys.workers(), id)
-            .ignore()
-            .query_async::<()>(&mut self.conn.clone())
-            .await?;
-        Ok(())
+            .ignore();
+        self.run_pipe(&pipe).await
     }
 
     /// The live workers; entries that expired are pruned from the id set on the way.

@@ -33,6 +33,22 @@ pub struct Job {
     /// How long the job may wait for a lock before it fails with `overlap_timeout`.
     #[serde(with = "millis")]
     pub overlap_wait: Duration,
+    /// What earlier records of this job held; only read by the push.
+    #[serde(skip)]
+    pub history: JobHistory,
+}
+
+/// What a job's earlier records held, for a job pushed again after Redis lost them
+/// (the caller keeps the truth elsewhere, in a database): the new record counts its
+/// attempts on from `attempts`, and every fencing token issued after the push is
+/// above `last_token`, so an attempt stalled since before the loss never shares its
+/// token with a new one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobHistory {
+    /// Attempts already made.
+    pub attempts: u32,
+    /// The highest fencing token an earlier attempt held (0: none).
+    pub last_token: u64,
 }
 
 /// Durations travel as whole milliseconds.
@@ -69,6 +85,7 @@ impl Job {
             max_attempts: 3,
             timeout: Duration::from_secs(30 * 60),
             overlap_wait: Duration::from_secs(60 * 60),
+            history: JobHistory::default(),
         }
     }
 
@@ -105,6 +122,12 @@ impl Job {
     /// The same job with another lock wait.
     pub fn with_overlap_wait(mut self, wait: Duration) -> Job {
         self.overlap_wait = wait;
+        self
+    }
+
+    /// The same job, continuing from what its earlier records held.
+    pub fn with_history(mut self, history: JobHistory) -> Job {
+        self.history = history;
         self
     }
 

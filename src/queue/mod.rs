@@ -20,7 +20,9 @@ pub use backoff::Backoff;
 pub use client::{
     Acquired, Deferred, LockKind, MAX_BLOCK, Queue, QueueConfig, ReserveRequest, Waker, WorkerInfo,
 };
-pub use job::{Buried, Claim, Counts, DeathCause, Job, JobRecord, JobState, Reservation, Reserved};
+pub use job::{
+    Buried, Claim, Counts, DeathCause, Job, JobHistory, JobRecord, JobState, Reservation, Reserved,
+};
 
 /// Errors of the queue layer.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -23,6 +23,9 @@ pub const REPORT_JOB_KIND: &str = "report";
 /// (a cancelled run stops at the next check).
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How soon a job whose token the run had already seen comes back for a newer one.
+const SUPERSEDED_RETRY: Duration = Duration::from_secs(1);
+
 /// Builds report runs for the worker.
 #[derive(Debug, Clone)]
 pub struct ReportHandler {
@@ -104,6 +107,16 @@ impl ReportHandler {
                     "the run already ended; nothing to build"
                 );
                 return Ok(Outcome::Completed);
+            }
+            StartOutcome::Superseded(_) => {
+                // A stale attempt's hand-back is refused by the queue (its lease is
+                // gone). A current one meets a token Redis issued again after losing
+                // writes (a failover): it comes back with a newer token.
+                tracing::warn!(
+                    run_id,
+                    "the run holds a newer fencing token; handing the job back"
+                );
+                return Ok(Outcome::Defer(SUPERSEDED_RETRY));
             }
             StartOutcome::Started(run) => run,
         };

@@ -20,8 +20,7 @@ pub use webhooks::{SIGNATURE_HEADER, WebhookSender, sign};
 
 use crate::catalog::{FieldError, Overlap, Report};
 use crate::names::{DownloadToken, IdempotencyKey, ReportName, TenantSlug};
-use crate::queue::{Job, Queue, QueueError};
-use crate::queue::{JobRecord, JobState};
+use crate::queue::{Job, JobHistory, JobRecord, JobState, Queue, QueueError};
 use crate::report::{ReportError, Reporter};
 use crate::store::{EnqueueOutcome, Fence, NewRun, Run, RunError, RunStatus, Store, StoreError};
 use crate::writer::{Format, OutputOptions};
@@ -216,7 +215,9 @@ fn overlap_key(report: &Report, run: &Run) -> Option<String> {
 }
 
 impl Runs {
-    /// The job that builds `run`, carrying the locks and limits of its report.
+    /// The job that builds `run`, carrying the locks and limits of its report, and
+    /// the attempts and fencing token its row recorded (what a job pushed again after
+    /// Redis lost the old one continues from).
     pub fn job_for(&self, run: &Run) -> Result<Job, RunsError> {
         let report = self
             .reporter
@@ -231,7 +232,15 @@ impl Runs {
         .with_unique_key(unique_key(run))
         .with_max_attempts(report.max_attempts)
         .with_timeout(report.timeout)
-        .with_overlap_wait(report.overlap_wait);
+        .with_overlap_wait(report.overlap_wait)
+        .with_history(JobHistory {
+            attempts: u32::try_from(run.attempts).unwrap_or(0),
+            last_token: run
+                .fence
+                .as_deref()
+                .and_then(|fence| fence.parse().ok())
+                .unwrap_or(0),
+        });
         if let Some(key) = overlap_key(report, run) {
             job = job.with_overlap_key(key);
         }

@@ -223,14 +223,19 @@ impl QuireProcess {
         self.child.kill().await.unwrap();
     }
 
-    /// SIGTERM, then its exit code (a graceful stop is 0).
-    pub(crate) async fn terminate(&mut self) -> i32 {
+    /// Sends `signal` (`STOP`, `CONT`, `TERM`…) to the process.
+    pub(crate) fn signal(&self, signal: &str) {
         let pid = self.child.id().expect("the process is running");
         let sent = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
+            .args([format!("-{signal}"), pid.to_string()])
             .status()
             .unwrap();
-        assert!(sent.success(), "kill -TERM {pid}");
+        assert!(sent.success(), "kill -{signal} {pid}");
+    }
+
+    /// SIGTERM, then its exit code (a graceful stop is 0).
+    pub(crate) async fn terminate(&mut self) -> i32 {
+        self.signal("TERM");
         let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
             .await
             .unwrap_or_else(|_| panic!("quire did not stop on SIGTERM:\n{}", self.log()))
@@ -261,7 +266,7 @@ impl TestApp {
                 "REPORTS_DATABASE_URL",
                 self.reports_url.as_deref().unwrap_or(&self.db.url),
             )
-            .env("REDIS_URL", REDIS_URL)
+            .env("REDIS_URL", &self.redis_url)
             .env("QUIRE_PREFIX", &self.prefix)
             .env("QUIRE_REPORTS_DIR", &self.reports_dir)
             .env("QUIRE_STORAGE_DIR", self.storage.path())

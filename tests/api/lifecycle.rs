@@ -203,13 +203,19 @@ async fn a_stale_attempt_cannot_complete_the_run_or_claim_its_file(backend: Back
     let id = run["id"].as_str().unwrap();
     let store = &app.runs.store;
     assert!(matches!(
-        store.start_attempt(id, "token-1", 1).await.unwrap(),
+        store.start_attempt(id, "9", 1).await.unwrap(),
         StartOutcome::Started(_)
     ));
     // The lease of attempt 1 lapsed; attempt 2 takes over and finishes first.
     assert!(matches!(
-        store.start_attempt(id, "token-2", 2).await.unwrap(),
+        store.start_attempt(id, "10", 2).await.unwrap(),
         StartOutcome::Started(_)
+    ));
+    // Attempt 1, stalled before it reached the database, resumes: its older token
+    // (shorter, so text order alone would call it larger) cannot take the run back.
+    assert!(matches!(
+        store.start_attempt(id, "9", 1).await.unwrap(),
+        StartOutcome::Superseded(_)
     ));
     let file = |token: &str| RunFile {
         path: format!("/files/{id}/{token}.csv"),
@@ -217,27 +223,27 @@ async fn a_stale_attempt_cannot_complete_the_run_or_claim_its_file(backend: Back
         sha256: token.repeat(4),
         rows: 1,
     };
-    assert!(!store.record_progress(id, "token-1", 5).await.unwrap());
+    assert!(!store.record_progress(id, "9", 5).await.unwrap());
     assert!(
         store
-            .complete_run(id, "token-2", &file("token-2"), i64::MAX)
+            .complete_run(id, "10", &file("10"), i64::MAX)
             .await
             .unwrap()
     );
     assert!(
         !store
-            .complete_run(id, "token-1", &file("token-1"), i64::MAX)
+            .complete_run(id, "9", &file("9"), i64::MAX)
             .await
             .unwrap()
     );
     let run = store.run(id).await.unwrap().unwrap();
     assert_eq!(run.status, RunStatus::Completed);
     assert_eq!(run.attempts, 2);
-    assert_eq!(run.file.unwrap().path, format!("/files/{id}/token-2.csv"));
+    assert_eq!(run.file.unwrap().path, format!("/files/{id}/10.csv"));
     app.cleanup().await;
 }
 
-on_databases!([Postgres, Mysql] a_stale_attempt_cannot_complete_the_run_or_claim_its_file);
+on_databases!([Sqlite, Postgres, Mysql] a_stale_attempt_cannot_complete_the_run_or_claim_its_file);
 
 #[tokio::test]
 async fn cancel_stops_a_queued_run_and_retry_requeues_only_failed_ones() {
@@ -484,6 +490,33 @@ async fn an_enqueue_whose_push_fails_answers_503_and_keeps_no_run() {
         (ready["database"].as_bool(), ready["redis"].as_bool()),
         (Some(true), Some(false))
     );
+    app.cleanup().await;
+}
+
+/// A Redis that restarted between two requests (its data kept) is found broken by the
+/// second one, which reconnects and sends again: both answer 2xx and both jobs exist.
+#[tokio::test]
+async fn a_redis_restart_between_two_requests_fails_neither() {
+    let mut redis = crate::common::RedisServer::start().await;
+    let app = crate::helpers::spawn_app_on(&redis.url(), Backend::Sqlite, &[]).await;
+    let request = |format: &str| {
+        let mut request = body("clients", json!({}));
+        request["format"] = json!(format);
+        request
+    };
+    let (status, first) = app.post_report(&app.acme_key, &request("csv"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    redis.pause();
+    redis.resume().await;
+    let (status, second) = app.post_report(&app.acme_key, &request("xlsx"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{second}");
+    for run in [&first, &second] {
+        let id = run["id"].as_str().unwrap();
+        assert!(
+            app.runs.queue.job(id).await.unwrap().is_some(),
+            "job {id} exists"
+        );
+    }
     app.cleanup().await;
 }
 

@@ -1,5 +1,6 @@
 //! Guarantees that only hold across real processes: deduplication between two API
-//! servers, and a worker SIGKILLed in the middle of a report.
+//! servers, a worker SIGKILLed in the middle of a report, and one SIGSTOPped while
+//! Redis loses its data.
 
 use std::time::Duration;
 
@@ -16,6 +17,23 @@ use crate::helpers::{Backend, QuireProcess, TestApp, body, spawn_app, worker_opt
 
 const LIMIT: Duration = Duration::from_secs(60);
 const POSTS: usize = 100;
+
+/// Everything the run's file should be: its rows, on disk with the recorded hash, and
+/// the only file left once a sweep with no grace has removed the rest.
+async fn assert_one_whole_file(app: &TestApp, run: &quire::store::Run) {
+    let file = run.file.as_ref().expect("a completed run has a file");
+    assert_eq!(file.rows, 2000);
+    let on_disk = std::fs::read(&file.path).unwrap();
+    assert_eq!(sha256_hex(&on_disk), file.sha256);
+    let mut sweeper = Sweeper::new(app.runs.clone());
+    sweeper.orphan_grace = Duration::ZERO;
+    sweeper.sweep_once().await.unwrap();
+    assert_eq!(
+        app.stored_files(),
+        [std::path::PathBuf::from(&file.path)],
+        "only the run's own file remains"
+    );
+}
 
 /// Sends the same POST `POSTS` times at once, alternating between `servers`.
 async fn post_concurrently(
@@ -199,22 +217,11 @@ async fn a_killed_workers_run_completes_on_attempt_two_with_one_file_and_no_part
     .await;
     assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
     assert_eq!(run.attempts, 2);
-    let file = run.file.expect("a completed run has a file");
-    assert_eq!(file.rows, 2000);
-    let on_disk = std::fs::read(&file.path).unwrap();
-    assert_eq!(sha256_hex(&on_disk), file.sha256);
     let served = app.http.get(download).send().await.unwrap();
     assert_eq!(served.status(), StatusCode::OK);
-    assert_eq!(sha256_hex(&served.bytes().await.unwrap()), file.sha256);
-
-    let mut sweeper = Sweeper::new(app.runs.clone());
-    sweeper.orphan_grace = Duration::ZERO;
-    sweeper.sweep_once().await.unwrap();
-    assert_eq!(
-        app.stored_files(),
-        [std::path::PathBuf::from(&file.path)],
-        "only the run's own file remains"
-    );
+    let sha256 = &run.file.as_ref().unwrap().sha256;
+    assert_eq!(&sha256_hex(&served.bytes().await.unwrap()), sha256);
+    assert_one_whole_file(&app, &run).await;
     app.cleanup().await;
 }
 
@@ -296,3 +303,80 @@ async fn a_run_completes_when_the_report_database_role_can_only_select() {
         .await;
     app.cleanup().await;
 }
+
+/// Worker A is stalled mid-report (SIGSTOP) while Redis dies and comes back empty; the
+/// sweep pushes the run again and worker B builds it. Redis's token sequence restarted,
+/// so without the run's fence carried into the new job B would get A's token again and
+/// both attempts would hold the run. With it, B's token is newer: when A resumes, its
+/// lease renewal and its writes are refused, and the run completes once, by B.
+async fn a_worker_stalled_while_redis_lost_its_data_cannot_write_when_it_resumes(backend: Backend) {
+    let mut redis = crate::common::RedisServer::start().await;
+    let app =
+        crate::helpers::spawn_app_on(&redis.url(), backend, &[("streaming.toml", STREAMING)]).await;
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("streaming_rows", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let shared = &app;
+
+    let stalled = app.spawn_quire(&["work", "--lease", "1s", "--queues", "reports"]);
+    let first = eventually(LIMIT, "worker A has written rows", || async move {
+        let run = shared.run(id).await;
+        (run.status == RunStatus::Running && run.progress_rows > 0).then_some(run)
+    })
+    .await;
+    stalled.signal("STOP");
+    redis.restart_empty().await;
+    assert!(
+        app.runs.queue.job(id).await.unwrap().is_none(),
+        "Redis came back empty"
+    );
+    let swept = Sweeper::new(app.runs.clone()).sweep_once().await.unwrap();
+    assert_eq!(swept.requeued, 1, "the sweep pushes the run again");
+
+    let _worker = app.start_worker(worker_options());
+    let stale_fence = first.fence.clone();
+    eventually(LIMIT, "worker B has taken the run over", || {
+        let stale_fence = stale_fence.clone();
+        async move {
+            let run = shared.run(id).await;
+            (run.status == RunStatus::Running && run.fence != stale_fence).then_some(())
+        }
+    })
+    .await;
+    stalled.signal("CONT");
+    let stalled = &stalled;
+    // Its lease renewal or its progress check, whichever runs first, stops it; its
+    // outcome is then refused by Redis.
+    eventually(LIMIT, "worker A stands down", || async move {
+        let log = stalled.log();
+        (log.contains("the lease could not be renewed")
+            || log.contains("the attempt's outcome was not committed"))
+        .then_some(())
+    })
+    .await;
+    let run = app.finished_run(id, LIMIT).await;
+    assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
+    assert_eq!(run.attempts, 2, "attempts shown are attempts made");
+    assert_ne!(run.fence, first.fence);
+    // The database refuses a token it has seen, so B would get the run in the end even
+    // with A's token, after handing it back; the pushed history spares it that.
+    let stats = app.runs.queue.counts().await.unwrap().stats;
+    assert_eq!(
+        stats.get("deferred"),
+        None,
+        "B started at its first reservation"
+    );
+    assert!(
+        !app.runs
+            .store
+            .record_progress(id, first.fence.as_deref().unwrap(), 1)
+            .await
+            .unwrap(),
+        "A's token is fenced out"
+    );
+    assert_one_whole_file(&app, &run).await;
+    app.cleanup().await;
+}
+
+on_databases!([Postgres] a_worker_stalled_while_redis_lost_its_data_cannot_write_when_it_resumes);

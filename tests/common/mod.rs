@@ -441,6 +441,24 @@ impl RedisServer {
         .await;
     }
 
+    /// Kills the server (SIGKILL) and starts it again with no data, as a Redis that
+    /// crashed without persistence comes back.
+    pub(crate) async fn restart_empty(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(path).unwrap();
+            } else {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        self.resume().await;
+    }
+
     /// Stops the server (SIGTERM: it writes its data and exits).
     pub(crate) fn pause(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -173,3 +173,32 @@ async fn a_lapsed_lock_holder_never_frees_the_lock_now_held_by_another_attempt()
         .unwrap();
     assert_eq!(owner, None, "the holder's own ack releases the lock");
 }
+
+/// A job pushed again after Redis lost its record continues from what the caller kept:
+/// its attempts count on, and its first token is above the last one an earlier attempt
+/// held, even though the token sequence was lost with the rest (a fresh prefix here).
+#[tokio::test]
+async fn a_job_pushed_with_its_history_counts_on_and_gets_a_newer_token() {
+    let t = TestQueue::new().await;
+    let history = quire::queue::JobHistory {
+        attempts: 2,
+        last_token: 500,
+    };
+    t.queue
+        .push(&t.noop("job", &[0]).with_history(history))
+        .await
+        .unwrap();
+    t.queue.push(&t.noop("fresh", &[0])).await.unwrap();
+    let first = reserve_one(&t, 30_000).await.expect("the job is ready");
+    assert_eq!(first.claim.job_id, "job");
+    assert_eq!(first.attempt, 3);
+    assert_eq!(first.claim.token, "501");
+    let second = reserve_one(&t, 30_000)
+        .await
+        .expect("the fresh job is ready");
+    assert_eq!(second.attempt, 1);
+    assert_eq!(
+        second.claim.token, "502",
+        "the sequence stays above the floor"
+    );
+}

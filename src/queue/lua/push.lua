@@ -2,9 +2,13 @@
 -- Each new job costs one existence check and one write; the ready lists, wake-up
 -- tokens, queue set and counter are updated once per queue or once per call.
 -- KEYS[1]: key base.
--- ARGV[1]: key base, [2] delay ms (for every job of the call); then 7 per job: id,
+-- ARGV[1]: key base, [2] delay ms (for every job of the call); then 9 per job: id,
 --   queue, spec (JSON), max_attempts, unique_key ('' = none), overlap_key ('' = none),
---   overlap_wait_ms.
+--   overlap_wait_ms, attempts already made, the highest fencing token an earlier
+--   record of the job held (0 = none).
+-- A job pushed again after Redis lost its record counts its attempts on, and the token
+-- sequence is raised to its last token, so that the next reservation's token is above
+-- the one a stalled attempt from before the loss may still hold.
 -- Returns: one integer per job: 1 added, 0 the id already existed.
 local now = now_ms()
 local created = int_str(now)
@@ -16,7 +20,8 @@ local queues = {}   -- queue names in the order first seen
 local ready = {}    -- queue -> ids ready now, in push order
 local delayed = {}  -- flat due time, id list
 local added = 0
-for i = 3, #ARGV, 7 do
+local token_floor = 0
+for i = 3, #ARGV, 9 do
   local id, queue = ARGV[i], ARGV[i + 1]
   local jkey = job_key(id)
   if redis.call('EXISTS', jkey) == 1 then
@@ -35,6 +40,10 @@ for i = 3, #ARGV, 7 do
         'spec', ARGV[i + 2], 'queue', queue, 'max', ARGV[i + 3], 'owait', ARGV[i + 6],
         'created', created)
     end
+    if ARGV[i + 7] ~= '0' then
+      redis.call('HSET', jkey, 'attempts', ARGV[i + 7])
+    end
+    token_floor = math.max(token_floor, tonumber(ARGV[i + 8]))
     if not ready[queue] then
       ready[queue] = {}
       queues[#queues + 1] = queue
@@ -47,6 +56,9 @@ for i = 3, #ARGV, 7 do
     added = added + 1
     out[#out + 1] = 1
   end
+end
+if token_floor > (tonumber(redis.call('GET', K.seq)) or 0) then
+  redis.call('SET', K.seq, int_str(token_floor))
 end
 in_chunks('ZADD', K.delayed, delayed)
 for _, queue in ipairs(queues) do

@@ -26,6 +26,8 @@ pub enum StartOutcome {
     Missing,
     /// The run already ended (completed, cancelled, ...): nothing to build.
     Finished(Run),
+    /// An attempt with a newer token holds the run: this one stands down.
+    Superseded(Run),
 }
 
 /// Runs `$update`, the statement that ends run `$id` at `$now`, in a write transaction
@@ -47,8 +49,8 @@ macro_rules! end_run {
 
 impl Store {
     /// Starts an attempt: the run becomes `running`, fenced by `token`, with
-    /// `attempt` recorded. A later attempt's token replaces an earlier one's, which
-    /// is what locks a stale worker out.
+    /// `attempt` recorded. A newer attempt's token replaces an earlier one's, which
+    /// is what locks a stale worker out; an older token changes nothing.
     ///
     /// # Errors
     /// When the database fails.
@@ -68,7 +70,8 @@ impl Store {
         let run = self.run(id).await?;
         Ok(match run {
             None => StartOutcome::Missing,
-            Some(run) if updated == 0 => StartOutcome::Finished(run),
+            Some(run) if updated == 0 && run.status.is_finished() => StartOutcome::Finished(run),
+            Some(run) if updated == 0 => StartOutcome::Superseded(run),
             Some(run) => StartOutcome::Started(run),
         })
     }
