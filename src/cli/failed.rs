@@ -2,7 +2,9 @@
 
 use clap::{Args, Subcommand};
 
-use crate::queue::{JobRecord, Queue};
+use crate::app::App;
+use crate::queue::{JobRecord, JobState, Queue};
+use crate::runs::{Runs, RunsError};
 use crate::settings::Settings;
 
 /// Options of `quire failed`.
@@ -22,7 +24,8 @@ pub enum FailedAction {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
-    /// Queue a dead job again with its attempts reset (a second retry is a no-op).
+    /// Queue a failed run (or a dead job) again with its attempts reset, as the API's
+    /// retry does (a second retry is a no-op).
     Retry {
         /// The job's id.
         #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -38,9 +41,6 @@ pub enum FailedAction {
     },
 }
 
-/// Dead jobs are revived this many per script call.
-const BATCH: usize = 500;
-
 /// Runs the chosen action.
 ///
 /// # Errors
@@ -50,17 +50,13 @@ pub async fn run(settings: &Settings, args: FailedArgs, json: bool) -> anyhow::R
     match args.action {
         FailedAction::List { limit } => list(&queue, limit, json).await,
         FailedAction::Retry { id: Some(id), .. } => {
-            let queued = queue.revive(std::slice::from_ref(&id)).await?[0];
-            report(
-                json,
-                &id,
-                queued,
-                "queued again",
-                "is not in the dead set; nothing to do",
-            );
+            let runs = App::connect(settings).await?.runs;
+            let done = retry(&runs, &id).await?;
+            report(json, &id, done);
             Ok(())
         }
         FailedAction::Retry { id: None, .. } => {
+            let runs = App::connect(settings).await?.runs;
             // A snapshot first: jobs that die again meanwhile wait for the next retry.
             let ids: Vec<String> = queue
                 .dead_jobs(usize::MAX)
@@ -69,38 +65,68 @@ pub async fn run(settings: &Settings, args: FailedArgs, json: bool) -> anyhow::R
                 .map(|record| record.id)
                 .collect();
             let mut queued = 0;
-            for chunk in ids.chunks(BATCH) {
-                queued += queue
-                    .revive(chunk)
-                    .await?
-                    .into_iter()
-                    .filter(|q| *q)
-                    .count();
+            let mut refused = 0;
+            for id in &ids {
+                match retry(&runs, id).await {
+                    Ok(_) => queued += 1,
+                    Err(error) => {
+                        refused += 1;
+                        eprintln!("{id}: {error:#}");
+                    }
+                }
             }
             if json {
-                println!("{}", serde_json::json!({ "queued": queued }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "queued": queued, "refused": refused })
+                );
             } else {
                 println!("{queued} dead job(s) queued again");
             }
+            anyhow::ensure!(refused == 0, "{refused} dead job(s) could not be retried");
             Ok(())
         }
         FailedAction::Forget { id } => {
             if !queue.forget(std::slice::from_ref(&id)).await?[0] {
                 anyhow::bail!("job {id:?} is not in the dead set");
             }
-            report(json, &id, true, "deleted", "");
+            report(json, &id, "deleted");
             Ok(())
         }
     }
 }
 
-fn report(json: bool, id: &str, done: bool, yes: &str, no: &str) {
+/// What a retry of a job that is queued or running already says.
+const ALREADY_QUEUED: &str = "is already queued; nothing to do";
+
+/// Retries `id` the one way the API does: a run's row is reopened and its job queued
+/// again whatever state the old job record is in; an id that is no run's is a dead
+/// job of another kind, revived in Redis. Returns what happened, for the user.
+async fn retry(runs: &Runs, id: &str) -> anyhow::Result<&'static str> {
+    match runs.retry(id, None).await {
+        Ok(_) => Ok("queued again"),
+        Err(RunsError::NotFound) => {
+            if runs.queue.revive(&[id.to_owned()]).await?[0] {
+                return Ok("queued again");
+            }
+            match runs.queue.job(id).await?.and_then(|record| record.state) {
+                None => anyhow::bail!("no failed run and no dead job has the id {id:?}"),
+                Some(JobState::Done) => {
+                    anyhow::bail!("job {id:?} is done; only a dead job can be retried")
+                }
+                Some(_) => Ok(ALREADY_QUEUED),
+            }
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn report(json: bool, id: &str, done: &str) {
     if json {
-        println!("{}", serde_json::json!({ "id": id, "changed": done }));
-    } else if done {
-        println!("{id} {yes}");
+        let changed = done != ALREADY_QUEUED;
+        println!("{}", serde_json::json!({ "id": id, "changed": changed }));
     } else {
-        println!("{id} {no}");
+        println!("{id} {done}");
     }
 }
 

@@ -532,7 +532,17 @@ impl Queue {
     /// # Errors
     /// Redis failing.
     pub async fn revive(&self, ids: &[String]) -> Result<Vec<bool>, QueueError> {
-        self.per_id(&self.scripts.revive, ids).await
+        self.per_id(&self.scripts.revive, &["0"], ids).await
+    }
+
+    /// Puts jobs that ended, dead or done, back in their queues with their counters
+    /// reset, for a caller that reopened the work they did (a retried run); one flag
+    /// per id (`false`: the job is still queued or running, or unknown).
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn requeue_ended(&self, ids: &[String]) -> Result<Vec<bool>, QueueError> {
+        self.per_id(&self.scripts.revive, &["1"], ids).await
     }
 
     /// Deletes dead jobs; one flag per id (`false`: the job was not dead).
@@ -540,15 +550,21 @@ impl Queue {
     /// # Errors
     /// Redis failing.
     pub async fn forget(&self, ids: &[String]) -> Result<Vec<bool>, QueueError> {
-        self.per_id(&self.scripts.forget, ids).await
+        self.per_id(&self.scripts.forget, &[], ids).await
     }
 
-    async fn per_id(&self, script: &Script, ids: &[String]) -> Result<Vec<bool>, QueueError> {
+    /// Runs `script` on `ids`, after the arguments in `leading`; one flag per id.
+    async fn per_id(
+        &self,
+        script: &Script,
+        leading: &[&str],
+        ids: &[String],
+    ) -> Result<Vec<bool>, QueueError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut invocation = script.key(self.keys.base());
-        invocation.arg(self.keys.base()).arg(ids);
+        invocation.arg(self.keys.base()).arg(leading).arg(ids);
         let flags: Vec<i64> = self.run_script(&invocation).await?;
         Ok(flags.into_iter().map(|flag| flag == 1).collect())
     }

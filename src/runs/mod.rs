@@ -400,7 +400,12 @@ impl Runs {
     pub async fn retry(&self, id: &str, tenant: Option<&str>) -> Result<Run, RunsError> {
         let run = self.get(id, tenant).await?;
         match run.status {
-            RunStatus::Queued => return Ok(run),
+            // Already retried; its job is made sure of all the same, in case the retry
+            // that reopened the run stopped before it.
+            RunStatus::Queued => {
+                self.revive(&run).await?;
+                return Ok(run);
+            }
             RunStatus::Failed => {}
             other => {
                 return Err(RunsError::Conflict(format!(
@@ -442,10 +447,14 @@ impl Runs {
         }
     }
 
-    /// Puts the dead job of a requeued run back in its queue, or pushes it afresh if
-    /// the dead set no longer has it.
+    /// Puts the ended job (dead or done) of a reopened run back in its queue, or
+    /// pushes it afresh when Redis no longer has it (its record expired, or Redis lost
+    /// its data); a job still queued or running is left as it is.
     async fn revive(&self, run: &Run) -> Result<(), RunsError> {
-        let revived = self.queue.revive(std::slice::from_ref(&run.id)).await?;
+        let revived = self
+            .queue
+            .requeue_ended(std::slice::from_ref(&run.id))
+            .await?;
         if !revived.first().copied().unwrap_or(false) {
             self.queue.push(&self.job_for(run)?).await?;
         }

@@ -1,6 +1,6 @@
 //! The sweep that keeps the database, Redis and the storage folder in step: re-pushes
 //! runs left queued or running with no job in Redis (a crash between commit and push,
-//! or Redis losing its data), fails runs whose job died, applies retention, and removes
+//! or Redis losing its data) or with a job that is done, fails runs whose job died, applies retention, and removes
 //! files no run owns.
 
 use std::collections::HashSet;
@@ -99,11 +99,19 @@ impl Sweeper {
         for run in store.active_runs(ACTIVE_BATCH).await? {
             let record = self.runs.queue.job(&run.id).await?;
             match record {
-                Some(record) if record.state.is_some() => {
-                    if record.state == Some(JobState::Dead) {
-                        self.settle_dead(&run, &record, report).await?;
-                    }
+                Some(record) if record.state == Some(JobState::Dead) => {
+                    self.settle_dead(&run, &record, report).await?;
                 }
+                // A done job of a run still queued or running: its record says the work
+                // ended while the run did not (a retry that stopped half-way, a record
+                // edited by hand). Only an attempt that was just acked after ending the
+                // run can look so too, and it finds the run ended and does nothing.
+                Some(record) if record.state == Some(JobState::Done) => {
+                    self.runs.revive(&run).await?;
+                    tracing::info!(run_id = run.id, "revived the done job of an unfinished run");
+                    report.requeued += 1;
+                }
+                Some(record) if record.state.is_some() => {}
                 _ => {
                     self.runs.queue.push(&self.runs.job_for(&run)?).await?;
                     tracing::info!(run_id = run.id, "re-pushed a run that had no job in Redis");

@@ -329,6 +329,128 @@ async fn a_permanent_failure_fails_at_once_and_a_retry_requeues_the_same_run_onc
     app.cleanup().await;
 }
 
+/// A run of the broken report, failed permanently by a worker; its job is dead.
+async fn failed_broken_run(app: &crate::helpers::TestApp) -> String {
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("broken_query", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let worker = app.start_worker(worker_options());
+    assert_eq!(app.finished_run(&id, LIMIT).await.status, RunStatus::Failed);
+    worker.stop().await;
+    id
+}
+
+/// Queued in the database, and its job ready in Redis: the retry took effect.
+async fn assert_requeued(app: &crate::helpers::TestApp, id: &str) {
+    assert_eq!(app.run(id).await.status, RunStatus::Queued);
+    let job = app
+        .runs
+        .queue
+        .job(id)
+        .await
+        .unwrap()
+        .expect("the run has a job");
+    assert_eq!(job.state, Some(quire::queue::JobState::Ready));
+}
+
+/// Every way a run's old job can be found when it is retried: dead (the usual case),
+/// done (a dead-set retry revived the job but not the run, and an attempt found the
+/// run ended), and gone (its record expired, or Redis lost its data). The API's retry
+/// queues the run and its job in each.
+#[tokio::test]
+async fn a_retry_requeues_the_run_whether_its_old_job_is_dead_done_or_gone() {
+    let app = spawn_app(Backend::Sqlite, &[("broken.toml", BROKEN)]).await;
+    let retry = |id: String| {
+        let app = &app;
+        async move {
+            let url = format!("{}/v1/reports/{id}/retry", app.base_url);
+            let answer = app.call(reqwest::Method::POST, &app.acme_key, &url).await;
+            assert_eq!(answer.status(), StatusCode::OK);
+        }
+    };
+
+    let dead = failed_broken_run(&app).await;
+    retry(dead.clone()).await;
+    assert_requeued(&app, &dead).await;
+    app.runs.store.delete_run(&dead).await.unwrap();
+
+    let done = failed_broken_run(&app).await;
+    // The old `quire failed retry`: the job revived in Redis, the run left failed.
+    assert!(
+        app.runs
+            .queue
+            .revive(std::slice::from_ref(&done))
+            .await
+            .unwrap()[0]
+    );
+    let worker = app.start_worker(worker_options());
+    crate::common::eventually(LIMIT, "the revived job is done", || async {
+        let job = app.runs.queue.job(&done).await.unwrap().unwrap();
+        (job.state == Some(quire::queue::JobState::Done)).then_some(())
+    })
+    .await;
+    worker.stop().await;
+    assert_eq!(app.run(&done).await.status, RunStatus::Failed);
+    retry(done.clone()).await;
+    assert_requeued(&app, &done).await;
+    app.runs.store.delete_run(&done).await.unwrap();
+
+    let gone = failed_broken_run(&app).await;
+    app.forget_redis_keys().await;
+    retry(gone.clone()).await;
+    assert_requeued(&app, &gone).await;
+    app.cleanup().await;
+}
+
+/// `quire failed retry` takes the same path for a run: its row is queued again, not
+/// only its job. An id that is neither a run nor a dead job is an error.
+#[tokio::test]
+async fn quire_failed_retry_requeues_the_run_and_refuses_an_unknown_id() {
+    let app = spawn_app(Backend::Sqlite, &[("broken.toml", BROKEN)]).await;
+    let id = failed_broken_run(&app).await;
+    let output = app.quire(&["failed", "retry", &id]).output().await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        format!("{id} queued again")
+    );
+    assert_requeued(&app, &id).await;
+
+    let output = app
+        .quire(&["failed", "retry", "nonsense"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("no failed run and no dead job has the id \"nonsense\""),
+        "{output:?}"
+    );
+    app.cleanup().await;
+}
+
+/// A run still queued whose job is done (a retry that stopped between the two, or a
+/// job record edited by hand) is found by the sweep, which queues the job again.
+#[tokio::test]
+async fn the_sweep_revives_the_done_job_of_a_queued_run() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("clients", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let mut conn = app.runs.queue.connection();
+    let _: () =
+        redis::AsyncCommands::hset(&mut conn, app.runs.queue.keys().job(id), "state", "done")
+            .await
+            .unwrap();
+    let swept = Sweeper::new(app.runs.clone()).sweep_once().await.unwrap();
+    assert_eq!(swept.requeued, 1);
+    assert_requeued(&app, id).await;
+    app.cleanup().await;
+}
+
 /// Holds a report attempt after its handler returned (its failure already written to
 /// the database) until the test lets the worker commit the outcome in Redis.
 struct HeldBeforeCommit {
