@@ -48,7 +48,8 @@ pub enum LogFormat {
 }
 
 /// Global options shared by every subcommand; each has a flag and an environment variable.
-/// Its `Debug` hides the passwords in URLs.
+/// Its `Debug` hides the passwords in URLs, and `--help` does not show the values of
+/// the URL variables (they may hold passwords).
 #[derive(Clone, Default, Args, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsArgs {
@@ -57,13 +58,18 @@ pub struct SettingsArgs {
     #[serde(skip)]
     pub config: Option<PathBuf>,
     /// quire's own database, and the report source unless REPORTS_DATABASE_URL is set.
-    #[arg(long, global = true, env = "DATABASE_URL")]
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Database that report queries read from (e.g. a read replica of the invoicing app).
-    #[arg(long, global = true, env = "REPORTS_DATABASE_URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "REPORTS_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub reports_database_url: Option<String>,
     /// Redis holding the queue.
-    #[arg(long, global = true, env = "REDIS_URL")]
+    #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// Prefix of every Redis key.
     #[arg(long, global = true, env = "QUIRE_PREFIX")]

@@ -34,3 +34,28 @@ fn processes_starting_together_on_a_fresh_sqlite_file_all_come_up() {
         assert_eq!(journal[18..20], [2, 2], "the file is in WAL mode");
     }
 }
+
+/// `--help` names the environment variables of the URL settings but never shows their
+/// values, which hold passwords.
+#[test]
+fn help_shows_no_password_from_the_environment() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["bench", "report", "--help"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_quire"))
+            .args(args)
+            .env("DATABASE_URL", "postgres://app:hunter2@db/invoices")
+            .env("REPORTS_DATABASE_URL", "mysql://ro:s3cret@replica/invoices")
+            .env("REDIS_URL", "redis://default:r3dis@cache:6379")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.contains("[env: DATABASE_URL]"), "{help}");
+        for password in ["hunter2", "s3cret", "r3dis"] {
+            assert!(!help.contains(password), "{args:?}: {help}");
+        }
+    }
+}
