@@ -32,6 +32,8 @@ pub struct App {
     pub public_url: String,
     /// The loops every worker runs beside itself.
     pub loops: Loops,
+    /// How long report jobs wait out an unreachable database without spending attempts.
+    pub db_outage_limit: Duration,
 }
 
 /// How often the loops beside a worker run; `None` leaves one out (a test that drives
@@ -78,7 +80,10 @@ impl App {
             storage_dir: settings.storage_dir.clone(),
             retention: Retention::default(),
         };
-        Ok(App::new(runs, settings.public_url.clone()))
+        Ok(App {
+            db_outage_limit: settings.db_outage_limit,
+            ..App::new(runs, settings.public_url.clone())
+        })
     }
 
     /// An app over an already connected run service (tests fix its clocks).
@@ -87,6 +92,7 @@ impl App {
             runs,
             public_url,
             loops: Loops::default(),
+            db_outage_limit: crate::runs::DEFAULT_OUTAGE_LIMIT,
         }
     }
 
@@ -110,7 +116,10 @@ impl App {
     /// step with their jobs.
     pub fn worker(&self, options: WorkerOptions) -> Worker {
         Worker::builder(self.runs.queue.clone(), options)
-            .handler(REPORT_JOB_KIND, ReportHandler::new(self.runs.clone()))
+            .handler(
+                REPORT_JOB_KIND,
+                ReportHandler::with_outage_limit(self.runs.clone(), self.db_outage_limit),
+            )
             .observer(RunsObserver::new(self.runs.clone()))
             .build()
     }

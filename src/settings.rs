@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use serde::Deserialize;
@@ -92,6 +93,10 @@ pub struct SettingsArgs {
     /// Log format on stderr.
     #[arg(long, global = true, env = "QUIRE_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// How long a database may stay unreachable while report jobs wait for it without
+    /// spending attempts, e.g. `10m` (the default) or `30s`.
+    #[arg(long, global = true, env = "QUIRE_DB_OUTAGE_LIMIT")]
+    pub db_outage_limit: Option<String>,
 }
 
 impl fmt::Debug for SettingsArgs {
@@ -109,6 +114,7 @@ impl fmt::Debug for SettingsArgs {
             .field("public_url", &self.public_url)
             .field("log", &self.log)
             .field("log_format", &self.log_format)
+            .field("db_outage_limit", &self.db_outage_limit)
             .finish()
     }
 }
@@ -126,6 +132,7 @@ impl fmt::Debug for Settings {
             .field("public_url", &self.public_url)
             .field("log", &self.log)
             .field("log_format", &self.log_format)
+            .field("db_outage_limit", &self.db_outage_limit)
             .finish()
     }
 }
@@ -145,6 +152,7 @@ impl SettingsArgs {
             public_url: self.public_url.or(lower.public_url),
             log: self.log.or(lower.log),
             log_format: self.log_format.or(lower.log_format),
+            db_outage_limit: self.db_outage_limit.or(lower.db_outage_limit),
         }
     }
 }
@@ -181,6 +189,8 @@ pub struct Settings {
     pub log: String,
     /// How logs are printed on stderr.
     pub log_format: LogFormat,
+    /// How long report jobs wait out an unreachable database without spending attempts.
+    pub db_outage_limit: Duration,
 }
 
 /// The database used when DATABASE_URL is not set: a SQLite file under `quire-data/`.
@@ -230,6 +240,15 @@ impl Settings {
             .unwrap_or_else(|| format!("http://{bind}"))
             .trim_end_matches('/')
             .to_owned();
+        let db_outage_limit = match merged.db_outage_limit {
+            Some(text) => {
+                humantime::parse_duration(&text).map_err(|error| SettingsError::Invalid {
+                    name: "QUIRE_DB_OUTAGE_LIMIT",
+                    message: format!("{text:?} is not a duration such as 10m or 30s ({error})"),
+                })?
+            }
+            None => crate::runs::DEFAULT_OUTAGE_LIMIT,
+        };
         Ok(Settings {
             reports_database_url: merged
                 .reports_database_url
@@ -247,6 +266,7 @@ impl Settings {
             public_url,
             log: merged.log.unwrap_or_else(|| "info".to_owned()),
             log_format: merged.log_format.unwrap_or(LogFormat::Pretty),
+            db_outage_limit,
         })
     }
 }
@@ -296,6 +316,25 @@ mod tests {
             }
             assert!(text.contains("postgres://app:***@db/invoices"), "{text}");
         }
+    }
+
+    #[test]
+    fn the_outage_limit_reads_a_duration_and_names_a_bad_one() {
+        let limit = |text: &str| {
+            Settings::resolve(SettingsArgs {
+                db_outage_limit: Some(text.into()),
+                ..SettingsArgs::default()
+            })
+            .map(|settings| settings.db_outage_limit)
+        };
+        assert_eq!(limit("90s").unwrap(), Duration::from_secs(90));
+        let error = limit("soon").unwrap_err().to_string();
+        assert!(
+            error.starts_with("QUIRE_DB_OUTAGE_LIMIT is invalid"),
+            "{error}"
+        );
+        let default = Settings::resolve(SettingsArgs::default()).unwrap();
+        assert_eq!(default.db_outage_limit, crate::runs::DEFAULT_OUTAGE_LIMIT);
     }
 
     #[test]

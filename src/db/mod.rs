@@ -161,11 +161,11 @@ impl Db {
         } else {
             "off"
         };
-        // sqlx pings every connection when it goes back to the pool; a second ping on the
-        // way out would cost each of quire's own queries another round trip. A report
-        // query is one per attempt, and an idle connection the network dropped would
-        // fail the whole attempt: report pools ping before handing one out.
-        let ping_before_acquire = access == Access::ReadOnly;
+        // A pooled connection the server closed (a restart while quire was idle, a
+        // proxy's idle cut) would fail the first query sent on it: an API request
+        // answering 503, a report attempt spent. Network pools ping a connection before
+        // handing it out, one round trip per acquire, and replace it when the ping fails
+        // (sqlx's test_before_acquire, on by default; set here so that it stays on).
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(DbError::Connect)?
@@ -205,7 +205,7 @@ impl Db {
                 .options([("default_transaction_read_only", read_only)]);
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
-                .test_before_acquire(ping_before_acquire)
+                .test_before_acquire(true)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
@@ -220,7 +220,7 @@ impl Db {
             };
             let pool = MySqlPoolOptions::new()
                 .max_connections(max_connections)
-                .test_before_acquire(ping_before_acquire)
+                .test_before_acquire(true)
                 .acquire_timeout(Duration::from_secs(10))
                 .after_connect(move |conn, _| {
                     Box::pin(async move { sqlx::query(session).execute(conn).await.map(drop) })
@@ -319,6 +319,30 @@ async fn lock_beside(database: &Path) -> Result<std::fs::File, DbError> {
         path: database.display().to_string(),
         source,
     })
+}
+
+/// Whether `error` says the database could not be reached (connection refused, cut or
+/// timed out, the server shutting down or starting up), rather than anything about the
+/// statement: work that meets it is not at fault and can wait for the database.
+pub fn is_unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: connection exceptions (08…), admin or crash shutdown and
+            // "the database system is starting up" (57P01–57P03). MySQL: shutdown in
+            // progress (1053), server gone away or connection lost (2006, 2013).
+            code.starts_with("08")
+                || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+                || db
+                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .is_some_and(|error| matches!(error.number(), 1053 | 2006 | 2013))
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]

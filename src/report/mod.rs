@@ -75,6 +75,12 @@ fn describe(errors: &[FieldError]) -> String {
 }
 
 impl ReportError {
+    /// Whether the report database could not be reached (see
+    /// [`crate::db::is_unreachable`]).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ReportError::Source(SourceError::Query(error)) if crate::db::is_unreachable(error))
+    }
+
     /// Whether a later attempt could succeed.
     pub fn is_transient(&self) -> bool {
         match self {

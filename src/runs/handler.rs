@@ -3,9 +3,9 @@
 //! attempt's outcome or make its file the run's.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
@@ -13,7 +13,7 @@ use tracing::Instrument as _;
 
 use super::Runs;
 use crate::report::{Rendered, ReportError, ReportRequest};
-use crate::store::{Fence, Run, RunError, RunFile, RunStatus, StartOutcome};
+use crate::store::{Fence, Run, RunError, RunFile, RunStatus, StartOutcome, StoreError};
 use crate::worker::{JobContext, JobError, JobHandler, Outcome};
 
 /// The job kind of a report run.
@@ -26,16 +26,116 @@ const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 /// How soon a job whose token the run had already seen comes back for a newer one.
 const SUPERSEDED_RETRY: Duration = Duration::from_secs(1);
 
+/// How long a database may stay unreachable before attempts that meet it count again.
+pub const DEFAULT_OUTAGE_LIMIT: Duration = Duration::from_secs(10 * 60);
+
+/// The shortest and longest wait of a job handed back during an outage.
+const OUTAGE_RETRY_MIN: Duration = Duration::from_secs(1);
+const OUTAGE_RETRY_MAX: Duration = Duration::from_secs(30);
+
 /// Builds report runs for the worker.
 #[derive(Debug, Clone)]
 pub struct ReportHandler {
     runs: Runs,
+    outage: Arc<Outage>,
 }
 
 impl ReportHandler {
-    /// A handler building runs of `runs`.
+    /// A handler building runs of `runs`, waiting out database outages of up to
+    /// [`DEFAULT_OUTAGE_LIMIT`].
     pub fn new(runs: Runs) -> ReportHandler {
-        ReportHandler { runs }
+        ReportHandler::with_outage_limit(runs, DEFAULT_OUTAGE_LIMIT)
+    }
+
+    /// A handler whose attempts wait out database outages of up to `limit` without
+    /// spending an attempt; past it, they fail with the real error.
+    pub fn with_outage_limit(runs: Runs, limit: Duration) -> ReportHandler {
+        ReportHandler {
+            runs,
+            outage: Arc::new(Outage {
+                since: Mutex::new(None),
+                limit,
+            }),
+        }
+    }
+}
+
+/// A database outage seen by this process's attempts: since when no attempt has
+/// reached an end, and how long that may last.
+#[derive(Debug)]
+struct Outage {
+    since: Mutex<Option<Instant>>,
+    limit: Duration,
+}
+
+impl Outage {
+    /// An attempt reached an end: whatever outage there was is over.
+    fn end(&self) {
+        if self
+            .since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .is_some()
+        {
+            tracing::info!("the databases are reachable again");
+        }
+    }
+
+    /// An attempt could not reach a database: the job is handed back without spending
+    /// an attempt, later the longer the outage lasts, until the outage is older than
+    /// the limit; then `error` counts as any transient failure.
+    fn hand_back_or(&self, error: JobError) -> Result<Outcome, JobError> {
+        let mut since = self.since.lock().unwrap_or_else(|e| e.into_inner());
+        let began = since.is_none();
+        let elapsed = since.get_or_insert_with(Instant::now).elapsed();
+        if elapsed >= self.limit {
+            return Err(error);
+        }
+        let delay = (elapsed / 2).clamp(OUTAGE_RETRY_MIN, OUTAGE_RETRY_MAX);
+        if began {
+            // One line per outage; each hand-back during it is a debug line.
+            tracing::warn!(%error, limit = ?self.limit, "a database is unreachable; jobs wait for it without spending attempts");
+        } else {
+            tracing::debug!(%error, outage = ?elapsed, retry_in = ?delay, "a database is still unreachable");
+        }
+        Ok(Outcome::Defer(delay))
+    }
+}
+
+/// Why an attempt did not end.
+enum AttemptError {
+    /// A database could not be reached: not the job's fault.
+    Unreachable(JobError),
+    /// Anything else, counted as the worker counts it.
+    Job(JobError),
+}
+
+impl From<JobError> for AttemptError {
+    fn from(error: JobError) -> AttemptError {
+        AttemptError::Job(error)
+    }
+}
+
+impl From<StoreError> for AttemptError {
+    fn from(error: StoreError) -> AttemptError {
+        if error.is_unreachable() {
+            AttemptError::Unreachable(JobError::transient(error))
+        } else {
+            AttemptError::Job(JobError::transient(error))
+        }
+    }
+}
+
+impl From<ReportError> for AttemptError {
+    fn from(error: ReportError) -> AttemptError {
+        if error.is_unreachable() {
+            AttemptError::Unreachable(JobError::transient(error))
+        } else if error.is_transient() {
+            AttemptError::Job(JobError::transient(error))
+        } else {
+            AttemptError::Job(JobError::permanent(error))
+        }
     }
 }
 
@@ -83,18 +183,28 @@ impl JobHandler for ReportHandler {
             tenant = tracing::field::Empty,
             report = tracing::field::Empty
         );
-        self.run_attempt(context, run_id).instrument(span).await
+        match self.run_attempt(context, run_id).instrument(span).await {
+            Ok(outcome) => {
+                self.outage.end();
+                Ok(outcome)
+            }
+            Err(AttemptError::Unreachable(error)) => self.outage.hand_back_or(error),
+            Err(AttemptError::Job(error)) => Err(error),
+        }
     }
 }
 
 impl ReportHandler {
-    async fn run_attempt(&self, context: JobContext, run_id: String) -> Result<Outcome, JobError> {
+    async fn run_attempt(
+        &self,
+        context: JobContext,
+        run_id: String,
+    ) -> Result<Outcome, AttemptError> {
         let store = &self.runs.store;
         let token = context.claim().token.clone();
         let started = store
             .start_attempt(&run_id, &token, i64::from(context.attempt()))
-            .await
-            .map_err(JobError::transient)?;
+            .await?;
         let run = match started {
             StartOutcome::Missing => {
                 tracing::warn!(run_id, "the run's row is gone; dropping its job");
@@ -127,14 +237,7 @@ impl ReportHandler {
             .runs
             .reporter
             .tenant_id(&run.report, &run.tenant)
-            .await
-            .map_err(|error| {
-                if error.is_transient() {
-                    JobError::transient(error)
-                } else {
-                    JobError::permanent(error)
-                }
-            })?
+            .await?
             .is_some();
         if !tenant_exists {
             let error = RunError {
@@ -143,8 +246,7 @@ impl ReportHandler {
             };
             store
                 .finish_run(&run.id, Fence::Token(&token), RunStatus::Discarded, &error)
-                .await
-                .map_err(JobError::transient)?;
+                .await?;
             tracing::info!(run_id, "the tenant was deleted; run discarded");
             return Ok(Outcome::Completed);
         }
@@ -163,7 +265,14 @@ impl ReportHandler {
             // the attempt counts as; a final failure reaches the run through the observer.
             Err(ReportError::Cancelled) => Err(JobError::transient(
                 "the attempt was stopped: timeout, lost lease or shutdown",
-            )),
+            )
+            .into()),
+            // The run stays running; the attempt that comes back after the outage takes
+            // it over with a newer token.
+            Err(error) if error.is_unreachable() => {
+                tracing::warn!(run_id, error = %error, cause = ?std::error::Error::source(&error), "report attempt lost its database");
+                Err(error.into())
+            }
             Err(error) => {
                 let last_attempt = context.attempt() >= context.job().max_attempts;
                 let record = run_error(&error);
@@ -171,13 +280,12 @@ impl ReportHandler {
                 if !error.is_transient() || last_attempt {
                     store
                         .finish_run(&run.id, Fence::Token(&token), RunStatus::Failed, &record)
-                        .await
-                        .map_err(JobError::transient)?;
+                        .await?;
                 }
                 if error.is_transient() {
-                    Err(JobError::transient(record.message))
+                    Err(JobError::transient(record.message).into())
                 } else {
-                    Err(JobError::permanent(record.message))
+                    Err(JobError::permanent(record.message).into())
                 }
             }
         }
@@ -252,7 +360,7 @@ impl ReportHandler {
         run: &Run,
         token: &str,
         rendered: Rendered,
-    ) -> Result<Outcome, JobError> {
+    ) -> Result<Outcome, AttemptError> {
         let store = &self.runs.store;
         let file = RunFile {
             path: rendered.file.path.display().to_string(),
@@ -266,7 +374,7 @@ impl ReportHandler {
             Ok(won) => won,
             Err(error) => {
                 let _ = tokio::fs::remove_file(&rendered.file.path).await;
-                return Err(JobError::transient(error));
+                return Err(error.into());
             }
         };
         if !won {

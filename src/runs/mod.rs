@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-pub use handler::{REPORT_JOB_KIND, ReportHandler};
+pub use handler::{DEFAULT_OUTAGE_LIMIT, REPORT_JOB_KIND, ReportHandler};
 pub use observer::RunsObserver;
 pub use sweep::{SweepReport, Sweeper};
 pub use webhooks::{SIGNATURE_HEADER, WebhookSender, sign};

@@ -47,6 +47,17 @@ pub enum StoreError {
     IdempotencyConflict,
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (see [`crate::db::is_unreachable`]).
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(error) => crate::db::is_unreachable(error),
+            StoreError::UnavailableForBatch(error) => crate::db::is_unreachable(error),
+            StoreError::Corrupt(_) | StoreError::IdempotencyConflict => false,
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> StoreError {
         StoreError::Unavailable(error)

@@ -100,6 +100,19 @@ pub(crate) async fn spawn_app_storing_through(
     spawn(REDIS_URL, backend, Some(&store_url), None, extra_reports).await
 }
 
+/// [`spawn_app`] whose store and report source both reach the database through
+/// `url` (a proxy, say), while [`TestApp::db`] stays a direct connection.
+pub(crate) async fn spawn_app_through(
+    backend: Backend,
+    url: impl Fn(&TestDb) -> String,
+    extra_reports: &[(&str, &str)],
+) -> TestApp {
+    let db = TestDb::new(backend).await;
+    db.load_fixture(FIXTURE).await;
+    let source_url = url(&db);
+    spawn_on(REDIS_URL, db, Some(&url), (None, source_url), extra_reports).await
+}
+
 /// [`spawn_app`] reading reports from `reports` (loaded with the fixture data here)
 /// through `reports_url`, a URL of that database, instead of from its own database.
 pub(crate) async fn spawn_app_reading(
@@ -129,13 +142,25 @@ async fn spawn(
     extra_reports: &[(&str, &str)],
 ) -> TestApp {
     let db = TestDb::new(backend).await;
-    let (reports_db, source_url) = match reports {
+    let source = match reports {
         Some((reports, url)) => (Some(reports), url.to_owned()),
         None => {
             db.load_fixture(FIXTURE).await;
             (None, db.url.clone())
         }
     };
+    spawn_on(redis_url, db, store_url, source, extra_reports).await
+}
+
+/// The app over `db`, reading reports at `source` (with the database holding them
+/// when it is another one).
+async fn spawn_on(
+    redis_url: &str,
+    db: TestDb,
+    store_url: Option<&dyn Fn(&TestDb) -> String>,
+    (reports_db, source_url): (Option<TestDb>, String),
+    extra_reports: &[(&str, &str)],
+) -> TestApp {
     let reports_dir = reports_dir_with(db.dir(), extra_reports);
     let catalog = Arc::new(Catalog::load(&ReportsSource::Dir(reports_dir.clone())).unwrap());
     let prefix = format!("test-{}", uuid::Uuid::now_v7().simple());

@@ -20,7 +20,7 @@ const POSTS: usize = 100;
 
 /// Everything the run's file should be: its rows, on disk with the recorded hash, and
 /// the only file left once a sweep with no grace has removed the rest.
-async fn assert_one_whole_file(app: &TestApp, run: &quire::store::Run) {
+pub(crate) async fn assert_one_whole_file(app: &TestApp, run: &quire::store::Run) {
     let file = run.file.as_ref().expect("a completed run has a file");
     assert_eq!(file.rows, 2000);
     let on_disk = std::fs::read(&file.path).unwrap();
@@ -144,7 +144,7 @@ on_databases!([Postgres, Mysql] a_hundred_posts_over_two_servers_make_one_run_wi
 
 /// Streams 2,000 rows: the first batch at once, so a partial file exists early, the
 /// rest a few milliseconds apiece, so an attempt lasts several seconds.
-const STREAMING: &str = r#"
+pub(crate) const STREAMING: &str = r#"
 name = "streaming_rows"
 title = "Streaming rows"
 max_attempts = 3

@@ -542,6 +542,7 @@ pub(crate) async fn render_report(
 /// network between quire and its database failing, without touching the shared server.
 pub(crate) struct TcpProxy {
     pub port: u16,
+    target: &'static str,
     accepting: Option<tokio::task::JoinHandle<()>>,
     connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
 }
@@ -550,10 +551,19 @@ impl TcpProxy {
     /// Starts forwarding connections on a free port to `target` (`host:port`).
     pub(crate) async fn start(target: &'static str) -> TcpProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let tracked = connections.clone();
-        let accepting = tokio::spawn(async move {
+        let mut proxy = TcpProxy {
+            port: listener.local_addr().unwrap().port(),
+            target,
+            accepting: None,
+            connections: std::sync::Arc::default(),
+        };
+        proxy.forward(listener);
+        proxy
+    }
+
+    fn forward(&mut self, listener: tokio::net::TcpListener) {
+        let (target, tracked) = (self.target, self.connections.clone());
+        self.accepting = Some(tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 let forwarding = tokio::spawn(async move {
                     if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
@@ -565,12 +575,7 @@ impl TcpProxy {
                     .expect("no panic holds the lock")
                     .push(forwarding.abort_handle());
             }
-        });
-        TcpProxy {
-            port,
-            accepting: Some(accepting),
-            connections,
-        }
+        }));
     }
 
     /// Closes every connection open through the proxy; new ones are still forwarded.
@@ -592,6 +597,14 @@ impl TcpProxy {
             let _ = accepting.await;
         }
         self.cut();
+    }
+
+    /// Listens again on the same port after [`TcpProxy::refuse`]: the server is back.
+    pub(crate) async fn resume(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        self.forward(listener);
     }
 }
 

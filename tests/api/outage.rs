@@ -1,0 +1,85 @@
+//! A PostgreSQL that goes away is not the job's fault: quire reaches its database
+//! through a TCP proxy that the tests cut (a server restart: every connection closed)
+//! or close (the server down), without touching the shared server.
+
+use std::time::Duration;
+
+use quire::store::RunStatus;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::{TcpProxy, TestDb, eventually};
+use crate::helpers::{body, spawn_app_through, worker_options};
+use crate::processes::{STREAMING, assert_one_whole_file};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// The URL of a test database reached through `proxy`.
+fn through(proxy: &TcpProxy) -> impl Fn(&TestDb) -> String {
+    let port = proxy.port;
+    move |db| db.url().replace(":5432", &format!(":{port}"))
+}
+
+/// PostgreSQL restarted while quire was idle: the pooled connections it closed are
+/// found dead before use and replaced, so the next request and the next run succeed,
+/// the run on its first attempt.
+#[tokio::test]
+async fn a_database_restarted_while_quire_is_idle_costs_no_error_and_no_attempt() {
+    let proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let app = spawn_app_through(crate::common::Backend::Postgres, through(&proxy), &[]).await;
+    let _worker = app.start_worker(worker_options());
+    let (_, first) = app
+        .post_report(&app.acme_key, &body("clients", json!({})), None)
+        .await;
+    let first = app.finished_run(first["id"].as_str().unwrap(), LIMIT).await;
+    assert_eq!(first.status, RunStatus::Completed, "{:?}", first.error);
+
+    proxy.cut();
+    let (status, second) = app
+        .post_report(&app.acme_key, &body("clients", json!({})), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{second}");
+    let second = app
+        .finished_run(second["id"].as_str().unwrap(), LIMIT)
+        .await;
+    assert_eq!(second.status, RunStatus::Completed, "{:?}", second.error);
+    assert_eq!(second.attempts, 1);
+    app.cleanup().await;
+}
+
+/// The database goes down in the middle of a report: the attempt is handed back
+/// without counting, comes back while the database is still down and is handed back
+/// again, and once the database is back the run completes on attempt 1 with one
+/// whole file.
+#[tokio::test]
+async fn a_database_outage_mid_report_is_waited_out_without_spending_attempts() {
+    let mut proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let app = spawn_app_through(
+        crate::common::Backend::Postgres,
+        through(&proxy),
+        &[("streaming.toml", STREAMING)],
+    )
+    .await;
+    let _worker = app.start_worker(worker_options());
+    let id = app.running_with_progress("streaming_rows", LIMIT).await;
+    proxy.refuse().await;
+    let queue = &app.runs.queue;
+    eventually(LIMIT, "two hand-backs during the outage", || async move {
+        let stats = queue.counts().await.unwrap().stats;
+        (stats.get("deferred").copied().unwrap_or(0) >= 2).then_some(())
+    })
+    .await;
+    let during = app.run(&id).await;
+    assert_eq!(
+        (during.status, during.attempts),
+        (RunStatus::Running, 1),
+        "the run waits, its attempt not spent"
+    );
+    proxy.resume().await;
+
+    let run = app.finished_run(&id, LIMIT).await;
+    assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
+    assert_eq!(run.attempts, 1, "the outage spent no attempt");
+    assert_one_whole_file(&app, &run).await;
+    app.cleanup().await;
+}
