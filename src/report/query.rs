@@ -76,32 +76,28 @@ fn mysql_error_number(error: &dyn sqlx::error::DatabaseError) -> Option<u16> {
         .map(sqlx::mysql::MySqlDatabaseError::number)
 }
 
-/// Whether an SQL error comes from the environment rather than from the query itself.
+/// Whether an SQL error comes from the environment rather than from the query itself:
+/// an unreachable database (see [`crate::db::is_unreachable`]), or one that refused the
+/// statement for now.
 pub fn is_transient_sql(error: &sqlx::Error) -> bool {
+    if crate::db::is_unreachable(error) {
+        return true;
+    }
     match error {
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            // SQLite: BUSY and LOCKED. PostgreSQL and MySQL: connection exceptions,
-            // serialization failures and deadlocks, statement timeouts, operator
-            // intervention (MySQL's 70100: a query or connection killed).
+            // SQLite: BUSY and LOCKED. PostgreSQL and MySQL: serialization failures and
+            // deadlocks, statement timeouts, operator intervention (MySQL's 70100: a
+            // query or connection killed).
             matches!(code.as_ref(), "5" | "6" | "517" | "262" | "70100")
-                || code.starts_with("08")
                 || code.starts_with("40")
                 || code.starts_with("53")
                 || code.starts_with("57")
-                // MySQL's lock wait timeout, too many connections, shutdown in progress,
-                // connection killed, max_execution_time, which share other states.
-                || matches!(
-                    mysql_error_number(db.as_ref()),
-                    Some(1205 | 1040 | 1053 | 1927 | 3024)
-                )
+                // MySQL's lock wait timeout, too many connections, connection killed,
+                // max_execution_time, which share other states.
+                || matches!(mysql_error_number(db.as_ref()), Some(1205 | 1040 | 1927 | 3024))
         }
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Protocol(_) | sqlx::Error::PoolClosed => true,
         _ => false,
     }
 }

@@ -1,7 +1,7 @@
 //! The sweep that keeps the database, Redis and the storage folder in step: re-pushes
 //! runs left queued or running with no job in Redis (a crash between commit and push,
-//! or Redis losing its data) or with a job that is done, fails runs whose job died, applies retention, and removes
-//! files no run owns.
+//! or Redis losing its data) or with a job that is done, fails runs whose job died,
+//! applies retention, and removes files no run owns.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
