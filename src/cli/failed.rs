@@ -51,8 +51,8 @@ pub async fn run(settings: &Settings, args: FailedArgs, json: bool) -> anyhow::R
         FailedAction::List { limit } => list(&queue, limit, json).await,
         FailedAction::Retry { id: Some(id), .. } => {
             let runs = App::connect(settings).await?.runs;
-            let done = retry(&runs, &id).await?;
-            report(json, &id, done);
+            let retried = retry(&runs, &id).await?;
+            report(json, &id, retried == Retried::Queued, retried.says());
             Ok(())
         }
         FailedAction::Retry { id: None, .. } => {
@@ -90,43 +90,57 @@ pub async fn run(settings: &Settings, args: FailedArgs, json: bool) -> anyhow::R
             if !queue.forget(std::slice::from_ref(&id)).await?[0] {
                 anyhow::bail!("job {id:?} is not in the dead set");
             }
-            report(json, &id, "deleted");
+            report(json, &id, true, "deleted");
             Ok(())
         }
     }
 }
 
-/// What a retry of a job that is queued or running already says.
-const ALREADY_QUEUED: &str = "is already queued; nothing to do";
+/// What a retry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retried {
+    /// The run or job is queued again.
+    Queued,
+    /// It was queued or running already: nothing changed.
+    AlreadyQueued,
+}
+
+impl Retried {
+    fn says(self) -> &'static str {
+        match self {
+            Retried::Queued => "queued again",
+            Retried::AlreadyQueued => "is already queued; nothing to do",
+        }
+    }
+}
 
 /// Retries `id` the one way the API does: a run's row is reopened and its job queued
 /// again whatever state the old job record is in; an id that is no run's is a dead
-/// job of another kind, revived in Redis. Returns what happened, for the user.
-async fn retry(runs: &Runs, id: &str) -> anyhow::Result<&'static str> {
+/// job of another kind, revived in Redis.
+async fn retry(runs: &Runs, id: &str) -> anyhow::Result<Retried> {
     match runs.retry(id, None).await {
-        Ok(_) => Ok("queued again"),
+        Ok(_) => Ok(Retried::Queued),
         Err(RunsError::NotFound) => {
             if runs.queue.revive(&[id.to_owned()]).await?[0] {
-                return Ok("queued again");
+                return Ok(Retried::Queued);
             }
             match runs.queue.job(id).await?.and_then(|record| record.state) {
                 None => anyhow::bail!("no failed run and no dead job has the id {id:?}"),
                 Some(JobState::Done) => {
                     anyhow::bail!("job {id:?} is done; only a dead job can be retried")
                 }
-                Some(_) => Ok(ALREADY_QUEUED),
+                Some(_) => Ok(Retried::AlreadyQueued),
             }
         }
         Err(error) => Err(error.into()),
     }
 }
 
-fn report(json: bool, id: &str, done: &str) {
+fn report(json: bool, id: &str, changed: bool, says: &str) {
     if json {
-        let changed = done != ALREADY_QUEUED;
         println!("{}", serde_json::json!({ "id": id, "changed": changed }));
     } else {
-        println!("{id} {done}");
+        println!("{id} {says}");
     }
 }
 
