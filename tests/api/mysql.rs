@@ -9,7 +9,7 @@ use quire::store::{RunQuery, RunStatus};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{MYSQL_SERVER_URL, TcpProxy, TestDb};
+use crate::common::{TcpProxy, TestDb};
 use crate::helpers::{Backend, body, spawn_app_reading, spawn_app_storing_through, worker_options};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -85,12 +85,8 @@ async fn a_mariadb_lost_mid_report_hands_the_attempt_back_and_the_run_completes(
     reports
         .run_script("CREATE TABLE gate (tenant_id BIGINT PRIMARY KEY, slow INT NOT NULL)")
         .await;
-    let database = database_of(&reports);
     let proxy = TcpProxy::start("127.0.0.1:3306").await;
-    let through_proxy = format!(
-        "{}/{database}",
-        MYSQL_SERVER_URL.replace(":3306", &format!(":{}", proxy.port))
-    );
+    let through_proxy = proxy.route()(&reports);
     let app = spawn_app_reading(
         Backend::Sqlite,
         reports,
@@ -129,12 +125,8 @@ async fn a_mariadb_lost_mid_report_hands_the_attempt_back_and_the_run_completes(
 #[tokio::test]
 async fn a_request_while_mariadb_is_gone_answers_503_and_keeps_no_run() {
     let reports = TestDb::mysql().await;
-    let database = database_of(&reports);
     let mut proxy = TcpProxy::start("127.0.0.1:3306").await;
-    let through_proxy = format!(
-        "{}/{database}",
-        MYSQL_SERVER_URL.replace(":3306", &format!(":{}", proxy.port))
-    );
+    let through_proxy = proxy.route()(&reports);
     let app = spawn_app_reading(Backend::Sqlite, reports, &through_proxy, &[]).await;
     proxy.refuse().await;
 
@@ -155,18 +147,6 @@ async fn a_request_while_mariadb_is_gone_answers_503_and_keeps_no_run() {
     assert!(page.runs.is_empty(), "no run was written");
     assert!(app.stored_files().is_empty());
     app.cleanup().await;
-}
-
-/// The URL of a test database reached through `proxy`.
-fn through(proxy: &TcpProxy) -> impl Fn(&TestDb) -> String {
-    let port = proxy.port;
-    move |db| {
-        format!(
-            "{}/{}",
-            MYSQL_SERVER_URL.replace(":3306", &format!(":{port}")),
-            database_of(db)
-        )
-    }
 }
 
 #[tokio::test]
@@ -204,7 +184,7 @@ async fn a_run_kept_in_mariadb_reads_its_report_from_postgresql() {
 #[tokio::test]
 async fn a_request_while_the_state_mariadb_is_gone_answers_503_and_writes_nothing() {
     let mut proxy = TcpProxy::start("127.0.0.1:3306").await;
-    let app = spawn_app_storing_through(Backend::Mysql, through(&proxy), &[]).await;
+    let app = spawn_app_storing_through(Backend::Mysql, proxy.route(), &[]).await;
     proxy.refuse().await;
 
     let (status, answer) = app
@@ -237,7 +217,7 @@ async fn the_state_mariadb_cut_mid_run_loses_no_run_and_publishes_one_whole_file
     let proxy = TcpProxy::start("127.0.0.1:3306").await;
     let app = spawn_app_storing_through(
         Backend::Mysql,
-        through(&proxy),
+        proxy.route(),
         &[("padded_rows.toml", PADDED_ROWS)],
     )
     .await;

@@ -8,17 +8,11 @@ use quire::store::RunStatus;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{TcpProxy, TestDb, eventually};
+use crate::common::{TcpProxy, eventually};
 use crate::helpers::{body, spawn_app_through, worker_options};
 use crate::processes::{STREAMING, assert_one_whole_file};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// The URL of a test database reached through `proxy`.
-fn through(proxy: &TcpProxy) -> impl Fn(&TestDb) -> String {
-    let port = proxy.port;
-    move |db| db.url().replace(":5432", &format!(":{port}"))
-}
 
 /// PostgreSQL restarted while quire was idle: the pooled connections it closed are
 /// found dead before use and replaced, so the next request and the next run succeed,
@@ -26,7 +20,7 @@ fn through(proxy: &TcpProxy) -> impl Fn(&TestDb) -> String {
 #[tokio::test]
 async fn a_database_restarted_while_quire_is_idle_costs_no_error_and_no_attempt() {
     let proxy = TcpProxy::start("127.0.0.1:5432").await;
-    let app = spawn_app_through(crate::common::Backend::Postgres, through(&proxy), &[]).await;
+    let app = spawn_app_through(crate::common::Backend::Postgres, proxy.route(), &[]).await;
     let _worker = app.start_worker(worker_options());
     let (_, first) = app
         .post_report(&app.acme_key, &body("clients", json!({})), None)
@@ -56,7 +50,7 @@ async fn a_database_outage_mid_report_is_waited_out_without_spending_attempts() 
     let mut proxy = TcpProxy::start("127.0.0.1:5432").await;
     let app = spawn_app_through(
         crate::common::Backend::Postgres,
-        through(&proxy),
+        proxy.route(),
         &[("streaming.toml", STREAMING)],
     )
     .await;

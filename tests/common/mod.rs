@@ -561,6 +561,13 @@ impl TcpProxy {
         proxy
     }
 
+    /// The URL of a test database on the proxied server, reached through the proxy.
+    pub(crate) fn route(&self) -> impl Fn(&TestDb) -> String + use<> {
+        let server_port = format!(":{}", self.target.rsplit(':').next().unwrap());
+        let proxy_port = format!(":{}", self.port);
+        move |db| db.url().replacen(&server_port, &proxy_port, 1)
+    }
+
     fn forward(&mut self, listener: tokio::net::TcpListener) {
         let (target, tracked) = (self.target, self.connections.clone());
         self.accepting = Some(tokio::spawn(async move {
