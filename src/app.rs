@@ -17,7 +17,8 @@ use crate::http::{self, AppState};
 use crate::queue::{Queue, QueueConfig};
 use crate::report::Reporter;
 use crate::runs::{
-    REPORT_JOB_KIND, ReportHandler, Retention, Runs, RunsObserver, Sweeper, WebhookSender,
+    REPORT_JOB_KIND, ReportHandler, Retention, Runs, RunsObserver, Sweeper, WebhookClient,
+    WebhookSender,
 };
 use crate::settings::{Settings, redact};
 use crate::store::Store;
@@ -34,6 +35,8 @@ pub struct App {
     pub loops: Loops,
     /// How long report jobs wait out an unreachable database without spending attempts.
     pub db_outage_limit: Duration,
+    /// The client webhooks are posted with, enforcing where they may go.
+    pub webhooks: WebhookClient,
 }
 
 /// How often the loops beside a worker run; `None` leaves one out (a test that drives
@@ -60,8 +63,13 @@ impl App {
     /// database, the catalog and Redis.
     ///
     /// # Errors
-    /// When a database or Redis cannot be reached, or the catalog is invalid.
+    /// When a database or Redis cannot be reached, or the catalog or the webhook CA
+    /// file is invalid.
     pub async fn connect(settings: &Settings) -> anyhow::Result<App> {
+        let webhooks = settings
+            .webhooks
+            .client()
+            .context("QUIRE_WEBHOOK_CA_FILE cannot be used")?;
         let catalog = Arc::new(Catalog::load(&settings.reports)?);
         let db = open_database(settings).await?;
         let source = Db::connect_reports(&settings.reports_database_url, 8)
@@ -82,6 +90,7 @@ impl App {
         };
         Ok(App {
             db_outage_limit: settings.db_outage_limit,
+            webhooks,
             ..App::new(runs, settings.public_url.clone())
         })
     }
@@ -93,6 +102,7 @@ impl App {
             public_url,
             loops: Loops::default(),
             db_outage_limit: crate::runs::DEFAULT_OUTAGE_LIMIT,
+            webhooks: WebhookClient::default(),
         }
     }
 
@@ -124,6 +134,15 @@ impl App {
             .build()
     }
 
+    /// The webhook sender of this app's runs, posting through its client.
+    pub fn webhook_sender(&self) -> WebhookSender {
+        WebhookSender::new(
+            self.runs.clone(),
+            self.webhooks.clone(),
+            self.public_url.clone(),
+        )
+    }
+
     /// Runs the worker, and beside it the sweep and the webhook sender, until
     /// `shutdown` or another reason to stop; the loops stop with the worker.
     pub async fn work(&self, options: WorkerOptions, shutdown: CancellationToken) -> Exit {
@@ -138,9 +157,7 @@ impl App {
         };
         let webhooks = async {
             if let Some(every) = self.loops.webhooks {
-                WebhookSender::new(self.runs.clone(), self.public_url.clone())
-                    .run(every, background.clone())
-                    .await;
+                self.webhook_sender().run(every, background.clone()).await;
             }
         };
         let worker = async {

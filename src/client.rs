@@ -68,7 +68,7 @@ impl Client {
     /// A client of the server at `base_url` (e.g. `http://127.0.0.1:8080`).
     pub fn new(base_url: &str, api_key: &str) -> Client {
         Client {
-            http: reqwest::Client::new(),
+            http: crate::tls::default_client(),
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key: api_key.to_owned(),
         }

@@ -23,7 +23,9 @@
 //!   through `store/statement.rs` (MySQL binds by position).
 //! - [`storage`]: files written under a temporary name, synced, then renamed.
 //! - [`runs`]: where reports meet the queue: enqueue, the report job handler,
-//!   webhooks, and the sweep that keeps SQL, Redis and files in step.
+//!   webhooks (and the policy of where they may go), and the sweep that keeps SQL,
+//!   Redis and files in step.
+//! - [`tls`]: rustls for outgoing HTTPS: the Mozilla roots plus an optional private CA.
 //! - [`http`]: the JSON API on axum, downloads, health and metrics.
 //! - [`bench`]: `quire bench`: the queue and report benchmarks of SPEC §7.
 //! - [`cli`]: the `quire` command line; `main.rs` only dispatches to it.
@@ -49,6 +51,7 @@ pub mod settings;
 pub mod storage;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 mod wire;
 pub mod worker;
 pub mod writer;

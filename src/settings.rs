@@ -9,6 +9,8 @@ use std::time::Duration;
 use clap::Args;
 use serde::Deserialize;
 
+use crate::runs::WebhookPolicy;
+
 /// Errors in the configuration; the CLI maps every one of them to exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -97,6 +99,31 @@ pub struct SettingsArgs {
     /// spending attempts, e.g. `10m` (the default) or `30s`.
     #[arg(long, global = true, env = "QUIRE_DB_OUTAGE_LIMIT")]
     pub db_outage_limit: Option<String>,
+    /// PEM file of a private CA that webhook endpoints' certificates may chain to,
+    /// trusted beside the Mozilla roots.
+    #[arg(long, global = true, env = "QUIRE_WEBHOOK_CA_FILE")]
+    pub webhook_ca_file: Option<PathBuf>,
+    /// Allow plain http:// webhooks to hosts that are not loopback.
+    #[arg(
+        long,
+        global = true,
+        env = "QUIRE_ALLOW_INSECURE_WEBHOOKS",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub allow_insecure_webhooks: Option<bool>,
+    /// Allow webhooks to link-local and unique-local addresses (169.254.0.0/16,
+    /// fe80::/10, fc00::/7), where cloud metadata services live.
+    #[arg(
+        long,
+        global = true,
+        env = "QUIRE_ALLOW_LINK_LOCAL_WEBHOOKS",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub allow_link_local_webhooks: Option<bool>,
 }
 
 impl fmt::Debug for SettingsArgs {
@@ -115,6 +142,9 @@ impl fmt::Debug for SettingsArgs {
             .field("log", &self.log)
             .field("log_format", &self.log_format)
             .field("db_outage_limit", &self.db_outage_limit)
+            .field("webhook_ca_file", &self.webhook_ca_file)
+            .field("allow_insecure_webhooks", &self.allow_insecure_webhooks)
+            .field("allow_link_local_webhooks", &self.allow_link_local_webhooks)
             .finish()
     }
 }
@@ -133,6 +163,7 @@ impl fmt::Debug for Settings {
             .field("log", &self.log)
             .field("log_format", &self.log_format)
             .field("db_outage_limit", &self.db_outage_limit)
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }
@@ -153,6 +184,13 @@ impl SettingsArgs {
             log: self.log.or(lower.log),
             log_format: self.log_format.or(lower.log_format),
             db_outage_limit: self.db_outage_limit.or(lower.db_outage_limit),
+            webhook_ca_file: self.webhook_ca_file.or(lower.webhook_ca_file),
+            allow_insecure_webhooks: self
+                .allow_insecure_webhooks
+                .or(lower.allow_insecure_webhooks),
+            allow_link_local_webhooks: self
+                .allow_link_local_webhooks
+                .or(lower.allow_link_local_webhooks),
         }
     }
 }
@@ -191,6 +229,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// How long report jobs wait out an unreachable database without spending attempts.
     pub db_outage_limit: Duration,
+    /// Where webhooks may be sent, and the private CA their endpoints may use.
+    pub webhooks: WebhookPolicy,
 }
 
 /// The database used when DATABASE_URL is not set: a SQLite file under `quire-data/`.
@@ -267,6 +307,11 @@ impl Settings {
             log: merged.log.unwrap_or_else(|| "info".to_owned()),
             log_format: merged.log_format.unwrap_or(LogFormat::Pretty),
             db_outage_limit,
+            webhooks: WebhookPolicy {
+                allow_insecure: merged.allow_insecure_webhooks.unwrap_or(false),
+                allow_link_local: merged.allow_link_local_webhooks.unwrap_or(false),
+                ca_file: merged.webhook_ca_file,
+            },
         })
     }
 }

@@ -59,3 +59,35 @@ fn help_shows_no_password_from_the_environment() {
         }
     }
 }
+
+/// A CA file that is missing or holds no certificate is a configuration error, found
+/// when the process starts rather than at the first webhook.
+#[test]
+fn an_unusable_webhook_ca_file_stops_a_worker_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("not-a-ca.pem");
+    std::fs::write(&not_pem, "just text\n").unwrap();
+    let missing = dir.path().join("missing.pem");
+    for (file, says) in [
+        (&not_pem, "holds no PEM certificate"),
+        (&missing, "cannot read"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_quire"))
+            .args(["work", "--webhook-ca-file"])
+            .arg(file)
+            .current_dir(dir.path())
+            .env_clear()
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(says) && stderr.contains(&*file.to_string_lossy()),
+            "{stderr}"
+        );
+        assert!(
+            !dir.path().join("quire-data").exists(),
+            "nothing was opened before the settings were found bad"
+        );
+    }
+}

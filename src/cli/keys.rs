@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 
 use super::UsageError;
 use crate::clock::Clock;
+use crate::runs::WebhookUrlError;
 use crate::settings::Settings;
 use crate::store::{NewApiKey, Store};
 
@@ -43,8 +44,17 @@ pub enum KeysAction {
 /// Creates or revokes a key.
 ///
 /// # Errors
-/// When the database fails, or the key to revoke does not exist.
+/// When the webhook URL is refused, the database fails, or the key to revoke does not
+/// exist.
 pub async fn run(settings: &Settings, args: KeysArgs) -> anyhow::Result<()> {
+    if let KeysAction::Create {
+        webhook_url: Some(url),
+        webhook_secret,
+        ..
+    } = &args.action
+    {
+        check_webhook(settings, url, webhook_secret.as_deref()).await?;
+    }
     let store = Store::new(super::open_database(settings).await?, Clock::System);
     match args.action {
         KeysAction::Create {
@@ -72,4 +82,21 @@ pub async fn run(settings: &Settings, args: KeysArgs) -> anyhow::Result<()> {
     }
     store.db().close().await;
     Ok(())
+}
+
+/// A webhook is checked before the key exists, so a mistake shows now rather than as
+/// failed deliveries later.
+async fn check_webhook(
+    settings: &Settings,
+    url: &str,
+    secret: Option<&str>,
+) -> Result<(), UsageError> {
+    if secret.is_none_or(str::is_empty) {
+        return Err(UsageError(WebhookUrlError::MissingSecret.to_string()));
+    }
+    settings
+        .webhooks
+        .check(url)
+        .await
+        .map_err(|error| UsageError(error.to_string()))
 }

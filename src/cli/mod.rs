@@ -88,6 +88,7 @@ pub fn report_failure(error: &anyhow::Error) -> ExitCode {
             || cause.is::<crate::settings::SettingsError>()
             || cause.is::<crate::catalog::CatalogError>()
             || cause.is::<crate::catalog::DefinitionError>()
+            || cause.is::<crate::tls::TlsError>()
     });
     if usage {
         ExitCode::from(2)

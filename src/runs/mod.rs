@@ -5,6 +5,7 @@
 mod handler;
 mod observer;
 mod sweep;
+mod webhook_policy;
 mod webhooks;
 
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 pub use handler::{DEFAULT_OUTAGE_LIMIT, REPORT_JOB_KIND, ReportHandler};
 pub use observer::RunsObserver;
 pub use sweep::{SweepReport, Sweeper};
+pub use webhook_policy::{WebhookClient, WebhookPolicy, WebhookUrlError};
 pub use webhooks::{SIGNATURE_HEADER, WebhookSender, sign};
 
 use crate::catalog::{FieldError, Overlap, Report};

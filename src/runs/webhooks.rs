@@ -11,6 +11,7 @@ use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
 use super::Runs;
+use super::webhook_policy::WebhookClient;
 use crate::store::Delivery;
 
 /// The header carrying `sha256=<hex HMAC of the body>`.
@@ -29,6 +30,22 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// `error` and its sources, outermost first: reqwest's own message says only that
+/// sending failed, the reason (a refused connection, an untrusted certificate) is in
+/// its sources.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// No retry of a delivery waits longer.
 const BACKOFF_CAP: Duration = Duration::from_secs(3600);
 
@@ -43,7 +60,7 @@ fn backoff(base: Duration, attempts: i64) -> Duration {
 #[derive(Debug, Clone)]
 pub struct WebhookSender {
     runs: Runs,
-    client: reqwest::Client,
+    client: WebhookClient,
     public_url: String,
     /// How long one delivery may take before it counts as failed (default 10 s).
     pub timeout: Duration,
@@ -53,12 +70,12 @@ pub struct WebhookSender {
 }
 
 impl WebhookSender {
-    /// A sender whose payloads link to `public_url`, with a 10-second timeout per
-    /// delivery and retries from 5 s.
-    pub fn new(runs: Runs, public_url: String) -> WebhookSender {
+    /// A sender posting through `client`, whose payloads link to `public_url`, with a
+    /// 10-second timeout per delivery and retries from 5 s.
+    pub fn new(runs: Runs, client: WebhookClient, public_url: String) -> WebhookSender {
         WebhookSender {
             runs,
-            client: reqwest::Client::new(),
+            client,
             public_url,
             timeout: Duration::from_secs(10),
             backoff_base: Duration::from_secs(5),
@@ -133,13 +150,14 @@ impl WebhookSender {
         let response = self
             .client
             .post(&delivery.url)
+            .map_err(|e| e.to_string())?
             .timeout(self.timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(SIGNATURE_HEADER, sign(&secret, &body))
             .body(body)
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| causes(&e))?;
         if response.status().is_success() {
             Ok(())
         } else {

@@ -200,7 +200,7 @@ async fn spawn_on(
         redis_url: redis_url.to_owned(),
         admin_key,
         acme_key,
-        http: reqwest::Client::new(),
+        http: quire::tls::default_client(),
         storage,
         reports_dir,
         reports_url: None,

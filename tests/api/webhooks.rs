@@ -1,6 +1,7 @@
 //! Completion webhooks: an endpoint that fails or never answers is retried and never
 //! changes a run's outcome; deliveries survive a restart of `quire run`; every body is
-//! signed with the key's secret.
+//! signed with the key's secret; HTTPS endpoints are verified against the Mozilla roots
+//! or a configured CA; URLs are checked when a key is created and again at delivery.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,11 +44,31 @@ struct Receiver {
 }
 
 impl Receiver {
-    /// Listens on a free port; `/flaky` fails its first `failures` calls.
+    /// Listens over plain HTTP on a free port; `/flaky` fails its first `failures` calls.
     async fn start(failures: usize) -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        Receiver::serve(listener, base_url, failures)
+    }
+
+    /// Listens over HTTPS with `certificate` on a free port, as `https://localhost:PORT`.
+    async fn start_tls(failures: usize, certificate: &ServerCertificate) -> Receiver {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("https://localhost:{}", tcp.local_addr().unwrap().port());
+        let listener = TlsListener {
+            tcp,
+            acceptor: tokio_rustls::TlsAcceptor::from(certificate.config.clone()),
+        };
+        Receiver::serve(listener, base_url, failures)
+    }
+
+    fn serve<L>(listener: L, base_url: String, failures: usize) -> Receiver
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
         let receiver = Receiver {
-            base_url: format!("http://{}", listener.local_addr().unwrap()),
+            base_url,
             failures_left: Arc::new(AtomicUsize::new(failures)),
             calls: Arc::default(),
         };
@@ -96,6 +117,73 @@ impl Receiver {
             .filter(|(p, _)| *p == path)
             .map(|(_, call)| call.clone())
             .collect()
+    }
+}
+
+/// TCP plus a TLS handshake; a client that gives up on the handshake (it does not trust
+/// the certificate) is dropped and never reaches the router.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, address)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(stream).await {
+                return (tls, address);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// A certificate for `localhost` and 127.0.0.1 signed by a CA made for the test, the
+/// CA's PEM written to a file.
+struct ServerCertificate {
+    config: Arc<rustls::ServerConfig>,
+    ca_file: std::path::PathBuf,
+}
+
+impl ServerCertificate {
+    fn new(dir: &std::path::Path) -> ServerCertificate {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "quire test CA");
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca)
+            .unwrap();
+        let ca_file = dir.join(format!("ca-{}.pem", uuid::Uuid::now_v7().simple()));
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
+        ServerCertificate {
+            config: Arc::new(config),
+            ca_file,
+        }
     }
 }
 
@@ -164,7 +252,7 @@ async fn deliveries(app: &TestApp) -> Vec<DeliveryRow> {
 /// A sender that gives up on a delivery after 300 ms and retries from 50 ms: the
 /// defaults (10 s, 5 s) are for production.
 fn impatient_sender(app: &TestApp) -> WebhookSender {
-    let mut sender = WebhookSender::new(app.runs.clone(), app.base_url.clone());
+    let mut sender = app.app.webhook_sender();
     sender.timeout = Duration::from_millis(300);
     sender.backoff_base = Duration::from_millis(50);
     sender
@@ -347,3 +435,197 @@ async fn two_senders_never_post_the_same_delivery_at_once(backend: Backend) {
 }
 
 on_databases!([Postgres, Mysql] two_senders_never_post_the_same_delivery_at_once);
+
+/// The delivery row of run `id`, once its last attempt left an error.
+async fn failed_delivery(app: &TestApp, sender: &WebhookSender, id: &str) -> DeliveryRow {
+    eventually(LIMIT, "a delivery attempt failed", || async move {
+        sender.deliver_due().await.unwrap();
+        deliveries(app)
+            .await
+            .into_iter()
+            .find(|row| row.run_id == id && row.last_error.is_some())
+    })
+    .await
+}
+
+/// An endpoint whose certificate quire does not trust is never posted to, and the
+/// delivery says why; `--webhook-ca-file` then makes `quire run` trust it.
+#[tokio::test]
+async fn https_endpoints_are_verified_against_the_roots_and_the_configured_ca() {
+    let mut app = spawn_app(Backend::Sqlite, &[]).await;
+    app.app.loops.webhooks = None;
+    let certificate = ServerCertificate::new(app.db.dir());
+    let receiver = Receiver::start_tls(0, &certificate).await;
+    let created = app
+        .quire(&["keys", "create", "--tenant", "acme"])
+        .args(["--webhook-url", &receiver.url("/flaky")])
+        .args(["--webhook-secret", SECRET])
+        .output()
+        .await
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let worker = app.start_worker(worker_options());
+    let id = completed_run(&app, &key, "clients").await;
+
+    // The default client trusts only the Mozilla roots.
+    let failed = failed_delivery(&app, &impatient_sender(&app), &id).await;
+    let error = failed.last_error.unwrap();
+    assert!(
+        error.contains("invalid peer certificate: UnknownIssuer"),
+        "{error}"
+    );
+    assert!(
+        receiver.calls("/flaky").is_empty(),
+        "no request got through"
+    );
+    assert!(!failed.delivered);
+    assert_eq!(app.run(&id).await.status, RunStatus::Completed);
+    worker.stop().await;
+
+    let ca_file = certificate.ca_file.to_str().unwrap();
+    let mut server = app
+        .spawn_server(&["run", "--queues", "reports", "--webhook-ca-file", ca_file])
+        .await;
+    let app_ref = &app;
+    let delivered = eventually(LIMIT, "quire run delivers", || async move {
+        deliveries(app_ref)
+            .await
+            .into_iter()
+            .find(|row| row.delivered)
+    })
+    .await;
+    let calls = receiver.calls("/flaky");
+    assert_eq!(calls.len(), 1);
+    let payload = signed_payload(&calls[0]);
+    assert_eq!(payload["delivery_id"], delivered.id.as_str());
+    assert_eq!(payload["run"]["id"], id.as_str());
+    server.kill().await;
+    app.cleanup().await;
+}
+
+/// `quire keys create` with `args`: its exit code and stderr.
+async fn create_key(app: &TestApp, args: &[&str]) -> (i32, String) {
+    let output = app
+        .quire(&["keys", "create", "--tenant", "acme"])
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    (output.status.code().unwrap(), stderr)
+}
+
+#[tokio::test]
+async fn keys_create_checks_the_webhook_url_and_secret_first() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let refused = [
+        (
+            &[
+                "--webhook-url",
+                "http://192.0.2.10/hook",
+                "--webhook-secret",
+                SECRET,
+            ][..],
+            "QUIRE_ALLOW_INSECURE_WEBHOOKS",
+            &["--allow-insecure-webhooks"][..],
+        ),
+        (
+            &[
+                "--webhook-url",
+                "https://169.254.169.254/latest",
+                "--webhook-secret",
+                SECRET,
+            ],
+            "169.254.169.254",
+            &["--allow-link-local-webhooks"],
+        ),
+        (
+            &[
+                "--webhook-url",
+                "https://[fd00::1]/hook",
+                "--webhook-secret",
+                SECRET,
+            ],
+            "fd00::1",
+            &["--allow-link-local-webhooks=true"],
+        ),
+    ];
+    for (args, says, allow) in refused {
+        let (code, stderr) = create_key(&app, args).await;
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        let allowed: Vec<&str> = args.iter().chain(allow).copied().collect();
+        let (code, stderr) = create_key(&app, &allowed).await;
+        assert_eq!(code, 0, "{allowed:?}: {stderr}");
+    }
+    let (code, stderr) = create_key(
+        &app,
+        &[
+            "--webhook-url",
+            "https://hooks.quire.invalid/q",
+            "--webhook-secret",
+            SECRET,
+        ],
+    )
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("hooks.quire.invalid does not resolve"),
+        "{stderr}"
+    );
+    let (code, stderr) = create_key(
+        &app,
+        &[
+            "--webhook-url",
+            "https://hooks.example.com/q",
+            "--webhook-secret",
+            "",
+        ],
+    )
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("non-empty --webhook-secret"), "{stderr}");
+    let (code, stderr) = create_key(
+        &app,
+        &[
+            "--webhook-url",
+            "http://127.0.0.1:9/hook",
+            "--webhook-secret",
+            SECRET,
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "loopback may be plain http: {stderr}");
+
+    let keys = "SELECT COUNT(*) FROM quire_api_keys WHERE webhook_url IS NOT NULL";
+    let keys = sqlx::AssertSqlSafe(app.db.for_this_database(keys));
+    let stored: i64 =
+        quire::on_any_pool!(&app.db.db, pool => sqlx::query_scalar(keys).fetch_one(pool).await)
+            .unwrap();
+    assert_eq!(
+        stored, 4,
+        "the three allowed and the loopback key; no refused one"
+    );
+    app.cleanup().await;
+}
+
+/// A key stored with a metadata address (before the check existed, or written by hand)
+/// is refused at delivery, without a connection.
+#[tokio::test]
+async fn a_forbidden_webhook_url_is_refused_at_delivery_and_the_run_is_unaffected() {
+    let mut app = spawn_app(Backend::Sqlite, &[]).await;
+    app.app.loops.webhooks = None;
+    let key = webhook_key(&app, "https://169.254.169.254/latest/meta-data").await;
+    let worker = app.start_worker(worker_options());
+    let id = completed_run(&app, &key, "clients").await;
+    let failed = failed_delivery(&app, &impatient_sender(&app), &id).await;
+    let error = failed.last_error.unwrap();
+    assert!(
+        error.contains("169.254.169.254") && error.contains("QUIRE_ALLOW_LINK_LOCAL_WEBHOOKS"),
+        "{error}"
+    );
+    assert_eq!(app.run(&id).await.status, RunStatus::Completed);
+    worker.stop().await;
+    app.cleanup().await;
+}
