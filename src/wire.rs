@@ -4,12 +4,14 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::store::{Run, RunError, RunStatus};
 use crate::writer::{Format, OutputOptions};
 
 /// A run as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Run)]
 pub struct RunView {
     /// The run's id (UUID v7).
     pub id: String,
@@ -28,6 +30,7 @@ pub struct RunView {
     /// Why it failed, was discarded or cancelled.
     pub error: Option<RunError>,
     /// The parameters as resolved at enqueue.
+    #[schema(value_type = Object)]
     pub params: Map<String, Value>,
     /// The output options asked for.
     pub options: OutputOptions,
@@ -53,14 +56,15 @@ pub struct RunView {
 }
 
 /// A run's progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Progress {
     /// Rows written so far.
     pub rows: i64,
 }
 
 /// The file of a completed run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = File)]
 pub struct FileView {
     /// Its size.
     pub bytes: i64,

@@ -14,6 +14,8 @@ mod enqueue;
 mod lifecycle;
 #[path = "api/mysql.rs"]
 mod mysql;
+#[path = "api/openapi.rs"]
+mod openapi;
 #[path = "api/outage.rs"]
 mod outage;
 #[path = "api/processes.rs"]

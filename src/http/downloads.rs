@@ -8,14 +8,47 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::json;
 use tower::ServiceExt as _;
 use tower_http::services::ServeFile;
+use utoipa::ToSchema;
 
+use super::error::ErrorBody;
 use super::{ApiError, AppState};
 use crate::names::DownloadToken;
 use crate::store::{Run, RunStatus, TokenLookup};
+use crate::wire::Progress;
 
+/// A run that is not finished yet, answered with 202.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Pending {
+    status: RunStatus,
+    progress: Progress,
+}
+
+/// The file of a completed run. No API key: the token in the URL is the capability.
+/// Byte ranges and conditional requests are honoured.
+#[utoipa::path(
+    get,
+    path = "/v1/downloads/{token}",
+    tag = "downloads",
+    params(("token" = String, Path, description = "The token of a download URL")),
+    responses(
+        (status = 200, description = "The whole file", content(
+            (String = "text/csv; charset=utf-8"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
+        (status = 206, description = "The byte range asked for"),
+        (status = 202, description = "The run is still queued or running", body = Pending),
+        (status = 304, description = "Not modified since If-Modified-Since"),
+        (status = 404, description = "No such download", body = ErrorBody),
+        (status = 410, description = "The link or the file expired, or the run did not complete",
+            body = ErrorBody),
+        (status = 416, description = "The range is outside the file"),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
 pub(super) async fn download(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -36,11 +69,15 @@ pub(super) async fn download(
         TokenLookup::Valid(run) => run,
     };
     match run.status {
-        RunStatus::Queued | RunStatus::Running => Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({ "status": run.status, "progress": { "rows": run.progress_rows } })),
-        )
-            .into_response()),
+        RunStatus::Queued | RunStatus::Running => {
+            let pending = Pending {
+                status: run.status,
+                progress: Progress {
+                    rows: run.progress_rows,
+                },
+            };
+            Ok((StatusCode::ACCEPTED, Json(pending)).into_response())
+        }
         RunStatus::Failed | RunStatus::Discarded | RunStatus::Cancelled => {
             let mut error = ApiError::new(
                 StatusCode::GONE,

@@ -5,7 +5,9 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::catalog::FieldError;
 use crate::runs::RunsError;
@@ -50,11 +52,73 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+struct ErrorDetail {
+    /// A stable snake_case word, such as `invalid_params`.
+    code: &'static str,
+    /// A sentence for people.
+    message: String,
+    /// More about it: `fields` for 422s, a run's `status` and `error` for 410s.
+    #[schema(value_type = Object)]
+    details: Value,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message, "details": self.details } });
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
+}
+
+/// The error answers every authenticated operation may give; listed once so that no
+/// operation's document forgets one.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code, reason = "the variants exist to be documented")]
+pub(crate) enum ErrorAnswers {
+    /// Malformed JSON, query or header.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No, an unknown or a revoked API key.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// A tenant key acting for another tenant.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such run, report or endpoint.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// The body took too long to arrive.
+    #[response(status = 408)]
+    Timeout(ErrorBody),
+    /// The run's state or the Idempotency-Key does not allow it.
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// The body is larger than 64 KiB.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The body is not `application/json`.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorBody),
+    /// Well-formed, but with invalid values (`details.fields` says which).
+    #[response(status = 422)]
+    Invalid(ErrorBody),
+    /// A backing service (database, Redis) is unavailable, or the answer took too long.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
 }
 
 impl From<RunsError> for ApiError {

@@ -5,21 +5,26 @@ mod auth;
 mod downloads;
 mod error;
 mod health;
+mod openapi;
 mod reports;
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::http::header;
+use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub(crate) use error::ApiError;
 
@@ -64,31 +69,42 @@ pub(crate) fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// The `/v1` routes and the OpenAPI document gathered from them.
+fn v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(reports::create, reports::list))
+        .routes(routes!(reports::show, reports::cancel))
+        .routes(routes!(reports::retry))
+        .routes(routes!(reports::links))
+        .routes(routes!(reports::catalog))
+        .routes(routes!(downloads::download))
+        .split_for_parts()
+}
+
 /// The API's routes.
 pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/reports", post(reports::create).get(reports::list))
-        .route(
-            "/v1/reports/{id}",
-            get(reports::show).delete(reports::cancel),
-        )
-        .route("/v1/reports/{id}/retry", post(reports::retry))
-        .route("/v1/reports/{id}/links", post(reports::links))
-        .route("/v1/report-types", get(reports::catalog))
-        .route("/v1/downloads/{token}", get(downloads::download))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-        })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+    let (v1, document) = v1();
+    let document = Arc::new(document.to_pretty_json().expect("the document serializes"));
+    v1.route(
+        "/v1/openapi.json",
+        get(move || async move {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                document.as_str().to_owned(),
+            )
+        }),
+    )
+    .route("/healthz", get(health::healthz))
+    .route("/readyz", get(health::readyz))
+    .route("/metrics", get(health::metrics))
+    .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+    .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    .layer(TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        REQUEST_TIMEOUT,
+    ))
+    .layer(TraceLayer::new_for_http())
+    .with_state(state)
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes the

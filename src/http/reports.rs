@@ -5,29 +5,78 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
+use super::error::ErrorAnswers;
 use super::{ApiError, AppState};
 use crate::catalog::FieldError;
 use crate::names::{DownloadToken, IdempotencyKey, MAX_IDEMPOTENCY_KEY};
 use crate::runs::RunRequest;
 use crate::store::{RunQuery, RunStatus};
 use crate::wire::RunView;
-use crate::writer::OutputOptions;
+use crate::writer::{Format, OutputOptions};
 
 /// The body of `POST /v1/reports`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CreateBody {
+    /// The tenant's slug: 1 to 128 ASCII letters, digits, `-`, `_` and `.`.
+    #[schema(example = "acme")]
     tenant: String,
+    /// The report's name (see `GET /v1/report-types`).
+    #[schema(example = "clients")]
     report: String,
+    /// The file format.
+    #[schema(value_type = Format)]
     format: String,
+    /// The report's parameters by name; omitted ones take their defaults.
     #[serde(default)]
+    #[schema(value_type = Object)]
     params: Map<String, Value>,
+    /// Output options.
     #[serde(default)]
     options: OutputOptions,
+}
+
+/// The answer of `GET /v1/reports`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct RunPage {
+    /// Newest first.
+    runs: Vec<RunView>,
+    /// The `cursor` of the next page; `null` on the last.
+    next_cursor: Option<String>,
+}
+
+/// The answer of `POST /v1/reports/{id}/links`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Link {
+    /// The run's id.
+    id: String,
+    /// A freshly minted download URL.
+    download_url: String,
+}
+
+/// A report of the catalog.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ReportType {
+    name: String,
+    title: String,
+    description: String,
+    /// Its parameters: name, type, default, allowed values.
+    #[schema(value_type = Vec<Object>)]
+    parameters: Value,
+    /// Its columns, in output order.
+    #[schema(value_type = Vec<Object>)]
+    columns: Value,
+}
+
+/// The answer of `GET /v1/report-types`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ReportTypes {
+    report_types: Vec<ReportType>,
 }
 
 fn download_url(state: &AppState, token: &DownloadToken) -> String {
@@ -54,6 +103,25 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiErr
     Ok(Some(key))
 }
 
+/// Enqueue a report run; an identical request while the first is queued or running,
+/// or a repeated Idempotency-Key, answers that run instead (200, `deduplicated`).
+#[utoipa::path(
+    post,
+    path = "/v1/reports",
+    tag = "reports",
+    request_body = CreateBody,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
+            pattern = "^[!-~]+$",
+            description = "Repeat a request safely: the same key answers the same run for 24 h"),
+    ),
+    responses(
+        (status = 202, description = "A new run was queued", body = RunView),
+        (status = 200, description = "An existing run answers this request", body = RunView),
+        ErrorAnswers,
+    ),
+    security(("api_key" = [])),
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -84,19 +152,34 @@ pub(super) async fn create(
 }
 
 /// Query of `GET /v1/reports`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
+    /// Only runs in this state.
+    #[param(value_type = Option<RunStatus>)]
     status: Option<String>,
+    /// Only runs of this report.
     report: Option<String>,
+    /// Runs per page, 50 by default; values outside 1 to 200 are brought within.
     limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// The caller's runs (an admin key's: every tenant's), newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/reports",
+    tag = "reports",
+    params(ListQuery),
+    responses((status = 200, body = RunPage), ErrorAnswers),
+    security(("api_key" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunPage>, ApiError> {
     let Query(query) = query
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_request", e.body_text()))?;
     let status = match query.status.as_deref() {
@@ -122,14 +205,26 @@ pub(super) async fn list(
             before: query.cursor,
         })
         .await?;
-    let runs: Vec<RunView> = page
+    let runs = page
         .runs
         .iter()
         .map(|run| RunView::new(&state.public_url, run))
         .collect();
-    Ok(Json(json!({ "runs": runs, "next_cursor": page.next })))
+    Ok(Json(RunPage {
+        runs,
+        next_cursor: page.next,
+    }))
 }
 
+/// A run: its state, progress, error or file.
+#[utoipa::path(
+    get,
+    path = "/v1/reports/{id}",
+    tag = "reports",
+    params(("id" = String, Path, description = "The run's id")),
+    responses((status = 200, description = "The run", body = RunView), ErrorAnswers),
+    security(("api_key" = [])),
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -139,6 +234,15 @@ pub(super) async fn show(
     Ok(Json(RunView::new(&state.public_url, &run)))
 }
 
+/// Cancel a queued or running run; a finished one answers 409.
+#[utoipa::path(
+    delete,
+    path = "/v1/reports/{id}",
+    tag = "reports",
+    params(("id" = String, Path, description = "The run's id")),
+    responses((status = 200, description = "The cancelled run", body = RunView), ErrorAnswers),
+    security(("api_key" = [])),
+)]
 pub(super) async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
@@ -148,6 +252,15 @@ pub(super) async fn cancel(
     Ok(Json(RunView::new(&state.public_url, &run)))
 }
 
+/// Queue a failed or cancelled run again.
+#[utoipa::path(
+    post,
+    path = "/v1/reports/{id}/retry",
+    tag = "reports",
+    params(("id" = String, Path, description = "The run's id")),
+    responses((status = 200, description = "The run, queued again", body = RunView), ErrorAnswers),
+    security(("api_key" = [])),
+)]
 pub(super) async fn retry(
     State(state): State<AppState>,
     caller: Caller,
@@ -157,6 +270,15 @@ pub(super) async fn retry(
     Ok(Json(RunView::new(&state.public_url, &run)))
 }
 
+/// Mint a fresh download link for a run.
+#[utoipa::path(
+    post,
+    path = "/v1/reports/{id}/links",
+    tag = "reports",
+    params(("id" = String, Path, description = "The run's id")),
+    responses((status = 201, description = "A new download URL", body = Link), ErrorAnswers),
+    security(("api_key" = [])),
+)]
 pub(super) async fn links(
     State(state): State<AppState>,
     caller: Caller,
@@ -164,28 +286,34 @@ pub(super) async fn links(
 ) -> Result<Response, ApiError> {
     let run = state.runs.get(&id, caller.scope()).await?;
     let token = state.runs.mint_token(&run.id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": run.id, "download_url": download_url(&state, &token) })),
-    )
-        .into_response())
+    let link = Link {
+        download_url: download_url(&state, &token),
+        id: run.id,
+    };
+    Ok((StatusCode::CREATED, Json(link)).into_response())
 }
 
-pub(super) async fn catalog(State(state): State<AppState>, _caller: Caller) -> Json<Value> {
-    let reports: Vec<Value> = state
+/// The reports that can be asked for, with their parameters and columns.
+#[utoipa::path(
+    get,
+    path = "/v1/report-types",
+    tag = "reports",
+    responses((status = 200, body = ReportTypes), ErrorAnswers),
+    security(("api_key" = [])),
+)]
+pub(super) async fn catalog(State(state): State<AppState>, _caller: Caller) -> Json<ReportTypes> {
+    let report_types = state
         .runs
         .reporter
         .catalog()
         .reports()
-        .map(|report| {
-            json!({
-                "name": report.name,
-                "title": report.title,
-                "description": report.description,
-                "parameters": report.params,
-                "columns": report.columns,
-            })
+        .map(|report| ReportType {
+            name: report.name.to_string(),
+            title: report.title.clone(),
+            description: report.description.clone(),
+            parameters: json!(report.params),
+            columns: json!(report.columns),
         })
         .collect();
-    Json(json!({ "report_types": reports }))
+    Json(ReportTypes { report_types })
 }

@@ -37,7 +37,18 @@ pub enum Cell {
 }
 
 /// The file formats quire writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Comma-separated values (RFC 4180), UTF-8.
@@ -83,7 +94,7 @@ impl FromStr for Format {
 }
 
 /// Per-request output options.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutputOptions {
     /// Start a CSV file with a UTF-8 byte-order mark (for Excel on Windows).

@@ -19,7 +19,7 @@ use crate::catalog::ResolvedParams;
 use crate::writer::{Format, OutputOptions};
 
 /// Where a run is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     /// Waiting for a worker.
@@ -76,7 +76,7 @@ impl RunStatus {
 }
 
 /// Why a run failed, was discarded or cancelled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunError {
     /// A stable snake_case word.
     pub code: String,
