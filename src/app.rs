@@ -20,7 +20,7 @@ use crate::runs::{
     REPORT_JOB_KIND, ReportHandler, Retention, Runs, RunsObserver, Sweeper, WebhookClient,
     WebhookSender,
 };
-use crate::settings::{Settings, redact};
+use crate::settings::{Limits, Settings, redact};
 use crate::store::Store;
 use crate::worker::{Exit, Worker, WorkerOptions};
 
@@ -37,6 +37,8 @@ pub struct App {
     pub db_outage_limit: Duration,
     /// The client webhooks are posted with, enforcing where they may go.
     pub webhooks: WebhookClient,
+    /// What the API lets one caller or tenant do.
+    pub limits: Limits,
 }
 
 /// How often the loops beside a worker run; `None` leaves one out (a test that drives
@@ -87,10 +89,12 @@ impl App {
             queue,
             storage_dir: settings.storage_dir.clone(),
             retention: Retention::default(),
+            max_queued_per_tenant: settings.limits.max_queued_per_tenant,
         };
         Ok(App {
             db_outage_limit: settings.db_outage_limit,
             webhooks,
+            limits: settings.limits,
             ..App::new(runs, settings.public_url.clone())
         })
     }
@@ -103,6 +107,7 @@ impl App {
             loops: Loops::default(),
             db_outage_limit: crate::runs::DEFAULT_OUTAGE_LIMIT,
             webhooks: WebhookClient::default(),
+            limits: Limits::default(),
         }
     }
 
@@ -116,7 +121,7 @@ impl App {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         tracing::info!(address = %listener.local_addr()?, "API listening");
-        let state = AppState::new(self.runs.clone(), self.public_url.clone());
+        let state = AppState::new(self.runs.clone(), self.public_url.clone(), self.limits);
         http::serve(listener, state, async move { shutdown.cancelled().await })
             .await
             .context("the API server failed")

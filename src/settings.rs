@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Deserialize;
 
+use crate::queue::RateLimit;
 use crate::runs::WebhookPolicy;
 
 /// Errors in the configuration; the CLI maps every one of them to exit code 2.
@@ -124,6 +125,17 @@ pub struct SettingsArgs {
         default_missing_value = "true"
     )]
     pub allow_link_local_webhooks: Option<bool>,
+    /// Enqueues each API key may make, e.g. `120/m` (bursts of 120, two a second);
+    /// unlimited when unset.
+    #[arg(long, global = true, env = "QUIRE_RATE_LIMIT")]
+    pub rate_limit: Option<String>,
+    /// The most runs one tenant may have queued (default 10000).
+    #[arg(long, global = true, env = "QUIRE_MAX_QUEUED_PER_TENANT")]
+    pub max_queued_per_tenant: Option<u64>,
+    /// The longest an API request may take, e.g. `30s` (the default); a request body
+    /// that stalls for half of it answers 408.
+    #[arg(long, global = true, env = "QUIRE_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
 }
 
 impl fmt::Debug for SettingsArgs {
@@ -145,6 +157,9 @@ impl fmt::Debug for SettingsArgs {
             .field("webhook_ca_file", &self.webhook_ca_file)
             .field("allow_insecure_webhooks", &self.allow_insecure_webhooks)
             .field("allow_link_local_webhooks", &self.allow_link_local_webhooks)
+            .field("rate_limit", &self.rate_limit)
+            .field("max_queued_per_tenant", &self.max_queued_per_tenant)
+            .field("request_timeout", &self.request_timeout)
             .finish()
     }
 }
@@ -164,6 +179,7 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("db_outage_limit", &self.db_outage_limit)
             .field("webhooks", &self.webhooks)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -191,6 +207,9 @@ impl SettingsArgs {
             allow_link_local_webhooks: self
                 .allow_link_local_webhooks
                 .or(lower.allow_link_local_webhooks),
+            rate_limit: self.rate_limit.or(lower.rate_limit),
+            max_queued_per_tenant: self.max_queued_per_tenant.or(lower.max_queued_per_tenant),
+            request_timeout: self.request_timeout.or(lower.request_timeout),
         }
     }
 }
@@ -231,6 +250,29 @@ pub struct Settings {
     pub db_outage_limit: Duration,
     /// Where webhooks may be sent, and the private CA their endpoints may use.
     pub webhooks: WebhookPolicy,
+    /// What the API lets one caller or tenant do.
+    pub limits: Limits,
+}
+
+/// What the API lets one caller or tenant do, and how long a request may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Enqueues per API key; `None`: unlimited.
+    pub rate: Option<RateLimit>,
+    /// The most runs one tenant may have queued.
+    pub max_queued_per_tenant: u64,
+    /// The longest a request may take; a body stalled for half of it answers 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            rate: None,
+            max_queued_per_tenant: crate::runs::DEFAULT_MAX_QUEUED_PER_TENANT,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// The database used when DATABASE_URL is not set: a SQLite file under `quire-data/`.
@@ -280,14 +322,23 @@ impl Settings {
             .unwrap_or_else(|| format!("http://{bind}"))
             .trim_end_matches('/')
             .to_owned();
-        let db_outage_limit = match merged.db_outage_limit {
-            Some(text) => {
-                humantime::parse_duration(&text).map_err(|error| SettingsError::Invalid {
-                    name: "QUIRE_DB_OUTAGE_LIMIT",
-                    message: format!("{text:?} is not a duration such as 10m or 30s ({error})"),
-                })?
-            }
-            None => crate::runs::DEFAULT_OUTAGE_LIMIT,
+        let db_outage_limit = duration("QUIRE_DB_OUTAGE_LIMIT", merged.db_outage_limit)?
+            .unwrap_or(crate::runs::DEFAULT_OUTAGE_LIMIT);
+        let defaults = Limits::default();
+        let limits = Limits {
+            rate: merged
+                .rate_limit
+                .map(|text| text.parse::<RateLimit>())
+                .transpose()
+                .map_err(|error| SettingsError::Invalid {
+                    name: "QUIRE_RATE_LIMIT",
+                    message: error.to_string(),
+                })?,
+            max_queued_per_tenant: merged
+                .max_queued_per_tenant
+                .unwrap_or(defaults.max_queued_per_tenant),
+            request_timeout: duration("QUIRE_REQUEST_TIMEOUT", merged.request_timeout)?
+                .unwrap_or(defaults.request_timeout),
         };
         Ok(Settings {
             reports_database_url: merged
@@ -312,8 +363,20 @@ impl Settings {
                 allow_link_local: merged.allow_link_local_webhooks.unwrap_or(false),
                 ca_file: merged.webhook_ca_file,
             },
+            limits,
         })
     }
+}
+
+/// The setting `name` read as a duration such as `10m` or `30s`.
+fn duration(name: &'static str, text: Option<String>) -> Result<Option<Duration>, SettingsError> {
+    text.map(|text| {
+        humantime::parse_duration(&text).map_err(|error| SettingsError::Invalid {
+            name,
+            message: format!("{text:?} is not a duration such as 10m or 30s ({error})"),
+        })
+    })
+    .transpose()
 }
 
 fn read_file(path: &Path) -> Result<SettingsArgs, SettingsError> {

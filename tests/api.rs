@@ -12,6 +12,8 @@ mod downloads;
 mod enqueue;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
+#[path = "api/limits.rs"]
+mod limits;
 #[path = "api/mysql.rs"]
 mod mysql;
 #[path = "api/openapi.rs"]

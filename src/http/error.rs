@@ -3,7 +3,9 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -19,6 +21,8 @@ pub(crate) struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Value,
+    /// Sent as `Retry-After` (whole seconds) when set.
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -33,6 +37,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: json!({}),
+            retry_after: None,
         }
     }
 
@@ -43,6 +48,7 @@ impl ApiError {
             code,
             message: "the request has invalid values".into(),
             details: json!({ "fields": fields }),
+            retry_after: None,
         }
     }
 
@@ -80,7 +86,14 @@ impl IntoResponse for ApiError {
                 details: self.details,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -104,6 +117,9 @@ pub(crate) enum ErrorAnswers {
     /// The body took too long to arrive.
     #[response(status = 408)]
     Timeout(ErrorBody),
+    /// The API key's enqueue rate is spent; `Retry-After` says when to come back.
+    #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds to wait")))]
+    TooManyRequests(ErrorBody),
     /// The run's state or the Idempotency-Key does not allow it.
     #[response(status = 409)]
     Conflict(ErrorBody),
@@ -146,6 +162,15 @@ impl From<RunsError> for ApiError {
             RunsError::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", message)
             }
+            error @ RunsError::TooManyQueued(limit) => {
+                let mut answer = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "too_many_queued",
+                    error.to_string(),
+                );
+                answer.details = json!({ "limit": limit });
+                answer
+            }
             RunsError::AttemptFinishing => ApiError::new(
                 StatusCode::CONFLICT,
                 "attempt_finishing",
@@ -177,6 +202,17 @@ impl From<JsonRejection> for ApiError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
             _ => "malformed_request",
         };
+        let stalled = std::iter::successors(std::error::Error::source(&rejection), |cause| {
+            cause.source()
+        })
+        .any(|cause| cause.is::<tower_http::timeout::TimeoutError>());
+        if stalled {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body stopped arriving before it was complete",
+            );
+        }
         // 422 from axum means well-formed JSON of the wrong shape: a missing field.
         let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
             StatusCode::BAD_REQUEST

@@ -10,7 +10,6 @@ mod reports;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -20,7 +19,7 @@ use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -29,11 +28,10 @@ use utoipa_axum::routes;
 pub(crate) use error::ApiError;
 
 use crate::runs::Runs;
+use crate::settings::Limits;
 
 /// Largest accepted request body.
 const BODY_LIMIT: usize = 64 * 1024;
-/// Longest time a request may take to produce its response head.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -42,15 +40,17 @@ pub(crate) struct AppState {
     /// Base of the absolute URLs handed to clients.
     pub public_url: String,
     pub metrics: PrometheusHandle,
+    pub limits: Limits,
 }
 
 impl AppState {
     /// State for the API, with the process-wide metrics recorder.
-    pub(crate) fn new(runs: Runs, public_url: String) -> AppState {
+    pub(crate) fn new(runs: Runs, public_url: String, limits: Limits) -> AppState {
         AppState {
             runs,
             public_url,
             metrics: metrics_handle(),
+            limits,
         }
     }
 }
@@ -83,6 +83,7 @@ fn v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 /// The API's routes.
 pub(crate) fn router(state: AppState) -> Router {
+    let timeout = state.limits.request_timeout;
     let (v1, document) = v1();
     let document = Arc::new(document.to_pretty_json().expect("the document serializes"));
     v1.route(
@@ -99,9 +100,12 @@ pub(crate) fn router(state: AppState) -> Router {
     .route("/metrics", get(health::metrics))
     .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
     .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    // A body that stalls answers 408 (see ApiError's From<JsonRejection>) before the
+    // whole request's deadline answers 503.
+    .layer(RequestBodyTimeoutLayer::new(timeout / 2))
     .layer(TimeoutLayer::with_status_code(
         StatusCode::SERVICE_UNAVAILABLE,
-        REQUEST_TIMEOUT,
+        timeout,
     ))
     .layer(TraceLayer::new_for_http())
     .with_state(state)

@@ -14,7 +14,7 @@ use super::error::ErrorAnswers;
 use super::{ApiError, AppState};
 use crate::catalog::FieldError;
 use crate::names::{DownloadToken, IdempotencyKey, MAX_IDEMPOTENCY_KEY};
-use crate::runs::RunRequest;
+use crate::runs::{RunRequest, RunsError};
 use crate::store::{RunQuery, RunStatus};
 use crate::wire::RunView;
 use crate::writer::{Format, OutputOptions};
@@ -128,6 +128,27 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    if let Some(limit) = state.limits.rate {
+        let bucket = format!("enqueue:{}", caller.0.id);
+        if let Some(wait) = state
+            .runs
+            .queue
+            .take_token(&bucket, limit)
+            .await
+            .map_err(RunsError::from)?
+        {
+            let mut refused = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "this API key may enqueue {} runs at once, refilled evenly; retry later",
+                    limit.burst
+                ),
+            );
+            refused.retry_after = Some(wait);
+            return Err(refused);
+        }
+    }
     let Json(body) = body?;
     caller.check_tenant(&body.tenant)?;
     let mut request = RunRequest::parse(

@@ -13,6 +13,7 @@ use redis::{
 use super::QueueError;
 use super::job::{Buried, Claim, Counts, DeathCause, Job, JobRecord, Reservation, Reserved};
 use super::keys::Keys;
+use super::rate::RateLimit;
 use super::scripts::Scripts;
 
 /// Limits of the queue that do not belong to one job.
@@ -468,6 +469,25 @@ impl Queue {
             3 => Ok(Acquired::TimedOut),
             _ => fenced(false, claim).map(|()| Acquired::Yes),
         }
+    }
+
+    /// Takes a token from the bucket `name` holding at most `limit.burst` tokens and
+    /// refilled at `limit.per_second`: `None` when one was taken, else how long until
+    /// one will be there. Buckets live under the prefix, shared by every process.
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn take_token(
+        &self,
+        name: &str,
+        limit: RateLimit,
+    ) -> Result<Option<Duration>, QueueError> {
+        let wait_ms: u64 = self
+            .invoke(&self.scripts.take_token, |args| {
+                args.arg(name).arg(limit.burst).arg(limit.per_second);
+            })
+            .await?;
+        Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms)))
     }
 
     /// One consistent snapshot of the job counts and counters.

@@ -14,6 +14,7 @@ mod backoff;
 mod client;
 mod job;
 pub mod keys;
+mod rate;
 mod scripts;
 
 pub use backoff::Backoff;
@@ -23,6 +24,7 @@ pub use client::{
 pub use job::{
     Buried, Claim, Counts, DeathCause, Job, JobHistory, JobRecord, JobState, Reservation, Reserved,
 };
+pub use rate::{InvalidRate, RateLimit};
 
 /// Errors of the queue layer.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -26,6 +26,7 @@ pub(crate) struct Scripts {
     pub forget: Script,
     pub counts: Script,
     pub restart: Script,
+    pub take_token: Script,
 }
 
 impl Scripts {
@@ -43,6 +44,7 @@ impl Scripts {
             forget: script!("forget.lua"),
             counts: script!("counts.lua"),
             restart: script!("restart.lua"),
+            take_token: script!("take_token.lua"),
         }
     }
 }

@@ -78,6 +78,9 @@ pub enum RunsError {
     /// The run's status does not allow the action; says why.
     #[error("{0}")]
     Conflict(String),
+    /// The tenant already has this many runs queued, the most it may.
+    #[error("the tenant already has {0} runs queued, the most it may; wait for some to start")]
+    TooManyQueued(u64),
     /// A retry came while the failed run's job is still reserved; it can be sent again
     /// shortly.
     #[error("the run's last attempt is still finishing; retry in a moment")]
@@ -200,7 +203,13 @@ pub struct Runs {
     pub storage_dir: PathBuf,
     /// How long files, tokens, runs and idempotency keys are kept.
     pub retention: Retention,
+    /// The most runs one tenant may have queued; a request beyond is refused.
+    pub max_queued_per_tenant: u64,
 }
+
+/// [`Runs::max_queued_per_tenant`] unless set: far above a month end's exports, low
+/// enough that a client stuck in a loop cannot bury every other tenant.
+pub const DEFAULT_MAX_QUEUED_PER_TENANT: u64 = 10_000;
 
 /// The `unique_key` of a run's job: its deduplication identity.
 fn unique_key(run: &Run) -> String {
@@ -328,6 +337,13 @@ impl Runs {
             token,
         } = self.store.enqueue_run(&new, self.token_ttl_ms()).await?;
         if !deduplicated {
+            // Counted after the insert, so a request answered by an existing run is never
+            // refused; two requests at the cap at once may both be.
+            let queued = self.store.queued_runs(run.tenant.as_str()).await?;
+            if u64::try_from(queued).unwrap_or(0) > self.max_queued_per_tenant {
+                self.store.delete_run(&run.id).await?;
+                return Err(RunsError::TooManyQueued(self.max_queued_per_tenant));
+            }
             let pushed = match self.job_for(&run) {
                 Ok(job) => self.queue.push(&job).await.map_err(RunsError::from),
                 Err(error) => Err(error),

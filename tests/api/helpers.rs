@@ -179,6 +179,7 @@ async fn spawn_on(
         queue,
         storage_dir: storage.path().to_owned(),
         retention: Retention::default(),
+        max_queued_per_tenant: quire::runs::DEFAULT_MAX_QUEUED_PER_TENANT,
     };
     let admin_key = create_key(&runs, None).await;
     let acme_key = create_key(&runs, Some("acme")).await;

@@ -74,4 +74,15 @@ impl Store {
         })?;
         rows.into_iter().map(Run::try_from).collect()
     }
+
+    /// How many of `tenant`'s runs wait in the queue.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn queued_runs(&self, tenant: &str) -> Result<i64, StoreError> {
+        let count: i64 = crate::on_any_pool!(&self.db, pool => {
+            sql!("runs/count_queued.sql").query_scalar(&values![tenant]).fetch_one(pool).await
+        })?;
+        Ok(count)
+    }
 }
