@@ -34,6 +34,57 @@ pub enum DbError {
     /// A migration failed to apply.
     #[error("migrating the database failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database server took no TCP connection while a call waited for it.
+    #[error("cannot reach the database server at {address}: {reason}")]
+    Unreachable {
+        /// The `host:port` tried.
+        address: String,
+        /// Why: refused, unresolvable, or no answer in time.
+        reason: String,
+    },
+}
+
+/// How long a database call runs before quire also tries the server's port, and how
+/// long that try may take: together under 2 s, where the pool alone would wait its
+/// acquire timeout (10 s) and say only that it timed out. A healthy server answers
+/// before the try starts and never sees it.
+const PROBE_AFTER: Duration = Duration::from_millis(250);
+const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// A network database's `host:port`; `None` for SQLite and Unix sockets.
+type Address = Option<(String, u16)>;
+
+fn tcp_address(host: &str, port: u16, socket: Option<&std::path::PathBuf>) -> Address {
+    (socket.is_none() && !host.starts_with('/')).then(|| (host.to_owned(), port))
+}
+
+/// `work`, unless the server at `address` turns out not to take a TCP connection
+/// while it runs: then [`DbError::Unreachable`] with the address.
+async fn within_reach<T>(address: &Address, work: impl Future<Output = T>) -> Result<T, DbError> {
+    let Some((host, port)) = address else {
+        return Ok(work.await);
+    };
+    let probe = async {
+        tokio::time::sleep(PROBE_AFTER).await;
+        let reason = match tokio::time::timeout(
+            PROBE_TIMEOUT,
+            tokio::net::TcpStream::connect((host.as_str(), *port)),
+        )
+        .await
+        {
+            Ok(Ok(_)) => return std::future::pending().await,
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer within {} ms", PROBE_TIMEOUT.as_millis()),
+        };
+        DbError::Unreachable {
+            address: format!("{host}:{port}"),
+            reason,
+        }
+    };
+    tokio::select! {
+        done = work => Ok(done),
+        unreachable = probe => Err(unreachable),
+    }
 }
 
 /// Which SQL dialect a database speaks.
@@ -203,35 +254,59 @@ impl Db {
             let options = PgConnectOptions::from_str(url)
                 .map_err(DbError::Connect)?
                 .options([("default_transaction_read_only", read_only)]);
-            let pool = PgPoolOptions::new()
+            let address = tcp_address(options.get_host(), options.get_port(), options.get_socket());
+            let connect = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .test_before_acquire(true)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
-                .await
+                .connect_with(options);
+            let pool = within_reach(&address, connect)
+                .await?
                 .map_err(DbError::Connect)?;
             Ok(Db::Postgres(pool))
         } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
             // sqlx sets the session's time zone to UTC, so TIMESTAMP columns read as UTC.
             let options = MySqlConnectOptions::from_str(url).map_err(DbError::Connect)?;
+            let address = tcp_address(options.get_host(), options.get_port(), options.get_socket());
             let session = match access {
                 Access::ReadOnly => include_str!("sql/read_only.mysql.sql"),
                 Access::ReadWrite => include_str!("sql/read_write.mysql.sql"),
             };
-            let pool = MySqlPoolOptions::new()
+            let connect = MySqlPoolOptions::new()
                 .max_connections(max_connections)
                 .test_before_acquire(true)
                 .acquire_timeout(Duration::from_secs(10))
                 .after_connect(move |conn, _| {
                     Box::pin(async move { sqlx::query(session).execute(conn).await.map(drop) })
                 })
-                .connect_with(options)
-                .await
+                .connect_with(options);
+            let pool = within_reach(&address, connect)
+                .await?
                 .map_err(DbError::Connect)?;
             Ok(Db::Mysql(pool))
         } else {
             Err(DbError::UnsupportedUrl(url.to_owned()))
         }
+    }
+
+    /// `work` on this database, unless its server turns out not to take a TCP
+    /// connection while it runs: a down server is named, with its address, within 2 s.
+    ///
+    /// # Errors
+    /// [`DbError::Unreachable`] with the address tried.
+    pub async fn within_reach<T>(&self, work: impl Future<Output = T>) -> Result<T, DbError> {
+        let address = match self {
+            Db::Sqlite(_) => None,
+            Db::Postgres(pool) => {
+                let options = pool.connect_options();
+                tcp_address(options.get_host(), options.get_port(), options.get_socket())
+            }
+            Db::Mysql(pool) => {
+                let options = pool.connect_options();
+                tcp_address(options.get_host(), options.get_port(), options.get_socket())
+            }
+        };
+        within_reach(&address, work).await
     }
 
     /// The dialect of this database.

@@ -77,3 +77,55 @@ async fn a_database_outage_mid_report_is_waited_out_without_spending_attempts() 
     assert_one_whole_file(&app, &run).await;
     app.cleanup().await;
 }
+
+/// A PostgreSQL that is down is named, with the address tried, by `/readyz` and by
+/// the command line well before the pool's 10 s acquire timeout.
+#[tokio::test]
+async fn a_database_that_is_down_is_named_by_readyz_and_the_cli_within_seconds() {
+    let mut proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let app = spawn_app_through(crate::common::Backend::Postgres, proxy.route(), &[]).await;
+    let proxied_url = proxy.route()(&app.db);
+    let address = format!("127.0.0.1:{}", proxy.port);
+    proxy.refuse().await;
+
+    let readyz = app.http.get(format!("{}/readyz", app.base_url)).send();
+    let answer = tokio::time::timeout(Duration::from_secs(6), readyz)
+        .await
+        .expect("/readyz answers within seconds")
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let answer: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(answer["database"], false, "{answer}");
+    assert_eq!(answer["redis"], true, "{answer}");
+    let error = answer["errors"]["database"].as_str().unwrap();
+    assert!(error.contains(&address), "{error}");
+
+    let migrate = app
+        .quire(&["migrate"])
+        .env("DATABASE_URL", &proxied_url)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(6), migrate)
+        .await
+        .expect("the command line gives up within seconds")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot reach the database server at {address}")),
+        "{stderr}"
+    );
+
+    proxy.resume().await;
+    let app_ref = &app;
+    eventually(LIMIT, "/readyz is 200 again", || async move {
+        let response = app_ref
+            .http
+            .get(format!("{}/readyz", app_ref.base_url))
+            .send()
+            .await
+            .ok()?;
+        (response.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+    app.cleanup().await;
+}
