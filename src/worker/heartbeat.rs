@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::retry::Outage;
 use crate::queue::{Claim, Queue, WorkerInfo};
 
 /// An attempt stops this far into its lease unless it was renewed: the rest of the lease
@@ -130,21 +131,23 @@ pub(crate) async fn run(
     mut registry: Option<WorkerInfo>,
     stop: CancellationToken,
 ) {
+    let mut outage = Outage::new("renewing leases");
     loop {
         let claims = held.claims();
         let sent = Instant::now();
         let renewed = tokio::time::timeout(lease / 3, queue.renew(&claims, lease)).await;
         let next = match renewed {
             Ok(Ok(flags)) => {
+                outage.over();
                 held.renewed(&claims, &flags, sent, lease);
                 sent + lease / 3
             }
             Ok(Err(error)) => {
-                tracing::warn!(%error, "could not renew leases; retrying");
+                outage.failed(&error);
                 Instant::now() + lease / 12
             }
             Err(_) => {
-                tracing::warn!("renewing leases timed out; retrying");
+                outage.failed(&"no answer in time");
                 Instant::now() + lease / 12
             }
         };

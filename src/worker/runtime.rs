@@ -17,7 +17,7 @@ use super::handler::Handlers;
 use super::heartbeat::{self, Held};
 use super::middleware::Middleware;
 use super::options::{Exit, WorkerOptions};
-use super::retry::{RETRY_MAX, backoff, pause, persist};
+use super::retry::{Outage, RETRY_MAX, backoff, pause, persist};
 use crate::queue::{Buried, Queue, QueueError, Reservation, ReserveRequest, WorkerInfo};
 
 /// What every attempt of a worker shares.
@@ -162,7 +162,7 @@ impl Shared {
         let started = Instant::now();
         let mut waker = self.queue.waker(&options.queues);
         let mut reserved_total: u64 = 0;
-        let mut failures = 0;
+        let mut outage = Outage::new("reserving jobs");
         // A slot is a running handler. It is freed when the handler returns, before the
         // outcome is committed, so reserving the next jobs overlaps with the ack of the
         // last ones instead of waiting for it.
@@ -195,12 +195,11 @@ impl Shared {
             let sent = Instant::now();
             let reserved = match self.queue.reserve(&self.reserve_request(want)).await {
                 Ok(reserved) => {
-                    failures = 0;
+                    outage.over();
                     reserved
                 }
                 Err(error) => {
-                    failures += 1;
-                    tracing::warn!(%error, "could not reserve jobs; retrying");
+                    let failures = outage.failed(&error);
                     pause(shutdown, backoff(failures)).await;
                     continue;
                 }
@@ -253,7 +252,8 @@ impl Shared {
             tokio::select! {
                 () = shutdown.cancelled() => {}
                 woken = waker.wait(wait) => if let Err(error) = woken {
-                    tracing::warn!(%error, "could not wait for work; retrying");
+                    // The reserve that follows meets the same outage and logs it.
+                    tracing::debug!(%error, "could not wait for work; retrying");
                     pause(shutdown, RETRY_MAX).await;
                 }
             }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::common::on_databases;
-use crate::common::{POSTGRES_SERVER_URL, eventually};
+use crate::common::{POSTGRES_SERVER_URL, eventually, wait_until};
 use crate::helpers::{Backend, QuireProcess, TestApp, body, spawn_app, worker_options};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -380,3 +380,54 @@ async fn a_worker_stalled_while_redis_lost_its_data_cannot_write_when_it_resumes
 }
 
 on_databases!([Postgres] a_worker_stalled_while_redis_lost_its_data_cannot_write_when_it_resumes);
+
+/// The JSON log lines of `process` whose message is `message` and whose `what` is
+/// `what`.
+fn log_lines(process: &QuireProcess, message: &str, what: &str) -> usize {
+    process
+        .log()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == message && line["fields"]["what"] == what)
+        .count()
+}
+
+/// Redis going away while `quire work` waits for jobs is one warning when it goes and
+/// one line when it is back, however many retries lie between; then work goes on.
+#[tokio::test]
+async fn a_redis_outage_is_logged_once_by_the_worker_loops_not_per_retry() {
+    let mut redis = crate::common::RedisServer::start().await;
+    let app = crate::helpers::spawn_app_on(&redis.url(), Backend::Sqlite, &[]).await;
+    let worker = app.spawn_quire(&["work", "--queues", "reports", "--log-format", "json"]);
+    let worker_ref = &worker;
+    wait_until(LIMIT, "the worker started", || async move {
+        worker_ref.log().contains("worker started")
+    })
+    .await;
+
+    redis.pause();
+    wait_until(LIMIT, "the reserve loop retried three times", || async move {
+        log_lines(worker_ref, "Redis is still unavailable", "reserving jobs") >= 3
+    })
+    .await;
+    redis.resume().await;
+    wait_until(
+        LIMIT,
+        "the reserve loop saw Redis come back",
+        || async move { log_lines(worker_ref, "Redis is back", "reserving jobs") == 1 },
+    )
+    .await;
+    let warned = log_lines(
+        &worker,
+        "Redis is unavailable; retrying until it is back",
+        "reserving jobs",
+    );
+    assert_eq!(warned, 1, "{}", worker.log());
+
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("clients", json!({})), None)
+        .await;
+    let run = app.finished_run(run["id"].as_str().unwrap(), LIMIT).await;
+    assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
+    app.cleanup().await;
+}
