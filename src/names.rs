@@ -11,6 +11,18 @@ use serde::Serialize;
 #[error("{0}")]
 pub struct InvalidName(String);
 
+/// The most characters of a client's value an error message repeats.
+const ECHO_LIMIT: usize = 200;
+
+/// `text` quoted for an error message, cut to 200 characters: a client that sent
+/// 50 KB of nonsense gets an answer about it, not the 50 KB back.
+pub(crate) fn echo(text: &str) -> String {
+    match text.char_indices().nth(ECHO_LIMIT) {
+        Some((end, _)) => format!("{:?}… ({} characters)", &text[..end], text.chars().count()),
+        None => format!("{text:?}"),
+    }
+}
+
 /// Defines a string newtype whose values satisfy `$valid`, refused with `$rule`.
 macro_rules! name {
     ($(#[$doc:meta])* $name:ident, $what:literal, $rule:literal, $valid:expr) => {
@@ -29,7 +41,7 @@ macro_rules! name {
                 if valid(text) {
                     Ok($name(text.to_owned()))
                 } else {
-                    Err(InvalidName(format!(concat!($what, " {:?} ", $rule), text)))
+                    Err(InvalidName(format!(concat!($what, " {} ", $rule), echo(text))))
                 }
             }
 
@@ -136,6 +148,19 @@ pub(crate) fn random_secret() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn echoed_values_are_cut_to_200_characters() {
+        assert_eq!(echo("acme"), "\"acme\"");
+        let long = "é".repeat(5000);
+        let echoed = echo(&long);
+        assert!(echoed.ends_with("… (5000 characters)"), "{echoed}");
+        assert_eq!(echoed.chars().filter(|c| *c == 'é').count(), 200);
+        let refused = TenantSlug::parse(&"x".repeat(100_000))
+            .unwrap_err()
+            .to_string();
+        assert!(refused.len() < 400, "{refused}");
+    }
 
     #[test]
     fn each_name_takes_what_its_rule_allows_and_names_the_rule_when_it_refuses() {

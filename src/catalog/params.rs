@@ -2,6 +2,7 @@
 //! date-range presets to dates, and the canonical form that runs store and that
 //! deduplication compares.
 
+use crate::names::echo;
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, Duration, Months, NaiveDate};
@@ -286,8 +287,9 @@ fn resolve_range(
         FieldError::new(
             name,
             format!(
-                "must be one of {} (got {preset:?})",
-                DATE_RANGE_PRESETS.join(", ")
+                "must be one of {} (got {})",
+                DATE_RANGE_PRESETS.join(", "),
+                echo(preset)
             ),
         )
     })
@@ -295,7 +297,7 @@ fn resolve_range(
 
 fn parse_date(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| format!("must be a date written YYYY-MM-DD (got {text:?})"))
+        .map_err(|_| format!("must be a date written YYYY-MM-DD (got {})", echo(text)))
 }
 
 /// Checks one value against its type and returns its canonical JSON form. Strings are
@@ -380,12 +382,13 @@ fn resolve_columns(value: &Value, column_names: &[&str]) -> Result<Value, String
     for (i, name) in requested.iter().enumerate() {
         if !column_names.contains(&name.as_str()) {
             return Err(format!(
-                "has unknown column {name:?}; the columns are {}",
+                "has unknown column {}; the columns are {}",
+                echo(name),
                 column_names.join(", ")
             ));
         }
         if requested[..i].contains(name) {
-            return Err(format!("names column {name:?} twice"));
+            return Err(format!("names column {} twice", echo(name)));
         }
     }
     Ok(Value::from(requested))

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::catalog::FieldError;
+use crate::names::echo;
 use crate::runs::RunsError;
 
 /// An error answer of the API.
@@ -213,6 +214,13 @@ impl From<JsonRejection> for ApiError {
                 "the request body stopped arriving before it was complete",
             );
         }
+        let refused_json = std::iter::successors(std::error::Error::source(&rejection), |cause| {
+            cause.source()
+        })
+        .find_map(|cause| cause.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>());
+        if let Some(error) = refused_json {
+            return json_problem(error);
+        }
         // 422 from axum means well-formed JSON of the wrong shape: a missing field.
         let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
             StatusCode::BAD_REQUEST
@@ -220,5 +228,84 @@ impl From<JsonRejection> for ApiError {
             status
         };
         ApiError::new(status, code, rejection.body_text())
+    }
+}
+
+/// A body that JSON or the request's shape refused, in the API's words: which field,
+/// and what it should be; never a Rust type's name, nor a value in full.
+fn json_problem(error: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    use serde_json::error::Category;
+    let inner = error.inner();
+    let serde_message = inner.to_string();
+    let serde_message = serde_message
+        .rsplit_once(" at line ")
+        .map_or(serde_message.as_str(), |(message, _)| message);
+    let message = match inner.classify() {
+        Category::Syntax => format!(
+            "the body is not valid JSON: {serde_message} (line {}, column {})",
+            inner.line(),
+            inner.column()
+        ),
+        Category::Eof => "the body ends before its JSON does".to_owned(),
+        Category::Io => "the body could not be read".to_owned(),
+        Category::Data => shape_problem(serde_message),
+    };
+    let field = error.path().to_string();
+    // serde's path is `.` for the whole body and `?` where it lost track.
+    let (message, field) = if field == "." || field == "?" {
+        let message = if message.starts_with("must") {
+            format!("the body {message}")
+        } else {
+            message
+        };
+        (message, Value::Null)
+    } else {
+        (format!("{field}: {message}"), Value::from(field))
+    };
+    let mut answer = ApiError::new(StatusCode::BAD_REQUEST, "malformed_request", message);
+    answer.details = json!({ "field": field });
+    answer
+}
+
+/// serde's account of a value of the wrong shape, retold.
+fn shape_problem(serde_message: &str) -> String {
+    if let Some((found, expected)) = serde_message
+        .strip_prefix("invalid type: ")
+        .and_then(|rest| rest.split_once(", expected "))
+    {
+        return format!("must be {}, not {}", json_kind(expected), json_kind(found));
+    }
+    if let Some(field) = serde_message.strip_prefix("missing field ") {
+        return format!("the field {} is required", field.trim_matches('`'));
+    }
+    if let Some(rest) = serde_message.strip_prefix("unknown field ") {
+        let (field, known) = rest.split_once(", expected ").unwrap_or((rest, "none"));
+        return format!(
+            "unknown field {}; expected {}",
+            echo(field.trim_matches('`')),
+            known.replace('`', "")
+        );
+    }
+    if serde_message.starts_with("invalid length") {
+        return "must be an object".to_owned();
+    }
+    echo(serde_message)
+}
+
+/// A JSON kind as serde names it (`struct OutputOptions`, `integer `5``, `a map`),
+/// named as JSON does.
+fn json_kind(serde_name: &str) -> &'static str {
+    let name = serde_name
+        .trim_start_matches("a ")
+        .trim_start_matches("an ");
+    let kind = name.split([' ', '`']).next().unwrap_or_default();
+    match kind {
+        "struct" | "map" | "newtype" => "an object",
+        "sequence" | "tuple" => "an array",
+        "string" | "char" => "a string",
+        "integer" | "floating" | "number" | "i64" | "u64" | "f64" => "a number",
+        "boolean" => "true or false",
+        "null" | "unit" | "option" => "null",
+        _ => "a value of another kind",
     }
 }

@@ -13,7 +13,7 @@ use super::auth::Caller;
 use super::error::ErrorAnswers;
 use super::{ApiError, AppState};
 use crate::catalog::FieldError;
-use crate::names::{DownloadToken, IdempotencyKey, MAX_IDEMPOTENCY_KEY};
+use crate::names::{DownloadToken, IdempotencyKey, MAX_IDEMPOTENCY_KEY, echo};
 use crate::runs::{RunRequest, RunsError};
 use crate::store::{RunQuery, RunStatus};
 use crate::wire::RunView;
@@ -210,7 +210,7 @@ pub(super) async fn list(
                 "invalid_request",
                 &[FieldError::new(
                     "status",
-                    format!("unknown status {text:?}"),
+                    format!("unknown status {}", echo(text)),
                 )],
             )
         })?),

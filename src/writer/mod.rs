@@ -88,7 +88,10 @@ impl FromStr for Format {
         match text {
             "csv" => Ok(Format::Csv),
             "xlsx" => Ok(Format::Xlsx),
-            other => Err(format!("unknown format {other:?}; use csv or xlsx")),
+            other => Err(format!(
+                "unknown format {}; use csv or xlsx",
+                crate::names::echo(other)
+            )),
         }
     }
 }

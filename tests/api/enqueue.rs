@@ -302,3 +302,69 @@ async fn a_revoked_key_is_refused() {
     assert_eq!(answer["error"]["code"], "unauthorized");
     app.cleanup().await;
 }
+
+/// A body of the wrong shape is told in the API's words, naming the field, and a
+/// long bad value comes back cut to 200 characters.
+#[tokio::test]
+async fn wrong_shapes_are_named_by_field_without_rust_types_or_whole_values() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let url = format!("{}/v1/reports", app.base_url);
+    let long = "z".repeat(20_000);
+    let cases = [
+        (
+            r#"{"tenant":"acme","report":"clients","format":"csv","options":5}"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "options: must be an object, not a number".to_owned(),
+        ),
+        (
+            r#"{"tenant":"acme","report":"clients","format":"csv","options":{"x":1}}"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "options.x: unknown field \"x\"; expected csv_bom".to_owned(),
+        ),
+        (
+            "[]".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "the body must be an object".to_owned(),
+        ),
+        (
+            r#"{"report":"clients","format":"csv"}"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "the field tenant is required".to_owned(),
+        ),
+        (
+            format!(r#"{{"tenant":"acme","report":"clients","format":"{long}"}}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("unknown format \"{}\"… (20000 characters)", &long[..200]),
+        ),
+    ];
+    for (text, status, says) in cases {
+        let response = app
+            .http
+            .post(&url)
+            .send_json_text(&app.acme_key, &text)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{text:.80}");
+        let answer = response.text().await.unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        let error = &parsed["error"];
+        let fields = error["details"]["fields"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut messages = fields.iter().map(|field| &field["message"]);
+        assert!(
+            std::iter::once(&error["message"])
+                .chain(&mut messages)
+                .any(|message| message.as_str().unwrap().contains(&says)),
+            "{answer}"
+        );
+        for internal in ["struct", "OutputOptions", "CreateBody", "deserialize"] {
+            assert!(!answer.contains(internal), "{answer}");
+        }
+        assert!(answer.len() < 1000, "{} bytes: {answer:.300}", answer.len());
+    }
+    assert_eq!(app.enqueue_rows().await, [0, 0, 0], "nothing was written");
+    app.cleanup().await;
+}
