@@ -508,22 +508,10 @@ impl TestApp {
 
     /// Deletes every Redis key of the app's prefix, as if Redis had lost its data.
     pub(crate) async fn forget_redis_keys(&self) {
-        let client = redis::Client::open(self.redis_url.as_str()).unwrap();
-        let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-            return;
-        };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{{{}}}*", self.prefix))
-            .query_async(&mut conn)
+        let (url, prefix) = (self.redis_url.clone(), self.prefix.clone());
+        tokio::task::spawn_blocking(move || crate::common::delete_prefix(&url, &prefix))
             .await
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: () = redis::cmd("DEL")
-                .arg(&keys)
-                .query_async(&mut conn)
-                .await
-                .unwrap();
-        }
+            .unwrap();
     }
 
     /// Stops the API and workers, deletes the Redis keys and the database.
@@ -537,6 +525,14 @@ impl TestApp {
             .await
             .expect("in-process workers stop");
         self.forget_redis_keys().await;
+    }
+}
+
+/// A test that panics before [`TestApp::cleanup`] leaves no keys behind either (its
+/// database is dropped by [`TestDb`]'s own `Drop`).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        crate::common::delete_prefix(&self.redis_url, &self.prefix);
     }
 }
 

@@ -377,6 +377,25 @@ pub(crate) fn files_in(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Deletes every key of `prefix` on the Redis at `url`, without a runtime so that a
+/// `Drop` can call it (a test that panics leaves no keys behind either). Quietly does
+/// nothing when that Redis is gone: a test may have stopped its own server.
+pub(crate) fn delete_prefix(url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(url) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200)) else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{{{prefix}}}:*"))
+        .query(&mut conn)
+        .unwrap_or_default();
+    for chunk in keys.chunks(500) {
+        let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(chunk).query(&mut conn);
+    }
+}
+
 /// A redis-server owned by one test, on a free port, with its data in a temp dir so it
 /// can be stopped and started again with its data (append-only file).
 pub(crate) struct RedisServer {

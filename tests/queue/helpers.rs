@@ -117,20 +117,7 @@ impl TestQueue {
 
 impl Drop for TestQueue {
     fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(self.url.as_str()) else {
-            return;
-        };
-        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200)) else {
-            return;
-        };
-        let pattern = format!("{{{}}}:*", self.prefix);
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(&pattern)
-            .query(&mut conn)
-            .unwrap_or_default();
-        for chunk in keys.chunks(500) {
-            let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(chunk).query(&mut conn);
-        }
+        crate::common::delete_prefix(&self.url, &self.prefix);
     }
 }
 
