@@ -723,3 +723,64 @@ async fn an_application_schema_with_integer_ids_and_every_common_type_renders_on
     assert!(!out.exists(), "nothing is published");
     source.close().await;
 }
+
+/// An 8 KiB tmpfs mounted for one test, unmounted when dropped. Mounting needs root,
+/// which the tests run as, on this machine and in CI.
+struct TinyDisk {
+    dir: tempfile::TempDir,
+}
+
+impl TinyDisk {
+    fn mount() -> TinyDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=8k", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(mounted.success(), "mounting a tmpfs needs root");
+        TinyDisk { dir }
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+/// A disk that fills up mid-file: the error says so in words, no panic report or
+/// backtrace is printed (the XLSX library panics on its temporary files; quire turns
+/// that into the error it is), and nothing is left on the disk.
+#[tokio::test]
+async fn a_full_disk_says_no_space_left_and_leaves_no_file() {
+    let db = fixture_db(TestDb::sqlite().await).await;
+    let disk = TinyDisk::mount();
+    for format in ["csv", "xlsx"] {
+        let out = disk.dir.path().join(format!("products.{format}"));
+        let output = Command::new(env!("CARGO_BIN_EXE_quire"))
+            .current_dir(db.dir())
+            .env_clear()
+            .env("DATABASE_URL", &db.url)
+            .env("QUIRE_REPORTS_DIR", manifest_path("reports"))
+            .env("QUIRE_LOG", "warn")
+            .env("RUST_BACKTRACE", "1")
+            .args(["render", "products", "--tenant", "acme", "--today", TODAY])
+            .args(["--format", format, "--out"])
+            .arg(&out)
+            .output()
+            .expect("run quire");
+        let stderr = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{format}: {stderr}");
+        assert!(
+            stderr
+                .to_lowercase()
+                .contains("writing the file failed: no space left on device"),
+            "{format}: {stderr}"
+        );
+        for crash in ["stack backtrace", "thread '"] {
+            assert!(!stderr.contains(crash), "{format}: {stderr}");
+        }
+        assert_eq!(files_in(disk.dir.path()), Vec::<PathBuf>::new(), "{format}");
+    }
+}

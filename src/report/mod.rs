@@ -66,6 +66,18 @@ pub enum ReportError {
     WriterPanicked(String),
 }
 
+/// A writer or publishing task that panicked or was aborted. A full disk met by the
+/// XLSX library's temporary files is a panic there, told by its message; it is a
+/// write error like any other full disk.
+fn writer_failure(error: tokio::task::JoinError) -> ReportError {
+    let message = error.to_string();
+    if message.contains("StorageFull") {
+        ReportError::Write(WriteError::storage_full())
+    } else {
+        ReportError::WriterPanicked(message)
+    }
+}
+
 fn describe(errors: &[FieldError]) -> String {
     errors
         .iter()
@@ -458,16 +470,14 @@ impl Reporter {
 
         let query = plan.query(report, dialect, self.copy);
         let streamed = source::stream(&self.source, &query, sender).await;
-        let written = writer
-            .await
-            .map_err(|e| ReportError::WriterPanicked(e.to_string()))?;
+        let written = writer.await.map_err(writer_failure)?;
         // A writer error explains a closed channel better than the reader's view of it.
         let pending = written?.ok_or(ReportError::Cancelled)?;
         // Published only once every row arrived; dropping `pending` removes the file.
         let streamed = streamed?;
         let file = tokio::task::spawn_blocking(move || pending.publish())
             .await
-            .map_err(|e| ReportError::WriterPanicked(e.to_string()))?
+            .map_err(writer_failure)?
             .map_err(WriteError::Io)?;
         Ok(Rendered {
             file,

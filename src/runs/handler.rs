@@ -157,6 +157,10 @@ fn run_error(error: &ReportError) -> RunError {
         ),
         ReportError::Cancelled => ("cancelled", "the run was cancelled".to_owned()),
         ReportError::Source(_) => ("report_failed", "the report query failed".to_owned()),
+        ReportError::Write(write) if write.is_storage_full() => (
+            "write_failed",
+            "writing the report file failed: no space left on device".to_owned(),
+        ),
         ReportError::Write(_) | ReportError::WriterPanicked(_) => {
             ("write_failed", "writing the report file failed".to_owned())
         }
@@ -386,5 +390,29 @@ impl ReportHandler {
             );
         }
         Ok(Outcome::Completed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::writer::WriteError;
+
+    #[test]
+    fn a_full_disk_is_named_in_the_runs_error_and_other_write_errors_are_not_detailed() {
+        let full = run_error(&ReportError::Write(WriteError::Io(
+            std::io::Error::from_raw_os_error(28),
+        )));
+        assert_eq!(full.code, "write_failed");
+        assert_eq!(
+            full.message,
+            "writing the report file failed: no space left on device"
+        );
+        let panicked = run_error(&ReportError::Write(WriteError::storage_full()));
+        assert_eq!(panicked.message, full.message);
+        let other = run_error(&ReportError::Write(WriteError::Io(
+            std::io::Error::other("disk on fire at /srv/quire/files"),
+        )));
+        assert_eq!(other.message, "writing the report file failed", "no paths");
     }
 }

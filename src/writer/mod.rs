@@ -104,6 +104,29 @@ pub struct OutputOptions {
     pub csv_bom: bool,
 }
 
+impl From<std::io::Error> for WriteError {
+    fn from(error: std::io::Error) -> WriteError {
+        WriteError::Io(error)
+    }
+}
+
+impl WriteError {
+    /// The error of a disk that is full, as the XLSX library reports it only by
+    /// panicking (its temporary files are written with `expect`): the writer thread's
+    /// panic is told apart by this kind in its message.
+    pub fn storage_full() -> WriteError {
+        WriteError::Io(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            "no space left on device",
+        ))
+    }
+
+    /// Whether the disk was full.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, WriteError::Io(error) if error.kind() == std::io::ErrorKind::StorageFull)
+    }
+}
+
 /// What a writer needs to know about the document besides its rows.
 #[derive(Debug, Clone)]
 pub struct Layout<'a> {
@@ -125,9 +148,10 @@ pub struct Layout<'a> {
 /// (disk full, I/O error), except the row limit which no retry can fix.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    /// Writing to disk failed, or the CSV writer did.
+    /// Writing to disk failed, or the CSV writer did. Not the error's source as well:
+    /// printed with its causes, the reason would show twice.
     #[error("writing the file failed: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// The XLSX library failed to build or save the workbook.
     #[error("writing the XLSX file failed: {0}")]
     Xlsx(#[from] rust_xlsxwriter::XlsxError),
