@@ -410,9 +410,9 @@ mod tests {
         );
         let panicked = run_error(&ReportError::Write(WriteError::storage_full()));
         assert_eq!(panicked.message, full.message);
-        let other = run_error(&ReportError::Write(WriteError::Io(
-            std::io::Error::other("disk on fire at /srv/quire/files"),
-        )));
+        let other = run_error(&ReportError::Write(WriteError::Io(std::io::Error::other(
+            "disk on fire at /srv/quire/files",
+        ))));
         assert_eq!(other.message, "writing the report file failed", "no paths");
     }
 }

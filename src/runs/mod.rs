@@ -353,6 +353,13 @@ impl Runs {
                 return Err(error);
             }
         }
+        if deduplicated && run.status == RunStatus::Queued {
+            // The run answered may be another request's whose push is still under way,
+            // or has failed (that request then removes the run): answer with it only once
+            // its job is in Redis. A push is idempotent by id, so this is a no-op for a
+            // job already there, and a Redis that is down answers 503 here too.
+            self.queue.push(&self.job_for(&run)?).await?;
+        }
         metrics::counter!("quire_runs_enqueued_total", "deduplicated" => deduplicated.to_string())
             .increment(1);
         Ok(Enqueued {

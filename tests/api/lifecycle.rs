@@ -615,6 +615,40 @@ async fn an_enqueue_whose_push_fails_answers_503_and_keeps_no_run() {
     app.cleanup().await;
 }
 
+/// A duplicate request is answered with a run only once that run's job is in Redis:
+/// the run it meets may belong to a request whose push is still under way or has
+/// failed (it is left here without its job, as between the two steps).
+#[tokio::test]
+async fn a_duplicate_is_answered_only_once_the_runs_job_is_in_redis() {
+    let mut redis = crate::common::RedisServer::start().await;
+    let app = crate::helpers::spawn_app_on(&redis.url(), Backend::Sqlite, &[]).await;
+    let request = body("clients", json!({}));
+    let (status, first) = app.post_report(&app.acme_key, &request, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    let id = first["id"].as_str().unwrap();
+    app.forget_redis_keys().await;
+    assert!(app.runs.queue.job(id).await.unwrap().is_none());
+
+    let (status, duplicate) = app.post_report(&app.acme_key, &request, None).await;
+    assert_eq!(status, StatusCode::OK, "{duplicate}");
+    assert_eq!(duplicate["id"], id);
+    assert!(
+        app.runs.queue.job(id).await.unwrap().is_some(),
+        "the job is there before the answer"
+    );
+
+    app.forget_redis_keys().await;
+    redis.pause();
+    let (status, answer) = app.post_report(&app.acme_key, &request, None).await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no run without its job: {answer}"
+    );
+    redis.resume().await;
+    app.cleanup().await;
+}
+
 /// A Redis that restarted between two requests (its data kept) is found broken by the
 /// second one, which reconnects and sends again: both answer 2xx and both jobs exist.
 #[tokio::test]
