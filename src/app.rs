@@ -90,6 +90,7 @@ impl App {
             storage_dir: settings.storage_dir.clone(),
             retention: Retention::default(),
             max_queued_per_tenant: settings.limits.max_queued_per_tenant,
+            scheduling: settings.scheduling,
         };
         Ok(App {
             db_outage_limit: settings.db_outage_limit,

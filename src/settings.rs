@@ -10,7 +10,7 @@ use clap::Args;
 use serde::Deserialize;
 
 use crate::queue::RateLimit;
-use crate::runs::WebhookPolicy;
+use crate::runs::{Scheduling, WebhookPolicy};
 
 /// Errors in the configuration; the CLI maps every one of them to exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +136,21 @@ pub struct SettingsArgs {
     /// that stalls for half of it answers 408.
     #[arg(long, global = true, env = "QUIRE_REQUEST_TIMEOUT")]
     pub request_timeout: Option<String>,
+    /// Tenants take turns for the workers (the default); `false` serves runs first in,
+    /// first out across tenants.
+    #[arg(
+        long,
+        global = true,
+        env = "QUIRE_FAIR_SCHEDULING",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub fair_scheduling: Option<bool>,
+    /// The most runs of one tenant that may build at once (unlimited when unset); a
+    /// report definition may set a lower one.
+    #[arg(long, global = true, env = "QUIRE_MAX_RUNNING_PER_TENANT")]
+    pub max_running_per_tenant: Option<u32>,
 }
 
 impl fmt::Debug for SettingsArgs {
@@ -160,6 +175,8 @@ impl fmt::Debug for SettingsArgs {
             .field("rate_limit", &self.rate_limit)
             .field("max_queued_per_tenant", &self.max_queued_per_tenant)
             .field("request_timeout", &self.request_timeout)
+            .field("fair_scheduling", &self.fair_scheduling)
+            .field("max_running_per_tenant", &self.max_running_per_tenant)
             .finish()
     }
 }
@@ -180,6 +197,7 @@ impl fmt::Debug for Settings {
             .field("db_outage_limit", &self.db_outage_limit)
             .field("webhooks", &self.webhooks)
             .field("limits", &self.limits)
+            .field("scheduling", &self.scheduling)
             .finish()
     }
 }
@@ -210,6 +228,8 @@ impl SettingsArgs {
             rate_limit: self.rate_limit.or(lower.rate_limit),
             max_queued_per_tenant: self.max_queued_per_tenant.or(lower.max_queued_per_tenant),
             request_timeout: self.request_timeout.or(lower.request_timeout),
+            fair_scheduling: self.fair_scheduling.or(lower.fair_scheduling),
+            max_running_per_tenant: self.max_running_per_tenant.or(lower.max_running_per_tenant),
         }
     }
 }
@@ -252,6 +272,8 @@ pub struct Settings {
     pub webhooks: WebhookPolicy,
     /// What the API lets one caller or tenant do.
     pub limits: Limits,
+    /// How runs of different tenants share the workers.
+    pub scheduling: Scheduling,
 }
 
 /// What the API lets one caller or tenant do, and how long a request may take.
@@ -364,6 +386,18 @@ impl Settings {
                 ca_file: merged.webhook_ca_file,
             },
             limits,
+            scheduling: Scheduling {
+                fair: merged.fair_scheduling.unwrap_or(true),
+                max_running_per_tenant: match merged.max_running_per_tenant {
+                    Some(0) => {
+                        return Err(SettingsError::Invalid {
+                            name: "QUIRE_MAX_RUNNING_PER_TENANT",
+                            message: "it must be at least 1 (leave it unset for no limit)".into(),
+                        });
+                    }
+                    limit => limit,
+                },
+            },
         })
     }
 }

@@ -9,6 +9,7 @@ mod queue {
     mod concurrency;
     mod crash;
     mod failed;
+    mod fairness;
     mod fencing;
     mod lease;
     mod lifecycle;

@@ -14,6 +14,8 @@
 //!   `quire bench worker` for multi-process queue tests.
 //! - [`e2e`]: small reports one at a time through the real API and a real worker, in
 //!   one process, from `POST /v1/reports` until the file is downloaded.
+//! - [`storm`]: one tenant's burst against the other tenants' single reports, with fair
+//!   scheduling and with FIFO, in the same run.
 //!
 //! A benchmark never weakens a guarantee to look fast: jobs hold leases and fencing
 //! tokens, files are synced before they are published.
@@ -22,6 +24,7 @@ pub mod e2e;
 mod noop;
 pub mod queue;
 pub mod report;
+pub mod storm;
 
 pub use noop::{NOOP_KIND, NoopHandler};
 
@@ -55,6 +58,9 @@ pub enum BenchError {
     /// quire's own state could not be written.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The run service refused or failed a request.
+    #[error(transparent)]
+    Runs(#[from] crate::runs::RunsError),
     /// The benchmark's API call failed.
     #[error("calling the API failed: {0}")]
     Client(#[from] crate::client::ClientError),

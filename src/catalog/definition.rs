@@ -100,6 +100,9 @@ pub struct Report {
     pub overlap_wait: Duration,
     /// Executions allowed before a transient failure becomes final; at least 1.
     pub max_attempts: u32,
+    /// The most runs of this report one tenant may have building at once, below the
+    /// installation's limit; `None`: only that limit.
+    pub max_running_per_tenant: Option<u32>,
     /// How long one execution may run before it is abandoned (30 minutes by default).
     #[serde(skip)]
     pub timeout: Duration,
@@ -145,6 +148,8 @@ struct RawReport {
     overlap_wait: Option<String>,
     #[serde(default)]
     max_attempts: Option<u32>,
+    #[serde(default)]
+    max_running_per_tenant: Option<u32>,
     #[serde(default)]
     timeout: Option<String>,
     sql: String,
@@ -274,6 +279,12 @@ impl Report {
         if max_attempts == 0 {
             return Err(error("max_attempts", "must be at least 1".to_owned()));
         }
+        if raw.max_running_per_tenant == Some(0) {
+            return Err(error(
+                "max_running_per_tenant",
+                "must be at least 1".to_owned(),
+            ));
+        }
 
         if raw.columns.is_empty() {
             return Err(error(
@@ -397,6 +408,7 @@ impl Report {
             overlap: raw.overlap.unwrap_or(Overlap::TenantReport),
             overlap_wait,
             max_attempts,
+            max_running_per_tenant: raw.max_running_per_tenant,
             timeout,
             sql,
             tenant_timezone_sql,

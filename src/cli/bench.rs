@@ -1,4 +1,4 @@
-//! `quire bench queue | report | e2e`: reproducible benchmarks (SPEC §7). Each prints
+//! `quire bench queue | report | e2e | storm`: reproducible benchmarks (SPEC §7). Each prints
 //! its figures beside its baseline, the cited reference figures or the target,
 //! then one `key=value` summary line (or, with `--json`, one JSON object of the same
 //! pairs).
@@ -12,6 +12,7 @@ use super::UsageError;
 use crate::bench::e2e::{E2eBench, POLL_INTERVAL, TARGET_P50, WARM_UP};
 use crate::bench::queue::{QueueBench, REFERENCES};
 use crate::bench::report::{Baseline, BenchDatabase, Phase, PhaseFigures, ReportBench};
+use crate::bench::storm::StormBench;
 use crate::bench::{NOOP_KIND, NoopHandler, Summary, cores, median};
 use crate::settings::Settings;
 use crate::writer::Format;
@@ -39,6 +40,9 @@ pub enum BenchCommand {
     /// Small reports one at a time through the real API and a worker, from
     /// POST /v1/reports until the file is downloaded.
     E2e(E2eArgs),
+    /// One tenant's burst of reports, then one report each of other tenants: their
+    /// wait with fair scheduling and with FIFO, measured in the same run.
+    Storm(StormArgs),
     /// One measured phase of `bench report`, in its own process (internal).
     #[command(hide = true)]
     Phase(PhaseArgs),
@@ -81,6 +85,26 @@ pub struct E2eArgs {
     /// Where quire's state and the report data live: a SQLite file in a temporary
     /// folder, or a fresh PostgreSQL database on DATABASE_URL's server (default
     /// postgres://postgres@127.0.0.1:5432/postgres).
+    #[arg(long, value_enum, default_value_t = BenchDatabase::Sqlite)]
+    pub database: BenchDatabase,
+}
+
+/// Options of `quire bench storm`.
+#[derive(Debug, Args)]
+pub struct StormArgs {
+    /// Reports the first tenant enqueues.
+    #[arg(long, default_value_t = 1_000)]
+    pub burst: usize,
+    /// Tenants that each enqueue one report after the burst.
+    #[arg(long, default_value_t = 10)]
+    pub others: usize,
+    /// Worker loops.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Jobs each worker runs at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Where quire's state and the report data live (as for `bench e2e`).
     #[arg(long, value_enum, default_value_t = BenchDatabase::Sqlite)]
     pub database: BenchDatabase,
 }
@@ -128,6 +152,7 @@ pub async fn run(settings: &Settings, args: BenchArgs, json: bool) -> anyhow::Re
         BenchCommand::Queue(args) => queue(settings, args, json).await?,
         BenchCommand::Report(args) => report(settings, args, json).await?,
         BenchCommand::E2e(args) => e2e(settings, args, json).await?,
+        BenchCommand::Storm(args) => storm(settings, args, json).await?,
         BenchCommand::Worker(args) => return noop_worker(settings, args).await,
         BenchCommand::Phase(args) => {
             let figures =
@@ -383,6 +408,68 @@ async fn e2e(settings: &Settings, args: E2eArgs, json: bool) -> anyhow::Result<S
     summary.push("target_p50_ms", format!("{:.0}", ms(TARGET_P50)));
     summary.push("target_met", met);
     summary.push("poll_ms", POLL_INTERVAL.as_millis());
+    Ok(summary)
+}
+
+async fn storm(settings: &Settings, args: StormArgs, json: bool) -> anyhow::Result<Summary> {
+    if args.burst == 0 || args.others == 0 || args.workers == 0 || args.concurrency == 0 {
+        return Err(UsageError(
+            "--burst, --others, --workers and --concurrency must be at least 1".into(),
+        )
+        .into());
+    }
+    let server_url = server(settings, args.database);
+    let bench = StormBench {
+        burst: args.burst,
+        others: args.others,
+        workers: args.workers,
+        concurrency: args.concurrency,
+        database: args.database,
+        server_url: server_url.clone(),
+    };
+    let figures = bench
+        .run(settings)
+        .await
+        .with_context(|| on_database("the storm", args.database, &server_url))?;
+    let database = database_name(args.database);
+    let (fair, fifo) = (&figures.fair, &figures.fifo);
+    let drain_ratio = fair.drain.as_secs_f64() / fifo.drain.as_secs_f64();
+    if !json {
+        println!(
+            "quire bench storm: tenant 1 enqueues {} reports, then {} other tenants one each              (invoices as CSV, about 1000 rows); {} workers x concurrency {}, {database}, {} cores",
+            args.burst,
+            args.others,
+            args.workers,
+            args.concurrency,
+            cores()
+        );
+        for (name, mode) in [("fair", fair), ("fifo", fifo)] {
+            println!(
+                "  {name:<5} other tenants' enqueue -> start  p50 {:>9.1} ms  p99 {:>9.1} ms   drain {:.2} s",
+                ms(mode.start(0.50)),
+                ms(mode.start(0.99)),
+                mode.drain.as_secs_f64()
+            );
+        }
+        println!(
+            "  fair drain / fifo drain {drain_ratio:.3}  (fair ran first: the database's caches favour fifo)"
+        );
+    }
+    let mut summary = Summary::default();
+    summary.push("bench", "storm");
+    summary.push("burst", args.burst);
+    summary.push("others", args.others);
+    summary.push("workers", args.workers);
+    summary.push("concurrency", args.concurrency);
+    summary.push("database", database);
+    summary.push("cores", cores());
+    summary.push("fair_start_p50_ms", format!("{:.1}", ms(fair.start(0.50))));
+    summary.push("fair_start_p99_ms", format!("{:.1}", ms(fair.start(0.99))));
+    summary.push("fifo_start_p50_ms", format!("{:.1}", ms(fifo.start(0.50))));
+    summary.push("fifo_start_p99_ms", format!("{:.1}", ms(fifo.start(0.99))));
+    summary.push("fair_drain_s", format!("{:.2}", fair.drain.as_secs_f64()));
+    summary.push("fifo_drain_s", format!("{:.2}", fifo.drain.as_secs_f64()));
+    summary.push("drain_ratio", format!("{drain_ratio:.3}"));
     Ok(summary)
 }
 

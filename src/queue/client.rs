@@ -259,7 +259,9 @@ impl Queue {
                 .arg(job.overlap_key.as_deref().unwrap_or(""))
                 .arg(millis(job.overlap_wait))
                 .arg(job.history.attempts)
-                .arg(job.history.last_token);
+                .arg(job.history.last_token)
+                .arg(job.fairness_key.as_deref().unwrap_or(""))
+                .arg(job.fairness_limit.unwrap_or(0));
         }
         let added: Vec<i64> = self.run_script(&invocation).await?;
         Ok(added.into_iter().map(|flag| flag == 1).collect())

@@ -33,6 +33,14 @@ pub struct Job {
     /// How long the job may wait for a lock before it fails with `overlap_timeout`.
     #[serde(with = "millis")]
     pub overlap_wait: Duration,
+    /// Jobs of a queue with different fairness keys take turns to be reserved (FIFO
+    /// within a key); jobs without one share the default key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairness_key: Option<String>,
+    /// At most this many attempts of the job's fairness key run at once, when the job is
+    /// next in line; a key at its limit waits without being charged an attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairness_limit: Option<u32>,
     /// What earlier records of this job held; only read by the push.
     #[serde(skip)]
     pub history: JobHistory,
@@ -85,6 +93,8 @@ impl Job {
             max_attempts: 3,
             timeout: Duration::from_secs(30 * 60),
             overlap_wait: Duration::from_secs(60 * 60),
+            fairness_key: None,
+            fairness_limit: None,
             history: JobHistory::default(),
         }
     }
@@ -125,6 +135,18 @@ impl Job {
         self
     }
 
+    /// The same job taking turns with the other fairness keys of its queue.
+    pub fn with_fairness_key(mut self, key: impl Into<String>) -> Job {
+        self.fairness_key = Some(key.into());
+        self
+    }
+
+    /// The same job with a limit on the running attempts of its fairness key.
+    pub fn with_fairness_limit(mut self, limit: u32) -> Job {
+        self.fairness_limit = Some(limit);
+        self
+    }
+
     /// The same job, continuing from what its earlier records held.
     pub fn with_history(mut self, history: JobHistory) -> Job {
         self.history = history;
@@ -152,6 +174,20 @@ impl Job {
         }
         if self.unique_key.as_deref() == Some("") || self.overlap_key.as_deref() == Some("") {
             return invalid("a lock key must not be empty");
+        }
+        // The scripts build `fair:<queue>:<key>`: a key without ':' keeps it unambiguous.
+        if self
+            .fairness_key
+            .as_deref()
+            .is_some_and(|key| key.is_empty() || key.contains(':'))
+        {
+            return invalid("a fairness key must be non-empty, without ':'");
+        }
+        if self.fairness_limit == Some(0) {
+            return invalid("a fairness limit must be at least 1");
+        }
+        if self.fairness_limit.is_some() && self.fairness_key.is_none() {
+            return invalid("a fairness limit needs a fairness key");
         }
         Ok(())
     }

@@ -35,6 +35,32 @@ impl Keys {
         format!("{}ready:{queue}", self.base)
     }
 
+    /// The list of ready job ids of one fairness key in a queue (the default key's is
+    /// [`Keys::ready`]).
+    pub fn fair(&self, queue: &str, key: &str) -> String {
+        format!("{}fair:{queue}:{key}", self.base)
+    }
+
+    /// The ring of a queue: the fairness keys with ready jobs, in turn order.
+    pub fn ring(&self, queue: &str) -> String {
+        format!("{}ring:{queue}", self.base)
+    }
+
+    /// The sorted set of a queue's fairness keys, scored by their ready jobs.
+    pub fn backlog(&self, queue: &str) -> String {
+        format!("{}backlog:{queue}", self.base)
+    }
+
+    /// The hash of running attempts per fairness key.
+    pub fn running(&self) -> String {
+        format!("{}running", self.base)
+    }
+
+    /// The set of queues where a fairness key waits at its running limit.
+    pub fn blocked(&self, key: &str) -> String {
+        format!("{}blocked:{key}", self.base)
+    }
+
     /// The wake-up list idle workers of a queue block on.
     pub fn wake(&self, queue: &str) -> String {
         format!("{}wake:{queue}", self.base)

@@ -205,6 +205,28 @@ pub struct Runs {
     pub retention: Retention,
     /// The most runs one tenant may have queued; a request beyond is refused.
     pub max_queued_per_tenant: u64,
+    /// How runs of different tenants share the workers.
+    pub scheduling: Scheduling,
+}
+
+/// How runs of different tenants share the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scheduling {
+    /// Tenants take turns (each tenant is a fairness key of the queue); `false`: first
+    /// in, first out across tenants.
+    pub fair: bool,
+    /// The most runs of one tenant that build at once; a report may set a lower one.
+    /// Only enforced with `fair`, since the limit belongs to the tenant's fairness key.
+    pub max_running_per_tenant: Option<u32>,
+}
+
+impl Default for Scheduling {
+    fn default() -> Scheduling {
+        Scheduling {
+            fair: true,
+            max_running_per_tenant: None,
+        }
+    }
 }
 
 /// [`Runs::max_queued_per_tenant`] unless set: far above a month end's exports, low
@@ -254,6 +276,16 @@ impl Runs {
         });
         if let Some(key) = overlap_key(report, run) {
             job = job.with_overlap_key(key);
+        }
+        if self.scheduling.fair {
+            job = job.with_fairness_key(run.tenant.as_str());
+            let limits = [
+                self.scheduling.max_running_per_tenant,
+                report.max_running_per_tenant,
+            ];
+            if let Some(limit) = limits.into_iter().flatten().min() {
+                job = job.with_fairness_limit(limit);
+            }
         }
         Ok(job)
     }

@@ -180,6 +180,7 @@ async fn spawn_on(
         storage_dir: storage.path().to_owned(),
         retention: Retention::default(),
         max_queued_per_tenant: quire::runs::DEFAULT_MAX_QUEUED_PER_TENANT,
+        scheduling: quire::runs::Scheduling::default(),
     };
     let admin_key = create_key(&runs, None).await;
     let acme_key = create_key(&runs, Some("acme")).await;

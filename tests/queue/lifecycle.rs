@@ -156,7 +156,8 @@ async fn the_lua_and_rust_key_builders_agree() {
     let script = redis::Script::new(concat!(
         include_str!("../../src/queue/lua/common.lua"),
         "return { job_key('j'), ready_key('q'), wake_key('q'), lock_key('overlap', 'k'),
-          waiters_key('unique', 'k'), K.dead, K.stats, K.restart }"
+          waiters_key('unique', 'k'), K.dead, K.stats, K.restart, list_key('q', 'acme'),
+          list_key('q', ''), ring_key('q'), backlog_key('q'), K.running, blocked_key('acme') }"
     ));
     let lua: Vec<String> = script
         .key(keys.base())
@@ -173,6 +174,12 @@ async fn the_lua_and_rust_key_builders_agree() {
         keys.dead(),
         keys.stats(),
         keys.restart(),
+        keys.fair("q", "acme"),
+        keys.ready("q"),
+        keys.ring("q"),
+        keys.backlog("q"),
+        keys.running(),
+        keys.blocked("acme"),
     ];
     assert_eq!(lua, rust);
 }

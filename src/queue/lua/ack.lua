@@ -1,5 +1,5 @@
 -- ack: the attempts succeeded. Each job leaves the reserved set, its locks are
--- released (compare-and-delete), and it is kept as done for the retention period so a
+-- released (compare-and-delete) and so is its running slot, and it is kept as done for the retention period so a
 -- second push of the same id stays a no-op. One fence read and two writes per job; the
 -- reserved set and the counter are updated once per call.
 -- KEYS[1]: key base.
@@ -11,11 +11,12 @@ local out = {}
 local acked = {}
 for i = 3, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  local jkey, unique, overlap = held_job(id, token, 'ukey', 'okey')
+  local jkey, unique, overlap, slot = held_job(id, token, 'ukey', 'okey', 'slot')
   if jkey then
     if (unique and unique ~= '') or (overlap and overlap ~= '') then
       release_locks(jkey, token)
     end
+    release_slot(jkey, slot)
     redis.call('HSET', jkey, 'state', 'done', 'finished', now)
     redis.call('PEXPIRE', jkey, retention)
     acked[#acked + 1] = id

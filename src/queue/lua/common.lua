@@ -8,6 +8,9 @@
 -- A job is a hash `job:<id>` with fields:
 --   spec      the job as pushed (JSON, decoded by the worker only)
 --   queue     its queue; max: max_attempts; created: push time
+--   fair      its fairness key (absent: the default key ''); flimit: the most attempts
+--             of that key that may run at once (absent: no limit)
+--   slot      present while the current attempt counts in `running` (its value: the key)
 --   ukey/okey lock names; owait: how long it may wait for a lock (ms); all three absent
 --             (or '') for a job that takes no lock
 --   state     ready | delayed | reserved | parked | dead | done
@@ -30,10 +33,24 @@ local K = {
   parked = base .. 'parked',     -- zset id -> next time to re-check its lock
   dead = base .. 'dead',         -- zset id -> time it went dead
   restart = base .. 'restart',   -- the restart broadcast (time of the broadcast)
+  readyn = base .. 'readyn',     -- hash queue -> ready jobs in it
+  running = base .. 'running',   -- hash fairness key -> attempts running (keys <> '')
 }
 local function job_key(id) return base .. 'job:' .. id end
 local function ready_key(queue) return base .. 'ready:' .. queue end
 local function wake_key(queue) return base .. 'wake:' .. queue end
+-- Fair reservation: within a queue every fairness key has a FIFO list of ready ids, and
+-- the ring lists the keys whose list is non-empty, in the order they take turns. The
+-- default key '' uses the queue's plain ready list. A key at its running limit leaves
+-- the ring for `blocked:<key>` (the queues it waits in) until one of its attempts ends.
+-- Fairness keys never contain ':', so `fair:<queue>:<key>` is unambiguous.
+local function list_key(queue, fkey)
+  if fkey == '' then return ready_key(queue) end
+  return base .. 'fair:' .. queue .. ':' .. fkey
+end
+local function ring_key(queue) return base .. 'ring:' .. queue end
+local function backlog_key(queue) return base .. 'backlog:' .. queue end -- zset key -> ready
+local function blocked_key(fkey) return base .. 'blocked:' .. fkey end
 local function lock_key(kind, name) return base .. 'lock:' .. kind .. ':' .. name end
 local function waiters_key(kind, name) return base .. 'waiters:' .. kind .. ':' .. name end
 
@@ -76,19 +93,28 @@ local function wake_workers(queue, n)
   redis.call('LTRIM', wake_key(queue), 0, WAKE_CAP - 1)
 end
 
--- Makes a job ready in its queue and wakes one idle worker of that queue. Jobs that
--- already waited (recovered, woken, handed back) go to the front.
-local function make_ready(id, jkey, front)
-  local queue = redis.call('HGET', jkey, 'queue')
-  -- A record deleted behind the queue's back is dropped rather than break every reserve.
-  if not queue then return end
-  redis.call('HSET', jkey, 'state', 'ready')
-  if front then
-    redis.call('LPUSH', ready_key(queue), id)
-  else
-    redis.call('RPUSH', ready_key(queue), id)
+-- Adds ready ids of one fairness key to a queue and wakes that many idle workers. A key
+-- whose list was empty joins the ring: at the back, or at the front for `front` (ids that
+-- already waited: recovered, woken, handed back), which also go first in their list;
+-- `front` is only used with one id.
+local function add_ready(queue, fkey, ids, front)
+  local list = list_key(queue, fkey)
+  in_chunks(front and 'LPUSH' or 'RPUSH', list, ids)
+  if redis.call('LLEN', list) == #ids then
+    redis.call(front and 'LPUSH' or 'RPUSH', ring_key(queue), fkey)
   end
-  wake_workers(queue, 1)
+  redis.call('ZINCRBY', backlog_key(queue), #ids, fkey)
+  redis.call('HINCRBY', K.readyn, queue, #ids)
+  wake_workers(queue, #ids)
+end
+
+-- Makes a job ready in its queue.
+local function make_ready(id, jkey, front)
+  local f = redis.call('HMGET', jkey, 'queue', 'fair')
+  -- A record deleted behind the queue's back is dropped rather than break every reserve.
+  if not f[1] then return end
+  redis.call('HSET', jkey, 'state', 'ready')
+  add_ready(f[1], f[2] or '', { id }, front)
 end
 
 -- Moves the longest-waiting parked job of a lock back to ready: one waiter per release,
@@ -143,10 +169,30 @@ local function held_job(id, token, ...)
 end
 
 
--- Ends the current attempt: out of the reserved set, its locks released.
+-- Gives back the running slot an attempt of fairness key `fkey` held (`fkey` false or
+-- nil: it held none). The key's queues where it waited at its limit get it back in
+-- their ring, at the front: it has waited its turn.
+local function release_slot(jkey, fkey)
+  if not fkey then return end
+  redis.call('HDEL', jkey, 'slot')
+  if redis.call('HINCRBY', K.running, fkey, -1) <= 0 then
+    redis.call('HDEL', K.running, fkey)
+  end
+  local blocked = blocked_key(fkey)
+  for _, queue in ipairs(redis.call('SMEMBERS', blocked)) do
+    if redis.call('LLEN', list_key(queue, fkey)) > 0 then
+      redis.call('LPUSH', ring_key(queue), fkey)
+      wake_workers(queue, 1)
+    end
+  end
+  redis.call('DEL', blocked)
+end
+
+-- Ends the current attempt: out of the reserved set, its locks and running slot released.
 local function end_attempt(id, jkey, token)
   redis.call('ZREM', K.reserved, id)
   release_locks(jkey, token)
+  release_slot(jkey, redis.call('HGET', jkey, 'slot'))
 end
 
 -- Sends a job to the dead set with its reason.

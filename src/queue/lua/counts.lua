@@ -5,7 +5,7 @@
 --   HGETALL of the counters hash (done, pushed, reserved, parked, woken, ...).
 local ready = 0
 for _, queue in ipairs(redis.call('SMEMBERS', K.queues)) do
-  ready = ready + redis.call('LLEN', ready_key(queue))
+  ready = ready + (tonumber(redis.call('HGET', K.readyn, queue)) or 0)
 end
 return { ready, redis.call('ZCARD', K.delayed), redis.call('ZCARD', K.reserved),
   redis.call('ZCARD', K.parked), redis.call('ZCARD', K.dead), redis.call('HGETALL', K.stats) }

@@ -1,11 +1,13 @@
 -- push: adds jobs, idempotent by id (an id that already exists is left untouched).
--- Each new job costs one existence check and one write; the ready lists, wake-up
--- tokens, queue set and counter are updated once per queue or once per call.
+-- Each new job costs one existence check and one write; the ready lists, ring, wake-up
+-- tokens, queue set and counter are updated once per queue and fairness key, or once
+-- per call.
 -- KEYS[1]: key base.
--- ARGV[1]: key base, [2] delay ms (for every job of the call); then 9 per job: id,
+-- ARGV[1]: key base, [2] delay ms (for every job of the call); then 11 per job: id,
 --   queue, spec (JSON), max_attempts, unique_key ('' = none), overlap_key ('' = none),
 --   overlap_wait_ms, attempts already made, the highest fencing token an earlier
---   record of the job held (0 = none).
+--   record of the job held (0 = none), fairness key ('' = the default key), the most
+--   attempts of that key that may run at once (0 = no limit).
 -- A job pushed again after Redis lost its record counts its attempts on, and the token
 -- sequence is raised to its last token, so that the next reservation's token is above
 -- the one a stalled attempt from before the loss may still hold.
@@ -17,11 +19,17 @@ local state = delay > 0 and 'delayed' or 'ready'
 local due = int_str(now + delay)
 local out = {}
 local queues = {}   -- queue names in the order first seen
-local ready = {}    -- queue -> ids ready now, in push order
+local seen = {}     -- queue -> true once in `queues`
+local groups = {}   -- queue .. ':' .. fairness key, in the order first seen
+local ready = {}    -- that group -> { queue, key, ids ready now in push order }
 local delayed = {}  -- flat due time, id list
 local added = 0
+local function put(fields, name, value)
+  fields[#fields + 1] = name
+  fields[#fields + 1] = value
+end
 local token_floor = 0
-for i = 3, #ARGV, 9 do
+for i = 3, #ARGV, 11 do
   local id, queue = ARGV[i], ARGV[i + 1]
   local jkey = job_key(id)
   if redis.call('EXISTS', jkey) == 1 then
@@ -32,26 +40,35 @@ for i = 3, #ARGV, 9 do
     -- which every reader takes as 0, and so do the lock fields of a job without locks,
     -- which most jobs are.
     local unique, overlap = ARGV[i + 4], ARGV[i + 5]
-    if unique == '' and overlap == '' then
-      redis.call('HSET', jkey, 'state', state, 'spec', ARGV[i + 2], 'queue', queue,
-        'max', ARGV[i + 3], 'created', created)
-    else
-      redis.call('HSET', jkey, 'state', state, 'ukey', unique, 'okey', overlap,
-        'spec', ARGV[i + 2], 'queue', queue, 'max', ARGV[i + 3], 'owait', ARGV[i + 6],
-        'created', created)
+    local fkey, flimit = ARGV[i + 9], ARGV[i + 10]
+    local fields = { 'state', state }
+    if unique ~= '' or overlap ~= '' then
+      fields = { 'state', state, 'ukey', unique, 'okey', overlap, 'owait', ARGV[i + 6] }
     end
+    put(fields, 'spec', ARGV[i + 2])
+    put(fields, 'queue', queue)
+    put(fields, 'max', ARGV[i + 3])
+    put(fields, 'created', created)
+    if fkey ~= '' then put(fields, 'fair', fkey) end
+    if flimit ~= '0' then put(fields, 'flimit', flimit) end
     if ARGV[i + 7] ~= '0' then
-      redis.call('HSET', jkey, 'attempts', ARGV[i + 7])
+      put(fields, 'attempts', ARGV[i + 7])
     end
+    redis.call('HSET', jkey, unpack(fields))
     token_floor = math.max(token_floor, tonumber(ARGV[i + 8]))
-    if not ready[queue] then
-      ready[queue] = {}
+    if not seen[queue] then
+      seen[queue] = true
       queues[#queues + 1] = queue
     end
     if delay > 0 then
       delayed[#delayed + 1], delayed[#delayed + 2] = due, id
     else
-      table.insert(ready[queue], id)
+      local group = queue .. ':' .. fkey
+      if not ready[group] then
+        ready[group] = { queue, fkey, {} }
+        groups[#groups + 1] = group
+      end
+      table.insert(ready[group][3], id)
     end
     added = added + 1
     out[#out + 1] = 1
@@ -63,11 +80,10 @@ end
 in_chunks('ZADD', K.delayed, delayed)
 for _, queue in ipairs(queues) do
   redis.call('SADD', K.queues, queue)
-  local ids = ready[queue]
-  if #ids > 0 then
-    in_chunks('RPUSH', ready_key(queue), ids)
-    wake_workers(queue, #ids)
-  end
+end
+for _, group in ipairs(groups) do
+  local g = ready[group]
+  add_ready(g[1], g[2], g[3], false)
 end
 if added > 0 then count('pushed', added) end
 return out

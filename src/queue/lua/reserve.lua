@@ -8,7 +8,10 @@
 --      out, so nobody released it) they go back to ready;
 --   4. prunes dead jobs older than the dead retention;
 --   5. takes up to max jobs from the queues in priority order, each with a fresh
---      fencing token and a lease deadline from Redis TIME.
+--      fencing token and a lease deadline from Redis TIME. Within a queue the fairness
+--      keys with ready jobs take turns, one job each (FIFO within a key); a key alone
+--      in the ring gives as many as are asked for. A key at its running limit leaves
+--      the ring until one of its attempts ends (see release_slot).
 -- KEYS[1]: key base.
 -- ARGV[1]: key base, [2] lease ms, [3] max jobs, [4] max recoveries,
 --   [5] park re-check ms, [6] sweep limit (per step), [7] dead retention ms,
@@ -40,10 +43,11 @@ end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.reserved, '-inf', '(' .. now, 'LIMIT', 0, limit)) do
   local jkey = job_key(id)
   redis.call('ZREM', K.reserved, id)
-  local f = redis.call('HMGET', jkey, 'token', 'attempts', 'max')
+  local f = redis.call('HMGET', jkey, 'token', 'attempts', 'max', 'slot')
   -- f[1] is false only for a record deleted behind the queue's back: nothing to recover.
   if f[1] then
     release_locks(jkey, f[1])
+    release_slot(jkey, f[4])
     redis.call('HSET', jkey, 'token', '')
     local recoveries = redis.call('HINCRBY', jkey, 'recoveries', 1)
     count('recovered')
@@ -91,42 +95,100 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.dead, '-inf', now - retention,
   redis.call('DEL', job_key(id))
 end
 
--- 5. take: ids come off each ready list in one LPOP, fencing tokens from one INCRBY,
--- and the reserved set gets one ZADD; each job costs one read and one write.
+-- 5. take: each job costs one read and one write; fencing tokens come from one INCRBY
+-- per turn and the reserved set gets one ZADD.
 local taken = {}
 local leases = {}
 local n = 0
 local deadline = int_str(now + lease)
+-- At most this many turns per queue and call end without a job (a key found at its
+-- limit, or a stale ring entry), so a call's work stays bounded however many keys wait.
+local IDLE_TURNS = 64
+
+-- Takes `ids` (popped from the front of key `fkey`'s list in `queue`) until the key is
+-- found at its running limit; what is left goes back to the front of the list. Returns
+-- how many were taken and whether the key is at its limit.
+local function take(queue, fkey, ids)
+  local first_token = redis.call('INCRBY', K.seq, #ids) - #ids
+  for i, id in ipairs(ids) do
+    local jkey = job_key(id)
+    local f = redis.call('HMGET', jkey, 'spec', 'attempts', 'recoveries', 'handbacks', 'flimit')
+    if not f[1] then
+      redis.call('HSET', jkey, 'queue', queue, 'spec', '')
+      bury_noted(id, jkey, 'missing', 'no job record exists for this id')
+    else
+      if fkey ~= '' then
+        local running = redis.call('HINCRBY', K.running, fkey, 1)
+        if f[5] and running > tonumber(f[5]) then
+          redis.call('HINCRBY', K.running, fkey, -1)
+          for back = #ids, i, -1 do redis.call('LPUSH', list_key(queue, fkey), ids[back]) end
+          return i - 1, true
+        end
+      end
+      local token = int_str(first_token + i)
+      local attempt = int_str((tonumber(f[2]) or 0) + 1)
+      if fkey ~= '' then
+        redis.call('HSET', jkey, 'state', 'reserved', 'token', token, 'attempts', attempt,
+          'slot', fkey)
+      else
+        redis.call('HSET', jkey, 'state', 'reserved', 'token', token, 'attempts', attempt)
+      end
+      leases[#leases + 1] = deadline
+      leases[#leases + 1] = id
+      taken[#taken + 1] = id
+      taken[#taken + 1] = token
+      taken[#taken + 1] = attempt
+      taken[#taken + 1] = f[3] or '0'
+      taken[#taken + 1] = f[4] or '0'
+      taken[#taken + 1] = f[1]
+      n = n + 1
+    end
+  end
+  return #ids, false
+end
+
 for i = 8, #ARGV do
   local queue = ARGV[i]
-  local ids = n < max and redis.call('LPOP', ready_key(queue), max - n)
-  if ids then
-    local next_token = redis.call('INCRBY', K.seq, #ids) - #ids
-    for _, id in ipairs(ids) do
-      next_token = next_token + 1
-      local jkey = job_key(id)
-      local f = redis.call('HMGET', jkey, 'spec', 'attempts', 'recoveries', 'handbacks')
-      if not f[1] then
-        redis.call('HSET', jkey, 'queue', queue, 'spec', '')
-        bury_noted(id, jkey, 'missing', 'no job record exists for this id')
-      else
-        local token = int_str(next_token)
-        local attempt = int_str((tonumber(f[2]) or 0) + 1)
-        redis.call('HSET', jkey, 'state', 'reserved', 'token', token, 'attempts', attempt)
-        leases[#leases + 1] = deadline
-        leases[#leases + 1] = id
-        taken[#taken + 1] = id
-        taken[#taken + 1] = token
-        taken[#taken + 1] = attempt
-        taken[#taken + 1] = f[3] or '0'
-        taken[#taken + 1] = f[4] or '0'
-        taken[#taken + 1] = f[1]
-        n = n + 1
+  local ring = ring_key(queue)
+  local ring_len = n < max and redis.call('LLEN', ring) or 0
+  -- Ready ids pushed by a quire from before fair reservation have no ring entry.
+  if ring_len == 0 and n < max then
+    local legacy = redis.call('LLEN', ready_key(queue))
+    if legacy > 0 then
+      redis.call('RPUSH', ring, '')
+      redis.call('ZADD', backlog_key(queue), legacy, '')
+      redis.call('HSET', K.readyn, queue, legacy)
+      ring_len = 1
+    end
+  end
+  local idle, popped = 0, 0
+  while n < max and ring_len > 0 and idle < IDLE_TURNS do
+    -- The key whose turn it is moves to the back of the ring.
+    local fkey = redis.call('LMOVE', ring, ring, 'LEFT', 'RIGHT')
+    local list = list_key(queue, fkey)
+    local ids = redis.call('LPOP', list, ring_len == 1 and (max - n) or 1)
+    local took, at_limit = 0, false
+    if ids then took, at_limit = take(queue, fkey, ids) end
+    popped = popped + took
+    if took == 0 then idle = idle + 1 end
+    if at_limit then
+      redis.call('SADD', blocked_key(fkey), queue)
+    end
+    if at_limit or redis.call('LLEN', list) == 0 then
+      -- Out of the ring (it is the last entry, just moved there).
+      redis.call('RPOP', ring)
+      ring_len = ring_len - 1
+    end
+    if took > 0 then
+      if tonumber(redis.call('ZINCRBY', backlog_key(queue), -took, fkey)) <= 0 then
+        redis.call('ZREM', backlog_key(queue), fkey)
       end
     end
   end
-  -- Wake-up tokens of a drained queue would only cause empty reserves.
-  if redis.call('LLEN', ready_key(queue)) == 0 then
+  if popped > 0 then redis.call('HINCRBY', K.readyn, queue, -popped) end
+  -- Wake-up tokens of a queue with no key left to take from would only cause empty
+  -- reserves.
+  if ring_len == 0 then
     redis.call('DEL', wake_key(queue))
   end
 end

@@ -1,0 +1,253 @@
+//! `quire bench storm`: one tenant's month-end burst against everybody else's single
+//! export. Tenant 1 enqueues [`StormBench::burst`] small reports, then each of the
+//! other tenants enqueues one; the workers drain them. Measured twice in the same run,
+//! with fair scheduling and with plain first-in-first-out, each on its own Redis prefix:
+//! for the other tenants' reports, the time from enqueue to start; for all of them, the
+//! time from the first enqueue until the last run finished.
+//!
+//! Everything is the real thing in one process: the run service connected as every
+//! command connects it, on a throw-away database seeded with the demo data, and the
+//! given number of workers started by the same function as `quire work`. Requests go
+//! through the run service's enqueue (the API's own path, without HTTP). Each report is
+//! `invoices` as CSV over its own window of about 37 days, about a thousand rows, so no
+//! request is deduplicated to another's run.
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::report::{BenchDatabase, BenchDb};
+use super::{BenchError, quantile};
+use crate::app::App;
+use crate::names::{ReportName, TenantSlug};
+use crate::runs::{REPORT_QUEUE, RunRequest, Runs, Scheduling};
+use crate::seed::SeedOptions;
+use crate::settings::Settings;
+use crate::store::RunStatus;
+use crate::worker::WorkerOptions;
+use crate::writer::{Format, OutputOptions};
+
+/// The report every request asks for.
+const REPORT: &str = "invoices";
+/// Invoices per tenant, spread by the seed over its two years of history: about 27 a
+/// day, so a [`WINDOW_DAYS`]-day window holds about a thousand.
+const INVOICES: u32 = 20_000;
+const HISTORY_DAYS: i64 = 730;
+const WINDOW_DAYS: i64 = 37;
+/// The seed's first weeks hold few invoices; windows start after them.
+const SPARSE_DAYS: i64 = 30;
+/// How often the drain is checked.
+const POLL: Duration = Duration::from_millis(10);
+/// A storm that has not drained by then is stuck.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct StormBench {
+    /// Reports the first tenant enqueues.
+    pub burst: usize,
+    /// Tenants that each enqueue one report after the burst.
+    pub others: usize,
+    /// Worker loops, each with `concurrency` slots.
+    pub workers: usize,
+    /// Jobs each worker runs at once.
+    pub concurrency: usize,
+    /// Where quire's own state and the report data live.
+    pub database: BenchDatabase,
+    /// PostgreSQL or MySQL server URL on which the throw-away database is created.
+    pub server_url: String,
+}
+
+/// What one mode measured.
+#[derive(Debug, Clone)]
+pub struct ModeFigures {
+    /// Enqueue to start of each other tenant's report, sorted.
+    pub starts: Vec<Duration>,
+    /// The first enqueue until the last run finished.
+    pub drain: Duration,
+}
+
+impl ModeFigures {
+    /// The `q`-quantile of the other tenants' waits.
+    pub fn start(&self, q: f64) -> Duration {
+        quantile(&self.starts, q)
+    }
+}
+
+/// Both modes, measured in the same run.
+#[derive(Debug, Clone)]
+pub struct StormFigures {
+    /// Tenants take turns.
+    pub fair: ModeFigures,
+    /// First in, first out.
+    pub fifo: ModeFigures,
+}
+
+impl StormBench {
+    /// Creates and seeds the database, measures fair then FIFO scheduling, and drops
+    /// the database, storage folder and Redis prefixes, whether the run succeeded or not.
+    ///
+    /// # Errors
+    /// A database or Redis that cannot be reached, or a run that fails or stalls.
+    pub async fn run(&self, settings: &Settings) -> Result<StormFigures, BenchError> {
+        let scratch = tempfile::tempdir()?;
+        let database = BenchDb::create(self.database, &self.server_url, scratch.path()).await?;
+        let settings = Settings {
+            database_url: database.url.clone(),
+            reports_database_url: database.url.clone(),
+            storage_dir: scratch.path().join("files"),
+            ..settings.clone()
+        };
+        let figures = self.seeded(&settings).await;
+        let dropped = database.drop().await;
+        let figures = figures?;
+        dropped?;
+        Ok(figures)
+    }
+
+    async fn seeded(&self, settings: &Settings) -> Result<StormFigures, BenchError> {
+        let options = SeedOptions {
+            tenants: u32::try_from(self.others + 1).unwrap_or(u32::MAX),
+            invoices_per_tenant: INVOICES,
+            ..SeedOptions::default()
+        };
+        let db = crate::app::open_database(settings)
+            .await
+            .map_err(BenchError::Setup)?;
+        let tenants = crate::seed::seed(&db, &options).await?;
+        db.close().await;
+        let first_day = options.anchor - TimeDelta::days(HISTORY_DAYS);
+        // Fair first: what the database caches during the first mode helps the second,
+        // so FIFO's drain time is the one favoured.
+        let fair = self.mode(settings, true, &tenants, first_day).await?;
+        let fifo = self.mode(settings, false, &tenants, first_day).await?;
+        Ok(StormFigures { fair, fifo })
+    }
+
+    /// One storm under a fresh prefix, with fair scheduling on or off.
+    async fn mode(
+        &self,
+        settings: &Settings,
+        fair: bool,
+        tenants: &[String],
+        first_day: chrono::NaiveDate,
+    ) -> Result<ModeFigures, BenchError> {
+        let settings = Settings {
+            prefix: format!("quire-bench-{}", uuid::Uuid::now_v7().simple()),
+            scheduling: Scheduling {
+                fair,
+                ..settings.scheduling
+            },
+            ..settings.clone()
+        };
+        let app = App::connect(&settings).await.map_err(BenchError::Setup)?;
+        let shutdown = CancellationToken::new();
+        let workers: Vec<_> = (0..self.workers)
+            .map(|_| {
+                let (app, stop) = (app.clone(), shutdown.clone());
+                let options = WorkerOptions {
+                    queues: vec![REPORT_QUEUE.to_owned()],
+                    concurrency: self.concurrency,
+                    ..WorkerOptions::default()
+                };
+                tokio::spawn(async move { app.work(options, stop).await })
+            })
+            .collect();
+        let measured = self.storm(&app.runs, tenants, first_day).await;
+        shutdown.cancel();
+        for worker in workers {
+            worker
+                .await
+                .map_err(|error| BenchError::Invalid(format!("a worker panicked: {error}")))?;
+        }
+        let cleaned = super::queue::delete_prefix(&app.runs.queue).await;
+        app.runs.store.db().close().await;
+        let figures = measured?;
+        cleaned?;
+        Ok(figures)
+    }
+
+    async fn storm(
+        &self,
+        runs: &Runs,
+        tenants: &[String],
+        first_day: chrono::NaiveDate,
+    ) -> Result<ModeFigures, BenchError> {
+        let began = Instant::now();
+        let mut all = Vec::with_capacity(self.burst + self.others);
+        for i in 0..self.burst {
+            all.push(enqueue(runs, &tenants[0], first_day, i).await?);
+        }
+        let mut others = Vec::with_capacity(self.others);
+        for tenant in &tenants[1..] {
+            let id = enqueue(runs, tenant, first_day, 0).await?;
+            others.push(id.clone());
+            all.push(id);
+        }
+        while !runs.store.active_runs(1).await?.is_empty() {
+            if began.elapsed() > DRAIN_TIMEOUT {
+                return Err(BenchError::Invalid(format!(
+                    "the storm did not drain within {DRAIN_TIMEOUT:?}"
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        let drain = began.elapsed();
+        let mut starts = Vec::with_capacity(others.len());
+        for id in &all {
+            let run = runs.get(id, None).await?;
+            if run.status != RunStatus::Completed {
+                return Err(BenchError::Invalid(format!(
+                    "run {id} ended {}: {:?}",
+                    run.status.as_str(),
+                    run.error
+                )));
+            }
+            if others.contains(id) {
+                let waited = run.started_at.unwrap_or(run.created_at) - run.created_at;
+                starts.push(Duration::from_millis(u64::try_from(waited).unwrap_or(0)));
+            }
+        }
+        starts.sort();
+        Ok(ModeFigures { starts, drain })
+    }
+}
+
+/// Request `i` of `tenant`: `invoices` as CSV over its own window (the windows start a
+/// day apart, and grow by a day each time they wrap round).
+async fn enqueue(
+    runs: &Runs,
+    tenant: &str,
+    first_day: chrono::NaiveDate,
+    i: usize,
+) -> Result<String, BenchError> {
+    let starts = (HISTORY_DAYS - SPARSE_DAYS - 2 * WINDOW_DAYS) as usize;
+    let start = first_day + TimeDelta::days(SPARSE_DAYS + (i % starts) as i64);
+    let end = start + TimeDelta::days(WINDOW_DAYS - 1 + (i / starts) as i64);
+    let Value::Object(params) = json!({
+        "period": "custom",
+        "start_date": start.to_string(),
+        "end_date": end.to_string(),
+    }) else {
+        unreachable!("a JSON object literal")
+    };
+    let request = RunRequest {
+        tenant: TenantSlug::parse(tenant).map_err(|e| BenchError::Invalid(e.to_string()))?,
+        report: ReportName::parse(REPORT).map_err(|e| BenchError::Invalid(e.to_string()))?,
+        format: Format::Csv,
+        params,
+        options: OutputOptions::default(),
+        idempotency_key: None,
+        api_key_id: None,
+    };
+    let enqueued = runs.enqueue(&request).await?;
+    if enqueued.deduplicated {
+        return Err(BenchError::Invalid(format!(
+            "request {i} of {tenant} was deduplicated: the windows must differ"
+        )));
+    }
+    Ok(enqueued.run.id)
+}
