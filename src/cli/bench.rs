@@ -436,7 +436,8 @@ async fn storm(settings: &Settings, args: StormArgs, json: bool) -> anyhow::Resu
     let drain_ratio = fair.drain.as_secs_f64() / fifo.drain.as_secs_f64();
     if !json {
         println!(
-            "quire bench storm: tenant 1 enqueues {} reports, then {} other tenants one each              (invoices as CSV, about 1000 rows); {} workers x concurrency {}, {database}, {} cores",
+            "quire bench storm: tenant 1 enqueues {} reports, then {} other tenants one each \
+             (invoices as CSV, about 1000 rows); {} workers x concurrency {}, {database}, {} cores",
             args.burst,
             args.others,
             args.workers,

@@ -578,6 +578,23 @@ async fn runs_survive_redis_losing_all_its_data(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(report.requeued, 1);
+    // Rebuilt as it was pushed: in its tenant's ready list, the tenant in the ring.
+    let keys = app.runs.queue.keys();
+    let mut conn = app.runs.queue.connection();
+    let ready: Vec<String> = redis::AsyncCommands::lrange(
+        &mut conn,
+        keys.fair(quire::runs::REPORT_QUEUE, "acme"),
+        0,
+        -1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ready, [id]);
+    let ring: Vec<String> =
+        redis::AsyncCommands::lrange(&mut conn, keys.ring(quire::runs::REPORT_QUEUE), 0, -1)
+            .await
+            .unwrap();
+    assert_eq!(ring, ["acme"]);
     let _worker = app.start_worker(worker_options());
     let run = app.finished_run(id, LIMIT).await;
     assert_eq!(run.status, RunStatus::Completed);
@@ -798,3 +815,54 @@ async fn cancelling_a_running_run_stops_its_attempt_without_a_file_or_a_dead_job
 }
 
 on_databases!([Postgres, Mysql] cancelling_a_running_run_stops_its_attempt_without_a_file_or_a_dead_job);
+
+const LIMITED: &str = r#"
+name = "limited_clients"
+title = "Clients, two at a time per tenant"
+max_running_per_tenant = 2
+sql = "SELECT name FROM clients WHERE tenant_id = :tenant"
+columns = [{ name = "name", type = "text" }]
+"#;
+
+/// A run's job takes turns under its tenant, limited by the lower of the installation's
+/// and the report's `max_running_per_tenant`; without fair scheduling it has neither.
+#[tokio::test]
+async fn a_runs_job_takes_its_tenant_as_fairness_key_and_the_lower_running_limit() {
+    let app = spawn_app(Backend::Sqlite, &[("limited.toml", LIMITED)]).await;
+    let (_, answer) = app
+        .post_report(&app.acme_key, &body("limited_clients", json!({})), None)
+        .await;
+    let id = answer["id"].as_str().unwrap();
+    let mut conn = app.runs.queue.connection();
+    let pushed: Vec<Option<String>> = redis::cmd("HMGET")
+        .arg(app.runs.queue.keys().job(id))
+        .arg("fair")
+        .arg("flimit")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(pushed, [Some("acme".to_owned()), Some("2".to_owned())]);
+
+    let run = app.run(id).await;
+    for (fair, setting, expected) in [
+        (true, Some(1), (Some("acme"), Some(1))),
+        (true, Some(5), (Some("acme"), Some(2))),
+        (true, None, (Some("acme"), Some(2))),
+        (false, Some(1), (None, None)),
+    ] {
+        let runs = quire::runs::Runs {
+            scheduling: quire::runs::Scheduling {
+                fair,
+                max_running_per_tenant: setting,
+            },
+            ..app.runs.clone()
+        };
+        let job = runs.job_for(&run).unwrap();
+        assert_eq!(
+            (job.fairness_key.as_deref(), job.fairness_limit),
+            expected,
+            "fair {fair}, setting {setting:?}"
+        );
+    }
+    app.cleanup().await;
+}
