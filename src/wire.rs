@@ -53,6 +53,10 @@ pub struct RunView {
     /// Whether an existing run was returned (answers to `POST /v1/reports` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deduplicated: Option<bool>,
+    /// Whether that run is a completed one reused within the request's reuse window
+    /// (answers to `POST /v1/reports` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused: Option<bool>,
 }
 
 /// A run's progress.
@@ -112,6 +116,7 @@ impl RunView {
             status_url: format!("{public_url}/v1/reports/{}", run.id),
             download_url: None,
             deduplicated: None,
+            reused: None,
         }
     }
 
@@ -161,6 +166,7 @@ mod tests {
             status_url: "http://q/v1/reports/0190".into(),
             download_url: Some("http://q/v1/downloads/t".into()),
             deduplicated: Some(false),
+            reused: Some(false),
         };
         let text = serde_json::to_string(&view).unwrap();
         assert!(

@@ -22,5 +22,7 @@ mod openapi;
 mod outage;
 #[path = "api/processes.rs"]
 mod processes;
+#[path = "api/reuse.rs"]
+mod reuse;
 #[path = "api/webhooks.rs"]
 mod webhooks;

@@ -247,6 +247,7 @@ async fn enqueue(
         options: OutputOptions::default(),
         idempotency_key: None,
         api_key_id: None,
+        reuse_for: None,
     };
     let enqueued = runs.enqueue(&request).await?;
     if enqueued.deduplicated {

@@ -103,6 +103,10 @@ pub struct Report {
     /// The most runs of this report one tenant may have building at once, below the
     /// installation's limit; `None`: only that limit.
     pub max_running_per_tenant: Option<u32>,
+    /// How long after a run completed an identical request is answered with it instead
+    /// of a new run (zero, the default: never).
+    #[serde(skip)]
+    pub reuse_for: Duration,
     /// How long one execution may run before it is abandoned (30 minutes by default).
     #[serde(skip)]
     pub timeout: Duration,
@@ -150,6 +154,8 @@ struct RawReport {
     max_attempts: Option<u32>,
     #[serde(default)]
     max_running_per_tenant: Option<u32>,
+    #[serde(default)]
+    reuse_for: Option<String>,
     #[serde(default)]
     timeout: Option<String>,
     sql: String,
@@ -275,6 +281,7 @@ impl Report {
         };
         let overlap_wait = duration("overlap_wait", raw.overlap_wait, Duration::from_secs(3600))?;
         let timeout = duration("timeout", raw.timeout, Duration::from_secs(30 * 60))?;
+        let reuse_for = duration("reuse_for", raw.reuse_for, Duration::ZERO)?;
         let max_attempts = raw.max_attempts.unwrap_or(3);
         if max_attempts == 0 {
             return Err(error("max_attempts", "must be at least 1".to_owned()));
@@ -409,6 +416,7 @@ impl Report {
             overlap_wait,
             max_attempts,
             max_running_per_tenant: raw.max_running_per_tenant,
+            reuse_for,
             timeout,
             sql,
             tenant_timezone_sql,

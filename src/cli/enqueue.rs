@@ -26,6 +26,10 @@ pub struct EnqueueArgs {
     /// Show progress until the run ends, then print the file and its URL.
     #[arg(long)]
     pub wait: bool,
+    /// Answer with an identical run that completed at most this long ago (e.g. `10m`)
+    /// instead of building it again; `0s` never does. Default: the report's own.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub reuse_for: Option<std::time::Duration>,
 }
 
 /// Enqueues a run and prints its id (and, with `--wait`, its outcome).
@@ -42,6 +46,7 @@ pub async fn run(settings: &Settings, args: EnqueueArgs, json: bool) -> anyhow::
         format: args.report.format,
         idempotency_key: args.idempotency_key,
         api_key_id: None,
+        reuse_for: args.reuse_for,
     };
     let enqueued = runs.enqueue(&request).await.map_err(usage)?;
     let url = format!("{}/v1/downloads/{}", settings.public_url, enqueued.token);
@@ -50,7 +55,12 @@ pub async fn run(settings: &Settings, args: EnqueueArgs, json: bool) -> anyhow::
     } else {
         enqueued.run
     };
-    print_run(&run, Some(&url), enqueued.deduplicated, json);
+    print_run(
+        &run,
+        Some(&url),
+        (enqueued.deduplicated, enqueued.reused),
+        json,
+    );
     if args.wait && run.status != RunStatus::Completed {
         anyhow::bail!("run {} ended {}", run.id, run.status.as_str());
     }
@@ -64,7 +74,7 @@ pub async fn run(settings: &Settings, args: EnqueueArgs, json: bool) -> anyhow::
 pub async fn status(settings: &Settings, run_id: &str, json: bool) -> anyhow::Result<()> {
     let runs = App::connect(settings).await?.runs;
     let run = runs.get(run_id, None).await.map_err(usage)?;
-    print_run(&run, None, false, json);
+    print_run(&run, None, (false, false), json);
     Ok(())
 }
 
@@ -110,7 +120,8 @@ async fn wait_for(runs: &Runs, run_id: &str) -> anyhow::Result<Run> {
     }
 }
 
-fn print_run(run: &Run, url: Option<&str>, deduplicated: bool, json: bool) {
+/// Prints `run`; `(deduplicated, reused)` say how the request that named it was answered.
+fn print_run(run: &Run, url: Option<&str>, (deduplicated, reused): (bool, bool), json: bool) {
     if json {
         let mut value = serde_json::to_value(run).expect("a run serializes");
         if let Some(file) = &run.file {
@@ -118,10 +129,15 @@ fn print_run(run: &Run, url: Option<&str>, deduplicated: bool, json: bool) {
         }
         value["download_url"] = serde_json::Value::from(url);
         value["deduplicated"] = serde_json::Value::from(deduplicated);
+        value["reused"] = serde_json::Value::from(reused);
         println!("{value}");
         return;
     }
-    let dedup = if deduplicated { " (deduplicated)" } else { "" };
+    let dedup = match (deduplicated, reused) {
+        (_, true) => " (reused)",
+        (true, false) => " (deduplicated)",
+        (false, false) => "",
+    };
     println!("{} {} {}{dedup}", run.id, run.status.as_str(), run.report);
     if let Some(file) = &run.file {
         println!(

@@ -39,6 +39,11 @@ pub(super) struct CreateBody {
     /// Output options.
     #[serde(default)]
     options: OutputOptions,
+    /// Answer with an identical run that completed at most this long ago (e.g. `10m`),
+    /// if its file is still there, instead of building it again; `0s` never does. When
+    /// omitted, the report's own `reuse_for` applies (none by default).
+    #[schema(example = "10m")]
+    reuse_for: Option<String>,
 }
 
 /// The answer of `GET /v1/reports`.
@@ -157,6 +162,7 @@ pub(super) async fn create(
         &body.format,
         body.params,
         body.options,
+        body.reuse_for.as_deref(),
     )?;
     request.idempotency_key = idempotency_key(&headers)?;
     request.api_key_id = Some(caller.0.id.clone());
@@ -164,6 +170,7 @@ pub(super) async fn create(
     let mut answer = RunView::new(&state.public_url, &enqueued.run);
     answer.download_url = Some(download_url(&state, &enqueued.token));
     answer.deduplicated = Some(enqueued.deduplicated);
+    answer.reused = Some(enqueued.reused);
     let status = if enqueued.deduplicated {
         StatusCode::OK
     } else {

@@ -128,11 +128,15 @@ pub struct RunRequest {
     pub idempotency_key: Option<IdempotencyKey>,
     /// The API key that asked (its webhook is told when the run ends).
     pub api_key_id: Option<String>,
+    /// Answer with a run of the same identity that completed this recently, if its file
+    /// is still there, instead of building it again; `None`: the report's own window.
+    pub reuse_for: Option<Duration>,
 }
 
 impl RunRequest {
-    /// Parses the tenant, report and format of a request as it arrived, naming every
-    /// field refused; a report name no catalog could hold is an unknown report.
+    /// Parses the tenant, report, format and reuse window of a request as it arrived,
+    /// naming every field refused; a report name no catalog could hold is an unknown
+    /// report.
     ///
     /// # Errors
     /// [`RunsError::UnknownReport`] or [`RunsError::Invalid`].
@@ -142,14 +146,28 @@ impl RunRequest {
         format: &str,
         params: Map<String, Value>,
         options: OutputOptions,
+        reuse_for: Option<&str>,
     ) -> Result<RunRequest, RunsError> {
         let report =
             ReportName::parse(report).map_err(|_| RunsError::UnknownReport(report.to_owned()))?;
         let tenant =
             TenantSlug::parse(tenant).map_err(|e| FieldError::new("tenant", e.to_string()));
         let format = format.parse().map_err(|e| FieldError::new("format", e));
-        match (tenant, format) {
-            (Ok(tenant), Ok(format)) => Ok(RunRequest {
+        let reuse_for = reuse_for
+            .map(|text| {
+                humantime::parse_duration(text).map_err(|_| {
+                    FieldError::new(
+                        "reuse_for",
+                        format!(
+                            "{} is not a duration like 90s, 10m or 1h",
+                            crate::names::echo(text)
+                        ),
+                    )
+                })
+            })
+            .transpose();
+        match (tenant, format, reuse_for) {
+            (Ok(tenant), Ok(format), Ok(reuse_for)) => Ok(RunRequest {
                 tenant,
                 report,
                 format,
@@ -157,9 +175,13 @@ impl RunRequest {
                 options,
                 idempotency_key: None,
                 api_key_id: None,
+                reuse_for,
             }),
-            (tenant, format) => Err(RunsError::Invalid(
-                [format.err(), tenant.err()].into_iter().flatten().collect(),
+            (tenant, format, reuse_for) => Err(RunsError::Invalid(
+                [format.err(), tenant.err(), reuse_for.err()]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
             )),
         }
     }
@@ -168,13 +190,17 @@ impl RunRequest {
     fn fingerprint(&self) -> String {
         let params = serde_json::to_string(&self.params).expect("JSON map serializes");
         let options = serde_json::to_string(&self.options).expect("options serialize");
-        crate::store::sha256_hex(&[
+        let reuse_for = self.reuse_for.map(|window| window.as_millis().to_string());
+        let mut parts = vec![
             self.tenant.as_str().as_bytes(),
             self.report.as_str().as_bytes(),
             self.format.extension().as_bytes(),
             params.as_bytes(),
             options.as_bytes(),
-        ])
+        ];
+        // Only when given, so that keys stored before reuse windows existed still match.
+        parts.extend(reuse_for.as_deref().map(str::as_bytes));
+        crate::store::sha256_hex(&parts)
     }
 }
 
@@ -186,6 +212,8 @@ pub struct Enqueued {
     pub run: Run,
     /// Whether an existing run was returned instead of a new one.
     pub deduplicated: bool,
+    /// Whether that run is a completed one reused within the request's reuse window.
+    pub reused: bool,
     /// A new download token for the run, valid for the token retention.
     pub token: DownloadToken,
 }
@@ -311,9 +339,11 @@ impl Runs {
     async fn enqueue_to_the_end(&self, request: &RunRequest) -> Result<Enqueued, RunsError> {
         let mut invalid = Vec::new();
         // An unknown report is refused before the report database is asked anything.
-        self.reporter
+        let reuse_for = self
+            .reporter
             .report(request.report.as_str())
-            .map_err(|_| RunsError::UnknownReport(request.report.to_string()))?;
+            .map_err(|_| RunsError::UnknownReport(request.report.to_string()))?
+            .reuse_for;
         // Looked up once: the tenant's dates resolve the parameters, and an unknown
         // tenant is refused with them.
         let tenant_id = self
@@ -351,7 +381,7 @@ impl Runs {
             return Err(RunsError::Invalid(invalid));
         };
 
-        let new = NewRun {
+        let mut new = NewRun {
             tenant: request.tenant.clone(),
             report: request.report.clone(),
             format: request.format,
@@ -362,10 +392,16 @@ impl Runs {
                 .idempotency_key
                 .as_ref()
                 .map(|key| (key.clone(), request.fingerprint())),
+            reuse: None,
         };
+        let window = request.reuse_for.unwrap_or(reuse_for);
+        if !window.is_zero() {
+            new.reuse = self.reusable_run(&new.identity(), window).await?;
+        }
         let EnqueueOutcome {
             run,
             deduplicated,
+            reused,
             token,
         } = self.store.enqueue_run(&new, self.token_ttl_ms()).await?;
         if !deduplicated {
@@ -397,8 +433,28 @@ impl Runs {
         Ok(Enqueued {
             run,
             deduplicated,
+            reused,
             token,
         })
+    }
+
+    /// The id of the newest run with `identity` that completed within `window` and whose
+    /// file is still there: expired files are forgotten by the database, and a file
+    /// deleted behind quire's back is looked for on disk.
+    async fn reusable_run(
+        &self,
+        identity: &str,
+        window: Duration,
+    ) -> Result<Option<String>, RunsError> {
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        let Some(run) = self.store.reusable_run(identity, window_ms).await? else {
+            return Ok(None);
+        };
+        let Some(file) = &run.file else {
+            return Ok(None);
+        };
+        let on_disk = tokio::fs::try_exists(&file.path).await.unwrap_or(false);
+        Ok(on_disk.then_some(run.id))
     }
 
     /// A fresh download token for `run_id`.

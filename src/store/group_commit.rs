@@ -160,6 +160,7 @@ mod tests {
             options: OutputOptions::default(),
             api_key_id: None,
             idempotency: Some((IdempotencyKey::parse(key).unwrap(), format!("request {n}"))),
+            reuse: None,
         };
         RunBinds::new(&new, &new.identity(), 1_000, format!("token {n}"), 60_000)
     }

@@ -28,6 +28,9 @@ pub struct NewRun {
     pub api_key_id: Option<String>,
     /// `(key, hash of the request body)` when the client sent an `Idempotency-Key`.
     pub idempotency: Option<(IdempotencyKey, String)>,
+    /// A completed run of the same identity, found within the request's reuse window,
+    /// to answer with instead of building the file again (see [`Store::reusable_run`]).
+    pub reuse: Option<String>,
 }
 
 impl NewRun {
@@ -51,8 +54,10 @@ pub struct EnqueueOutcome {
     /// The run created, or the existing one returned in its place.
     pub run: Run,
     /// True when an identical queued-or-running run (or the idempotency key's earlier
-    /// run) was returned instead of a new one.
+    /// run, or a reused one) was returned instead of a new one.
     pub deduplicated: bool,
+    /// True when the run returned is the completed one [`NewRun::reuse`] named.
+    pub reused: bool,
     /// A fresh download token for the run.
     pub token: DownloadToken,
 }
@@ -168,25 +173,33 @@ impl Store {
         // conflict can finish before we read it; the second pass then sees the change.
         for _ in 0..2 {
             let existing = match self.idempotent_run(new).await? {
-                Some(run) => Some(run),
-                None => match self.insert_run(new, &identity, token_ttl_ms).await {
-                    Ok(Inserted::Run(run, token)) => {
-                        return Ok(EnqueueOutcome {
-                            run: *run,
-                            deduplicated: false,
-                            token,
-                        });
-                    }
-                    Ok(Inserted::Conflict) => self.active_run(new, &identity).await?,
-                    Err(StoreError::Unavailable(error)) if is_unique_violation(&error) => None,
-                    Err(error) => return Err(error),
+                Some(run) => Some((run, false)),
+                None => match self.reused_run(new).await? {
+                    Some(run) => Some((run, true)),
+                    None => match self.insert_run(new, &identity, token_ttl_ms).await {
+                        Ok(Inserted::Run(run, token)) => {
+                            return Ok(EnqueueOutcome {
+                                run: *run,
+                                deduplicated: false,
+                                reused: false,
+                                token,
+                            });
+                        }
+                        Ok(Inserted::Conflict) => self
+                            .active_run(new, &identity)
+                            .await?
+                            .map(|run| (run, false)),
+                        Err(StoreError::Unavailable(error)) if is_unique_violation(&error) => None,
+                        Err(error) => return Err(error),
+                    },
                 },
             };
-            if let Some(run) = existing {
+            if let Some((run, reused)) = existing {
                 let token = self.mint_token(&run.id, token_ttl_ms).await?;
                 return Ok(EnqueueOutcome {
                     run,
                     deduplicated: true,
+                    reused,
                     token,
                 });
             }
@@ -219,14 +232,53 @@ impl Store {
         let row = crate::on_any_pool!(&self.db, pool => {
             sql!("runs/active_identical.sql").query_as(&values![identity]).fetch_optional(pool).await
         })?;
-        let Some(run) = decoded(row)? else {
+        match decoded(row)? {
+            Some(run) => self.answered_with(new, run).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The completed run `new` is to reuse, if it is still completed with its file,
+    /// remembered under its idempotency key.
+    async fn reused_run(&self, new: &NewRun) -> Result<Option<Run>, StoreError> {
+        let Some(id) = &new.reuse else {
             return Ok(None);
         };
+        match self.run(id).await? {
+            Some(run) if run.status == super::RunStatus::Completed && run.file.is_some() => {
+                self.answered_with(new, run).await.map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// `run` as the answer to `new`: remembered under its idempotency key, if it has one.
+    async fn answered_with(&self, new: &NewRun, run: Run) -> Result<Run, StoreError> {
         if let Some((key, request_hash)) = &new.idempotency {
             self.remember_idempotency_key(new.tenant.as_str(), key.as_str(), request_hash, &run.id)
                 .await?;
         }
-        Ok(Some(run))
+        Ok(run)
+    }
+
+    /// The newest run with `identity` that completed within the last `window_ms` and
+    /// whose file has not expired: what a request with that reuse window may answer.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn reusable_run(
+        &self,
+        identity: &str,
+        window_ms: i64,
+    ) -> Result<Option<Run>, StoreError> {
+        let now = self.now_ms();
+        let row = crate::on_any_pool!(&self.db, pool => {
+            sql!("runs/reusable.sql")
+                .query_as(&values![identity, now.saturating_sub(window_ms), now])
+                .fetch_optional(pool)
+                .await
+        })?;
+        decoded(row)
     }
 
     /// In one transaction: the run (unless an identical one is queued or running), its
