@@ -31,7 +31,8 @@
 //! - [`cli`]: the `quire` command line; `main.rs` only dispatches to it.
 //! - [`names`]: tenant slugs, report names, idempotency keys and download tokens,
 //!   parsed once where a request enters.
-//! - [`wire`]: [`RunView`], the JSON a run travels as: API answers, webhooks, the client.
+//! - [`wire`]: [`RunView`], the JSON a run travels as: API answers, webhooks, the client;
+//!   [`QueuesView`], what the queues hold.
 //! - [`Client`]: a Rust client of the HTTP API.
 
 pub mod app;
@@ -58,4 +59,4 @@ pub mod writer;
 
 pub use client::{Client, ClientError, Download, ReportOrder};
 pub use names::{DownloadToken, IdempotencyKey, InvalidName, ReportName, TenantSlug};
-pub use wire::RunView;
+pub use wire::{QueueView, QueuesView, RunView, TenantCount};

@@ -37,6 +37,7 @@ fn main() -> ExitCode {
             Command::Status { run_id } => cli::enqueue::status(&settings, &run_id, json).await,
             Command::Restart => cli::restart::run(&settings, json).await,
             Command::Failed(args) => cli::failed::run(&settings, args, json).await,
+            Command::Queues(args) => cli::queues::run(&settings, args, json).await,
             Command::Keys(args) => cli::keys::run(&settings, args).await,
             Command::Bench(args) => cli::bench::run(&settings, args, json).await,
         }

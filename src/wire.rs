@@ -126,6 +126,90 @@ impl RunView {
     }
 }
 
+/// What the queues hold, as `GET /v1/queues` and `quire queues list --json` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QueuesView {
+    /// Every queue, by name.
+    pub queues: Vec<QueueView>,
+    /// Runs building now per tenant, most first.
+    pub running_by_tenant: Vec<TenantCount>,
+    /// Jobs waiting for their due time (retries and deferrals), in all queues.
+    pub delayed: u64,
+    /// Jobs running now, in all queues.
+    pub running: u64,
+    /// Jobs waiting for a lock, in all queues.
+    pub parked: u64,
+    /// Jobs in the dead set.
+    pub dead: u64,
+}
+
+/// One queue's ready jobs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QueueView {
+    /// The queue's name.
+    pub name: String,
+    /// Jobs ready to run.
+    pub ready: u64,
+    /// Tenants with ready jobs; they take turns.
+    pub tenants_waiting: u64,
+    /// The tenants with the most ready jobs, most first.
+    pub top_tenants: Vec<TenantCount>,
+}
+
+/// A count for one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TenantCount {
+    /// The tenant's slug; `null` for jobs queued without fair scheduling.
+    pub tenant: Option<String>,
+    /// How many.
+    pub count: u64,
+}
+
+impl QueuesView {
+    /// What `queue` holds now, listing the `top` tenants with the most ready runs.
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn read(
+        queue: &crate::queue::Queue,
+        top: usize,
+    ) -> Result<QueuesView, crate::queue::QueueError> {
+        let loads = queue.loads(top).await?;
+        let counts = queue.counts().await?;
+        Ok(QueuesView::new(loads, &counts))
+    }
+
+    /// The view of the queue's `loads` and `counts`.
+    fn new(loads: crate::queue::Loads, counts: &crate::queue::Counts) -> QueuesView {
+        let tenant_counts = |pairs: Vec<(String, u64)>| {
+            pairs
+                .into_iter()
+                .map(|(key, count)| TenantCount {
+                    tenant: (!key.is_empty()).then_some(key),
+                    count,
+                })
+                .collect()
+        };
+        QueuesView {
+            queues: loads
+                .queues
+                .into_iter()
+                .map(|load| QueueView {
+                    name: load.queue,
+                    ready: load.ready,
+                    tenants_waiting: load.keys_waiting,
+                    top_tenants: tenant_counts(load.top),
+                })
+                .collect(),
+            running_by_tenant: tenant_counts(loads.running),
+            delayed: counts.delayed,
+            running: counts.reserved,
+            parked: counts.parked,
+            dead: counts.dead,
+        }
+    }
+}
+
 /// Times as RFC 3339 in UTC with milliseconds, the precision quire stores.
 fn rfc3339_millis<S: Serializer>(
     time: &Option<DateTime<Utc>>,

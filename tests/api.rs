@@ -22,6 +22,8 @@ mod openapi;
 mod outage;
 #[path = "api/processes.rs"]
 mod processes;
+#[path = "api/queues.rs"]
+mod queues;
 #[path = "api/reuse.rs"]
 mod reuse;
 #[path = "api/webhooks.rs"]

@@ -15,6 +15,7 @@ pub mod enqueue;
 pub mod failed;
 pub mod keys;
 pub mod migrate;
+pub mod queues;
 pub mod render;
 pub mod reports;
 pub mod restart;
@@ -68,6 +69,8 @@ pub enum Command {
     Restart,
     /// Inspect, retry and forget dead jobs.
     Failed(failed::FailedArgs),
+    /// What the queues hold, and for which tenants.
+    Queues(queues::QueuesArgs),
     /// Create and revoke API keys.
     Keys(keys::KeysArgs),
     /// Reproducible benchmarks.

@@ -1,5 +1,6 @@
 //! Liveness, readiness (database and Redis reachable) and Prometheus metrics.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use axum::Json;
@@ -9,6 +10,8 @@ use axum::response::IntoResponse;
 use serde_json::json;
 
 use super::AppState;
+use super::queues::DEFAULT_TOP;
+use crate::wire::{QueuesView, TenantCount};
 
 pub(super) async fn healthz() -> &'static str {
     "ok"
@@ -48,12 +51,97 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     (status, Json(body))
 }
 
+/// The process's metrics, then the queues' gauges read from Redis at each scrape (left
+/// out while Redis does not answer within [`READY_WAIT`]).
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let mut text = state.metrics.render();
+    match tokio::time::timeout(READY_WAIT, QueuesView::read(&state.runs.queue, DEFAULT_TOP)).await {
+        Ok(Ok(view)) => text.push_str(&queue_gauges(&view)),
+        Ok(Err(error)) => tracing::debug!(%error, "no queue gauges in this scrape"),
+        Err(_) => tracing::debug!("no queue gauges in this scrape: Redis is slow"),
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        state.metrics.render(),
+        text,
     )
+}
+
+/// The queues as Prometheus gauges: they are read fresh at every scrape, so a tenant
+/// that left the top list is simply absent rather than frozen at its last value.
+fn queue_gauges(view: &QueuesView) -> String {
+    let mut text = String::new();
+    let mut gauge = |name: &str, help: &str, samples: Vec<(String, u64)>| {
+        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (labels, value) in samples {
+            let _ = writeln!(text, "{name}{{{labels}}} {value}");
+        }
+    };
+    let queue = |name: &str| format!("queue=\"{}\"", escape(name));
+    let tenant = |count: &TenantCount| {
+        format!(
+            "tenant=\"{}\"",
+            escape(count.tenant.as_deref().unwrap_or(""))
+        )
+    };
+    gauge(
+        "quire_queue_ready",
+        "Jobs ready to run, per queue.",
+        view.queues
+            .iter()
+            .map(|q| (queue(&q.name), q.ready))
+            .collect(),
+    );
+    gauge(
+        "quire_queue_tenants_waiting",
+        "Tenants with ready jobs, per queue; they take turns.",
+        view.queues
+            .iter()
+            .map(|q| (queue(&q.name), q.tenants_waiting))
+            .collect(),
+    );
+    gauge(
+        "quire_queue_ready_by_tenant",
+        "Ready jobs of the tenants with the most, per queue (the top 10; tenant \"\" is jobs queued without fair scheduling).",
+        view.queues
+            .iter()
+            .flat_map(|q| {
+                q.top_tenants
+                    .iter()
+                    .map(|t| (format!("{},{}", queue(&q.name), tenant(t)), t.count))
+            })
+            .collect(),
+    );
+    gauge(
+        "quire_tenant_running",
+        "Runs building now, per tenant.",
+        view.running_by_tenant
+            .iter()
+            .map(|t| (tenant(t), t.count))
+            .collect(),
+    );
+    gauge(
+        "quire_jobs",
+        "Jobs in all queues by state: delayed (waiting for their time), running, parked (waiting for a lock), dead.",
+        [
+            ("delayed", view.delayed),
+            ("running", view.running),
+            ("parked", view.parked),
+            ("dead", view.dead),
+        ]
+        .into_iter()
+        .map(|(state, count)| (format!("state=\"{state}\""), count))
+        .collect(),
+    );
+    text
+}
+
+/// A label value as the text format wants it.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

@@ -6,6 +6,7 @@ mod downloads;
 mod error;
 mod health;
 mod openapi;
+mod queues;
 mod reports;
 
 use std::future::Future;
@@ -78,6 +79,7 @@ fn v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(reports::links))
         .routes(routes!(reports::catalog))
         .routes(routes!(downloads::download))
+        .routes(routes!(queues::list))
         .split_for_parts()
 }
 

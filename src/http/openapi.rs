@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "reports", description = "Enqueue, list, cancel and retry report runs"),
         (name = "downloads", description = "Finished files, behind their download tokens"),
+        (name = "queues", description = "What the queues hold, and for which tenants"),
     )
 )]
 pub(super) struct ApiDoc;

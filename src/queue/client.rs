@@ -11,7 +11,9 @@ use redis::{
 };
 
 use super::QueueError;
-use super::job::{Buried, Claim, Counts, DeathCause, Job, JobRecord, Reservation, Reserved};
+use super::job::{
+    Buried, Claim, Counts, DeathCause, Job, JobRecord, Loads, QueueLoad, Reservation, Reserved,
+};
 use super::keys::Keys;
 use super::rate::RateLimit;
 use super::scripts::Scripts;
@@ -512,6 +514,36 @@ impl Queue {
             parked,
             dead,
             stats,
+        })
+    }
+
+    /// What each queue holds ready, for the `top` fairness keys with the most, and the
+    /// attempts running per key (see `lua/loads.lua`).
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn loads(&self, top: usize) -> Result<Loads, QueueError> {
+        type Reply = (
+            Vec<(String, u64, u64, Vec<(String, u64)>)>,
+            Vec<(String, u64)>,
+        );
+        let (queues, mut running): Reply = self
+            .invoke(&self.scripts.loads, |args| {
+                args.arg(top);
+            })
+            .await?;
+        running.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(Loads {
+            queues: queues
+                .into_iter()
+                .map(|(queue, ready, keys_waiting, top)| QueueLoad {
+                    queue,
+                    ready,
+                    keys_waiting,
+                    top,
+                })
+                .collect(),
+            running,
         })
     }
 

@@ -403,6 +403,30 @@ pub struct Counts {
     pub stats: HashMap<String, u64>,
 }
 
+/// What one queue holds ready, and for which fairness keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueLoad {
+    /// The queue.
+    pub queue: String,
+    /// Ready jobs in it.
+    pub ready: u64,
+    /// Fairness keys with ready jobs in it (those at their running limit included).
+    pub keys_waiting: u64,
+    /// The keys with the most ready jobs, most first, with their counts; the default
+    /// key is `""`.
+    pub top: Vec<(String, u64)>,
+}
+
+/// The queues' loads and the attempts running per fairness key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loads {
+    /// Every queue ever pushed to, by name.
+    pub queues: Vec<QueueLoad>,
+    /// Running attempts per fairness key (jobs without one are not counted), most
+    /// first.
+    pub running: Vec<(String, u64)>,
+}
+
 impl Counts {
     /// A counter, 0 when it never moved.
     pub fn stat(&self, name: &str) -> u64 {

@@ -22,7 +22,8 @@ pub use client::{
     Acquired, Deferred, LockKind, MAX_BLOCK, Queue, QueueConfig, ReserveRequest, Waker, WorkerInfo,
 };
 pub use job::{
-    Buried, Claim, Counts, DeathCause, Job, JobHistory, JobRecord, JobState, Reservation, Reserved,
+    Buried, Claim, Counts, DeathCause, Job, JobHistory, JobRecord, JobState, Loads, QueueLoad,
+    Reservation, Reserved,
 };
 pub use rate::{InvalidRate, RateLimit};
 

@@ -25,6 +25,7 @@ pub(crate) struct Scripts {
     pub revive: Script,
     pub forget: Script,
     pub counts: Script,
+    pub loads: Script,
     pub restart: Script,
     pub take_token: Script,
 }
@@ -43,6 +44,7 @@ impl Scripts {
             revive: script!("revive.lua"),
             forget: script!("forget.lua"),
             counts: script!("counts.lua"),
+            loads: script!("loads.lua"),
             restart: script!("restart.lua"),
             take_token: script!("take_token.lua"),
         }

@@ -1,0 +1,68 @@
+//! `quire queues list`: what each queue holds, and for which tenants.
+
+use clap::{Args, Subcommand};
+
+use crate::settings::Settings;
+use crate::wire::{QueuesView, TenantCount};
+
+/// Options of `quire queues`.
+#[derive(Debug, Args)]
+pub struct QueuesArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: QueuesAction,
+}
+
+/// What to do with the queues.
+#[derive(Debug, Subcommand)]
+pub enum QueuesAction {
+    /// Ready jobs per queue with the tenants that have the most, runs building per
+    /// tenant, and the totals (`--json`: the shape of `GET /v1/queues`).
+    List {
+        /// Tenants listed per queue.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
+}
+
+/// Runs the chosen action.
+///
+/// # Errors
+/// Redis unreachable.
+pub async fn run(settings: &Settings, args: QueuesArgs, json: bool) -> anyhow::Result<()> {
+    let queue = super::open_queue(settings).await?;
+    match args.action {
+        QueuesAction::List { top } => {
+            let view = QueuesView::read(&queue, top).await?;
+            if json {
+                println!("{}", serde_json::to_string(&view)?);
+            } else {
+                print!("{}", table(&view));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The view as text: one line per queue, then its top tenants indented.
+fn table(view: &QueuesView) -> String {
+    let name = |count: &TenantCount| count.tenant.clone().unwrap_or_else(|| "(any)".into());
+    let mut text = String::new();
+    for queue in &view.queues {
+        text += &format!(
+            "{:<20} {:>8} ready  {:>6} tenants waiting\n",
+            queue.name, queue.ready, queue.tenants_waiting
+        );
+        for tenant in &queue.top_tenants {
+            text += &format!("  {:<18} {:>8} ready\n", name(tenant), tenant.count);
+        }
+    }
+    text += &format!(
+        "running {}  delayed {}  parked {}  dead {}\n",
+        view.running, view.delayed, view.parked, view.dead
+    );
+    for tenant in &view.running_by_tenant {
+        text += &format!("  {:<18} {:>8} running\n", name(tenant), tenant.count);
+    }
+    text
+}

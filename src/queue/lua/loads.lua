@@ -1,0 +1,22 @@
+-- loads: what each queue holds ready and which fairness keys it is for, and the
+-- running attempts per key. The work is bounded by the number of queues, `top` and the
+-- keys with running attempts (at most the attempts running), never by the keys waiting.
+-- KEYS[1]: key base.
+-- ARGV[1]: key base, [2] top: how many of the keys with the most ready jobs to list.
+-- Returns: { queues, running } where queues holds per queue { name, ready, keys
+--   waiting, { key, ready, key, ready, ... } (the top keys, most ready first) } and
+--   running is the flat HGETALL of key -> running attempts.
+local top = tonumber(ARGV[2])
+local names = redis.call('SMEMBERS', K.queues)
+table.sort(names)
+local queues = {}
+for _, queue in ipairs(names) do
+  local backlog = backlog_key(queue)
+  queues[#queues + 1] = {
+    queue,
+    tonumber(redis.call('HGET', K.readyn, queue)) or 0,
+    redis.call('ZCARD', backlog),
+    top > 0 and redis.call('ZREVRANGE', backlog, 0, top - 1, 'WITHSCORES') or {},
+  }
+end
+return { queues, redis.call('HGETALL', K.running) }
