@@ -41,6 +41,8 @@ fn the_queue_benchmark_runs_every_job_and_reports_its_rates() {
     for key in [
         "enqueue_jobs_per_s",
         "process_jobs_per_s",
+        "fair1_process_jobs_per_s",
+        "fair1000_process_jobs_per_s",
         "latency_p50_ms",
         "latency_p99_ms",
         "stop_when_empty_p50_ms",
@@ -91,5 +93,32 @@ fn the_end_to_end_benchmark_downloads_every_report_on_each_database() {
         assert!(number(&summary, "enqueue_p50_ms") <= number(&summary, "max_ms"));
         assert_eq!(number(&summary, "target_p50_ms"), 20.0);
         assert!(matches!(summary.get("target_met"), Some("true" | "false")));
+    }
+}
+
+#[test]
+fn the_storm_benchmark_drains_both_modes_and_reports_their_waits() {
+    let summary = bench(&[
+        "storm",
+        "--burst",
+        "20",
+        "--others",
+        "3",
+        "--invoices",
+        "730",
+    ]);
+    assert_eq!(summary.get("bench"), Some("storm"));
+    assert_eq!(
+        (number(&summary, "burst"), number(&summary, "others")),
+        (20.0, 3.0)
+    );
+    assert!(number(&summary, "rows_mean") > 1.0, "{}", summary.line());
+    for mode in ["fair", "fifo"] {
+        let (p50, p99) = (
+            number(&summary, &format!("{mode}_start_p50_ms")),
+            number(&summary, &format!("{mode}_start_p99_ms")),
+        );
+        assert!(p50 <= p99, "{}", summary.line());
+        assert!(number(&summary, &format!("{mode}_drain_s")) > 0.0);
     }
 }

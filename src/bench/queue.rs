@@ -4,7 +4,10 @@
 //! 1. Enqueue: `push_many` in batches, a few batches in flight on the multiplexed
 //!    connection.
 //! 2. Process: one [`Worker`] with the no-op handler drains them (reserve with a lease
-//!    and a fencing token, run, ack), stopping when the queue is empty.
+//!    and a fencing token, run, ack), stopping when the queue is empty. Phases 1 and 2
+//!    run again, each under a fresh prefix, with the jobs spread over
+//!    [`FAIR_KEY_COUNTS`] fairness keys, so that fair reservation is measured beside
+//!    plain FIFO in the same run.
 //! 3. Latency: with the worker idle (blocked on its wake-up list), one job at a time is
 //!    pushed and the time from the push call to the handler's start is recorded.
 //! 4. Stops: how long a worker takes to return once it may, from the last job's
@@ -22,6 +25,9 @@ use super::{BenchError, NOOP_KIND, NoopHandler, quantile};
 use crate::queue::{Job, Queue, QueueConfig};
 use crate::worker::{Exit, JobContext, JobError, JobHandler, Outcome, Worker, WorkerOptions};
 
+/// The fairness key counts measured beside jobs without one: one busy tenant, and
+/// many tenants taking turns.
+pub const FAIR_KEY_COUNTS: [usize; 2] = [1, 1000];
 /// Enqueue batches in flight at once.
 const PUSHES_IN_FLIGHT: usize = 4;
 /// Pause between latency samples, so the worker is back to waiting when the next job
@@ -56,6 +62,9 @@ pub struct QueueFigures {
     pub enqueue: Duration,
     /// Wall time from the worker's start until it found the queue empty.
     pub process: Duration,
+    /// The same two times with the jobs spread over each of [`FAIR_KEY_COUNTS`]
+    /// fairness keys: (keys, enqueue, process).
+    pub fair: Vec<(usize, Duration, Duration)>,
     /// Push-to-handler-start latencies, sorted.
     pub latencies: Vec<Duration>,
     /// From the last job's handler to the return of a `stop_when_empty` worker, sorted.
@@ -92,24 +101,57 @@ impl QueueFigures {
 }
 
 impl QueueBench {
-    /// Runs the three phases on `redis_url` under a fresh prefix, then deletes every
-    /// key of that prefix, whether the run succeeded or not.
+    /// Runs the phases on `redis_url`, each prefix deleted afterwards whether the run
+    /// succeeded or not.
     ///
     /// # Errors
     /// Redis failing, or a phase that lost jobs or stalled.
     pub async fn run(&self, redis_url: &str) -> Result<QueueFigures, BenchError> {
-        let prefix = format!("quire-bench-{}", uuid::Uuid::now_v7().simple());
-        let queue = Queue::connect(redis_url, &prefix, QueueConfig::default()).await?;
+        let queue = fresh_queue(redis_url).await?;
         let figures = self.phases(&queue).await;
         let cleaned = delete_prefix(&queue).await;
-        let figures = figures?;
+        let mut figures = figures?;
         cleaned?;
+        for keys in FAIR_KEY_COUNTS {
+            let queue = fresh_queue(redis_url).await?;
+            let measured = self.throughput(&queue, Some(keys)).await;
+            let cleaned = delete_prefix(&queue).await;
+            let (enqueue, process) = measured?;
+            cleaned?;
+            figures.fair.push((keys, enqueue, process));
+        }
         Ok(figures)
     }
 
     async fn phases(&self, queue: &Queue) -> Result<QueueFigures, BenchError> {
+        let (enqueue, process) = self.throughput(queue, None).await?;
+        let latencies = self.latency(queue).await?;
+        let (stops_when_empty, shutdowns) = self.stops(queue).await?;
+        Ok(QueueFigures {
+            enqueue,
+            process,
+            fair: Vec::new(),
+            latencies,
+            stops_when_empty,
+            shutdowns,
+        })
+    }
+
+    /// Enqueues every job (spread over `keys` fairness keys, or without one), then
+    /// drains them with one worker; returns both wall times.
+    async fn throughput(
+        &self,
+        queue: &Queue,
+        keys: Option<usize>,
+    ) -> Result<(Duration, Duration), BenchError> {
         let jobs: Vec<Job> = (0..self.jobs)
-            .map(|i| Job::new(format!("j{i}"), NOOP_KIND, serde_json::Value::Null))
+            .map(|i| {
+                let job = Job::new(format!("j{i}"), NOOP_KIND, serde_json::Value::Null);
+                match keys {
+                    Some(keys) => job.with_fairness_key(format!("t{}", i % keys)),
+                    None => job,
+                }
+            })
             .collect();
         let started = Instant::now();
         futures::stream::iter(jobs.chunks(self.batch.max(1)))
@@ -138,16 +180,7 @@ impl QueueBench {
                 self.jobs
             )));
         }
-
-        let latencies = self.latency(queue).await?;
-        let (stops_when_empty, shutdowns) = self.stops(queue).await?;
-        Ok(QueueFigures {
-            enqueue,
-            process,
-            latencies,
-            stops_when_empty,
-            shutdowns,
-        })
+        Ok((enqueue, process))
     }
 
     fn worker_options(&self, stop_when_empty: bool) -> WorkerOptions {
@@ -284,6 +317,12 @@ impl QueueBench {
             ))),
         }
     }
+}
+
+/// A queue under a fresh benchmark prefix.
+async fn fresh_queue(redis_url: &str) -> Result<Queue, BenchError> {
+    let prefix = format!("quire-bench-{}", uuid::Uuid::now_v7().simple());
+    Ok(Queue::connect(redis_url, &prefix, QueueConfig::default()).await?)
 }
 
 /// A worker task that did not return.

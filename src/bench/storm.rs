@@ -1,16 +1,17 @@
 //! `quire bench storm`: one tenant's month-end burst against everybody else's single
 //! export. Tenant 1 enqueues [`StormBench::burst`] small reports, then each of the
-//! other tenants enqueues one; the workers drain them. Measured twice in the same run,
-//! with fair scheduling and with plain first-in-first-out, each on its own Redis prefix:
-//! for the other tenants' reports, the time from enqueue to start; for all of them, the
-//! time from the first enqueue until the last run finished.
+//! other tenants enqueues one; then the workers start and drain them, as at month end
+//! when requests arrive faster than reports build. Measured twice in the same run, with
+//! fair scheduling and with plain first-in-first-out, each on its own Redis prefix: for
+//! the other tenants' reports, the time from enqueue to start; for all of them, the time
+//! from the workers' start until the last run finished.
 //!
 //! Everything is the real thing in one process: the run service connected as every
 //! command connects it, on a throw-away database seeded with the demo data, and the
 //! given number of workers started by the same function as `quire work`. Requests go
 //! through the run service's enqueue (the API's own path, without HTTP). Each report is
-//! `invoices` as CSV over its own window of about 37 days, about a thousand rows, so no
-//! request is deduplicated to another's run.
+//! `invoices` as CSV over its own window of about 37 days (about a thousand rows with
+//! the default [`DEFAULT_INVOICES`]), so no request is deduplicated to another's run.
 
 use std::time::Duration;
 
@@ -33,9 +34,9 @@ use crate::writer::{Format, OutputOptions};
 
 /// The report every request asks for.
 const REPORT: &str = "invoices";
-/// Invoices per tenant, spread by the seed over its two years of history: about 27 a
-/// day, so a [`WINDOW_DAYS`]-day window holds about a thousand.
-const INVOICES: u32 = 20_000;
+/// Invoices per tenant unless told otherwise, spread by the seed over its two years of
+/// history: about 27 a day, so a [`WINDOW_DAYS`]-day window holds about a thousand.
+pub const DEFAULT_INVOICES: u32 = 20_000;
 const HISTORY_DAYS: i64 = 730;
 const WINDOW_DAYS: i64 = 37;
 /// The seed's first weeks hold few invoices; windows start after them.
@@ -58,6 +59,8 @@ pub struct StormBench {
     pub workers: usize,
     /// Jobs each worker runs at once.
     pub concurrency: usize,
+    /// Invoices seeded per tenant; they set the reports' size.
+    pub invoices: u32,
     /// Where quire's own state and the report data live.
     pub database: BenchDatabase,
     /// PostgreSQL or MySQL server URL on which the throw-away database is created.
@@ -69,8 +72,10 @@ pub struct StormBench {
 pub struct ModeFigures {
     /// Enqueue to start of each other tenant's report, sorted.
     pub starts: Vec<Duration>,
-    /// The first enqueue until the last run finished.
+    /// The workers' start until the last run finished.
     pub drain: Duration,
+    /// Rows per file, on average.
+    pub rows_mean: f64,
 }
 
 impl ModeFigures {
@@ -114,7 +119,7 @@ impl StormBench {
     async fn seeded(&self, settings: &Settings) -> Result<StormFigures, BenchError> {
         let options = SeedOptions {
             tenants: u32::try_from(self.others + 1).unwrap_or(u32::MAX),
-            invoices_per_tenant: INVOICES,
+            invoices_per_tenant: self.invoices,
             ..SeedOptions::default()
         };
         let db = crate::app::open_database(settings)
@@ -147,25 +152,7 @@ impl StormBench {
             ..settings.clone()
         };
         let app = App::connect(&settings).await.map_err(BenchError::Setup)?;
-        let shutdown = CancellationToken::new();
-        let workers: Vec<_> = (0..self.workers)
-            .map(|_| {
-                let (app, stop) = (app.clone(), shutdown.clone());
-                let options = WorkerOptions {
-                    queues: vec![REPORT_QUEUE.to_owned()],
-                    concurrency: self.concurrency,
-                    ..WorkerOptions::default()
-                };
-                tokio::spawn(async move { app.work(options, stop).await })
-            })
-            .collect();
-        let measured = self.storm(&app.runs, tenants, first_day).await;
-        shutdown.cancel();
-        for worker in workers {
-            worker
-                .await
-                .map_err(|error| BenchError::Invalid(format!("a worker panicked: {error}")))?;
-        }
+        let measured = self.storm(&app, tenants, first_day).await;
         let cleaned = super::queue::delete_prefix(&app.runs.queue).await;
         app.runs.store.db().close().await;
         let figures = measured?;
@@ -173,13 +160,15 @@ impl StormBench {
         Ok(figures)
     }
 
+    /// Enqueues the burst, then the other tenants' reports; then starts the workers and
+    /// waits until every run has finished.
     async fn storm(
         &self,
-        runs: &Runs,
+        app: &App,
         tenants: &[String],
         first_day: chrono::NaiveDate,
     ) -> Result<ModeFigures, BenchError> {
-        let began = Instant::now();
+        let runs = &app.runs;
         // The burst arrives as from a busy app: many requests in flight at once.
         let mut all: Vec<String> = futures::stream::iter(0..self.burst)
             .map(|i| enqueue(runs, &tenants[0], first_day, i))
@@ -192,16 +181,32 @@ impl StormBench {
             others.push(id.clone());
             all.push(id);
         }
-        while !runs.store.active_runs(1).await?.is_empty() {
-            if began.elapsed() > DRAIN_TIMEOUT {
-                return Err(BenchError::Invalid(format!(
-                    "the storm did not drain within {DRAIN_TIMEOUT:?}"
-                )));
-            }
-            tokio::time::sleep(POLL).await;
-        }
+
+        let began = Instant::now();
+        let shutdown = CancellationToken::new();
+        let workers: Vec<_> = (0..self.workers)
+            .map(|_| {
+                let (app, stop) = (app.clone(), shutdown.clone());
+                let options = WorkerOptions {
+                    queues: vec![REPORT_QUEUE.to_owned()],
+                    concurrency: self.concurrency,
+                    ..WorkerOptions::default()
+                };
+                tokio::spawn(async move { app.work(options, stop).await })
+            })
+            .collect();
+        let drained = drain(runs, began).await;
         let drain = began.elapsed();
+        shutdown.cancel();
+        for worker in workers {
+            worker
+                .await
+                .map_err(|error| BenchError::Invalid(format!("a worker panicked: {error}")))?;
+        }
+        drained?;
+
         let mut starts = Vec::with_capacity(others.len());
+        let mut rows = 0;
         for id in &all {
             let run = runs.get(id, None).await?;
             if run.status != RunStatus::Completed {
@@ -211,14 +216,32 @@ impl StormBench {
                     run.error
                 )));
             }
+            rows += run.file.as_ref().map_or(0, |file| file.rows);
             if others.contains(id) {
                 let waited = run.started_at.unwrap_or(run.created_at) - run.created_at;
                 starts.push(Duration::from_millis(u64::try_from(waited).unwrap_or(0)));
             }
         }
         starts.sort();
-        Ok(ModeFigures { starts, drain })
+        Ok(ModeFigures {
+            starts,
+            drain,
+            rows_mean: rows as f64 / all.len() as f64,
+        })
     }
+}
+
+/// Waits until no run is queued or running.
+async fn drain(runs: &Runs, began: Instant) -> Result<(), BenchError> {
+    while !runs.store.active_runs(1).await?.is_empty() {
+        if began.elapsed() > DRAIN_TIMEOUT {
+            return Err(BenchError::Invalid(format!(
+                "the storm did not drain within {DRAIN_TIMEOUT:?}"
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    Ok(())
 }
 
 /// Request `i` of `tenant`: `invoices` as CSV over its own window (the windows start a

@@ -104,6 +104,9 @@ pub struct StormArgs {
     /// Jobs each worker runs at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// Invoices seeded per tenant: the default makes each report about 1000 rows.
+    #[arg(long, default_value_t = crate::bench::storm::DEFAULT_INVOICES)]
+    pub invoices: u32,
     /// Where quire's state and the report data live (as for `bench e2e`).
     #[arg(long, value_enum, default_value_t = BenchDatabase::Sqlite)]
     pub database: BenchDatabase,
@@ -213,6 +216,14 @@ async fn queue(settings: &Settings, args: QueueArgs, json: bool) -> anyhow::Resu
             "  processing  {process:>10.0} jobs/s  ({:.3} s, lease + fencing token + ack per job)",
             figures.process.as_secs_f64()
         );
+        for (keys, _, took) in &figures.fair {
+            let rate = args.jobs as f64 / took.as_secs_f64();
+            println!(
+                "  fair, {keys:>4} fairness key(s) {rate:>8.0} jobs/s processed  ({:.3} s, {:.1} % of the above)",
+                took.as_secs_f64(),
+                100.0 * rate / process
+            );
+        }
         println!(
             "  latency     p50 {:.3} ms, p99 {:.3} ms  (enqueue to handler start, idle worker, {} samples)",
             ms(p50),
@@ -240,6 +251,17 @@ async fn queue(settings: &Settings, args: QueueArgs, json: bool) -> anyhow::Resu
     summary.push("cores", cores());
     summary.push("enqueue_jobs_per_s", format!("{enqueue:.0}"));
     summary.push("process_jobs_per_s", format!("{process:.0}"));
+    for (keys, _, took) in &figures.fair {
+        let rate = args.jobs as f64 / took.as_secs_f64();
+        summary.push(
+            &format!("fair{keys}_process_jobs_per_s"),
+            format!("{rate:.0}"),
+        );
+        summary.push(
+            &format!("fair{keys}_ratio"),
+            format!("{:.3}", rate / process),
+        );
+    }
     summary.push("latency_p50_ms", format!("{:.3}", ms(p50)));
     summary.push("latency_p99_ms", format!("{:.3}", ms(p99)));
     summary.push("latency_samples", figures.latencies.len());
@@ -424,6 +446,7 @@ async fn storm(settings: &Settings, args: StormArgs, json: bool) -> anyhow::Resu
         others: args.others,
         workers: args.workers,
         concurrency: args.concurrency,
+        invoices: args.invoices,
         database: args.database,
         server_url: server_url.clone(),
     };
@@ -437,9 +460,11 @@ async fn storm(settings: &Settings, args: StormArgs, json: bool) -> anyhow::Resu
     if !json {
         println!(
             "quire bench storm: tenant 1 enqueues {} reports, then {} other tenants one each \
-             (invoices as CSV, about 1000 rows); {} workers x concurrency {}, {database}, {} cores",
+             (invoices as CSV, {:.0} rows on average), then {} workers x concurrency {} start; \
+             {database}, {} cores",
             args.burst,
             args.others,
+            fair.rows_mean,
             args.workers,
             args.concurrency,
             cores()
@@ -464,6 +489,7 @@ async fn storm(settings: &Settings, args: StormArgs, json: bool) -> anyhow::Resu
     summary.push("concurrency", args.concurrency);
     summary.push("database", database);
     summary.push("cores", cores());
+    summary.push("rows_mean", format!("{:.1}", fair.rows_mean));
     summary.push("fair_start_p50_ms", format!("{:.1}", ms(fair.start(0.50))));
     summary.push("fair_start_p99_ms", format!("{:.1}", ms(fair.start(0.99))));
     summary.push("fifo_start_p50_ms", format!("{:.1}", ms(fifo.start(0.50))));
