@@ -1,7 +1,8 @@
 -- ack: the attempts succeeded. Each job leaves the reserved set, its locks are
--- released (compare-and-delete) and so is its running slot, and it is kept as done for the retention period so a
+-- released (compare-and-delete), and it is kept as done for the retention period so a
 -- second push of the same id stays a no-op. One fence read and two writes per job; the
--- reserved set and the counter are updated once per call.
+-- reserved set, the counter and each fairness key's running slots are updated once per
+-- call.
 -- KEYS[1]: key base.
 -- ARGV[1]: key base, [2] done retention ms, then pairs: job id, token.
 -- Returns: one integer per pair: 1 acked, 0 refused (the token no longer holds the job).
@@ -9,14 +10,22 @@ local now = int_str(now_ms())
 local retention = ARGV[2]
 local out = {}
 local acked = {}
+local keys = {}   -- fairness keys in the order first seen
+local slots = {}  -- fairness key -> slots to give back
 for i = 3, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  local jkey, unique, overlap, slot = held_job(id, token, 'ukey', 'okey', 'slot')
+  local jkey, unique, overlap, fkey = held_job(id, token, 'ukey', 'okey', 'fair')
   if jkey then
     if (unique and unique ~= '') or (overlap and overlap ~= '') then
       release_locks(jkey, token)
     end
-    release_slot(jkey, slot)
+    if fkey then
+      if not slots[fkey] then
+        slots[fkey] = 0
+        keys[#keys + 1] = fkey
+      end
+      slots[fkey] = slots[fkey] + 1
+    end
     redis.call('HSET', jkey, 'state', 'done', 'finished', now)
     redis.call('PEXPIRE', jkey, retention)
     acked[#acked + 1] = id
@@ -25,6 +34,7 @@ for i = 3, #ARGV, 2 do
     out[#out + 1] = 0
   end
 end
+for _, fkey in ipairs(keys) do release_slots(fkey, slots[fkey]) end
 if #acked > 0 then
   in_chunks('ZREM', K.reserved, acked)
   count('done', #acked)

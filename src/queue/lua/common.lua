@@ -9,8 +9,9 @@
 --   spec      the job as pushed (JSON, decoded by the worker only)
 --   queue     its queue; max: max_attempts; created: push time
 --   fair      its fairness key (absent: the default key ''); flimit: the most attempts
---             of that key that may run at once (absent: no limit)
---   slot      present while the current attempt counts in `running` (its value: the key)
+--             of that key that may run at once (absent: no limit). While the job is
+--             reserved, its attempt holds one of the key's slots in `running`; the one
+--             transition that ends the attempt gives it back.
 --   ukey/okey lock names; owait: how long it may wait for a lock (ms); all three absent
 --             (or '') for a job that takes no lock
 --   state     ready | delayed | reserved | parked | dead | done
@@ -169,17 +170,18 @@ local function held_job(id, token, ...)
 end
 
 
--- Gives back the running slot an attempt of fairness key `fkey` held (`fkey` false or
--- nil: it held none). The key's queues where it waited at its limit get it back in
--- their ring, at the front: it has waited its turn.
-local function release_slot(jkey, fkey)
+-- Gives back `n` running slots of fairness key `fkey` (false or nil: the default key,
+-- which has none). The key's queues where it waited at its limit get it back in their
+-- ring, at the front: it has waited its turn.
+local function release_slots(fkey, n)
   if not fkey then return end
-  redis.call('HDEL', jkey, 'slot')
-  if redis.call('HINCRBY', K.running, fkey, -1) <= 0 then
+  if redis.call('HINCRBY', K.running, fkey, -n) <= 0 then
     redis.call('HDEL', K.running, fkey)
   end
   local blocked = blocked_key(fkey)
-  for _, queue in ipairs(redis.call('SMEMBERS', blocked)) do
+  local queues = redis.call('SMEMBERS', blocked)
+  if #queues == 0 then return end
+  for _, queue in ipairs(queues) do
     if redis.call('LLEN', list_key(queue, fkey)) > 0 then
       redis.call('LPUSH', ring_key(queue), fkey)
       wake_workers(queue, 1)
@@ -192,7 +194,7 @@ end
 local function end_attempt(id, jkey, token)
   redis.call('ZREM', K.reserved, id)
   release_locks(jkey, token)
-  release_slot(jkey, redis.call('HGET', jkey, 'slot'))
+  release_slots(redis.call('HGET', jkey, 'fair'), 1)
 end
 
 -- Sends a job to the dead set with its reason.

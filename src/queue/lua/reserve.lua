@@ -11,7 +11,7 @@
 --      fencing token and a lease deadline from Redis TIME. Within a queue the fairness
 --      keys with ready jobs take turns, one job each (FIFO within a key); a key alone
 --      in the ring gives as many as are asked for. A key at its running limit leaves
---      the ring until one of its attempts ends (see release_slot).
+--      the ring until one of its attempts ends (see release_slots).
 -- KEYS[1]: key base.
 -- ARGV[1]: key base, [2] lease ms, [3] max jobs, [4] max recoveries,
 --   [5] park re-check ms, [6] sweep limit (per step), [7] dead retention ms,
@@ -43,11 +43,11 @@ end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.reserved, '-inf', '(' .. now, 'LIMIT', 0, limit)) do
   local jkey = job_key(id)
   redis.call('ZREM', K.reserved, id)
-  local f = redis.call('HMGET', jkey, 'token', 'attempts', 'max', 'slot')
+  local f = redis.call('HMGET', jkey, 'token', 'attempts', 'max', 'fair')
   -- f[1] is false only for a record deleted behind the queue's back: nothing to recover.
   if f[1] then
     release_locks(jkey, f[1])
-    release_slot(jkey, f[4])
+    release_slots(f[4], 1)
     redis.call('HSET', jkey, 'token', '')
     local recoveries = redis.call('HINCRBY', jkey, 'recoveries', 1)
     count('recovered')
@@ -96,7 +96,8 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.dead, '-inf', now - retention,
 end
 
 -- 5. take: each job costs one read and one write; fencing tokens come from one INCRBY
--- per turn and the reserved set gets one ZADD.
+-- per call, a key's running count from one HINCRBY per turn (per job for a job with a
+-- limit), and the reserved set gets one ZADD.
 local taken = {}
 local leases = {}
 local n = 0
@@ -104,12 +105,28 @@ local deadline = int_str(now + lease)
 -- At most this many turns per queue and call end without a job (a key found at its
 -- limit, or a stale ring entry), so a call's work stays bounded however many keys wait.
 local IDLE_TURNS = 64
+-- Tokens are drawn once, for every job the call may still take; unused ones are skipped,
+-- which keeps tokens unique and increasing.
+local next_token, last_token = 0, -1
+local function token_for()
+  if next_token > last_token then
+    last_token = redis.call('INCRBY', K.seq, max - n)
+    next_token = last_token - (max - n) + 1
+  end
+  next_token = next_token + 1
+  return int_str(next_token - 1)
+end
 
 -- Takes `ids` (popped from the front of key `fkey`'s list in `queue`) until the key is
 -- found at its running limit; what is left goes back to the front of the list. Returns
--- how many were taken and whether the key is at its limit.
+-- how many ids left the list and whether the key is at its limit.
 local function take(queue, fkey, ids)
-  local first_token = redis.call('INCRBY', K.seq, #ids) - #ids
+  local counted = 0  -- taken since the key's running count was last raised
+  local function raise(by)
+    local running = redis.call('HINCRBY', K.running, fkey, counted + by)
+    counted = 0
+    return running
+  end
   for i, id in ipairs(ids) do
     local jkey = job_key(id)
     local f = redis.call('HMGET', jkey, 'spec', 'attempts', 'recoveries', 'handbacks', 'flimit')
@@ -117,22 +134,16 @@ local function take(queue, fkey, ids)
       redis.call('HSET', jkey, 'queue', queue, 'spec', '')
       bury_noted(id, jkey, 'missing', 'no job record exists for this id')
     else
-      if fkey ~= '' then
-        local running = redis.call('HINCRBY', K.running, fkey, 1)
-        if f[5] and running > tonumber(f[5]) then
-          redis.call('HINCRBY', K.running, fkey, -1)
-          for back = #ids, i, -1 do redis.call('LPUSH', list_key(queue, fkey), ids[back]) end
-          return i - 1, true
-        end
+      if f[5] and raise(1) > tonumber(f[5]) then
+        redis.call('HINCRBY', K.running, fkey, -1)
+        for back = #ids, i, -1 do redis.call('LPUSH', list_key(queue, fkey), ids[back]) end
+        return i - 1, true
+      elseif not f[5] and fkey ~= '' then
+        counted = counted + 1
       end
-      local token = int_str(first_token + i)
+      local token = token_for()
       local attempt = int_str((tonumber(f[2]) or 0) + 1)
-      if fkey ~= '' then
-        redis.call('HSET', jkey, 'state', 'reserved', 'token', token, 'attempts', attempt,
-          'slot', fkey)
-      else
-        redis.call('HSET', jkey, 'state', 'reserved', 'token', token, 'attempts', attempt)
-      end
+      redis.call('HSET', jkey, 'state', 'reserved', 'token', token, 'attempts', attempt)
       leases[#leases + 1] = deadline
       leases[#leases + 1] = id
       taken[#taken + 1] = id
@@ -144,20 +155,22 @@ local function take(queue, fkey, ids)
       n = n + 1
     end
   end
+  if counted > 0 then raise(0) end
   return #ids, false
 end
 
 for i = 8, #ARGV do
   local queue = ARGV[i]
   local ring = ring_key(queue)
+  local backlog = backlog_key(queue)
   local ring_len = n < max and redis.call('LLEN', ring) or 0
   -- Ready ids pushed by a quire from before fair reservation have no ring entry.
   if ring_len == 0 and n < max then
     local legacy = redis.call('LLEN', ready_key(queue))
     if legacy > 0 then
       redis.call('RPUSH', ring, '')
-      redis.call('ZADD', backlog_key(queue), legacy, '')
-      redis.call('HSET', K.readyn, queue, legacy)
+      redis.call('ZADD', backlog, legacy, '')
+      redis.call('HINCRBY', K.readyn, queue, legacy)
       ring_len = 1
     end
   end
@@ -170,19 +183,30 @@ for i = 8, #ARGV do
     local took, at_limit = 0, false
     if ids then took, at_limit = take(queue, fkey, ids) end
     popped = popped + took
-    if took == 0 then idle = idle + 1 end
+    -- The backlog counts the key's ready ids: at zero its list is empty (checked, and
+    -- the count repaired, before the key leaves the ring for good).
+    local left
+    if took > 0 then
+      left = tonumber(redis.call('ZINCRBY', backlog, -took, fkey))
+    else
+      idle = idle + 1
+      left = at_limit and 1 or 0
+    end
     if at_limit then
       redis.call('SADD', blocked_key(fkey), queue)
     end
-    if at_limit or redis.call('LLEN', list) == 0 then
+    if left <= 0 then
+      left = redis.call('LLEN', list)
+      if left > 0 then
+        redis.call('ZADD', backlog, left, fkey)
+      else
+        redis.call('ZREM', backlog, fkey)
+      end
+    end
+    if at_limit or left <= 0 then
       -- Out of the ring (it is the last entry, just moved there).
       redis.call('RPOP', ring)
       ring_len = ring_len - 1
-    end
-    if took > 0 then
-      if tonumber(redis.call('ZINCRBY', backlog_key(queue), -took, fkey)) <= 0 then
-        redis.call('ZREM', backlog_key(queue), fkey)
-      end
     end
   end
   if popped > 0 then redis.call('HINCRBY', K.readyn, queue, -popped) end

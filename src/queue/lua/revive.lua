@@ -19,7 +19,7 @@ for i = 3, #ARGV do
     redis.call('PERSIST', jkey)
     -- Back to a pushed job's fields: counters absent (read as 0), no token.
     redis.call('HDEL', jkey, 'attempts', 'recoveries', 'handbacks', 'token', 'died', 'cause', 'since',
-      'waiting', 'finished', 'slot')
+      'waiting', 'finished')
     make_ready(id, jkey, false)
     count('revived')
     out[#out + 1] = 1
