@@ -37,8 +37,9 @@ pub struct Job {
     /// within a key); jobs without one share the default key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fairness_key: Option<String>,
-    /// At most this many attempts of the job's fairness key run at once, when the job is
-    /// next in line; a key at its limit waits without being charged an attempt.
+    /// The job starts only while fewer than this many attempts of its fairness key's
+    /// limited jobs (those with a limit) run; a key at its limit waits without being
+    /// charged an attempt. Jobs without a limit are never counted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fairness_limit: Option<u32>,
     /// What earlier records of this job held; only read by the push.

@@ -1,8 +1,8 @@
 -- ack: the attempts succeeded. Each job leaves the reserved set, its locks are
 -- released (compare-and-delete), and it is kept as done for the retention period so a
 -- second push of the same id stays a no-op. One fence read and two writes per job; the
--- reserved set, the counter and each fairness key's running slots are updated once per
--- call.
+-- reserved set, the counter and the running slots of each fairness key (held by jobs
+-- with a limit) are updated once per call.
 -- KEYS[1]: key base.
 -- ARGV[1]: key base, [2] done retention ms, then pairs: job id, token.
 -- Returns: one integer per pair: 1 acked, 0 refused (the token no longer holds the job).
@@ -14,12 +14,12 @@ local keys = {}   -- fairness keys in the order first seen
 local slots = {}  -- fairness key -> slots to give back
 for i = 3, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  local jkey, unique, overlap, fkey = held_job(id, token, 'ukey', 'okey', 'fair')
+  local jkey, unique, overlap, limit, fkey = held_job(id, token, 'ukey', 'okey', 'flimit', 'fair')
   if jkey then
     if (unique and unique ~= '') or (overlap and overlap ~= '') then
       release_locks(jkey, token)
     end
-    if fkey then
+    if limit then
       if not slots[fkey] then
         slots[fkey] = 0
         keys[#keys + 1] = fkey

@@ -8,10 +8,10 @@
 -- A job is a hash `job:<id>` with fields:
 --   spec      the job as pushed (JSON, decoded by the worker only)
 --   queue     its queue; max: max_attempts; created: push time
---   fair      its fairness key (absent: the default key ''); flimit: the most attempts
---             of that key that may run at once (absent: no limit). While the job is
---             reserved, its attempt holds one of the key's slots in `running`; the one
---             transition that ends the attempt gives it back.
+--   fair      its fairness key (absent: the default key ''); flimit: the most limited
+--             attempts of that key that may run at once (absent: no limit). While a job
+--             with a limit is reserved, its attempt holds one of the key's slots in
+--             `running`; the one transition that ends the attempt gives it back.
 --   ukey/okey lock names; owait: how long it may wait for a lock (ms); all three absent
 --             (or '') for a job that takes no lock
 --   state     ready | delayed | reserved | parked | dead | done
@@ -35,7 +35,7 @@ local K = {
   dead = base .. 'dead',         -- zset id -> time it went dead
   restart = base .. 'restart',   -- the restart broadcast (time of the broadcast)
   readyn = base .. 'readyn',     -- hash queue -> ready jobs in it
-  running = base .. 'running',   -- hash fairness key -> attempts running (keys <> '')
+  running = base .. 'running',   -- hash fairness key -> limited attempts running
 }
 local function job_key(id) return base .. 'job:' .. id end
 local function ready_key(queue) return base .. 'ready:' .. queue end
@@ -170,8 +170,8 @@ local function held_job(id, token, ...)
 end
 
 
--- Gives back `n` running slots of fairness key `fkey` (false or nil: the default key,
--- which has none). The key's queues where it waited at its limit get it back in their
+-- Gives back `n` running slots of fairness key `fkey` (false or nil: none were held,
+-- the job having no limit). The key's queues where it waited at its limit get it back in their
 -- ring, at the front: it has waited its turn.
 local function release_slots(fkey, n)
   if not fkey then return end
@@ -194,7 +194,8 @@ end
 local function end_attempt(id, jkey, token)
   redis.call('ZREM', K.reserved, id)
   release_locks(jkey, token)
-  release_slots(redis.call('HGET', jkey, 'fair'), 1)
+  local f = redis.call('HMGET', jkey, 'flimit', 'fair')
+  if f[1] then release_slots(f[2], 1) end
 end
 
 -- Sends a job to the dead set with its reason.

@@ -1,11 +1,11 @@
 -- loads: what each queue holds ready and which fairness keys it is for, and the
 -- running attempts per key. The work is bounded by the number of queues, `top` and the
--- keys with running attempts (at most the attempts running), never by the keys waiting.
+-- attempts running, never by the keys waiting.
 -- KEYS[1]: key base.
 -- ARGV[1]: key base, [2] top: how many of the keys with the most ready jobs to list.
 -- Returns: { queues, running } where queues holds per queue { name, ready, keys
 --   waiting, { key, ready, key, ready, ... } (the top keys, most ready first) } and
---   running is the flat HGETALL of key -> running attempts.
+--   running is a flat list of key, running attempts (keys other than '').
 local top = tonumber(ARGV[2])
 local names = redis.call('SMEMBERS', K.queues)
 table.sort(names)
@@ -19,4 +19,20 @@ for _, queue in ipairs(names) do
     top > 0 and redis.call('ZREVRANGE', backlog, 0, top - 1, 'WITHSCORES') or {},
   }
 end
-return { queues, redis.call('HGETALL', K.running) }
+local running, keys = {}, {}
+for _, id in ipairs(redis.call('ZRANGE', K.reserved, 0, -1)) do
+  local fkey = redis.call('HGET', job_key(id), 'fair')
+  if fkey then
+    if not running[fkey] then
+      running[fkey] = 0
+      keys[#keys + 1] = fkey
+    end
+    running[fkey] = running[fkey] + 1
+  end
+end
+local flat = {}
+for _, fkey in ipairs(keys) do
+  flat[#flat + 1] = fkey
+  flat[#flat + 1] = running[fkey]
+end
+return { queues, flat }

@@ -43,11 +43,11 @@ end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.reserved, '-inf', '(' .. now, 'LIMIT', 0, limit)) do
   local jkey = job_key(id)
   redis.call('ZREM', K.reserved, id)
-  local f = redis.call('HMGET', jkey, 'token', 'attempts', 'max', 'fair')
+  local f = redis.call('HMGET', jkey, 'token', 'attempts', 'max', 'flimit', 'fair')
   -- f[1] is false only for a record deleted behind the queue's back: nothing to recover.
   if f[1] then
     release_locks(jkey, f[1])
-    release_slots(f[4], 1)
+    if f[4] then release_slots(f[5], 1) end
     redis.call('HSET', jkey, 'token', '')
     local recoveries = redis.call('HINCRBY', jkey, 'recoveries', 1)
     count('recovered')
@@ -95,9 +95,9 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.dead, '-inf', now - retention,
   redis.call('DEL', job_key(id))
 end
 
--- 5. take: each job costs one read and one write; fencing tokens come from one INCRBY
--- per call, a key's running count from one HINCRBY per turn (per job for a job with a
--- limit), and the reserved set gets one ZADD.
+-- 5. take: each job costs one read and one write (a job with a limit one more, for its
+-- key's running count); fencing tokens come from one INCRBY per call, and the reserved
+-- set gets one ZADD.
 local taken = {}
 local leases = {}
 local n = 0
@@ -117,16 +117,10 @@ local function token_for()
   return int_str(next_token - 1)
 end
 
--- Takes `ids` (popped from the front of key `fkey`'s list in `queue`) until the key is
--- found at its running limit; what is left goes back to the front of the list. Returns
--- how many ids left the list and whether the key is at its limit.
+-- Takes `ids` (popped from the front of key `fkey`'s list in `queue`) until one is
+-- found with its key at its running limit; it and those after it go back to the front
+-- of the list. Returns how many ids left the list and whether the key is at its limit.
 local function take(queue, fkey, ids)
-  local counted = 0  -- taken since the key's running count was last raised
-  local function raise(by)
-    local running = redis.call('HINCRBY', K.running, fkey, counted + by)
-    counted = 0
-    return running
-  end
   for i, id in ipairs(ids) do
     local jkey = job_key(id)
     local f = redis.call('HMGET', jkey, 'spec', 'attempts', 'recoveries', 'handbacks', 'flimit')
@@ -134,12 +128,10 @@ local function take(queue, fkey, ids)
       redis.call('HSET', jkey, 'queue', queue, 'spec', '')
       bury_noted(id, jkey, 'missing', 'no job record exists for this id')
     else
-      if f[5] and raise(1) > tonumber(f[5]) then
+      if f[5] and redis.call('HINCRBY', K.running, fkey, 1) > tonumber(f[5]) then
         redis.call('HINCRBY', K.running, fkey, -1)
         for back = #ids, i, -1 do redis.call('LPUSH', list_key(queue, fkey), ids[back]) end
         return i - 1, true
-      elseif not f[5] and fkey ~= '' then
-        counted = counted + 1
       end
       local token = token_for()
       local attempt = int_str((tonumber(f[2]) or 0) + 1)
@@ -155,7 +147,6 @@ local function take(queue, fkey, ids)
       n = n + 1
     end
   end
-  if counted > 0 then raise(0) end
   return #ids, false
 end
 
