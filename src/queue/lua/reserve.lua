@@ -166,11 +166,11 @@ for i = 8, #ARGV do
     end
   end
   local idle, popped = 0, 0
-  while n < max and ring_len > 0 and idle < IDLE_TURNS do
-    -- The key whose turn it is moves to the back of the ring.
-    local fkey = redis.call('LMOVE', ring, ring, 'LEFT', 'RIGHT')
+  -- One turn of key `fkey`: pops up to `want` of its ids and takes them. Returns whether
+  -- the key stays in the ring (it has ready ids left and is not at its limit).
+  local function turn(fkey, want)
     local list = list_key(queue, fkey)
-    local ids = redis.call('LPOP', list, ring_len == 1 and (max - n) or 1)
+    local ids = redis.call('LPOP', list, want)
     local took, at_limit = 0, false
     if ids then took, at_limit = take(queue, fkey, ids) end
     popped = popped + took
@@ -194,10 +194,27 @@ for i = 8, #ARGV do
         redis.call('ZREM', backlog, fkey)
       end
     end
-    if at_limit or left <= 0 then
-      -- Out of the ring (it is the last entry, just moved there).
-      redis.call('RPOP', ring)
-      ring_len = ring_len - 1
+    return left > 0 and not at_limit
+  end
+  while n < max and ring_len > 0 and idle < IDLE_TURNS do
+    if ring_len == 1 then
+      -- Alone in the ring, the key gives as many as are asked for.
+      local fkey = redis.call('LINDEX', ring, 0)
+      if not turn(fkey, max - n) then
+        redis.call('LPOP', ring)
+        ring_len = 0
+      end
+    else
+      -- The next keys of the ring take one turn each and, if they stay, move to its
+      -- back in the same order: one read and two writes of the ring per round.
+      local keys = redis.call('LRANGE', ring, 0, math.min(ring_len, max - n) - 1)
+      redis.call('LTRIM', ring, #keys, -1)
+      local stay = {}
+      for _, fkey in ipairs(keys) do
+        if turn(fkey, 1) then stay[#stay + 1] = fkey end
+      end
+      in_chunks('RPUSH', ring, stay)
+      ring_len = ring_len - #keys + #stay
     end
   end
   if popped > 0 then redis.call('HINCRBY', K.readyn, queue, -popped) end
