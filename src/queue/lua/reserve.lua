@@ -166,56 +166,54 @@ for i = 8, #ARGV do
     end
   end
   local idle, popped = 0, 0
-  -- One turn of key `fkey`: pops up to `want` of its ids and takes them. Returns whether
-  -- the key stays in the ring (it has ready ids left and is not at its limit).
-  local function turn(fkey, want)
+  -- One turn of key `fkey`, which had `count` ready ids by the backlog: pops up to
+  -- `want` of them and takes them. Returns how many ready ids it has left (0: its list
+  -- is empty, checked before the key leaves the ring for good) and whether it is at its
+  -- limit.
+  local function turn(fkey, want, count)
     local list = list_key(queue, fkey)
     local ids = redis.call('LPOP', list, want)
     local took, at_limit = 0, false
     if ids then took, at_limit = take(queue, fkey, ids) end
     popped = popped + took
-    -- The backlog counts the key's ready ids: at zero its list is empty (checked, and
-    -- the count repaired, before the key leaves the ring for good).
-    local left
-    if took > 0 then
-      left = tonumber(redis.call('ZINCRBY', backlog, -took, fkey))
-    else
-      idle = idle + 1
-      left = at_limit and 1 or 0
-    end
-    if at_limit then
-      redis.call('SADD', blocked_key(fkey), queue)
-    end
-    if left <= 0 then
-      left = redis.call('LLEN', list)
-      if left > 0 then
-        redis.call('ZADD', backlog, left, fkey)
+    if took == 0 then idle = idle + 1 end
+    if at_limit then redis.call('SADD', blocked_key(fkey), queue) end
+    local left = count - took
+    -- A short pop emptied the list whatever the backlog says: count it then.
+    if left <= 0 or not ids or #ids < want then left = redis.call('LLEN', list) end
+    return left, at_limit
+  end
+  -- The keys' new backlog counts, written in one call each for those left and gone.
+  local function write_backlog(keys, lefts)
+    local scores, gone = {}, {}
+    for i, fkey in ipairs(keys) do
+      if lefts[i] > 0 then
+        scores[#scores + 1] = lefts[i]
+        scores[#scores + 1] = fkey
       else
-        redis.call('ZREM', backlog, fkey)
+        gone[#gone + 1] = fkey
       end
     end
-    return left > 0 and not at_limit
+    in_chunks('ZADD', backlog, scores)
+    in_chunks('ZREM', backlog, gone)
   end
   while n < max and ring_len > 0 and idle < IDLE_TURNS do
-    if ring_len == 1 then
-      -- Alone in the ring, the key gives as many as are asked for.
-      local fkey = redis.call('LINDEX', ring, 0)
-      if not turn(fkey, max - n) then
-        redis.call('LPOP', ring)
-        ring_len = 0
-      end
-    else
-      -- The next keys of the ring take one turn each and, if they stay, move to its
-      -- back in the same order: one read and two writes of the ring per round.
-      local keys = redis.call('LRANGE', ring, 0, math.min(ring_len, max - n) - 1)
-      redis.call('LTRIM', ring, #keys, -1)
-      local stay = {}
-      for _, fkey in ipairs(keys) do
-        if turn(fkey, 1) then stay[#stay + 1] = fkey end
-      end
-      in_chunks('RPUSH', ring, stay)
-      ring_len = ring_len - #keys + #stay
+    -- The next keys of the ring take one turn each (alone in the ring, a key gives as
+    -- many as are asked for) and, if they stay, move to its back in the same order: the
+    -- ring and the backlog are read once and written twice per round.
+    local keys = redis.call('LRANGE', ring, 0, math.min(ring_len, max - n) - 1)
+    local counts = redis.call('ZMSCORE', backlog, unpack(keys))
+    redis.call('LTRIM', ring, #keys, -1)
+    local want = ring_len == 1 and (max - n) or 1
+    local stay, lefts = {}, {}
+    for i, fkey in ipairs(keys) do
+      local left, at_limit = turn(fkey, want, tonumber(counts[i]) or 0)
+      lefts[i] = left
+      if left > 0 and not at_limit then stay[#stay + 1] = fkey end
     end
+    write_backlog(keys, lefts)
+    in_chunks('RPUSH', ring, stay)
+    ring_len = ring_len - #keys + #stay
   end
   if popped > 0 then redis.call('HINCRBY', K.readyn, queue, -popped) end
   -- Wake-up tokens of a queue with no key left to take from would only cause empty
