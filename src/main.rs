@@ -6,6 +6,18 @@ use clap::Parser;
 use quire::cli::{self, Cli, Command};
 use quire::settings::Settings;
 
+/// A command whose reader went away (`quire reports check | head -1`) ends as other
+/// command-line tools do, killed by SIGPIPE, instead of panicking in `println!`. Only
+/// for commands that print and exit: Rust ignores SIGPIPE so that a server writing to a
+/// closed socket gets an error, not death (its sockets send with MSG_NOSIGNAL anyway).
+fn end_quietly_when_stdout_closes() {
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 // The worker allocates a few small objects per job on several threads; glibc's
 // allocator spent about a fifth of the worker's time in `quire bench queue` profiles.
 #[global_allocator]
@@ -13,6 +25,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.command.prints_and_exits() {
+        end_quietly_when_stdout_closes();
+    }
     let settings = match Settings::resolve(cli.settings.clone()) {
         Ok(settings) => settings,
         Err(error) => return cli::report_failure(&error.into()),

@@ -344,6 +344,13 @@ impl Settings {
             .unwrap_or_else(|| format!("http://{bind}"))
             .trim_end_matches('/')
             .to_owned();
+        let log = merged.log.unwrap_or_else(|| "info".to_owned());
+        if let Err(error) = tracing_subscriber::EnvFilter::try_new(&log) {
+            return Err(SettingsError::Invalid {
+                name: "QUIRE_LOG",
+                message: format!("{log:?} is not a log filter like info,quire=debug ({error})"),
+            });
+        }
         let db_outage_limit = duration("QUIRE_DB_OUTAGE_LIMIT", merged.db_outage_limit)?
             .unwrap_or(crate::runs::DEFAULT_OUTAGE_LIMIT);
         let defaults = Limits::default();
@@ -377,7 +384,7 @@ impl Settings {
             reports,
             bind,
             public_url,
-            log: merged.log.unwrap_or_else(|| "info".to_owned()),
+            log,
             log_format: merged.log_format.unwrap_or(LogFormat::Pretty),
             db_outage_limit,
             webhooks: WebhookPolicy {
@@ -477,6 +484,39 @@ mod tests {
         );
         let default = Settings::resolve(SettingsArgs::default()).unwrap();
         assert_eq!(default.db_outage_limit, crate::runs::DEFAULT_OUTAGE_LIMIT);
+    }
+
+    #[test]
+    fn a_log_filter_that_does_not_parse_is_an_error_and_the_scheduling_settings_are_read() {
+        let resolve = |log: &str| {
+            Settings::resolve(SettingsArgs {
+                log: Some(log.into()),
+                ..SettingsArgs::default()
+            })
+        };
+        assert!(resolve("info,quire=debug").is_ok());
+        let error = resolve("info,quire=loud").unwrap_err().to_string();
+        assert!(error.starts_with("QUIRE_LOG is invalid"), "{error}");
+
+        let default = Settings::resolve(SettingsArgs::default()).unwrap();
+        assert_eq!(default.scheduling, crate::runs::Scheduling::default());
+        let fifo = Settings::resolve(SettingsArgs {
+            fair_scheduling: Some(false),
+            max_running_per_tenant: Some(3),
+            ..SettingsArgs::default()
+        })
+        .unwrap();
+        assert!(!fifo.scheduling.fair);
+        assert_eq!(fifo.scheduling.max_running_per_tenant, Some(3));
+        let zero = Settings::resolve(SettingsArgs {
+            max_running_per_tenant: Some(0),
+            ..SettingsArgs::default()
+        });
+        assert!(
+            zero.unwrap_err()
+                .to_string()
+                .starts_with("QUIRE_MAX_RUNNING_PER_TENANT")
+        );
     }
 
     #[test]

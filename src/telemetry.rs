@@ -4,7 +4,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::settings::LogFormat;
 
-/// Installs the global subscriber. Later calls (tests) are ignored.
+/// Installs the global subscriber. Later calls (tests) are ignored. The settings have
+/// refused a filter that does not parse; one that still fails here logs at info.
 pub fn init(filter: &str, format: LogFormat) {
     static FULL_DISK_HOOK: std::sync::Once = std::sync::Once::new();
     FULL_DISK_HOOK.call_once(log_full_disk_panics_as_warnings);

@@ -9,10 +9,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::UsageError;
 use super::render::ReportArgs;
 use crate::app::App;
+use crate::clock::Clock;
 use crate::names::IdempotencyKey;
 use crate::runs::{RunRequest, Runs, RunsError};
 use crate::settings::Settings;
-use crate::store::{Run, RunStatus};
+use crate::store::{Run, RunStatus, Store};
 
 /// Options of `quire enqueue`.
 #[derive(Debug, Args)]
@@ -67,23 +68,24 @@ pub async fn run(settings: &Settings, args: EnqueueArgs, json: bool) -> anyhow::
     Ok(())
 }
 
-/// Prints a run.
+/// Prints a run. Only quire's database is asked: the run's state is there, so this
+/// works while Redis is down.
 ///
 /// # Errors
-/// When the run does not exist or the database is unavailable.
+/// When the run does not exist (exit code 1: a well-formed question with no answer) or
+/// the database is unavailable.
 pub async fn status(settings: &Settings, run_id: &str, json: bool) -> anyhow::Result<()> {
-    let runs = App::connect(settings).await?.runs;
-    let run = runs.get(run_id, None).await.map_err(usage)?;
+    let store = Store::new(super::open_database(settings).await?, Clock::System);
+    let Some(run) = store.run(run_id).await? else {
+        anyhow::bail!("no run has the id {run_id:?}");
+    };
     print_run(&run, None, (false, false), json);
     Ok(())
 }
 
 fn usage(error: RunsError) -> anyhow::Error {
     match error {
-        RunsError::UnknownReport(_)
-        | RunsError::Invalid(_)
-        | RunsError::NotFound
-        | RunsError::IdempotencyConflict => {
+        RunsError::UnknownReport(_) | RunsError::Invalid(_) | RunsError::IdempotencyConflict => {
             let detail = match &error {
                 RunsError::Invalid(fields) => fields
                     .iter()

@@ -77,6 +77,17 @@ pub enum Command {
     Bench(bench::BenchArgs),
 }
 
+impl Command {
+    /// Whether the command prints its result and exits, rather than serving, working
+    /// or benchmarking until stopped.
+    pub fn prints_and_exits(&self) -> bool {
+        !matches!(
+            self,
+            Command::Serve | Command::Work(_) | Command::Run(_) | Command::Demo | Command::Bench(_)
+        )
+    }
+}
+
 /// A mistake in how quire was called or configured: exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -27,6 +27,10 @@ pub(super) struct Pending {
     progress: Progress,
 }
 
+/// The `Retry-After` of a pending download: small reports finish within a second or
+/// two, and a client polling faster gains nothing.
+const PENDING_RETRY_AFTER_SECS: u32 = 1;
+
 /// The file of a completed run. No API key: the token in the URL is the capability.
 /// Byte ranges and conditional requests are honoured.
 #[utoipa::path(
@@ -40,7 +44,8 @@ pub(super) struct Pending {
             (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         )),
         (status = 206, description = "The byte range asked for"),
-        (status = 202, description = "The run is still queued or running", body = Pending),
+        (status = 202, description = "The run is still queued or running; ask again after Retry-After seconds", body = Pending,
+            headers(("Retry-After" = u32, description = "Seconds to wait before asking again"))),
         (status = 304, description = "Not modified since If-Modified-Since"),
         (status = 404, description = "No such download", body = ErrorBody),
         (status = 410, description = "The link or the file expired, or the run did not complete",
@@ -76,7 +81,8 @@ pub(super) async fn download(
                     rows: run.progress_rows,
                 },
             };
-            Ok((StatusCode::ACCEPTED, Json(pending)).into_response())
+            let wait = [(header::RETRY_AFTER, PENDING_RETRY_AFTER_SECS.to_string())];
+            Ok((StatusCode::ACCEPTED, wait, Json(pending)).into_response())
         }
         RunStatus::Failed | RunStatus::Discarded | RunStatus::Cancelled => {
             let mut error = ApiError::new(

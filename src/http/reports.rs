@@ -29,8 +29,9 @@ pub(super) struct CreateBody {
     /// The report's name (see `GET /v1/report-types`).
     #[schema(example = "clients")]
     report: String,
-    /// The file format.
-    #[schema(value_type = Format)]
+    /// The file format; `csv` when omitted, as on the command line.
+    #[serde(default = "default_format")]
+    #[schema(value_type = Format, default = "csv")]
     format: String,
     /// The report's parameters by name; omitted ones take their defaults.
     #[serde(default)]
@@ -44,6 +45,11 @@ pub(super) struct CreateBody {
     /// omitted, the report's own `reuse_for` applies (none by default).
     #[schema(example = "10m")]
     reuse_for: Option<String>,
+}
+
+/// The format of a request that names none.
+fn default_format() -> String {
+    Format::Csv.extension().to_owned()
 }
 
 /// The answer of `GET /v1/reports`.
@@ -188,6 +194,8 @@ pub(super) struct ListQuery {
     status: Option<String>,
     /// Only runs of this report.
     report: Option<String>,
+    /// Only runs of this tenant (admin keys; a tenant key sees its own runs only).
+    tenant: Option<String>,
     /// Runs per page, 50 by default; values outside 1 to 200 are brought within.
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
@@ -222,11 +230,14 @@ pub(super) async fn list(
             )
         })?),
     };
+    if let Some(asked) = &query.tenant {
+        caller.check_tenant(asked)?;
+    }
     let page = state
         .runs
         .store
         .list_runs(&RunQuery {
-            tenant: caller.scope().map(str::to_owned),
+            tenant: caller.scope().map(str::to_owned).or(query.tenant),
             status,
             report: query.report,
             limit: query.limit.unwrap_or(50),

@@ -29,6 +29,7 @@ async fn a_completed_run_downloads_with_its_headers_and_byte_ranges() {
     // Not built yet: 202 with the status, and never a partial file.
     let waiting = app.http.get(&url).send().await.unwrap();
     assert_eq!(waiting.status(), StatusCode::ACCEPTED);
+    assert_eq!(waiting.headers()[reqwest::header::RETRY_AFTER], "1");
     assert_eq!(
         waiting.json::<serde_json::Value>().await.unwrap()["status"],
         "queued"

@@ -368,3 +368,85 @@ async fn wrong_shapes_are_named_by_field_without_rust_types_or_whole_values() {
     assert_eq!(app.enqueue_rows().await, [0, 0, 0], "nothing was written");
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_request_without_a_format_is_csv() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let (status, run) = app
+        .post_report(
+            &app.acme_key,
+            &json!({"tenant":"acme","report":"clients"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    assert_eq!(run["format"], "csv");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_admin_key_lists_one_tenants_runs_and_a_tenant_key_only_its_own() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    for tenant in ["acme", "globex"] {
+        let request = json!({"tenant": tenant, "report": "clients"});
+        let (status, _) = app.post_report(&app.admin_key, &request, None).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let tenants = |list: &serde_json::Value| -> Vec<String> {
+        list["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|run| run["tenant"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, all) = app.get(&app.admin_key, "/v1/reports").await;
+    assert_eq!(tenants(&all).len(), 2);
+    let (_, globex) = app.get(&app.admin_key, "/v1/reports?tenant=globex").await;
+    assert_eq!(tenants(&globex), ["globex"]);
+    let (_, own) = app.get(&app.acme_key, "/v1/reports?tenant=acme").await;
+    assert_eq!(tenants(&own), ["acme"]);
+    let (status, answer) = app.get(&app.acme_key, "/v1/reports?tenant=globex").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["error"]["code"], "forbidden_tenant");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn quire_status_reads_the_database_alone_and_an_unknown_run_exits_1() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let (_, run) = app
+        .post_report(
+            &app.acme_key,
+            &json!({"tenant":"acme","report":"clients"}),
+            None,
+        )
+        .await;
+    let id = run["id"].as_str().unwrap();
+    // Redis is not needed: nothing listens on port 1.
+    let output = app
+        .quire(&["status", id, "--json"])
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (shown["id"].as_str(), shown["status"].as_str()),
+        (Some(id), Some("queued"))
+    );
+
+    let output = app
+        .quire(&["status", "no-such-run"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no run has the id \"no-such-run\""),
+        "{stderr}"
+    );
+    app.cleanup().await;
+}
