@@ -493,3 +493,28 @@ async fn optional_columns_hold_nulls(backend: Backend) {
         assert!(nulls > 0, "{table}.{column} holds no NULL");
     }
 }
+
+/// `quire seed` anchors its data at today unless told otherwise, so the README's
+/// `last_quarter` finds invoices: its tables are those of `--anchor` with today's date.
+#[tokio::test]
+async fn seed_anchors_its_data_at_today_by_default() {
+    let sql = "SELECT number, issue_date, due_date FROM invoices ORDER BY number";
+    loop {
+        let today = chrono::Utc::now().date_naive().to_string();
+        let by_default = TestDb::empty(Backend::Sqlite).await;
+        let anchored = TestDb::empty(Backend::Sqlite).await;
+        let base = ["seed", "--tenants", "1", "--invoices", "20"];
+        let first = quire(by_default.url(), &base);
+        let second = quire(anchored.url(), &[&base[..], &["--anchor", &today]].concat());
+        assert!(
+            first.status.success() && second.status.success(),
+            "{first:?} {second:?}"
+        );
+        if chrono::Utc::now().date_naive().to_string() != today {
+            continue; // midnight passed between the two: compare again
+        }
+        assert_eq!(by_default.rows(sql).await, anchored.rows(sql).await);
+        assert_ne!(today, DEFAULT_ANCHOR.to_string());
+        break;
+    }
+}

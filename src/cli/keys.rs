@@ -2,8 +2,16 @@
 
 use clap::{Args, Subcommand};
 
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
 use super::UsageError;
+use crate::catalog::Catalog;
 use crate::clock::Clock;
+use crate::db::Db;
+use crate::names::TenantSlug;
+use crate::report::Reporter;
 use crate::runs::WebhookUrlError;
 use crate::settings::Settings;
 use crate::store::{NewApiKey, Store};
@@ -55,6 +63,13 @@ pub async fn run(settings: &Settings, args: KeysArgs) -> anyhow::Result<()> {
     {
         check_webhook(settings, url, webhook_secret.as_deref()).await?;
     }
+    if let KeysAction::Create {
+        tenant: Some(tenant),
+        ..
+    } = &args.action
+    {
+        check_tenant(settings, tenant).await?;
+    }
     let store = Store::new(super::open_database(settings).await?, Clock::System);
     match args.action {
         KeysAction::Create {
@@ -82,6 +97,36 @@ pub async fn run(settings: &Settings, args: KeysArgs) -> anyhow::Result<()> {
     }
     store.db().close().await;
     Ok(())
+}
+
+/// A key is only made for a tenant the reports database knows: a key for any other
+/// could enqueue nothing. A slug that no tenant could have is a usage error.
+async fn check_tenant(settings: &Settings, tenant: &str) -> anyhow::Result<()> {
+    TenantSlug::parse(tenant).map_err(|error| UsageError(error.to_string()))?;
+    let catalog = Arc::new(Catalog::load(&settings.reports)?);
+    let source = Db::connect_reports(&settings.reports_database_url, 1)
+        .await
+        .with_context(|| {
+            format!(
+                "opening REPORTS_DATABASE_URL {}",
+                super::redact(&settings.reports_database_url)
+            )
+        })?;
+    let reporter = Reporter::new(catalog, source, Clock::System);
+    // Reports may name tenants with different queries: any of them knowing it will do.
+    for report in reporter.catalog().reports() {
+        let known = reporter
+            .known_tenant_id(&report.name, tenant)
+            .await
+            .context("looking the tenant up in the reports database")?;
+        if known.is_some() {
+            return Ok(());
+        }
+    }
+    anyhow::bail!(
+        "no tenant {tenant:?} in the reports database, so its key could run no report \
+         (`quire seed` creates the demo tenants)"
+    )
 }
 
 /// A webhook is checked before the key exists, so a mistake shows now rather than as

@@ -4,6 +4,7 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::Args;
 
+use crate::clock::Clock;
 use crate::db::Db;
 use crate::seed::SeedOptions;
 use crate::settings::Settings;
@@ -21,9 +22,10 @@ pub struct SeedArgs {
     #[arg(long, default_value_t = SeedOptions::default().seed)]
     pub seed: u64,
     /// The "today" of the data (YYYY-MM-DD): invoices span the two years before it and
-    /// every aging bucket is filled as of this day.
-    #[arg(long, default_value_t = SeedOptions::default().anchor)]
-    pub anchor: NaiveDate,
+    /// every aging bucket is filled as of this day. Default: today (UTC), so that
+    /// presets like `last_quarter` find invoices; fix it for reproducible data.
+    #[arg(long)]
+    pub anchor: Option<NaiveDate>,
 }
 
 /// Seeds the report database (REPORTS_DATABASE_URL, which defaults to DATABASE_URL)
@@ -38,7 +40,7 @@ pub async fn run(settings: &Settings, args: SeedArgs, json: bool) -> anyhow::Res
         tenants: args.tenants,
         invoices_per_tenant: args.invoices,
         seed: args.seed,
-        anchor: args.anchor,
+        anchor: args.anchor.unwrap_or_else(|| Clock::System.today()),
     };
     let slugs = crate::seed::seed(&db, &options)
         .await

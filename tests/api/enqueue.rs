@@ -450,3 +450,27 @@ async fn quire_status_reads_the_database_alone_and_an_unknown_run_exits_1() {
     );
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn keys_are_made_only_for_tenants_the_reports_database_knows() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let create = |tenant: &str| {
+        let mut command = app.quire(&["keys", "create", "--tenant", tenant]);
+        async move { command.output().await.unwrap() }
+    };
+    let made = create("acme").await;
+    assert!(made.status.success(), "{made:?}");
+    let key = String::from_utf8(made.stdout).unwrap();
+    let (status, _) = app.get(key.trim(), "/v1/report-types").await;
+    assert_eq!(status, StatusCode::OK);
+
+    let unknown = create("doesnotexist").await;
+    assert_eq!(unknown.status.code(), Some(1), "{unknown:?}");
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("no tenant \"doesnotexist\""), "{stderr}");
+    assert!(unknown.stdout.is_empty());
+    assert_eq!(create("not a slug").await.status.code(), Some(2));
+    let keys = app.db.scalar("SELECT COUNT(*) FROM quire_api_keys").await;
+    assert_eq!(keys, 3, "the test's two keys and the one made for acme");
+    app.cleanup().await;
+}
