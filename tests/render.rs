@@ -372,6 +372,7 @@ async fn a_database_that_is_gone_is_a_runtime_error_and_leaves_no_file() {
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("REPORTS_DATABASE_URL"), "{text}");
     assert_eq!(files_in(dir.path()), Vec::<PathBuf>::new());
+    assert!(!dir.path().join("quire-data").exists());
 }
 
 /// Writes one more row than an Excel sheet holds and checks the continuation sheet.
@@ -783,4 +784,54 @@ async fn a_full_disk_says_no_space_left_and_leaves_no_file() {
         }
         assert_eq!(files_in(disk.dir.path()), Vec::<PathBuf>::new(), "{format}");
     }
+}
+
+/// `--out -` writes the file to stdout (the summary goes to stderr), byte for byte the
+/// file `--out PATH` writes; a folder that does not exist is an error, not made.
+#[tokio::test]
+async fn out_dash_writes_to_stdout_and_a_missing_folder_is_an_error() {
+    let db = fixture_db(TestDb::sqlite().await).await;
+    let file = render(&db, "products", "csv", &[]);
+    let args = ["render", "products", "--tenant", "acme", "--today", TODAY];
+    let output = quire(db.dir(), &db.url, &[&args[..], &["--out", "-"]].concat());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(output.stdout, file);
+    assert!(stderr(&output).starts_with("- ("), "{}", stderr(&output));
+
+    let missing = db.dir().join("no-such-folder").join("products.csv");
+    let missing_arg = missing.display().to_string();
+    let output = quire(
+        db.dir(),
+        &db.url,
+        &[&args[..], &["--out", &missing_arg]].concat(),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("does not exist"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!db.dir().join("no-such-folder").exists());
+}
+
+/// Rendering from a folder without quire's default database names the missing file
+/// and creates nothing there.
+#[test]
+fn render_with_the_default_database_from_another_folder_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_quire"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("QUIRE_LOG", "warn")
+        .args(["render", "products", "--tenant", "acme"])
+        .output()
+        .expect("run quire");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("the SQLite database quire-data/quire.db does not exist"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(files_in(dir.path()), Vec::<PathBuf>::new());
+    assert!(!dir.path().join("quire-data").exists());
 }

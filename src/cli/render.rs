@@ -1,6 +1,6 @@
 //! `quire render REPORT`: build a report synchronously to a file, without the queue.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -60,7 +60,8 @@ pub struct RenderArgs {
     /// The report, tenant, format and parameters to build.
     #[command(flatten)]
     pub report: ReportArgs,
-    /// Where to write the file (default: REPORT-TENANT.EXT in the current folder).
+    /// Where to write the file (default: REPORT-TENANT.EXT in the current folder; `-`:
+    /// standard output). Its folder must exist.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Build the report as if today were this date (YYYY-MM-DD).
@@ -103,14 +104,35 @@ pub async fn run(settings: &Settings, args: RenderArgs, json: bool) -> anyhow::R
         )
         .await
         .map_err(usage)?;
-    let out = args.out.unwrap_or_else(|| {
+    let default_name = || {
         PathBuf::from(format!(
             "{}-{}.{}",
             wanted.report,
             wanted.tenant,
             wanted.format.extension()
         ))
-    });
+    };
+    // `-` builds into a scratch folder and copies the finished file to stdout; the
+    // summary then goes to stderr.
+    let scratch = tempfile::tempdir()?;
+    let to_stdout = args.out.as_deref() == Some(Path::new("-"));
+    let out = match args.out {
+        Some(_) if to_stdout => scratch.path().join(default_name()),
+        Some(path) => {
+            if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty())
+                && !folder.is_dir()
+            {
+                return Err(UsageError(format!(
+                    "--out {}: the folder {} does not exist",
+                    path.display(),
+                    folder.display()
+                ))
+                .into());
+            }
+            path
+        }
+        None => default_name(),
+    };
     let request = ReportRequest {
         options: wanted.options(),
         report: wanted.report.to_string(),
@@ -128,29 +150,44 @@ pub async fn run(settings: &Settings, args: RenderArgs, json: bool) -> anyhow::R
         .await
         .map_err(usage)
         .with_context(|| format!("rendering report {:?}", request.report))?;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "path": rendered.file.path,
-                "rows": rendered.rows,
-                "bytes": rendered.file.bytes,
-                "sha256": rendered.file.sha256,
-            })
-        );
+    let summary = if json {
+        serde_json::json!({
+            "path": (!to_stdout).then_some(&rendered.file.path),
+            "rows": rendered.rows,
+            "bytes": rendered.file.bytes,
+            "sha256": rendered.file.sha256,
+        })
+        .to_string()
     } else {
-        println!(
+        format!(
             "{} ({} rows, {} bytes, sha256 {})",
-            rendered.file.path.display(),
+            if to_stdout {
+                "-".into()
+            } else {
+                rendered.file.path.display().to_string()
+            },
             rendered.rows,
             rendered.file.bytes,
             rendered.file.sha256
-        );
+        )
+    };
+    if to_stdout {
+        let file = rendered.file.path.clone();
+        tokio::task::spawn_blocking(move || {
+            std::io::copy(
+                &mut std::fs::File::open(file)?,
+                &mut std::io::stdout().lock(),
+            )
+        })
+        .await
+        .context("copying the file to stdout")??;
+        eprintln!("{summary}");
+    } else {
+        println!("{summary}");
     }
     Ok(())
 }
 
-/// Bad input becomes a usage error (exit 2); anything else stays a runtime error.
 fn usage(error: ReportError) -> anyhow::Error {
     match error {
         ReportError::UnknownReport(_)

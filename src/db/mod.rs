@@ -28,6 +28,9 @@ pub enum DbError {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// A SQLite file to read reports from does not exist (it is never created for that).
+    #[error("the SQLite database {0} does not exist")]
+    NoSuchFile(String),
     /// The URL is malformed or the database cannot be reached.
     #[error("cannot connect to the database: {0}")]
     Connect(#[source] sqlx::Error),
@@ -220,19 +223,30 @@ impl Db {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(DbError::Connect)?
-                .create_if_missing(true)
+                .create_if_missing(access == Access::ReadWrite)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
                 .pragma("query_only", read_only);
-            if let Some(parent) = Path::new(options.get_filename()).parent()
-                && !parent.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(parent).map_err(|source| DbError::CreateDir {
-                    path: parent.display().to_string(),
-                    source,
-                })?;
+            let file = Path::new(options.get_filename());
+            match access {
+                // A database to read reports from is the app's: a missing file is a
+                // mistake to name, not an empty database to make (in the wrong folder).
+                Access::ReadOnly if !file.exists() => {
+                    return Err(DbError::NoSuchFile(file.display().to_string()));
+                }
+                Access::ReadOnly => {}
+                Access::ReadWrite => {
+                    if let Some(parent) = file.parent()
+                        && !parent.as_os_str().is_empty()
+                    {
+                        std::fs::create_dir_all(parent).map_err(|source| DbError::CreateDir {
+                            path: parent.display().to_string(),
+                            source,
+                        })?;
+                    }
+                }
             }
             // The first connection switches a fresh file to WAL, which needs the file to
             // itself: another process doing the same at that moment fails with "database
