@@ -53,7 +53,7 @@ fn main() -> ExitCode {
             Command::Restart => cli::restart::run(&settings, json).await,
             Command::Failed(args) => cli::failed::run(&settings, args, json).await,
             Command::Queues(args) => cli::queues::run(&settings, args, json).await,
-            Command::Keys(args) => cli::keys::run(&settings, args).await,
+            Command::Keys(args) => cli::keys::run(&settings, args, json).await,
             Command::Bench(args) => cli::bench::run(&settings, args, json).await,
         }
     });

@@ -54,7 +54,7 @@ pub enum KeysAction {
 /// # Errors
 /// When the webhook URL is refused, the database fails, or the key to revoke does not
 /// exist.
-pub async fn run(settings: &Settings, args: KeysArgs) -> anyhow::Result<()> {
+pub async fn run(settings: &Settings, args: KeysArgs, json: bool) -> anyhow::Result<()> {
     if let KeysAction::Create {
         webhook_url: Some(url),
         webhook_secret,
@@ -80,19 +80,30 @@ pub async fn run(settings: &Settings, args: KeysArgs) -> anyhow::Result<()> {
         } => {
             let (id, key) = store
                 .create_api_key(&NewApiKey {
-                    tenant,
+                    tenant: tenant.clone(),
                     webhook_url,
                     webhook_secret,
                 })
                 .await?;
-            eprintln!("created API key {id}");
-            println!("{key}");
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "id": id, "key": key, "tenant": tenant })
+                );
+            } else {
+                eprintln!("created API key {id}");
+                println!("{key}");
+            }
         }
         KeysAction::Revoke { key_id } => {
             if !store.revoke_api_key(&key_id).await? {
                 return Err(UsageError(format!("no live API key with id {key_id:?}")).into());
             }
-            println!("revoked {key_id}");
+            if json {
+                println!("{}", serde_json::json!({ "revoked": key_id }));
+            } else {
+                println!("revoked {key_id}");
+            }
         }
     }
     store.db().close().await;

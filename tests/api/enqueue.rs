@@ -472,5 +472,26 @@ async fn keys_are_made_only_for_tenants_the_reports_database_knows() {
     assert_eq!(create("not a slug").await.status.code(), Some(2));
     let keys = app.db.scalar("SELECT COUNT(*) FROM quire_api_keys").await;
     assert_eq!(keys, 3, "the test's two keys and the one made for acme");
+
+    // --json prints the key with its id and tenant.
+    let made = app
+        .quire(&["keys", "create", "--tenant", "globex", "--json"])
+        .output()
+        .await
+        .unwrap();
+    let printed: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
+    assert_eq!(printed["tenant"], "globex");
+    let (status, _) = app
+        .get(printed["key"].as_str().unwrap(), "/v1/report-types")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let id = printed["id"].as_str().unwrap();
+    let revoked = app
+        .quire(&["keys", "revoke", id, "--json"])
+        .output()
+        .await
+        .unwrap();
+    let printed: serde_json::Value = serde_json::from_slice(&revoked.stdout).unwrap();
+    assert_eq!(printed["revoked"], id);
     app.cleanup().await;
 }
