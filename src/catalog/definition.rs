@@ -264,7 +264,13 @@ impl Report {
         let raw: RawReport = toml::from_str(text).map_err(|e| {
             let field = e
                 .span()
-                .map(|span| format!("at byte {}", span.start))
+                .map(|span| {
+                    // Lines and columns count from 1, columns in characters, as editors do.
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    format!("line {line}, column {column}")
+                })
                 .unwrap_or_else(|| "syntax".to_owned());
             error(&field, e.message().to_owned())
         })?;
@@ -502,6 +508,16 @@ type = "text"
         let unknown_param = format!("{MINIMAL}\n[[params]]\nname = \"x\"\ntype = \"color\"\n");
         let error = Report::parse("r.toml", &unknown_param).unwrap_err();
         assert!(error.message.contains("color"), "{error}");
+    }
+
+    #[test]
+    fn a_toml_error_names_its_line_and_column() {
+        let text = "name = \"x\"\ntitle = \"X\"\nmax_attempts = \"three\"\n";
+        let error = Report::parse("r.toml", text).unwrap_err();
+        assert_eq!(error.field, "line 3, column 16", "{error}");
+        let broken = "name = \"x\"\ntitle = [\n";
+        let error = Report::parse("r.toml", broken).unwrap_err();
+        assert!(error.field.starts_with("line 2, column "), "{error}");
     }
 
     #[test]
