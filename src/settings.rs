@@ -81,9 +81,20 @@ pub struct SettingsArgs {
     /// Directory holding finished report files.
     #[arg(long, global = true, env = "QUIRE_STORAGE_DIR")]
     pub storage_dir: Option<PathBuf>,
-    /// Directory of report definitions (`*.toml`); the built-in catalog when unset and absent.
+    /// Directory of report definitions (`*.toml`), added to the built-in catalog (a
+    /// definition of a built-in name replaces it); `./reports` when present.
     #[arg(long, global = true, env = "QUIRE_REPORTS_DIR")]
     pub reports_dir: Option<PathBuf>,
+    /// The reports folder replaces the built-in catalog instead of adding to it.
+    #[arg(
+        long,
+        global = true,
+        env = "QUIRE_REPORTS_REPLACE_BUILTIN",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub reports_replace_builtin: Option<bool>,
     /// Address the HTTP API listens on.
     #[arg(long, global = true, env = "QUIRE_BIND")]
     pub bind: Option<SocketAddr>,
@@ -164,6 +175,7 @@ impl fmt::Debug for SettingsArgs {
             .field("prefix", &self.prefix)
             .field("storage_dir", &self.storage_dir)
             .field("reports_dir", &self.reports_dir)
+            .field("reports_replace_builtin", &self.reports_replace_builtin)
             .field("bind", &self.bind)
             .field("public_url", &self.public_url)
             .field("log", &self.log)
@@ -213,6 +225,9 @@ impl SettingsArgs {
             prefix: self.prefix.or(lower.prefix),
             storage_dir: self.storage_dir.or(lower.storage_dir),
             reports_dir: self.reports_dir.or(lower.reports_dir),
+            reports_replace_builtin: self
+                .reports_replace_builtin
+                .or(lower.reports_replace_builtin),
             bind: self.bind.or(lower.bind),
             public_url: self.public_url.or(lower.public_url),
             log: self.log.or(lower.log),
@@ -237,8 +252,11 @@ impl SettingsArgs {
 /// Where report definitions come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReportsSource {
-    /// A directory of `*.toml` files.
+    /// A directory of `*.toml` files, alone.
     Dir(PathBuf),
+    /// The built-in catalog plus a directory's definitions, which override built-in
+    /// ones of the same name.
+    BuiltInAnd(PathBuf),
     /// The catalog compiled into the binary.
     BuiltIn,
 }
@@ -329,11 +347,15 @@ impl Settings {
                 message: "it must be non-empty and contain no braces or spaces".into(),
             });
         }
-        let reports = match merged.reports_dir {
-            Some(dir) => ReportsSource::Dir(dir),
-            None if Path::new(DEFAULT_REPORTS_DIR).is_dir() => {
-                ReportsSource::Dir(PathBuf::from(DEFAULT_REPORTS_DIR))
-            }
+        let replace = merged.reports_replace_builtin.unwrap_or(false);
+        let dir = merged.reports_dir.or_else(|| {
+            Path::new(DEFAULT_REPORTS_DIR)
+                .is_dir()
+                .then(|| PathBuf::from(DEFAULT_REPORTS_DIR))
+        });
+        let reports = match dir {
+            Some(dir) if replace => ReportsSource::Dir(dir),
+            Some(dir) => ReportsSource::BuiltInAnd(dir),
             None => ReportsSource::BuiltIn,
         };
         let bind = merged

@@ -114,3 +114,87 @@ fn a_closed_stdout_ends_a_listing_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.signal(), Some(libc::SIGPIPE), "{output:?}");
 }
+
+/// `quire reports` in `dir`, without the environment's catalog settings.
+fn reports(dir: &std::path::Path, args: &[&str], replace: bool) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quire"));
+    command
+        .arg("reports")
+        .args(args)
+        .env_remove("QUIRE_CONFIG")
+        .env_remove("QUIRE_REPORTS_DIR")
+        .env("QUIRE_REPORTS_REPLACE_BUILTIN", replace.to_string())
+        .current_dir(dir);
+    command.output().unwrap()
+}
+
+const CUSTOM: &str = r#"
+name = "clients"
+title = "Our own clients list"
+sql = "SELECT name FROM clients WHERE tenant_id = :tenant"
+columns = [{ name = "name", type = "text" }]
+"#;
+
+/// A `./reports` folder adds to the built-in catalog, and a definition with a built-in
+/// name replaces that one; `reports_replace_builtin` makes the folder the whole catalog.
+#[test]
+fn a_reports_folder_adds_to_the_built_in_catalog_unless_it_replaces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("reports");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("clients.toml"), CUSTOM).unwrap();
+    std::fs::write(
+        folder.join("extra.toml"),
+        CUSTOM.replace("\"clients\"\ntitle", "\"extra_clients\"\ntitle"),
+    )
+    .unwrap();
+
+    let built_in = reports(tempfile::tempdir().unwrap().path(), &["list"], false);
+    let built_in = String::from_utf8(built_in.stdout).unwrap();
+    let added = String::from_utf8(reports(dir.path(), &["list"], false).stdout).unwrap();
+    assert_eq!(
+        added.lines().count(),
+        built_in.lines().count() + 1,
+        "{added}"
+    );
+    assert!(added.lines().any(|name| name == "extra_clients"), "{added}");
+    let shown = reports(dir.path(), &["show", "clients", "--json"], false);
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["title"], "Our own clients list");
+
+    let replaced = String::from_utf8(reports(dir.path(), &["list"], true).stdout).unwrap();
+    assert_eq!(replaced, "clients\nextra_clients\n");
+}
+
+/// `quire reports export DIR` writes the built-in definitions, which read back as the
+/// built-in catalog; it never overwrites a file.
+#[test]
+fn reports_export_writes_the_built_in_definitions_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("exported");
+    let first = reports(dir.path(), &["export", out.to_str().unwrap()], false);
+    assert!(first.status.success(), "{first:?}");
+    let written = std::fs::read_dir(&out).unwrap().count();
+    let listed = reports(dir.path(), &["list"], false).stdout;
+    assert_eq!(written, String::from_utf8(listed).unwrap().lines().count());
+    let from_files = Command::new(env!("CARGO_BIN_EXE_quire"))
+        .args(["reports", "list"])
+        .env("QUIRE_REPORTS_DIR", &out)
+        .env("QUIRE_REPORTS_REPLACE_BUILTIN", "true")
+        .env_remove("QUIRE_CONFIG")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        from_files.stdout,
+        reports(dir.path(), &["list"], false).stdout
+    );
+
+    std::fs::write(out.join("clients.toml"), CUSTOM).unwrap();
+    let again = reports(dir.path(), &["export", out.to_str().unwrap()], false);
+    assert_eq!(again.status.code(), Some(2), "{again:?}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("clients.toml")).unwrap(),
+        CUSTOM
+    );
+}

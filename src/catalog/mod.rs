@@ -1,5 +1,5 @@
-//! The report catalog: every definition of `reports/*.toml` (or the catalog built into
-//! the binary), validated when it loads.
+//! The report catalog: the definitions built into the binary, plus (overriding by name)
+//! or instead of them those of a `reports/*.toml` folder, validated when it loads.
 
 mod definition;
 pub mod params;
@@ -15,6 +15,12 @@ use crate::settings::ReportsSource;
 
 /// The definitions shipped with quire, embedded by `build.rs`.
 const BUILT_IN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_reports.rs"));
+
+fn built_in_texts() -> impl Iterator<Item = (String, String)> {
+    BUILT_IN
+        .iter()
+        .map(|(file, text)| ((*file).to_owned(), (*text).to_owned()))
+}
 
 /// Errors loading the catalog; every one is a configuration error (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -55,13 +61,20 @@ impl Catalog {
     /// When the directory cannot be read or any definition is invalid.
     pub fn load(source: &ReportsSource) -> Result<Catalog, CatalogError> {
         match source {
-            ReportsSource::BuiltIn => Catalog::from_texts(
-                BUILT_IN
-                    .iter()
-                    .map(|(file, text)| ((*file).to_owned(), (*text).to_owned())),
-            ),
+            ReportsSource::BuiltIn => Catalog::from_texts(built_in_texts()),
             ReportsSource::Dir(dir) => Catalog::from_dir(dir),
+            ReportsSource::BuiltInAnd(dir) => {
+                let mut catalog = Catalog::from_texts(built_in_texts())?;
+                catalog.reports.extend(Catalog::from_dir(dir)?.reports);
+                Ok(catalog)
+            }
         }
+    }
+
+    /// The built-in definitions as `(file name, TOML text)`, as `quire reports export`
+    /// writes them.
+    pub fn built_in_files() -> impl Iterator<Item = (&'static str, &'static str)> {
+        BUILT_IN.iter().copied()
     }
 
     /// The catalog built into the binary.

@@ -1,4 +1,4 @@
-//! `quire reports list | show NAME | check`.
+//! `quire reports list | show NAME | check | export DIR`.
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
@@ -29,6 +29,40 @@ pub enum ReportsAction {
     },
     /// Validate every definition against the database.
     Check,
+    /// Write the built-in definitions into a folder, to read or start from; a file
+    /// that exists is never overwritten.
+    Export {
+        /// The folder (created when missing).
+        dir: std::path::PathBuf,
+    },
+}
+
+/// Writes every built-in definition into `dir` under its own file name, after checking
+/// that none of them is there already (then nothing is written).
+fn export(dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let files: Vec<_> = Catalog::built_in_files()
+        .map(|(name, text)| (dir.join(name), text))
+        .collect();
+    if let Some((taken, _)) = files.iter().find(|(path, _)| path.exists()) {
+        return Err(UsageError(format!(
+            "{} exists: reports export never overwrites a file",
+            taken.display()
+        ))
+        .into());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (path, text) in &files {
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let written: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
+    if json {
+        println!("{}", serde_json::json!({ "written": written }));
+    } else {
+        for path in written {
+            println!("{path}");
+        }
+    }
+    Ok(())
 }
 
 /// Runs the chosen action.
@@ -39,6 +73,7 @@ pub enum ReportsAction {
 pub async fn run(settings: &Settings, args: ReportsArgs, json: bool) -> anyhow::Result<()> {
     let catalog = Catalog::load(&settings.reports)?;
     match args.action {
+        ReportsAction::Export { dir } => export(&dir, json)?,
         ReportsAction::List => {
             for report in catalog.reports() {
                 println!("{}", report.name);
