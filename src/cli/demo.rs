@@ -127,7 +127,10 @@ fn orders(tenants: &[String]) -> Vec<ReportOrder> {
         orders.push(order(tenant, "invoice_items", "csv", Some("all")));
         orders.push(order(tenant, "profit_loss", "xlsx", Some("all")));
     }
-    // An impatient second click: the same request again.
+    // An impatient second click: the same request again, with the Idempotency-Key the
+    // app sends for each click, so it is answered with the first run whether that run
+    // is still queued or already built.
+    orders[0].idempotency_key = Some("demo-first-click".into());
     orders.push(orders[0].clone());
     orders
 }
@@ -150,7 +153,7 @@ async fn enqueue_and_follow(
         let label = format!("{} {} {}", order.report, order.tenant, order.format);
         if run.deduplicated == Some(true) {
             bars.println(format!(
-                "{label}: identical to a queued run, deduplicated to {}",
+                "{label}: the same request again (same Idempotency-Key), answered with {}",
                 run.id
             ))?;
         } else {
