@@ -835,3 +835,64 @@ fn render_with_the_default_database_from_another_folder_creates_nothing() {
     assert_eq!(files_in(dir.path()), Vec::<PathBuf>::new());
     assert!(!dir.path().join("quire-data").exists());
 }
+
+/// `--csv-delimiter` and `--csv-decimal` write the same cells for European
+/// spreadsheets: `;` between fields and `,` in decimal, money and percent cells only.
+#[tokio::test]
+async fn csv_delimiter_and_decimal_mark_change_only_the_separators() {
+    let db = fixture_db(TestDb::sqlite().await).await;
+    let parse = |bytes: &[u8], delimiter: u8| -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .from_reader(bytes)
+            .records()
+            .map(|record| record.unwrap().iter().map(str::to_owned).collect())
+            .collect()
+    };
+    let plain = parse(&render(&db, "products", "csv", &[]), b',');
+    let european = render(
+        &db,
+        "products",
+        "csv",
+        &["--csv-delimiter", ";", "--csv-decimal", ","],
+    );
+    let european = parse(&european, b';');
+    assert!(plain.len() > 1);
+    assert_eq!(plain.len(), european.len());
+    // Price, cost and tax rate are decimal kinds; the other columns are untouched.
+    let decimal_columns = [3, 4, 6];
+    let mut commas = 0;
+    for (row, (plain, european)) in plain.iter().zip(&european).enumerate() {
+        for (i, (a, b)) in plain.iter().zip(european).enumerate() {
+            if row > 0 && decimal_columns.contains(&i) {
+                assert_eq!(&a.replace('.', ","), b, "row {row} column {i}");
+                commas += usize::from(b.contains(','));
+            } else {
+                assert_eq!(a, b, "row {row} column {i}");
+            }
+        }
+    }
+    assert!(commas > 0, "some decimal cell has a fraction");
+
+    let tabbed = render(&db, "products", "csv", &["--csv-delimiter", "tab"]);
+    assert_eq!(parse(&tabbed, b'\t'), plain);
+    let output = quire(
+        db.dir(),
+        &db.url,
+        &[
+            "render",
+            "products",
+            "--tenant",
+            "acme",
+            "--csv-delimiter",
+            "|",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("unknown CSV delimiter"),
+        "{}",
+        stderr(&output)
+    );
+}

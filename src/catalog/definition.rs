@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::params::{END_DATE, ParamSpec, ParamType, START_DATE};
+use super::separators::{CsvDelimiter, DecimalMark};
 use super::sql::{self, BoundSql, Dialects};
 use crate::db::Dialect;
 
@@ -107,6 +108,12 @@ pub struct Report {
     /// of a new run (zero, the default: never).
     #[serde(skip)]
     pub reuse_for: Duration,
+    /// The CSV field separator of a request that names none (`None`: `,`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csv_delimiter: Option<CsvDelimiter>,
+    /// The CSV decimal mark of a request that names none (`None`: `.`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csv_decimal: Option<DecimalMark>,
     /// How long one execution may run before it is abandoned (30 minutes by default).
     #[serde(skip)]
     pub timeout: Duration,
@@ -156,6 +163,10 @@ struct RawReport {
     max_running_per_tenant: Option<u32>,
     #[serde(default)]
     reuse_for: Option<String>,
+    #[serde(default)]
+    csv_delimiter: Option<String>,
+    #[serde(default)]
+    csv_decimal: Option<String>,
     #[serde(default)]
     timeout: Option<String>,
     sql: String,
@@ -288,6 +299,16 @@ impl Report {
         let overlap_wait = duration("overlap_wait", raw.overlap_wait, Duration::from_secs(3600))?;
         let timeout = duration("timeout", raw.timeout, Duration::from_secs(30 * 60))?;
         let reuse_for = duration("reuse_for", raw.reuse_for, Duration::ZERO)?;
+        let csv_delimiter = raw
+            .csv_delimiter
+            .map(|text| text.parse())
+            .transpose()
+            .map_err(|e| error("csv_delimiter", e))?;
+        let csv_decimal = raw
+            .csv_decimal
+            .map(|text| text.parse())
+            .transpose()
+            .map_err(|e| error("csv_decimal", e))?;
         let max_attempts = raw.max_attempts.unwrap_or(3);
         if max_attempts == 0 {
             return Err(error("max_attempts", "must be at least 1".to_owned()));
@@ -423,6 +444,8 @@ impl Report {
             max_attempts,
             max_running_per_tenant: raw.max_running_per_tenant,
             reuse_for,
+            csv_delimiter,
+            csv_decimal,
             timeout,
             sql,
             tenant_timezone_sql,

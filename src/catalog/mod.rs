@@ -3,6 +3,7 @@
 
 mod definition;
 pub mod params;
+mod separators;
 pub mod sql;
 
 use std::collections::BTreeMap;
@@ -10,6 +11,7 @@ use std::path::Path;
 
 pub use definition::{Column, ColumnType, DefinitionError, Overlap, Report};
 pub use params::{BindValue, FieldError, ParamSpec, ParamType, ResolvedParams};
+pub use separators::{CsvDelimiter, DecimalMark};
 
 use crate::settings::ReportsSource;
 

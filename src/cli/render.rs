@@ -16,7 +16,7 @@ use crate::db::Db;
 use crate::names::{ReportName, TenantSlug};
 use crate::report::{ReportError, ReportRequest, Reporter};
 use crate::settings::Settings;
-use crate::writer::{Format, OutputOptions};
+use crate::writer::{CsvDelimiter, DecimalMark, Format, OutputOptions};
 
 /// What to build, shared by `quire render` and `quire enqueue`.
 #[derive(Debug, Args)]
@@ -35,6 +35,12 @@ pub struct ReportArgs {
     /// Start the CSV with a UTF-8 byte-order mark.
     #[arg(long)]
     pub csv_bom: bool,
+    /// CSV field separator: `,`, `;` or `tab` (default: the report's, else `,`).
+    #[arg(long)]
+    pub csv_delimiter: Option<CsvDelimiter>,
+    /// CSV decimal mark: `.` or `,` (default: the report's, else `.`).
+    #[arg(long)]
+    pub csv_decimal: Option<DecimalMark>,
 }
 
 impl ReportArgs {
@@ -50,6 +56,8 @@ impl ReportArgs {
     pub fn options(&self) -> OutputOptions {
         OutputOptions {
             csv_bom: self.csv_bom,
+            csv_delimiter: self.csv_delimiter,
+            csv_decimal: self.csv_decimal,
         }
     }
 }

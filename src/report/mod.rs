@@ -442,7 +442,7 @@ impl Reporter {
         let title = report.title.clone();
         let subject = format!("{} for {}", report.name, request.tenant);
         let created = self.clock.now();
-        let (format, options) = (request.format, request.options);
+        let (format, options) = (request.format, request.options.over(report));
         let writer_cancel = cancel.clone();
         let writer =
             tokio::task::spawn_blocking(move || -> Result<Option<PendingFile>, ReportError> {

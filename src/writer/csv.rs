@@ -6,7 +6,7 @@ use std::io::Write;
 
 use chrono::{DateTime, Datelike as _, NaiveDate, SecondsFormat, Timelike as _, Utc};
 
-use super::{Cell, Layout, WriteError, at_scale, looks_like_formula};
+use super::{Cell, DecimalMark, Layout, WriteError, at_scale, looks_like_formula};
 use crate::catalog::{Column, ColumnType};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -15,6 +15,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 pub struct CsvWriter {
     out: csv::Writer<File>,
     columns: Vec<Column>,
+    decimal: DecimalMark,
     /// Reused for every cell, so formatting allocates nothing per cell.
     scratch: Vec<u8>,
 }
@@ -25,6 +26,7 @@ impl CsvWriter {
             file.write_all(BOM)?;
         }
         let mut out = csv::WriterBuilder::new()
+            .delimiter(layout.options.csv_delimiter.unwrap_or_default().byte())
             .terminator(csv::Terminator::CRLF)
             .buffer_capacity(64 * 1024)
             .from_writer(file);
@@ -32,6 +34,7 @@ impl CsvWriter {
         Ok(CsvWriter {
             out,
             columns: layout.columns.to_vec(),
+            decimal: layout.options.csv_decimal.unwrap_or_default(),
             scratch: Vec::with_capacity(64),
         })
     }
@@ -39,7 +42,7 @@ impl CsvWriter {
     pub(super) fn write_row(&mut self, row: &[Cell]) -> Result<(), WriteError> {
         for (cell, column) in row.iter().zip(&self.columns) {
             self.scratch.clear();
-            format_cell(&mut self.scratch, cell, column)?;
+            format_cell(&mut self.scratch, cell, column, self.decimal)?;
             self.out.write_field(&self.scratch)?;
         }
         self.out.write_record(None::<&[u8]>)?;
@@ -54,7 +57,12 @@ impl CsvWriter {
 }
 
 /// Writes the CSV text of one cell into `out`.
-fn format_cell(out: &mut Vec<u8>, cell: &Cell, column: &Column) -> std::io::Result<()> {
+fn format_cell(
+    out: &mut Vec<u8>,
+    cell: &Cell,
+    column: &Column,
+    decimal: DecimalMark,
+) -> std::io::Result<()> {
     match cell {
         Cell::Null => {}
         Cell::Text(text) => {
@@ -64,7 +72,15 @@ fn format_cell(out: &mut Vec<u8>, cell: &Cell, column: &Column) -> std::io::Resu
             out.extend_from_slice(text.as_bytes());
         }
         Cell::Integer(value) => write!(out, "{value}")?,
-        Cell::Decimal(value) => write!(out, "{}", at_scale(*value, column.scale))?,
+        Cell::Decimal(value) => {
+            let start = out.len();
+            write!(out, "{}", at_scale(*value, column.scale))?;
+            if decimal == DecimalMark::Comma
+                && let Some(point) = out[start..].iter().position(|&b| b == b'.')
+            {
+                out[start + point] = b',';
+            }
+        }
         Cell::Date(date) => write_date(out, *date)?,
         Cell::DateTime(instant) => write_datetime(out, instant)?,
         Cell::Boolean(value) => out.extend_from_slice(if *value { b"true" } else { b"false" }),

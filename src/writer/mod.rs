@@ -15,7 +15,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Column;
+use crate::catalog::{Column, Report};
+pub use crate::catalog::{CsvDelimiter, DecimalMark};
 
 /// One cell of a report row, decoded from the database according to its column type.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,12 +97,31 @@ impl FromStr for Format {
     }
 }
 
-/// Per-request output options.
+/// Per-request output options. The CSV separators are left out of the JSON when not
+/// given, so requests made before they existed keep their identity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutputOptions {
     /// Start a CSV file with a UTF-8 byte-order mark (for Excel on Windows).
     pub csv_bom: bool,
+    /// The CSV field separator; when omitted, the report's own (`,` unless it says).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csv_delimiter: Option<CsvDelimiter>,
+    /// The CSV decimal mark of decimal, money and percent cells; when omitted, the
+    /// report's own (`.` unless it says).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csv_decimal: Option<DecimalMark>,
+}
+
+impl OutputOptions {
+    /// These options with the separators they leave out taken from `report`'s.
+    pub fn over(self, report: &Report) -> OutputOptions {
+        OutputOptions {
+            csv_bom: self.csv_bom,
+            csv_delimiter: self.csv_delimiter.or(report.csv_delimiter),
+            csv_decimal: self.csv_decimal.or(report.csv_decimal),
+        }
+    }
 }
 
 impl From<std::io::Error> for WriteError {

@@ -495,3 +495,57 @@ async fn keys_are_made_only_for_tenants_the_reports_database_knows() {
     assert_eq!(printed["revoked"], id);
     app.cleanup().await;
 }
+
+const EUROPEAN: &str = r#"
+name = "european_products"
+title = "Products for European spreadsheets"
+csv_delimiter = ";"
+csv_decimal = ","
+sql = "SELECT name, price FROM products WHERE tenant_id = :tenant ORDER BY name"
+columns = [
+    { name = "name", type = "text" },
+    { name = "price", type = "money" },
+]
+"#;
+
+/// A report's own CSV separators apply unless the request names others; a separator
+/// that is not one of the offered ones is refused before anything is kept.
+#[tokio::test]
+async fn a_reports_csv_separators_apply_unless_the_request_names_others() {
+    let app = spawn_app(Backend::Sqlite, &[("european.toml", EUROPEAN)]).await;
+    let _worker = app.start_worker(crate::helpers::worker_options());
+    let header = |options: serde_json::Value| {
+        let app = &app;
+        async move {
+            let request = json!({
+                "tenant": "acme", "report": "european_products", "options": options,
+            });
+            let (status, run) = app.post_report(&app.acme_key, &request, None).await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+            let id = run["id"].as_str().unwrap();
+            let done = app
+                .finished_run(id, std::time::Duration::from_secs(20))
+                .await;
+            let text = std::fs::read_to_string(done.file.unwrap().path).unwrap();
+            let mut lines = text.lines();
+            (
+                lines.next().unwrap().to_owned(),
+                lines.next().unwrap().to_owned(),
+            )
+        }
+    };
+    let (head, row) = header(json!({})).await;
+    assert_eq!(head, "name;price");
+    assert!(row.contains(';') && row.contains(','), "{row}");
+    let (head, row) = header(json!({ "csv_delimiter": ",", "csv_decimal": "." })).await;
+    assert_eq!(head, "name,price");
+    assert!(row.contains('.'), "{row}");
+
+    let request = json!({
+        "tenant": "acme", "report": "european_products", "options": { "csv_delimiter": "|" },
+    });
+    let (status, answer) = app.post_report(&app.acme_key, &request, None).await;
+    assert!(status.is_client_error(), "{status} {answer}");
+    assert!(answer.to_string().contains("csv_delimiter"), "{answer}");
+    app.cleanup().await;
+}
