@@ -10,8 +10,10 @@ pub fn init(filter: &str, format: LogFormat) {
     static FULL_DISK_HOOK: std::sync::Once = std::sync::Once::new();
     FULL_DISK_HOOK.call_once(log_full_disk_panics_as_warnings);
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal, never in files or pipes.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _already_set = match format {
         LogFormat::Pretty => builder.try_init(),

@@ -109,7 +109,31 @@ pub(crate) fn router(state: AppState) -> Router {
         StatusCode::SERVICE_UNAVAILABLE,
         timeout,
     ))
-    .layer(TraceLayer::new_for_http())
+    .layer(
+        // One info line per request: method, route template (never the path, which
+        // holds download tokens), status and latency.
+        TraceLayer::new_for_http()
+            .make_span_with(|request: &axum::extract::Request| {
+                let route = request
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map_or("unmatched", axum::extract::MatchedPath::as_str);
+                tracing::info_span!("http", method = %request.method(), route = %route)
+            })
+            .on_request(())
+            .on_response(
+                |response: &axum::response::Response,
+                 latency: std::time::Duration,
+                 _: &tracing::Span| {
+                    tracing::info!(
+                        status = response.status().as_u16(),
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "request"
+                    );
+                },
+            )
+            .on_failure(()),
+    )
     .with_state(state)
 }
 

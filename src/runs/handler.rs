@@ -255,8 +255,12 @@ impl ReportHandler {
             return Ok(Outcome::Completed);
         }
 
+        let building = Instant::now();
         match self.build(&run, &token, context.cancellation()).await {
-            Ok(rendered) => self.complete(&run, &token, rendered).await,
+            Ok(rendered) => {
+                self.complete(&run, &token, rendered, building.elapsed())
+                    .await
+            }
             // Our own stop: the run was cancelled or a newer attempt took it over.
             Err(ReportError::Cancelled) if !context.cancellation().is_cancelled() => {
                 tracing::info!(
@@ -364,6 +368,7 @@ impl ReportHandler {
         run: &Run,
         token: &str,
         rendered: Rendered,
+        took: Duration,
     ) -> Result<Outcome, AttemptError> {
         let store = &self.runs.store;
         let file = RunFile {
@@ -381,7 +386,19 @@ impl ReportHandler {
                 return Err(error.into());
             }
         };
-        if !won {
+        if won {
+            tracing::info!(
+                run_id = run.id,
+                tenant = run.tenant,
+                report = run.report,
+                format = %run.format,
+                rows = rendered.rows,
+                bytes = rendered.file.bytes,
+                duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                attempt = run.attempts,
+                "run completed"
+            );
+        } else {
             // A newer attempt holds the run, or it was cancelled: this file is nobody's.
             let _ = tokio::fs::remove_file(&rendered.file.path).await;
             tracing::warn!(

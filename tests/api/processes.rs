@@ -431,3 +431,71 @@ async fn a_redis_outage_is_logged_once_by_the_worker_loops_not_per_retry() {
     assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
     app.cleanup().await;
 }
+
+/// An operator's log: one info line per HTTP request with its route template, status
+/// and latency (never the path, which holds download tokens), and one per completed
+/// run with what it built.
+#[tokio::test]
+async fn requests_and_completed_runs_are_logged_once_each_without_tokens() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let server = app
+        .spawn_server(&["run", "--queues", "reports", "--log-format", "json"])
+        .await;
+    let run = app.completed_through(&server, "clients", LIMIT).await;
+    let (_, answer) = app
+        .post_report_to(
+            &server.base_url,
+            &app.acme_key,
+            &body("clients", json!({})),
+            None,
+        )
+        .await;
+    let download = answer["download_url"].as_str().unwrap().to_owned();
+    let token = download.rsplit('/').next().unwrap().to_owned();
+    let file = app.http.get(&download).send().await.unwrap();
+    assert!(file.status().is_success());
+
+    let server_ref = &server;
+    wait_until(LIMIT, "the download is logged", || async move {
+        server_ref.log().contains("/v1/downloads/{token}")
+    })
+    .await;
+    let lines: Vec<Value> = server
+        .log()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let requests: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["fields"]["message"] == "request" && line["level"] == "INFO")
+        .collect();
+    let posted = requests
+        .iter()
+        .find(|line| line["span"]["route"] == "/v1/reports" && line["span"]["method"] == "POST")
+        .expect("the POST is logged");
+    assert_eq!(posted["fields"]["status"], 202);
+    assert!(posted["fields"]["latency_ms"].as_f64().is_some());
+    let completed: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["fields"]["message"] == "run completed")
+        .collect();
+    let first = completed
+        .iter()
+        .find(|line| line["fields"]["run_id"] == run.id.as_str())
+        .expect("the run's completion is logged");
+    for field in [
+        "tenant",
+        "report",
+        "format",
+        "rows",
+        "bytes",
+        "duration_ms",
+        "attempt",
+    ] {
+        assert!(!first["fields"][field].is_null(), "{field} in {first}");
+    }
+    assert_eq!(first["fields"]["rows"], run.file.unwrap().rows);
+    let log = server.log();
+    assert!(!log.contains(&token), "a download token is in the log");
+    assert!(!log.contains(&app.acme_key), "an API key is in the log");
+}
