@@ -198,3 +198,21 @@ fn reports_export_writes_the_built_in_definitions_and_never_overwrites() {
         CUSTOM
     );
 }
+
+/// A subcommand's `--help` lists its own flags first, then the global ones once, under
+/// their heading.
+#[test]
+fn help_lists_a_commands_own_flags_before_the_global_ones() {
+    let output = Command::new(env!("CARGO_BIN_EXE_quire"))
+        .args(["keys", "create", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    let heading = help
+        .find("Global options")
+        .expect("a heading for the global options");
+    assert_eq!(help.matches("Global options").count(), 1, "{help}");
+    assert!(help.find("--tenant <TENANT>").unwrap() < heading, "{help}");
+    assert!(help.find("--database-url <").unwrap() > heading, "{help}");
+    assert_eq!(help.matches("--redis-url <").count(), 1, "{help}");
+}

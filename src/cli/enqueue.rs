@@ -14,6 +14,7 @@ use crate::names::IdempotencyKey;
 use crate::runs::{RunRequest, Runs, RunsError};
 use crate::settings::Settings;
 use crate::store::{Run, RunStatus, Store};
+use crate::wire::RunView;
 
 /// Options of `quire enqueue`.
 #[derive(Debug, Args)]
@@ -56,12 +57,12 @@ pub async fn run(settings: &Settings, args: EnqueueArgs, json: bool) -> anyhow::
     } else {
         enqueued.run
     };
-    print_run(
-        &run,
-        Some(&url),
-        (enqueued.deduplicated, enqueued.reused),
-        json,
-    );
+    let answer = Answer {
+        download_url: &url,
+        deduplicated: enqueued.deduplicated,
+        reused: enqueued.reused,
+    };
+    print_run(&run, &settings.public_url, Some(answer), json);
     if args.wait && run.status != RunStatus::Completed {
         anyhow::bail!("run {} ended {}", run.id, run.status.as_str());
     }
@@ -79,7 +80,7 @@ pub async fn status(settings: &Settings, run_id: &str, json: bool) -> anyhow::Re
     let Some(run) = store.run(run_id).await? else {
         anyhow::bail!("no run has the id {run_id:?}");
     };
-    print_run(&run, None, (false, false), json);
+    print_run(&run, &settings.public_url, None, json);
     Ok(())
 }
 
@@ -122,19 +123,35 @@ async fn wait_for(runs: &Runs, run_id: &str) -> anyhow::Result<Run> {
     }
 }
 
-/// Prints `run`; `(deduplicated, reused)` say how the request that named it was answered.
-fn print_run(run: &Run, url: Option<&str>, (deduplicated, reused): (bool, bool), json: bool) {
+/// How an enqueue was answered.
+struct Answer<'a> {
+    download_url: &'a str,
+    deduplicated: bool,
+    reused: bool,
+}
+
+/// Prints `run` (after an enqueue, with its `answer`). `--json` prints the API's shape
+/// (`GET /v1/reports/{id}`, or the answer of `POST /v1/reports`), plus the file's local
+/// `path`.
+fn print_run(run: &Run, public_url: &str, answer: Option<Answer<'_>>, json: bool) {
     if json {
-        let mut value = serde_json::to_value(run).expect("a run serializes");
+        let mut view = RunView::new(public_url, run);
+        if let Some(answer) = &answer {
+            view.download_url = Some(answer.download_url.to_owned());
+            view.deduplicated = Some(answer.deduplicated);
+            view.reused = Some(answer.reused);
+        }
+        let mut value = serde_json::to_value(&view).expect("a run view serializes");
         if let Some(file) = &run.file {
             value["file"]["path"] = serde_json::Value::from(file.path.clone());
         }
-        value["download_url"] = serde_json::Value::from(url);
-        value["deduplicated"] = serde_json::Value::from(deduplicated);
-        value["reused"] = serde_json::Value::from(reused);
         println!("{value}");
         return;
     }
+    let (deduplicated, reused) = answer
+        .as_ref()
+        .map_or((false, false), |a| (a.deduplicated, a.reused));
+    let url = answer.as_ref().map(|a| a.download_url);
     let dedup = match (deduplicated, reused) {
         (_, true) => " (reused)",
         (true, false) => " (deduplicated)",

@@ -24,15 +24,20 @@ pub mod seed;
 pub mod serve;
 pub mod work;
 
+/// The `--help` heading of the options every command takes.
+const GLOBAL_HEADING: &str =
+    "Global options (every command; each also reads its environment variable)";
+
 /// quire: a report-generation job runner for invoicing applications.
 #[derive(Debug, Parser)]
 #[command(name = "quire", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Global options; each flag also reads an environment variable.
-    #[command(flatten)]
+    /// Global options; each flag also reads an environment variable. Listed after a
+    /// command's own flags, under their own heading.
+    #[command(flatten, next_help_heading = GLOBAL_HEADING)]
     pub settings: SettingsArgs,
     /// Print machine-readable JSON on stdout.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL_HEADING)]
     pub json: bool,
     /// The command to run.
     #[command(subcommand)]

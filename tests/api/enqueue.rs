@@ -431,10 +431,20 @@ async fn quire_status_reads_the_database_alone_and_an_unknown_run_exits_1() {
         .await
         .unwrap();
     assert!(output.status.success(), "{output:?}");
-    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
         (shown["id"].as_str(), shown["status"].as_str()),
         (Some(id), Some("queued"))
+    );
+    // The API's shape: RFC 3339 times, progress.rows (the base URL is each one's own).
+    let (_, mut api) = app.get(&app.acme_key, &format!("/v1/reports/{id}")).await;
+    for view in [&mut shown, &mut api] {
+        view.as_object_mut().unwrap().remove("status_url");
+    }
+    assert_eq!(shown, api);
+    assert!(
+        shown["created_at"].as_str().unwrap().ends_with('Z'),
+        "{shown}"
     );
 
     let output = app
