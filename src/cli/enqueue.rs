@@ -107,6 +107,11 @@ async fn wait_for(runs: &Runs, run_id: &str) -> anyhow::Result<Run> {
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
     );
+    // Above the bar, and on stderr even when it is hidden (not a terminal).
+    let say = |line: &str| bar.suspend(|| eprintln!("{line}"));
+    say(&format!("waiting for run {run_id}"));
+    let started = tokio::time::Instant::now();
+    let mut told_no_worker = false;
     loop {
         let run = runs.get(run_id, None).await?;
         bar.set_message(format!(
@@ -119,9 +124,25 @@ async fn wait_for(runs: &Runs, run_id: &str) -> anyhow::Result<Run> {
             bar.finish_and_clear();
             return Ok(run);
         }
+        // A run that stays queued may have no worker to go to: say so once, and wait on
+        // (one may start).
+        if !told_no_worker
+            && run.status == RunStatus::Queued
+            && started.elapsed() >= NO_WORKER_NOTICE
+            && runs.queue.workers().await?.is_empty()
+        {
+            say(
+                "no worker is running on this Redis prefix: the run waits until one starts \
+                 (quire work or quire run)",
+            );
+            told_no_worker = true;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// How long `--wait` watches a queued run before it checks that a worker is alive.
+const NO_WORKER_NOTICE: Duration = Duration::from_secs(3);
 
 /// How an enqueue was answered.
 struct Answer<'a> {

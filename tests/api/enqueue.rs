@@ -559,3 +559,33 @@ async fn a_reports_csv_separators_apply_unless_the_request_names_others() {
     assert!(answer.to_string().contains("csv_delimiter"), "{answer}");
     app.cleanup().await;
 }
+
+/// `quire enqueue --wait` names the run at once and, with no worker alive, says so
+/// after a few seconds and keeps waiting; a worker that starts then finishes it.
+#[tokio::test]
+async fn enqueue_wait_says_when_no_worker_is_alive_and_goes_on_waiting() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let mut waiting = app.spawn_quire(&["enqueue", "clients", "--tenant", "acme", "--wait"]);
+    let waiting_ref = &waiting;
+    crate::common::wait_until(
+        std::time::Duration::from_secs(20),
+        "the missing worker is named",
+        || async move { waiting_ref.log().contains("no worker is running") },
+    )
+    .await;
+    let log = waiting.log();
+    let named = log.find("waiting for run ").expect("the run is named");
+    assert!(named < log.find("no worker is running").unwrap(), "{log}");
+    assert!(
+        waiting.child.try_wait().unwrap().is_none(),
+        "it keeps waiting"
+    );
+
+    let _worker = app.start_worker(crate::helpers::worker_options());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), waiting.child.wait())
+        .await
+        .expect("the run finishes once a worker runs")
+        .unwrap();
+    assert!(status.success(), "{}", waiting.log());
+    app.cleanup().await;
+}
