@@ -128,6 +128,23 @@ impl App {
             .context("the API server failed")
     }
 
+    /// Serves `/metrics` alone on `listener` until `shutdown`: the listener of a worker
+    /// that serves no API.
+    ///
+    /// # Errors
+    /// When the listener fails.
+    pub async fn serve_metrics(
+        &self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        tracing::info!(address = %listener.local_addr()?, "metrics listening");
+        let state = AppState::new(self.runs.clone(), self.public_url.clone(), self.limits);
+        http::metrics::serve(listener, state, async move { shutdown.cancelled().await })
+            .await
+            .context("the metrics listener failed")
+    }
+
     /// The production worker: the report handler and the observer that keeps runs in
     /// step with their jobs.
     pub fn worker(&self, options: WorkerOptions) -> Worker {

@@ -12,6 +12,12 @@ use crate::settings::Settings;
 /// # Errors
 /// Bad options, unreachable services, or an address that cannot be bound.
 pub async fn run(settings: &Settings, args: WorkArgs) -> anyhow::Result<()> {
+    if args.metrics_bind.is_some() {
+        return Err(super::UsageError(
+            "quire run serves /metrics beside the API; --metrics-bind is for quire work".into(),
+        )
+        .into());
+    }
     let options = args.options()?;
     let app = App::connect(settings).await?;
     let listener = super::serve::bind(settings).await?;

@@ -45,6 +45,10 @@ pub struct WorkArgs {
     /// No retry delay is longer.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub backoff_cap: Duration,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off by default; `quire serve`
+    /// and `quire run` also serve them beside the API).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_bind: Option<std::net::SocketAddr>,
 }
 
 /// The shortest lease: the heartbeat renews every third of it.
@@ -92,10 +96,22 @@ impl WorkArgs {
 /// Bad options are a usage error; Redis or a database unreachable at start-up is a
 /// runtime error.
 pub async fn run(settings: &Settings, args: WorkArgs) -> anyhow::Result<()> {
+    let metrics_bind = args.metrics_bind;
     let options = args.options()?;
     let app = App::connect(settings).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(super::cancel_on_signal(shutdown.clone()));
+    if let Some(address) = metrics_bind {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|error| {
+                UsageError(format!(
+                    "cannot listen on --metrics-bind {address}: {error}"
+                ))
+            })?;
+        let (app, stop) = (app.clone(), shutdown.clone());
+        tokio::spawn(async move { app.serve_metrics(listener, stop).await });
+    }
     app.work(options, shutdown).await;
     Ok(())
 }

@@ -5,12 +5,13 @@ mod auth;
 mod downloads;
 mod error;
 mod health;
+pub(crate) mod metrics;
 mod openapi;
 mod queues;
 mod reports;
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -18,7 +19,7 @@ use axum::http::StatusCode;
 use axum::http::header;
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
@@ -50,24 +51,10 @@ impl AppState {
         AppState {
             runs,
             public_url,
-            metrics: metrics_handle(),
+            metrics: metrics::handle(),
             limits,
         }
     }
-}
-
-/// The process's Prometheus recorder, installed on first use.
-pub(crate) fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            // Another recorder (a test's) may already be global; ours still renders.
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
 }
 
 /// The `/v1` routes and the OpenAPI document gathered from them.
@@ -109,6 +96,7 @@ pub(crate) fn router(state: AppState) -> Router {
         StatusCode::SERVICE_UNAVAILABLE,
         timeout,
     ))
+    .layer(axum::middleware::from_fn(metrics::count_requests))
     .layer(
         // One info line per request: method, route template (never the path, which
         // holds download tokens), status and latency.

@@ -236,6 +236,14 @@ impl ReportHandler {
         };
         tracing::Span::current().record("tenant", run.tenant.as_str());
         tracing::Span::current().record("report", run.report.as_str());
+        if run.attempts == 1
+            && let Some(started_at) = run.started_at
+        {
+            let waited =
+                Duration::from_millis(u64::try_from(started_at - run.created_at).unwrap_or(0));
+            metrics::histogram!("quire_run_wait_seconds", "report" => run.report.clone())
+                .record(waited.as_secs_f64());
+        }
 
         let tenant_exists = self
             .runs
@@ -355,6 +363,7 @@ impl ReportHandler {
             metrics::histogram!("quire_report_seconds", &labels)
                 .record(started.elapsed().as_secs_f64());
             metrics::counter!("quire_report_rows_total", &labels).increment(done.rows);
+            metrics::histogram!("quire_report_rows", &labels).record(done.rows as f64);
         }
         attempt_cancel.cancel();
         let _ = progress.await;

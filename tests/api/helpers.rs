@@ -223,7 +223,7 @@ async fn create_key(runs: &Runs, tenant: Option<&str>) -> String {
 
 /// A port nothing listens on right now, for a child's QUIRE_BIND: with port 0 the
 /// child would not tell which port it got.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

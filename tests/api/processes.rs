@@ -499,3 +499,87 @@ async fn requests_and_completed_runs_are_logged_once_each_without_tokens() {
     assert!(!log.contains(&token), "a download token is in the log");
     assert!(!log.contains(&app.acme_key), "an API key is in the log");
 }
+
+/// Every metric family of a scrape: name → (its `# HELP`, its `# TYPE`), checking that
+/// each sample belongs to a family that has both.
+fn metric_families(text: &str) -> std::collections::BTreeMap<String, (bool, String)> {
+    let mut families: std::collections::BTreeMap<String, (bool, String)> = Default::default();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split_whitespace().next().unwrap();
+            families.entry(name.to_owned()).or_default().0 = true;
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut words = rest.split_whitespace();
+            let name = words.next().unwrap();
+            families.entry(name.to_owned()).or_default().1 = words.next().unwrap().to_owned();
+        } else if !line.is_empty() {
+            let name = line.split(['{', ' ']).next().unwrap();
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .filter(|base| families.get(*base).is_some_and(|f| f.1 == "histogram"))
+                .unwrap_or(name);
+            let (help, kind) = families
+                .get(family)
+                .unwrap_or_else(|| panic!("{name} has no # HELP or # TYPE before it"));
+            assert!(
+                *help && !kind.is_empty(),
+                "{name}: HELP {help}, TYPE {kind:?}"
+            );
+            let value = line.rsplit(' ').next().unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+    families
+}
+
+/// `quire serve` and `quire work --metrics-bind` both answer `/metrics` in the text
+/// format, every metric with its help and type, report times and sizes as histograms.
+#[tokio::test]
+async fn the_api_and_the_worker_export_metrics_worth_scraping() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let server = app.spawn_server(&["serve"]).await;
+    let port = crate::helpers::free_port();
+    let address = format!("127.0.0.1:{port}");
+    let _worker = app.spawn_quire(&["work", "--queues", "reports", "--metrics-bind", &address]);
+    app.completed_through(&server, "clients", LIMIT).await;
+
+    let scrape = |url: String| {
+        let http = app.http.clone();
+        async move { http.get(url).send().await.ok()?.text().await.ok() }
+    };
+    let worker_url = format!("http://{address}/metrics");
+    let worker = eventually(LIMIT, "the worker's metrics show the report", || {
+        let scraped = scrape(worker_url.clone());
+        async move {
+            scraped
+                .await
+                .filter(|text| text.contains("quire_report_seconds_bucket"))
+        }
+    })
+    .await;
+    let families = metric_families(&worker);
+    for histogram in [
+        "quire_report_seconds",
+        "quire_report_rows",
+        "quire_run_wait_seconds",
+    ] {
+        assert_eq!(families[histogram].1, "histogram", "{worker}");
+    }
+    assert!(
+        worker.contains(r#"report="clients",format="csv""#),
+        "{worker}"
+    );
+    assert_eq!(families["quire_queue_ready"].1, "gauge");
+
+    let api = scrape(format!("{}/metrics", server.base_url))
+        .await
+        .unwrap();
+    let families = metric_families(&api);
+    assert_eq!(families["quire_http_requests_total"].1, "counter");
+    assert!(
+        api.contains(r#"quire_http_requests_total{route="/v1/reports",status="202"} 1"#),
+        "{api}"
+    );
+    assert_eq!(families["quire_http_request_seconds"].1, "histogram");
+}
