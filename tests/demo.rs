@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+mod common;
+
 fn demo(dir: &std::path::Path, redis_url: &str, prefix: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_quire"))
         .arg("demo")
@@ -77,4 +79,128 @@ fn without_redis_the_demo_names_the_url_it_tried_and_exits_1() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("REDIS_URL redis://127.0.0.1:1"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one sentence: {stderr}");
+}
+
+/// The README's "Running it" section as a newcomer follows it, in an empty folder: its
+/// `quire` setup commands run as written, then `quire run`, then its `curl` request
+/// (the body and headers read from the README itself), then the download. The file
+/// must hold rows: `last_quarter` of freshly seeded data is not empty.
+#[tokio::test]
+async fn the_readme_running_it_section_works_as_written() {
+    let readme = include_str!("../README.md");
+    let section = &readme[readme.find("## Running it").expect("the section")..];
+    let block = &section[section.find("```sh").unwrap() + 5..];
+    let block = &block[..block.find("```").unwrap()];
+    let command = |line: &str| line.split('#').next().unwrap().trim().to_owned();
+    let setup: Vec<String> = block
+        .lines()
+        .map(command)
+        .take_while(|line| !line.starts_with("quire run"))
+        .filter(|line| line.starts_with("quire "))
+        .collect();
+    assert_eq!(setup.len(), 3, "migrate, seed, keys create: {setup:?}");
+    let body = block
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("-d '"))
+        .and_then(|rest| rest.strip_suffix('\''))
+        .expect("the curl body");
+    let idempotency_key = block
+        .split("-H 'Idempotency-Key: ")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the curl Idempotency-Key");
+
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("test-{}", uuid::Uuid::now_v7().simple());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let quire = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_quire"));
+        command
+            .args(args)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("REDIS_URL", "redis://127.0.0.1:6379")
+            .env("QUIRE_PREFIX", &prefix)
+            .env("QUIRE_BIND", format!("127.0.0.1:{port}"))
+            .env("QUIRE_LOG", "warn")
+            .kill_on_drop(true);
+        command
+    };
+    let mut key = String::new();
+    for line in &setup {
+        let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+        let output = quire(&args).output().await.unwrap();
+        assert!(output.status.success(), "{line}: {output:?}");
+        if line.starts_with("quire keys create") {
+            key = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+        }
+    }
+    let run_line = block
+        .lines()
+        .map(command)
+        .find(|l| l.starts_with("quire run"))
+        .unwrap();
+    let run_args: Vec<&str> = run_line.split_whitespace().skip(1).collect();
+    let _server = quire(&run_args).spawn().unwrap();
+
+    let http = quire::tls::default_client();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut answer = None;
+    for _ in 0..300 {
+        let sent = http
+            .post(format!("{base}/v1/reports"))
+            .bearer_auth(&key)
+            .header("Content-Type", "application/json")
+            .header("Idempotency-Key", idempotency_key)
+            .body(body.to_owned())
+            .send()
+            .await;
+        if let Ok(response) = sent {
+            answer = Some(response);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let answer = answer.expect("quire run answers");
+    assert_eq!(answer.status(), reqwest::StatusCode::ACCEPTED);
+    let run: serde_json::Value = answer.json().await.unwrap();
+    for field in ["id", "status_url", "download_url"] {
+        assert!(run[field].is_string(), "{field} in {run}");
+    }
+    assert_eq!(
+        (run["status"].as_str(), run["deduplicated"].as_bool()),
+        (Some("queued"), Some(false))
+    );
+
+    let download = run["download_url"].as_str().unwrap();
+    let mut file = None;
+    for _ in 0..300 {
+        let response = http.get(download).send().await.unwrap();
+        if response.status() == reqwest::StatusCode::OK {
+            file = Some(response.bytes().await.unwrap());
+            break;
+        }
+        assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let file = file.expect("the file is downloadable");
+    assert!(file.starts_with(b"PK"), "an XLSX file");
+    let shown: serde_json::Value = http
+        .get(run["status_url"].as_str().unwrap())
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        shown["file"]["rows"].as_i64().unwrap() > 0,
+        "last_quarter is not empty: {shown}"
+    );
+    common::delete_prefix("redis://127.0.0.1:6379", &prefix);
 }
