@@ -5,7 +5,8 @@ use clap::{Args, Subcommand};
 use sqlx::{AssertSqlSafe, Column as _, Executor as _, SqlSafeStr as _};
 
 use super::UsageError;
-use crate::catalog::{Catalog, Report};
+use crate::catalog::params::DATE_RANGE_PRESETS;
+use crate::catalog::{Catalog, ParamSpec, ParamType, Report};
 use crate::db::Db;
 use crate::settings::Settings;
 
@@ -119,13 +120,7 @@ fn print_report(report: &Report) {
     }
     println!("\nparameters:");
     for param in &report.params {
-        let kind = serde_json::to_value(&param.kind).unwrap_or_default();
-        let required = if param.required { " (required)" } else { "" };
-        println!(
-            "  {:<14} {}{required}",
-            param.name,
-            kind["type"].as_str().unwrap_or("?")
-        );
+        println!("  {:<14} {}", param.name, describe_param(param));
     }
     println!(
         "  {:<14} list of column names",
@@ -140,6 +135,48 @@ fn print_report(report: &Report) {
             column.header
         );
     }
+}
+
+/// A parameter's type with what it accepts, whether it is required, and its default.
+fn describe_param(param: &ParamSpec) -> String {
+    let mut text = match &param.kind {
+        ParamType::Date => "date (YYYY-MM-DD)".to_owned(),
+        ParamType::DateRange => {
+            let presets: Vec<&str> = DATE_RANGE_PRESETS
+                .iter()
+                .copied()
+                .filter(|preset| *preset != "custom")
+                .collect();
+            format!(
+                "date range: {}, or custom with start_date and end_date",
+                presets.join(", ")
+            )
+        }
+        ParamType::Text { max_length: None } => "text".to_owned(),
+        ParamType::Text {
+            max_length: Some(max),
+        } => format!("text, at most {max} characters"),
+        ParamType::Integer { min, max } => match (min, max) {
+            (None, None) => "integer".to_owned(),
+            (Some(min), None) => format!("integer, at least {min}"),
+            (None, Some(max)) => format!("integer, at most {max}"),
+            (Some(min), Some(max)) => format!("integer, {min} to {max}"),
+        },
+        ParamType::Enum { values } => format!("one of: {}", values.join(", ")),
+        ParamType::Boolean => "true or false".to_owned(),
+        ParamType::IdList => "list of ids".to_owned(),
+    };
+    if param.required {
+        text.push_str(" (required)");
+    }
+    if let Some(default) = &param.default {
+        let shown = match default {
+            toml::Value::String(value) => value.clone(),
+            other => other.to_string(),
+        };
+        text.push_str(&format!(" [default: {shown}]"));
+    }
+    text
 }
 
 /// Asks the database to describe the report's query and compares the columns it
@@ -160,4 +197,23 @@ async fn check(db: &Db, report: &Report) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_is_shown_with_its_values_and_default() {
+        let catalog = Catalog::built_in();
+        let invoices = catalog.get("invoices").unwrap();
+        let shown: Vec<String> = invoices.params.iter().map(describe_param).collect();
+        assert!(
+            shown[0].starts_with("date range: all, last7")
+                && shown[0].ends_with("[default: this_year]"),
+            "{shown:?}"
+        );
+        assert_eq!(shown[1], "one of: draft, sent, partial, paid, void");
+        assert_eq!(shown[2], "list of ids");
+    }
 }
