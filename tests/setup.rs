@@ -216,3 +216,40 @@ fn help_lists_a_commands_own_flags_before_the_global_ones() {
     assert!(help.find("--database-url <").unwrap() > heading, "{help}");
     assert_eq!(help.matches("--redis-url <").count(), 1, "{help}");
 }
+
+/// Every global setting has a flag, an environment variable and a key of the config
+/// file; every worker option has a flag and an environment variable.
+#[test]
+fn every_setting_has_a_flag_an_environment_variable_and_a_file_key() {
+    use clap::CommandFactory as _;
+    let root = quire::cli::Cli::command();
+    let settings: Vec<&clap::Arg> = root
+        .get_arguments()
+        // `--json` is how results print, and the file cannot name itself.
+        .filter(|arg| arg.is_global_set() && !["json", "config"].contains(&arg.get_id().as_str()))
+        .collect();
+    assert!(settings.len() >= 20, "{} settings", settings.len());
+    for arg in settings {
+        let id = arg.get_id().as_str();
+        assert!(arg.get_long().is_some(), "{id} has no flag");
+        assert!(arg.get_env().is_some(), "{id} has no environment variable");
+        let file = format!("{id} = 0");
+        if let Err(error) = toml::from_str::<quire::settings::SettingsArgs>(&file) {
+            assert!(
+                !error.to_string().contains("unknown field"),
+                "{id}: {error}"
+            );
+        }
+    }
+    let work = root.find_subcommand("work").unwrap();
+    for arg in work.get_arguments().filter(|arg| !arg.is_global_set()) {
+        let id = arg.get_id().as_str();
+        if id == "help" || id == "version" {
+            continue;
+        }
+        assert!(
+            arg.get_env().is_some(),
+            "quire work --{id} has no environment variable"
+        );
+    }
+}

@@ -16,38 +16,43 @@ use crate::worker::WorkerOptions;
 #[derive(Debug, Args)]
 pub struct WorkArgs {
     /// Jobs run at the same time.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, env = "QUIRE_CONCURRENCY", default_value_t = 1)]
     pub concurrency: usize,
     /// Queues served, highest priority first.
-    #[arg(long, value_delimiter = ',', default_value = "reports,default")]
+    #[arg(
+        long,
+        env = "QUIRE_QUEUES",
+        value_delimiter = ',',
+        default_value = "reports,default"
+    )]
     pub queues: Vec<String>,
     /// Lease of each reservation, renewed every third of it while the job runs.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "QUIRE_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub lease: Duration,
     /// Caps every job's own timeout.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "QUIRE_TIMEOUT", value_parser = humantime::parse_duration)]
     pub timeout: Option<Duration>,
     /// On SIGTERM, how long running jobs may take to finish before they are handed back.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "QUIRE_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub grace: Duration,
     /// Exit after reserving this many jobs.
-    #[arg(long)]
+    #[arg(long, env = "QUIRE_MAX_JOBS")]
     pub max_jobs: Option<u64>,
     /// Stop reserving after this long; running jobs still finish.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "QUIRE_MAX_TIME", value_parser = humantime::parse_duration)]
     pub max_time: Option<Duration>,
     /// Exit once no job is ready and none is running.
-    #[arg(long)]
+    #[arg(long, env = "QUIRE_STOP_WHEN_EMPTY")]
     pub stop_when_empty: bool,
     /// Ceiling of the first retry delay (exponential backoff with full jitter).
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "QUIRE_BACKOFF_BASE", default_value = "5s", value_parser = humantime::parse_duration)]
     pub backoff_base: Duration,
     /// No retry delay is longer.
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "QUIRE_BACKOFF_CAP", default_value = "10m", value_parser = humantime::parse_duration)]
     pub backoff_cap: Duration,
     /// Serve Prometheus metrics at http://ADDR/metrics (off by default; `quire serve`
     /// and `quire run` also serve them beside the API).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, env = "QUIRE_METRICS_BIND", value_name = "ADDR")]
     pub metrics_bind: Option<std::net::SocketAddr>,
 }
 
