@@ -253,3 +253,22 @@ fn every_setting_has_a_flag_an_environment_variable_and_a_file_key() {
         );
     }
 }
+
+/// An error's causes are printed once each, even where an error's message already
+/// quotes its source.
+#[test]
+fn an_error_names_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_quire"))
+        .args(["queues", "list"])
+        .env_remove("QUIRE_CONFIG")
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .env("QUIRE_LOG", "warn")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("Connection refused").count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: cannot reach Redis at REDIS_URL"), "{stderr}");
+}

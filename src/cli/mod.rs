@@ -98,10 +98,24 @@ impl Command {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// `error` and its causes on one line, each cause once: an error whose message already
+/// quotes its source (`Redis failed: Connection refused`) is not followed by it again.
+fn once_each(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 /// Prints `error` as one line on stderr and returns the exit code it deserves: 2 for
 /// usage and configuration mistakes, 1 for failures at run time.
 pub fn report_failure(error: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {error:#}");
+    eprintln!("error: {}", once_each(error));
     let usage = error.chain().any(|cause| {
         cause.is::<UsageError>()
             || cause.is::<crate::settings::SettingsError>()
