@@ -896,3 +896,44 @@ async fn csv_delimiter_and_decimal_mark_change_only_the_separators() {
         stderr(&output)
     );
 }
+
+/// XLSX files people open and print: numbers' headers aligned right like their column,
+/// multi-line text wrapped in its cell, fit to the page's width with the header row on
+/// every printed page, and landscape for a wide report.
+#[tokio::test]
+async fn xlsx_headers_align_text_wraps_and_the_sheet_prints_fit_to_width() {
+    let db = fixture_db(TestDb::sqlite().await).await;
+    let parts = xlsx_parts(&render(&db, "clients", "xlsx", &[]));
+    let part = |name: &str| {
+        let (_, bytes) = parts.iter().find(|(n, _)| n == name).unwrap();
+        String::from_utf8(bytes.clone()).unwrap()
+    };
+    let sheet = part("xl/worksheets/sheet1.xml");
+    let styles = part("xl/styles.xml");
+    assert!(sheet.contains(r#"<pageSetUpPr fitToPage="1"/>"#), "{sheet}");
+    assert!(
+        sheet.contains(r#"orientation="landscape""#),
+        "14 columns print landscape"
+    );
+    assert!(
+        part("xl/workbook.xml").contains("_xlnm.Print_Titles"),
+        "the header repeats"
+    );
+    assert!(
+        styles.contains(r#"<alignment horizontal="right"/>"#),
+        "{styles}"
+    );
+    assert!(styles.contains(r#"wrapText="1""#), "{styles}");
+
+    // Six columns fit a portrait page.
+    let narrow = xlsx_parts(&render(&db, "client_balance", "xlsx", &[]));
+    let (_, sheet) = narrow
+        .iter()
+        .find(|(n, _)| n == "xl/worksheets/sheet1.xml")
+        .unwrap();
+    let sheet = String::from_utf8_lossy(sheet);
+    assert!(
+        sheet.contains("fitToPage") && !sheet.contains("landscape"),
+        "{sheet}"
+    );
+}

@@ -270,5 +270,8 @@ fn an_error_names_each_cause_once() {
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.matches("Connection refused").count(), 1, "{stderr}");
-    assert!(stderr.starts_with("error: cannot reach Redis at REDIS_URL"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot reach Redis at REDIS_URL"),
+        "{stderr}"
+    );
 }
