@@ -2,16 +2,11 @@
 
 use clap::{Args, Subcommand};
 
-use std::sync::Arc;
-
 use anyhow::Context as _;
 
 use super::UsageError;
-use crate::catalog::Catalog;
 use crate::clock::Clock;
-use crate::db::Db;
 use crate::names::TenantSlug;
-use crate::report::Reporter;
 use crate::runs::WebhookUrlError;
 use crate::settings::Settings;
 use crate::store::{NewApiKey, Store};
@@ -114,16 +109,7 @@ pub async fn run(settings: &Settings, args: KeysArgs, json: bool) -> anyhow::Res
 /// could enqueue nothing. A slug that no tenant could have is a usage error.
 async fn check_tenant(settings: &Settings, tenant: &str) -> anyhow::Result<()> {
     TenantSlug::parse(tenant).map_err(|error| UsageError(error.to_string()))?;
-    let catalog = Arc::new(Catalog::load(&settings.reports)?);
-    let source = Db::connect_reports(&settings.reports_database_url, 1)
-        .await
-        .with_context(|| {
-            format!(
-                "opening REPORTS_DATABASE_URL {}",
-                super::redact(&settings.reports_database_url)
-            )
-        })?;
-    let reporter = Reporter::new(catalog, source, Clock::System);
+    let reporter = super::open_reporter(settings, Clock::System).await?;
     // Reports may name tenants with different queries: any of them knowing it will do.
     for report in reporter.catalog().reports() {
         let known = reporter

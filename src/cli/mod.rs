@@ -6,8 +6,30 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 pub(crate) use crate::app::{open_database, open_queue};
-use crate::settings::SettingsArgs;
+
+/// The catalog and the reports database, for commands that read reports without the
+/// queue (`render`, `keys create`).
+///
+/// # Errors
+/// An invalid catalog, or a reports database that cannot be opened.
+pub(crate) async fn open_reporter(
+    settings: &Settings,
+    clock: crate::clock::Clock,
+) -> anyhow::Result<crate::report::Reporter> {
+    use anyhow::Context as _;
+    let catalog = std::sync::Arc::new(crate::catalog::Catalog::load(&settings.reports)?);
+    let source = crate::db::Db::connect_reports(&settings.reports_database_url, 2)
+        .await
+        .with_context(|| {
+            format!(
+                "opening REPORTS_DATABASE_URL {}",
+                redact(&settings.reports_database_url)
+            )
+        })?;
+    Ok(crate::report::Reporter::new(catalog, source, clock))
+}
 pub(crate) use crate::settings::redact;
+use crate::settings::{Settings, SettingsArgs};
 
 pub mod bench;
 pub mod demo;

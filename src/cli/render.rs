@@ -10,11 +10,9 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use super::UsageError;
-use crate::catalog::Catalog;
 use crate::clock::Clock;
-use crate::db::Db;
 use crate::names::{ReportName, TenantSlug};
-use crate::report::{ReportError, ReportRequest, Reporter};
+use crate::report::{ReportError, ReportRequest};
 use crate::settings::Settings;
 use crate::writer::{CsvDelimiter, DecimalMark, Format, OutputOptions};
 
@@ -92,17 +90,8 @@ pub fn parse_param(text: &str) -> Result<(String, String), String> {
 /// # Errors
 /// Bad input is a [`UsageError`]; database and disk failures are runtime errors.
 pub async fn run(settings: &Settings, args: RenderArgs, json: bool) -> anyhow::Result<()> {
-    let catalog = Arc::new(Catalog::load(&settings.reports)?);
-    let source = Db::connect_reports(&settings.reports_database_url, 2)
-        .await
-        .with_context(|| {
-            format!(
-                "opening REPORTS_DATABASE_URL {}",
-                super::redact(&settings.reports_database_url)
-            )
-        })?;
     let clock = args.today.map_or(Clock::System, Clock::fixed_on);
-    let reporter = Reporter::new(catalog, source, clock);
+    let reporter = super::open_reporter(settings, clock).await?;
     let wanted = args.report;
     let params = reporter
         .resolve_params_for_tenant(
