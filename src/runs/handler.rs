@@ -349,29 +349,18 @@ impl ReportHandler {
                 }
             }))
         };
-        let started = std::time::Instant::now();
         let rendered = self
             .runs
             .reporter
             .render(&request, &out, &attempt_cancel, rows)
             .await;
-        if let Ok(done) = &rendered {
-            let labels = [
-                ("report", run.report.clone()),
-                ("format", run.format.to_string()),
-            ];
-            metrics::histogram!("quire_report_seconds", &labels)
-                .record(started.elapsed().as_secs_f64());
-            metrics::counter!("quire_report_rows_total", &labels).increment(done.rows);
-            metrics::histogram!("quire_report_rows", &labels).record(done.rows as f64);
-        }
         attempt_cancel.cancel();
         let _ = progress.await;
         rendered
     }
 
-    /// Makes the attempt's file the run's, fenced by `token`; a stale attempt removes
-    /// its file instead.
+    /// Records the build's figures (it took `took`) and makes the attempt's file the
+    /// run's, fenced by `token`; a stale attempt removes its file instead.
     async fn complete(
         &self,
         run: &Run,
@@ -379,6 +368,13 @@ impl ReportHandler {
         rendered: Rendered,
         took: Duration,
     ) -> Result<Outcome, AttemptError> {
+        let labels = [
+            ("report", run.report.clone()),
+            ("format", run.format.to_string()),
+        ];
+        metrics::histogram!("quire_report_seconds", &labels).record(took.as_secs_f64());
+        metrics::counter!("quire_report_rows_total", &labels).increment(rendered.rows);
+        metrics::histogram!("quire_report_rows", &labels).record(rendered.rows as f64);
         let store = &self.runs.store;
         let file = RunFile {
             path: rendered.file.path.display().to_string(),
