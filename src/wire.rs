@@ -174,13 +174,11 @@ impl QueuesView {
         queue: &crate::queue::Queue,
         top: usize,
     ) -> Result<QueuesView, crate::queue::QueueError> {
-        let loads = queue.loads(top).await?;
-        let counts = queue.counts().await?;
-        Ok(QueuesView::new(loads, &counts))
+        Ok(QueuesView::new(queue.loads(top).await?))
     }
 
-    /// The view of the queue's `loads` and `counts`.
-    fn new(loads: crate::queue::Loads, counts: &crate::queue::Counts) -> QueuesView {
+    /// The view of the queue's `loads`.
+    fn new(loads: crate::queue::Loads) -> QueuesView {
         let tenant_counts = |pairs: Vec<(String, u64)>| {
             pairs
                 .into_iter()
@@ -202,10 +200,10 @@ impl QueuesView {
                 })
                 .collect(),
             running_by_tenant: tenant_counts(loads.running),
-            delayed: counts.delayed,
-            running: counts.reserved,
-            parked: counts.parked,
-            dead: counts.dead,
+            delayed: loads.delayed,
+            running: loads.reserved,
+            parked: loads.parked,
+            dead: loads.dead,
         }
     }
 }

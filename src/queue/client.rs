@@ -517,8 +517,9 @@ impl Queue {
         })
     }
 
-    /// What each queue holds ready, for the `top` fairness keys with the most, and the
-    /// attempts running per key (see `lua/loads.lua`).
+    /// What each queue holds ready, for the `top` fairness keys with the most, the
+    /// attempts running per key, and the totals of the other states, in one script
+    /// (see `lua/loads.lua`).
     ///
     /// # Errors
     /// Redis failing.
@@ -526,8 +527,9 @@ impl Queue {
         type Reply = (
             Vec<(String, u64, u64, Vec<(String, u64)>)>,
             Vec<(String, u64)>,
+            (u64, u64, u64, u64),
         );
-        let (queues, mut running): Reply = self
+        let (queues, mut running, (delayed, reserved, parked, dead)): Reply = self
             .invoke(&self.scripts.loads, |args| {
                 args.arg(top);
             })
@@ -544,6 +546,10 @@ impl Queue {
                 })
                 .collect(),
             running,
+            delayed,
+            reserved,
+            parked,
+            dead,
         })
     }
 

@@ -426,6 +426,14 @@ pub struct Loads {
     /// Running attempts per fairness key (jobs without one are not counted), most
     /// first.
     pub running: Vec<(String, u64)>,
+    /// Jobs waiting for their due time, in all queues.
+    pub delayed: u64,
+    /// Jobs held under a lease, in all queues.
+    pub reserved: u64,
+    /// Jobs waiting for a lock, in all queues.
+    pub parked: u64,
+    /// Jobs in the dead set.
+    pub dead: u64,
 }
 
 impl Counts {

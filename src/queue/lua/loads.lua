@@ -3,9 +3,10 @@
 -- attempts running, never by the keys waiting.
 -- KEYS[1]: key base.
 -- ARGV[1]: key base, [2] top: how many of the keys with the most ready jobs to list.
--- Returns: { queues, running } where queues holds per queue { name, ready, keys
---   waiting, { key, ready, key, ready, ... } (the top keys, most ready first) } and
---   running is a flat list of key, running attempts (keys other than '').
+-- Returns: { queues, running, totals } where queues holds per queue { name, ready,
+--   keys waiting, { key, ready, key, ready, ... } (the top keys, most ready first) },
+--   running is a flat list of key, running attempts (keys other than ''), and totals
+--   is { delayed, reserved, parked, dead } over all queues.
 local top = tonumber(ARGV[2])
 local names = redis.call('SMEMBERS', K.queues)
 table.sort(names)
@@ -35,4 +36,6 @@ for _, fkey in ipairs(keys) do
   flat[#flat + 1] = fkey
   flat[#flat + 1] = running[fkey]
 end
-return { queues, flat }
+local totals = { redis.call('ZCARD', K.delayed), redis.call('ZCARD', K.reserved),
+  redis.call('ZCARD', K.parked), redis.call('ZCARD', K.dead) }
+return { queues, flat, totals }
