@@ -438,14 +438,14 @@ impl Runs {
         })
     }
 
-    /// The id of the newest run with `identity` that completed within `window` and whose
-    /// file is still there: expired files are forgotten by the database, and a file
-    /// deleted behind quire's back is looked for on disk.
+    /// The newest run with `identity` that completed within `window` and whose file is
+    /// still there: expired files are forgotten by the database, and a file deleted
+    /// behind quire's back is looked for on disk.
     async fn reusable_run(
         &self,
         identity: &str,
         window: Duration,
-    ) -> Result<Option<String>, RunsError> {
+    ) -> Result<Option<Run>, RunsError> {
         let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         let Some(run) = self.store.reusable_run(identity, window_ms).await? else {
             return Ok(None);
@@ -454,7 +454,7 @@ impl Runs {
             return Ok(None);
         };
         let on_disk = tokio::fs::try_exists(&file.path).await.unwrap_or(false);
-        Ok(on_disk.then_some(run.id))
+        Ok(on_disk.then_some(run))
     }
 
     /// A fresh download token for `run_id`.

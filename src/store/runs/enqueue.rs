@@ -30,7 +30,7 @@ pub struct NewRun {
     pub idempotency: Option<(IdempotencyKey, String)>,
     /// A completed run of the same identity, found within the request's reuse window,
     /// to answer with instead of building the file again (see [`Store::reusable_run`]).
-    pub reuse: Option<String>,
+    pub reuse: Option<Run>,
 }
 
 impl NewRun {
@@ -238,17 +238,12 @@ impl Store {
         }
     }
 
-    /// The completed run `new` is to reuse, if it is still completed with its file,
-    /// remembered under its idempotency key.
+    /// The completed run `new` is to reuse, if it names one, remembered under its
+    /// idempotency key.
     async fn reused_run(&self, new: &NewRun) -> Result<Option<Run>, StoreError> {
-        let Some(id) = &new.reuse else {
-            return Ok(None);
-        };
-        match self.run(id).await? {
-            Some(run) if run.status == super::RunStatus::Completed && run.file.is_some() => {
-                self.answered_with(new, run).await.map(Some)
-            }
-            _ => Ok(None),
+        match &new.reuse {
+            Some(run) => self.answered_with(new, run.clone()).await.map(Some),
+            None => Ok(None),
         }
     }
 
