@@ -10,8 +10,7 @@ local now = int_str(now_ms())
 local retention = ARGV[2]
 local out = {}
 local acked = {}
-local keys = {}   -- fairness keys in the order first seen
-local slots = {}  -- fairness key -> slots to give back
+local slots = new_tally()  -- fairness key -> slots to give back
 for i = 3, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local jkey, unique, overlap, limit, fkey = held_job(id, token, 'ukey', 'okey', 'flimit', 'fair')
@@ -19,13 +18,7 @@ for i = 3, #ARGV, 2 do
     if (unique and unique ~= '') or (overlap and overlap ~= '') then
       release_locks(jkey, token)
     end
-    if limit then
-      if not slots[fkey] then
-        slots[fkey] = 0
-        keys[#keys + 1] = fkey
-      end
-      slots[fkey] = slots[fkey] + 1
-    end
+    if limit then slots.add(fkey) end
     redis.call('HSET', jkey, 'state', 'done', 'finished', now)
     redis.call('PEXPIRE', jkey, retention)
     acked[#acked + 1] = id
@@ -34,7 +27,7 @@ for i = 3, #ARGV, 2 do
     out[#out + 1] = 0
   end
 end
-for _, fkey in ipairs(keys) do release_slots(fkey, slots[fkey]) end
+for _, fkey in ipairs(slots.order) do release_slots(fkey, slots.count[fkey]) end
 if #acked > 0 then
   in_chunks('ZREM', K.reserved, acked)
   count('done', #acked)

@@ -86,6 +86,20 @@ local function in_chunks(command, key, args)
   end
 end
 
+-- A count per name that remembers the order names were first seen: `tally.order` lists
+-- them, `tally.count[name]` is the count. `add` raises `name` by one.
+local function new_tally()
+  local tally = { order = {}, count = {} }
+  function tally.add(name)
+    if not tally.count[name] then
+      tally.count[name] = 0
+      tally.order[#tally.order + 1] = name
+    end
+    tally.count[name] = tally.count[name] + 1
+  end
+  return tally
+end
+
 -- Leaves `n` wake-up tokens for the idle workers of `queue` (at most WAKE_CAP in all).
 local function wake_workers(queue, n)
   local tokens = {}

@@ -20,21 +20,15 @@ for _, queue in ipairs(names) do
     top > 0 and redis.call('ZREVRANGE', backlog, 0, top - 1, 'WITHSCORES') or {},
   }
 end
-local running, keys = {}, {}
+local running = new_tally()
 for _, id in ipairs(redis.call('ZRANGE', K.reserved, 0, -1)) do
   local fkey = redis.call('HGET', job_key(id), 'fair')
-  if fkey then
-    if not running[fkey] then
-      running[fkey] = 0
-      keys[#keys + 1] = fkey
-    end
-    running[fkey] = running[fkey] + 1
-  end
+  if fkey then running.add(fkey) end
 end
 local flat = {}
-for _, fkey in ipairs(keys) do
+for _, fkey in ipairs(running.order) do
   flat[#flat + 1] = fkey
-  flat[#flat + 1] = running[fkey]
+  flat[#flat + 1] = running.count[fkey]
 end
 local totals = { redis.call('ZCARD', K.delayed), redis.call('ZCARD', K.reserved),
   redis.call('ZCARD', K.parked), redis.call('ZCARD', K.dead) }
