@@ -9,8 +9,9 @@ use std::time::Duration;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::queue::RateLimit;
+use crate::queue::{Backoff, RateLimit};
 use crate::runs::{Scheduling, WebhookPolicy};
+use crate::worker::WorkerOptions;
 
 /// Errors in the configuration; the CLI maps every one of them to exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +163,130 @@ pub struct SettingsArgs {
     /// report definition may set a lower one.
     #[arg(long, global = true, env = "QUIRE_MAX_RUNNING_PER_TENANT")]
     pub max_running_per_tenant: Option<u32>,
+    /// The worker's options from the config file's `[work]` table; its flags belong to
+    /// `quire work` and `quire run`.
+    #[arg(skip)]
+    #[serde(default)]
+    pub work: WorkArgs,
+}
+
+/// Options of `quire work` and `quire run`; each has a flag, an environment variable
+/// and a key under `[work]` in the config file.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkArgs {
+    /// Jobs run at the same time (default 1).
+    #[arg(long, env = "QUIRE_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+    /// Queues served, highest priority first (default `reports,default`).
+    #[arg(long, env = "QUIRE_QUEUES", value_delimiter = ',')]
+    pub queues: Option<Vec<String>>,
+    /// Lease of each reservation, renewed every third of it while the job runs
+    /// (default 30s).
+    #[arg(long, env = "QUIRE_LEASE")]
+    pub lease: Option<String>,
+    /// Caps every job's own timeout.
+    #[arg(long, env = "QUIRE_TIMEOUT")]
+    pub timeout: Option<String>,
+    /// On SIGTERM, how long running jobs may take to finish before they are handed back
+    /// (default 30s).
+    #[arg(long, env = "QUIRE_GRACE")]
+    pub grace: Option<String>,
+    /// Exit after reserving this many jobs.
+    #[arg(long, env = "QUIRE_MAX_JOBS")]
+    pub max_jobs: Option<u64>,
+    /// Stop reserving after this long; running jobs still finish.
+    #[arg(long, env = "QUIRE_MAX_TIME")]
+    pub max_time: Option<String>,
+    /// Exit once no job is ready and none is running.
+    #[arg(
+        long,
+        env = "QUIRE_STOP_WHEN_EMPTY",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub stop_when_empty: Option<bool>,
+    /// Ceiling of the first retry delay, exponential backoff with full jitter
+    /// (default 5s).
+    #[arg(long, env = "QUIRE_BACKOFF_BASE")]
+    pub backoff_base: Option<String>,
+    /// No retry delay is longer (default 10m).
+    #[arg(long, env = "QUIRE_BACKOFF_CAP")]
+    pub backoff_cap: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off by default; `quire serve`
+    /// and `quire run` also serve them beside the API).
+    #[arg(long, env = "QUIRE_METRICS_BIND", value_name = "ADDR")]
+    pub metrics_bind: Option<SocketAddr>,
+}
+
+/// The shortest lease: the heartbeat renews every third of it.
+const MIN_LEASE: Duration = Duration::from_millis(300);
+
+impl WorkArgs {
+    /// Fills every unset option from `lower` (the config file's `[work]`).
+    pub fn or(self, lower: WorkArgs) -> WorkArgs {
+        WorkArgs {
+            concurrency: self.concurrency.or(lower.concurrency),
+            queues: self.queues.or(lower.queues),
+            lease: self.lease.or(lower.lease),
+            timeout: self.timeout.or(lower.timeout),
+            grace: self.grace.or(lower.grace),
+            max_jobs: self.max_jobs.or(lower.max_jobs),
+            max_time: self.max_time.or(lower.max_time),
+            stop_when_empty: self.stop_when_empty.or(lower.stop_when_empty),
+            backoff_base: self.backoff_base.or(lower.backoff_base),
+            backoff_cap: self.backoff_cap.or(lower.backoff_cap),
+            metrics_bind: self.metrics_bind.or(lower.metrics_bind),
+        }
+    }
+
+    /// Checks the options and turns them into the worker's, defaults filled in.
+    ///
+    /// # Errors
+    /// When the concurrency is 0, a duration does not parse, the lease is under 300 ms
+    /// or a queue name is empty.
+    pub fn options(self) -> Result<WorkerOptions, SettingsError> {
+        let invalid = |name, message: &str| SettingsError::Invalid {
+            name,
+            message: message.to_owned(),
+        };
+        let defaults = WorkerOptions::default();
+        let concurrency = self.concurrency.unwrap_or(defaults.concurrency);
+        if concurrency == 0 {
+            return Err(invalid("QUIRE_CONCURRENCY", "it must be at least 1"));
+        }
+        let lease = duration("QUIRE_LEASE", self.lease)?.unwrap_or(defaults.lease);
+        if lease < MIN_LEASE {
+            return Err(invalid("QUIRE_LEASE", "it must be at least 300ms"));
+        }
+        let queues = self
+            .queues
+            .unwrap_or_else(|| vec!["reports".to_owned(), "default".to_owned()]);
+        if queues.is_empty() || queues.iter().any(|queue| queue.trim().is_empty()) {
+            return Err(invalid(
+                "QUIRE_QUEUES",
+                "it must name queues, e.g. high,default",
+            ));
+        }
+        Ok(WorkerOptions {
+            queues,
+            concurrency,
+            lease,
+            max_timeout: duration("QUIRE_TIMEOUT", self.timeout)?,
+            grace: duration("QUIRE_GRACE", self.grace)?.unwrap_or(defaults.grace),
+            max_jobs: self.max_jobs,
+            max_time: duration("QUIRE_MAX_TIME", self.max_time)?,
+            stop_when_empty: self.stop_when_empty.unwrap_or(false),
+            backoff: Backoff {
+                base: duration("QUIRE_BACKOFF_BASE", self.backoff_base)?
+                    .unwrap_or(defaults.backoff.base),
+                cap: duration("QUIRE_BACKOFF_CAP", self.backoff_cap)?
+                    .unwrap_or(defaults.backoff.cap),
+            },
+            ..defaults
+        })
+    }
 }
 
 impl fmt::Debug for SettingsArgs {
@@ -189,6 +314,7 @@ impl fmt::Debug for SettingsArgs {
             .field("request_timeout", &self.request_timeout)
             .field("fair_scheduling", &self.fair_scheduling)
             .field("max_running_per_tenant", &self.max_running_per_tenant)
+            .field("work", &self.work)
             .finish()
     }
 }
@@ -210,6 +336,7 @@ impl fmt::Debug for Settings {
             .field("webhooks", &self.webhooks)
             .field("limits", &self.limits)
             .field("scheduling", &self.scheduling)
+            .field("work", &self.work)
             .finish()
     }
 }
@@ -245,6 +372,7 @@ impl SettingsArgs {
             request_timeout: self.request_timeout.or(lower.request_timeout),
             fair_scheduling: self.fair_scheduling.or(lower.fair_scheduling),
             max_running_per_tenant: self.max_running_per_tenant.or(lower.max_running_per_tenant),
+            work: self.work.or(lower.work),
         }
     }
 }
@@ -292,6 +420,9 @@ pub struct Settings {
     pub limits: Limits,
     /// How runs of different tenants share the workers.
     pub scheduling: Scheduling,
+    /// The worker options the config file's `[work]` table sets; flags and their
+    /// variables go over them (see [`WorkArgs::or`]).
+    pub work: WorkArgs,
 }
 
 /// What the API lets one caller or tenant do, and how long a request may take.
@@ -427,6 +558,7 @@ impl Settings {
                     limit => limit,
                 },
             },
+            work: merged.work,
         })
     }
 }
@@ -556,6 +688,48 @@ mod tests {
         };
         let error = Settings::resolve(args).unwrap_err().to_string();
         assert!(error.contains("unknown field `redis`"), "{error}");
+    }
+
+    #[test]
+    fn worker_options_come_from_flags_then_the_files_work_table_then_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("quire.toml");
+        std::fs::write(
+            &path,
+            "[work]\nconcurrency = 3\nqueues = [\"high\", \"low\"]\nlease = \"10s\"\n",
+        )
+        .unwrap();
+        let settings = Settings::resolve(SettingsArgs {
+            config: Some(path.clone()),
+            ..SettingsArgs::default()
+        })
+        .unwrap();
+        let flags = WorkArgs {
+            concurrency: Some(5),
+            ..WorkArgs::default()
+        };
+        let options = flags.or(settings.work.clone()).options().unwrap();
+        assert_eq!(options.concurrency, 5);
+        assert_eq!(options.queues, ["high", "low"]);
+        assert_eq!(options.lease, Duration::from_secs(10));
+        assert_eq!(options.grace, WorkerOptions::default().grace);
+
+        let short = WorkArgs {
+            lease: Some("100ms".into()),
+            ..WorkArgs::default()
+        };
+        let error = short.or(settings.work.clone()).options().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "QUIRE_LEASE is invalid: it must be at least 300ms"
+        );
+        std::fs::write(&path, "[work]\nconcurency = 3\n").unwrap();
+        let typo = Settings::resolve(SettingsArgs {
+            config: Some(path),
+            ..SettingsArgs::default()
+        });
+        let error = typo.unwrap_err().to_string();
+        assert!(error.contains("unknown field `concurency`"), "{error}");
     }
 
     #[test]

@@ -218,7 +218,8 @@ fn help_lists_a_commands_own_flags_before_the_global_ones() {
 }
 
 /// Every global setting has a flag, an environment variable and a key of the config
-/// file; every worker option has a flag and an environment variable.
+/// file; every worker option has a flag, an environment variable and a key under the
+/// file's `[work]`.
 #[test]
 fn every_setting_has_a_flag_an_environment_variable_and_a_file_key() {
     use clap::CommandFactory as _;
@@ -251,6 +252,13 @@ fn every_setting_has_a_flag_an_environment_variable_and_a_file_key() {
             arg.get_env().is_some(),
             "quire work --{id} has no environment variable"
         );
+        let file = format!("[work]\n{id} = 0");
+        if let Err(error) = toml::from_str::<quire::settings::SettingsArgs>(&file) {
+            assert!(
+                !error.to_string().contains("unknown field"),
+                "[work] {id}: {error}"
+            );
+        }
     }
 }
 

@@ -49,7 +49,7 @@ pub enum BenchCommand {
     /// A worker serving only the benchmark's `noop` jobs, for multi-process queue
     /// tests (internal): `quire work` never runs them.
     #[command(hide = true)]
-    Worker(super::work::WorkArgs),
+    Worker(crate::settings::WorkArgs),
 }
 
 /// Options of `quire bench report`.
@@ -560,7 +560,7 @@ fn ms(duration: std::time::Duration) -> f64 {
 
 /// A worker with only the noop handler, until SIGTERM/SIGINT, a restart broadcast or
 /// one of the stop options.
-async fn noop_worker(settings: &Settings, args: super::work::WorkArgs) -> anyhow::Result<()> {
+async fn noop_worker(settings: &Settings, args: crate::settings::WorkArgs) -> anyhow::Result<()> {
     let options = args.options()?;
     let queue = super::open_queue(settings).await?;
     let shutdown = tokio_util::sync::CancellationToken::new();

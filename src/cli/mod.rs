@@ -78,9 +78,9 @@ pub enum Command {
     /// Serve the HTTP API.
     Serve,
     /// Run a worker.
-    Work(work::WorkArgs),
+    Work(crate::settings::WorkArgs),
     /// Serve the HTTP API and run workers in one process.
-    Run(work::WorkArgs),
+    Run(crate::settings::WorkArgs),
     /// Enqueue a report run.
     Enqueue(enqueue::EnqueueArgs),
     /// Show a run.
@@ -150,6 +150,16 @@ pub fn report_failure(error: &anyhow::Error) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The shutdown token of a long-running command over `app`: cancelled on SIGTERM or
+/// SIGINT; until then, SIGHUP reloads the report catalog.
+pub(crate) fn stop_and_reload_on_signals(app: &crate::app::App) -> CancellationToken {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let (app, stop) = (app.clone(), shutdown.clone());
+    tokio::spawn(async move { app.reload_on_hangup(stop).await });
+    shutdown
 }
 
 /// Cancels `shutdown` on SIGTERM or SIGINT.
