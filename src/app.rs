@@ -20,7 +20,7 @@ use crate::runs::{
     REPORT_JOB_KIND, ReportHandler, Retention, Runs, RunsObserver, Sweeper, WebhookClient,
     WebhookSender,
 };
-use crate::settings::{Limits, Settings, redact};
+use crate::settings::{Limits, ReportsSource, Settings, redact};
 use crate::store::Store;
 use crate::worker::{Exit, Worker, WorkerOptions};
 
@@ -39,6 +39,9 @@ pub struct App {
     pub webhooks: WebhookClient,
     /// What the API lets one caller or tenant do.
     pub limits: Limits,
+    /// Where the catalog was loaded from, and is reloaded from on SIGHUP or a restart
+    /// broadcast; `None` for a catalog handed in whole (tests, benchmarks).
+    pub catalog_source: Option<ReportsSource>,
 }
 
 /// How often the loops beside a worker run; `None` leaves one out (a test that drives
@@ -96,6 +99,7 @@ impl App {
             db_outage_limit: settings.db_outage_limit,
             webhooks,
             limits: settings.limits,
+            catalog_source: Some(settings.reports.clone()),
             ..App::new(runs, settings.public_url.clone())
         })
     }
@@ -109,6 +113,55 @@ impl App {
             db_outage_limit: crate::runs::DEFAULT_OUTAGE_LIMIT,
             webhooks: WebhookClient::default(),
             limits: Limits::default(),
+            catalog_source: None,
+        }
+    }
+
+    /// Loads the catalog again from where it first came from, for the API and the
+    /// workers alike. A catalog that no longer loads (a malformed file) is logged and
+    /// the last good one stays in use; returns whether the new one was taken.
+    pub async fn reload_catalog(&self) -> bool {
+        let Some(source) = self.catalog_source.clone() else {
+            return false;
+        };
+        let loaded = tokio::task::spawn_blocking(move || Catalog::load(&source))
+            .await
+            .expect("loading the catalog does not panic");
+        match loaded {
+            Ok(catalog) => {
+                let reports = catalog.reports().count();
+                self.runs.reporter.replace_catalog(catalog);
+                tracing::info!(reports, "report catalog reloaded");
+                true
+            }
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    "the report catalog did not reload; the last good one stays in use"
+                );
+                false
+            }
+        }
+    }
+
+    /// Reloads the catalog on every SIGHUP until `shutdown`.
+    pub async fn reload_on_hangup(&self, shutdown: CancellationToken) {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGHUP; the catalog reloads only on restart");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                Some(()) = hangups.recv() => {
+                    tracing::info!("SIGHUP: reloading the report catalog");
+                    self.reload_catalog().await;
+                }
+                () = shutdown.cancelled() => return,
+            }
         }
     }
 
@@ -194,7 +247,10 @@ impl App {
     }
 
     /// The API on `listener` and a worker with `options`, until `shutdown`; when either
-    /// part ends, the other is stopped too. The API's result is returned.
+    /// part ends, the other is stopped too. The API's result is returned. A restart
+    /// broadcast does not end the worker here: it finishes its jobs and starts again on a
+    /// reloaded catalog while the API keeps serving, so one process is one service to
+    /// supervise.
     ///
     /// # Errors
     /// When the API server fails.
@@ -205,7 +261,16 @@ impl App {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let api = self.serve(listener, shutdown.clone());
-        let worker = self.work(options, shutdown.clone());
+        let worker = async {
+            loop {
+                let exit = self.work(options.clone(), shutdown.clone()).await;
+                if exit != Exit::Restart {
+                    return exit;
+                }
+                tracing::info!("restart broadcast: the worker starts again on a reloaded catalog");
+                self.reload_catalog().await;
+            }
+        };
         tokio::pin!(api, worker);
         tokio::select! {
             result = &mut api => {

@@ -24,6 +24,8 @@ mod outage;
 mod processes;
 #[path = "api/queues.rs"]
 mod queues;
+#[path = "api/reload.rs"]
+mod reload;
 #[path = "api/reuse.rs"]
 mod reuse;
 #[path = "api/webhooks.rs"]

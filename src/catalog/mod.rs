@@ -8,6 +8,7 @@ pub mod sql;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 pub use definition::{Column, ColumnType, DefinitionError, Overlap, Report};
 pub use params::{BindValue, FieldError, ParamSpec, ParamType, ResolvedParams};
@@ -50,10 +51,11 @@ pub enum CatalogError {
     },
 }
 
-/// Every known report, by name.
+/// Every known report, by name. A report is shared, so that a run keeps the definition
+/// it started with when the catalog is reloaded under it.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
-    reports: BTreeMap<String, (String, Report)>,
+    reports: BTreeMap<String, (String, Arc<Report>)>,
 }
 
 impl Catalog {
@@ -119,18 +121,18 @@ impl Catalog {
                     second: file,
                 });
             }
-            reports.insert(report.name.clone(), (file, report));
+            reports.insert(report.name.clone(), (file, Arc::new(report)));
         }
         Ok(Catalog { reports })
     }
 
     /// The report called `name`.
-    pub fn get(&self, name: &str) -> Option<&Report> {
+    pub fn get(&self, name: &str) -> Option<&Arc<Report>> {
         self.reports.get(name).map(|(_, report)| report)
     }
 
     /// Every report, sorted by name.
     pub fn reports(&self) -> impl Iterator<Item = &Report> {
-        self.reports.values().map(|(_, report)| report)
+        self.reports.values().map(|(_, report)| report.as_ref())
     }
 }

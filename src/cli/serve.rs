@@ -2,20 +2,18 @@
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::settings::Settings;
 
-/// Serves the API until SIGINT or SIGTERM.
+/// Serves the API until SIGINT or SIGTERM; SIGHUP reloads the report catalog.
 ///
 /// # Errors
 /// When a backing service cannot be reached or the address cannot be bound.
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     let app = App::connect(settings).await?;
     let listener = bind(settings).await?;
-    let shutdown = CancellationToken::new();
-    tokio::spawn(super::cancel_on_signal(shutdown.clone()));
+    let shutdown = super::stop_and_reload_on_signals(&app);
     app.serve(listener, shutdown).await
 }
 

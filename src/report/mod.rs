@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use tokio::sync::mpsc;
@@ -141,7 +142,8 @@ type KnownZones = HashMap<(String, i64), (Instant, Tz)>;
 /// Builds reports from the report database.
 #[derive(Debug, Clone)]
 pub struct Reporter {
-    catalog: Arc<Catalog>,
+    /// Shared by every clone, so that a reload reaches the API and the workers alike.
+    catalog: Arc<ArcSwap<Catalog>>,
     source: Db,
     clock: Clock,
     copy: bool,
@@ -161,7 +163,7 @@ impl Reporter {
     /// [`Db::connect_reports`]).
     pub fn new(catalog: Arc<Catalog>, source: Db, clock: Clock) -> Reporter {
         Reporter {
-            catalog,
+            catalog: Arc::new(ArcSwap::new(catalog)),
             source,
             clock,
             copy: true,
@@ -177,18 +179,26 @@ impl Reporter {
         self
     }
 
-    /// The catalog this reporter serves.
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    /// The catalog this reporter serves now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.load_full()
+    }
+
+    /// Serves `catalog` from now on, to every clone of this reporter; runs already
+    /// building keep the definition they started with.
+    pub fn replace_catalog(&self, catalog: Catalog) {
+        self.catalog.store(Arc::new(catalog));
     }
 
     /// The report called `name`.
     ///
     /// # Errors
     /// [`ReportError::UnknownReport`] when there is none.
-    pub fn report(&self, name: &str) -> Result<&Report, ReportError> {
+    pub fn report(&self, name: &str) -> Result<Arc<Report>, ReportError> {
         self.catalog
+            .load()
             .get(name)
+            .cloned()
             .ok_or_else(|| ReportError::UnknownReport(name.to_owned()))
     }
 
@@ -303,7 +313,12 @@ impl Reporter {
         slug: &str,
     ) -> Result<Option<i64>, ReportError> {
         // Keyed by the query, which most reports share, so that they share the answer.
-        let key = (self.tenant_sql(report)?.text.clone(), slug.to_owned());
+        let tenant_sql = self
+            .report(report)?
+            .tenant_sql(self.source.dialect())
+            .text
+            .clone();
+        let key = (tenant_sql, slug.to_owned());
         let recently_seen = self
             .known_tenants
             .lock()
@@ -329,12 +344,9 @@ impl Reporter {
     /// # Errors
     /// An unknown report, or a database that cannot be queried.
     pub async fn tenant_id(&self, report: &str, slug: &str) -> Result<Option<i64>, ReportError> {
-        let sql = self.tenant_sql(report)?;
+        let report = self.report(report)?;
+        let sql = report.tenant_sql(self.source.dialect());
         Ok(source::tenant_id(&self.source, sql, slug).await?)
-    }
-
-    fn tenant_sql(&self, report: &str) -> Result<&crate::catalog::sql::BoundSql, ReportError> {
-        Ok(self.report(report)?.tenant_sql(self.source.dialect()))
     }
 
     /// Builds `request` into the file `out`: written under a temporary name beside it,
@@ -354,7 +366,7 @@ impl Reporter {
             .tenant_id(&request.report, &request.tenant)
             .await?
             .ok_or_else(|| ReportError::UnknownTenant(request.tenant.clone()))?;
-        let work = self.build(report, tenant_id, request, out, cancel, rows_written);
+        let work = self.build(&report, tenant_id, request, out, cancel, rows_written);
         let timed_out = ReportError::TimedOut(report.timeout);
         tokio::select! {
             result = tokio::time::timeout(report.timeout, work) => match result {
@@ -383,7 +395,7 @@ impl Reporter {
             .tenant_id(&request.report, &request.tenant)
             .await?
             .ok_or_else(|| ReportError::UnknownTenant(request.tenant.clone()))?;
-        let plan = self.plan(report, tenant_id, request).await?;
+        let plan = self.plan(&report, tenant_id, request).await?;
         let (sender, mut receiver) = mpsc::channel::<Vec<Vec<Cell>>>(CHANNEL_BATCHES);
         let collect = async {
             let mut rows = Vec::new();
@@ -392,7 +404,7 @@ impl Reporter {
             }
             rows
         };
-        let query = plan.query(report, self.source.dialect(), self.copy);
+        let query = plan.query(&report, self.source.dialect(), self.copy);
         let (streamed, rows) = tokio::join!(source::stream(&self.source, &query, sender), collect);
         streamed?;
         Ok(rows)

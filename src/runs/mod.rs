@@ -302,7 +302,7 @@ impl Runs {
                 .and_then(|fence| fence.parse().ok())
                 .unwrap_or(0),
         });
-        if let Some(key) = overlap_key(report, run) {
+        if let Some(key) = overlap_key(&report, run) {
             job = job.with_overlap_key(key);
         }
         if self.scheduling.fair {
