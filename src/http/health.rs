@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::queues::DEFAULT_TOP;
+use crate::store::{RunStatus, Store, StoreError};
 use crate::wire::{QueuesView, TenantCount};
 
 pub(super) async fn healthz() -> &'static str {
@@ -55,10 +56,18 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// out while Redis does not answer within [`READY_WAIT`]).
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut text = state.metrics.render();
-    match tokio::time::timeout(READY_WAIT, QueuesView::read(&state.runs.queue, DEFAULT_TOP)).await {
+    let queues = tokio::time::timeout(READY_WAIT, QueuesView::read(&state.runs.queue, DEFAULT_TOP));
+    let database = tokio::time::timeout(READY_WAIT, database_gauges(&state.runs.store));
+    let (queues, database) = tokio::join!(queues, database);
+    match queues {
         Ok(Ok(view)) => text.push_str(&queue_gauges(&view)),
         Ok(Err(error)) => tracing::debug!(%error, "no queue gauges in this scrape"),
         Err(_) => tracing::debug!("no queue gauges in this scrape: Redis is slow"),
+    }
+    match database {
+        Ok(Ok(gauges)) => text.push_str(&gauges),
+        Ok(Err(error)) => tracing::debug!(%error, "no database gauges in this scrape"),
+        Err(_) => tracing::debug!("no database gauges in this scrape: the database is slow"),
     }
     (
         [(
@@ -74,10 +83,7 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
 fn queue_gauges(view: &QueuesView) -> String {
     let mut text = String::new();
     let mut gauge = |name: &str, help: &str, samples: Vec<(String, u64)>| {
-        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (labels, value) in samples {
-            let _ = writeln!(text, "{name}{{{labels}}} {value}");
-        }
+        write_gauge(&mut text, name, help, samples);
     };
     let queue = |name: &str| format!("queue=\"{}\"", escape(name));
     let tenant = |count: &TenantCount| {
@@ -136,6 +142,48 @@ fn queue_gauges(view: &QueuesView) -> String {
         .collect(),
     );
     text
+}
+
+/// One gauge in the text format: its help, its type and a sample per label set.
+fn write_gauge<V: std::fmt::Display>(
+    text: &mut String,
+    name: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (String, V)>,
+) {
+    let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (labels, value) in samples {
+        let _ = writeln!(text, "{name}{{{labels}}} {value}");
+    }
+}
+
+/// What quire's own database holds, as gauges: runs per status (every status, 0 when
+/// none) and webhook deliveries not yet made. Both are read off an index.
+async fn database_gauges(store: &Store) -> Result<String, StoreError> {
+    let (by_status, undelivered) =
+        tokio::try_join!(store.runs_by_status(), store.undelivered_webhooks())?;
+    let mut text = String::new();
+    write_gauge(
+        &mut text,
+        "quire_runs",
+        "Runs in quire's database, by status.",
+        RunStatus::ALL.into_iter().map(|status| {
+            let count = by_status
+                .iter()
+                .find(|(stored, _)| stored == status.as_str())
+                .map_or(0, |&(_, count)| count);
+            (format!("status=\"{status}\""), count)
+        }),
+    );
+    let (pending, failing) = undelivered;
+    write_gauge(
+        &mut text,
+        "quire_webhook_deliveries",
+        "Webhook deliveries not yet made: pending (all of them) and failing (those whose endpoint already failed at least once).",
+        [("pending", pending), ("failing", failing)]
+            .map(|(state, count)| (format!("state=\"{state}\""), count)),
+    );
+    Ok(text)
 }
 
 /// A label value as the text format wants it.

@@ -70,6 +70,14 @@ fn describe() {
         "quire_job_events_dropped_total",
         "Job events dropped because an observer fell behind."
     );
+    describe_counter!(
+        "quire_job_attempts_total",
+        "Attempts started (locks held, handler running), by job kind; how they ended is in quire_job_events_total."
+    );
+    describe_counter!(
+        "quire_lock_waits_total",
+        "Times a job found its lock busy and waited without spending an attempt, by lock (unique or overlap)."
+    );
     describe_histogram!(
         "quire_report_seconds",
         metrics::Unit::Seconds,

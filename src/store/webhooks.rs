@@ -108,6 +108,17 @@ impl Store {
         Ok(())
     }
 
+    /// Deliveries not yet made, and how many of them already failed at least once.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn undelivered_webhooks(&self) -> Result<(i64, i64), StoreError> {
+        let counts = crate::on_any_pool!(&self.db, pool => {
+            sql!("webhooks/count_undelivered.sql").query_as(&values![]).fetch_one(pool).await
+        })?;
+        Ok(counts)
+    }
+
     /// Deletes deliveries created before `cutoff_ms`, delivered or not: an endpoint
     /// that has failed for the whole retention period is given up on.
     ///

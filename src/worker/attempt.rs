@@ -174,6 +174,7 @@ impl Shared {
         }
 
         current.emit(EventKind::Started, None, None);
+        metrics::counter!("quire_job_attempts_total", "kind" => job.kind.clone()).increment(1);
         let executed = self.execute(handler, &job, &current, lease).await;
         drop(slot);
         let ending = match executed {

@@ -91,9 +91,13 @@ impl Middleware for LockMiddleware {
                 .await?;
             Ok(match outcome {
                 Acquired::Yes => Gate::Proceed,
-                Acquired::Parked => Gate::Parked {
-                    reason: format!("waiting for the {} lock {key}", self.kind.as_str()),
-                },
+                Acquired::Parked => {
+                    metrics::counter!("quire_lock_waits_total", "lock" => self.kind.as_str())
+                        .increment(1);
+                    Gate::Parked {
+                        reason: format!("waiting for the {} lock {key}", self.kind.as_str()),
+                    }
+                }
                 Acquired::TimedOut => Gate::Dead {
                     reason: "overlap_timeout".into(),
                 },

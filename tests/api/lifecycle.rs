@@ -20,7 +20,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 /// Two reports of one tenant whose `overlap` is the tenant; the first sleeps in the
 /// database for a while.
-const SLOW: &str = r#"
+pub(crate) const SLOW: &str = r#"
 name = "slow_invoices"
 title = "Slow invoices"
 overlap = "tenant"
@@ -29,7 +29,7 @@ sql = "SELECT number FROM invoices, (SELECT pg_sleep(2)) AS pause WHERE tenant_i
 sql_mysql = "SELECT number FROM invoices, (SELECT SLEEP(2)) AS pause WHERE tenant_id = :tenant ORDER BY number"
 columns = [{ name = "number", type = "text" }]
 "#;
-const QUICK: &str = r#"
+pub(crate) const QUICK: &str = r#"
 name = "quick_clients"
 title = "Quick clients"
 overlap = "tenant"

@@ -85,4 +85,15 @@ impl Store {
         })?;
         Ok(count)
     }
+
+    /// How many runs are in each status (statuses without runs left out).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn runs_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let counts = crate::on_any_pool!(&self.db, pool => {
+            sql!("runs/count_by_status.sql").query_as(&values![]).fetch_all(pool).await
+        })?;
+        Ok(counts)
+    }
 }
