@@ -404,6 +404,14 @@ async fn a_redis_outage_is_logged_once_by_the_worker_loops_not_per_retry() {
         worker_ref.log().contains("worker started")
     })
     .await;
+    // A list is a JSON array in JSON logs, not the text of one.
+    let started = worker
+        .log()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["fields"]["message"] == "worker started")
+        .unwrap();
+    assert_eq!(started["fields"]["queues"], json!(["reports"]), "{started}");
 
     redis.pause();
     wait_until(LIMIT, "the reserve loop retried three times", || async move {
@@ -533,16 +541,54 @@ fn metric_families(text: &str) -> std::collections::BTreeMap<String, (bool, Stri
     families
 }
 
+/// The value of the sample `series` (name and labels, as printed) in a scrape.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.parse().unwrap())
+}
+
 /// `quire serve` and `quire work --metrics-bind` both answer `/metrics` in the text
-/// format, every metric with its help and type, report times and sizes as histograms.
+/// format, every metric with its help and type, report times and sizes as histograms,
+/// attempts and lock waits counted, runs and webhook deliveries read from the database.
 #[tokio::test]
 async fn the_api_and_the_worker_export_metrics_worth_scraping() {
-    let app = spawn_app(Backend::Sqlite, &[]).await;
+    use crate::lifecycle::{QUICK, SLOW};
+    let app = spawn_app(
+        Backend::Postgres,
+        &[("slow.toml", SLOW), ("quick.toml", QUICK)],
+    )
+    .await;
     let server = app.spawn_server(&["serve"]).await;
     let port = crate::helpers::free_port();
     let address = format!("127.0.0.1:{port}");
-    let _worker = app.spawn_quire(&["work", "--queues", "reports", "--metrics-bind", &address]);
+    let _worker = app.spawn_quire(&[
+        "work",
+        "--queues",
+        "reports",
+        "--concurrency",
+        "2",
+        "--metrics-bind",
+        &address,
+    ]);
     app.completed_through(&server, "clients", LIMIT).await;
+    // The quick run waits for the slow one's tenant-wide overlap lock.
+    let (_, slow) = app
+        .post_report(&app.acme_key, &body("slow_invoices", json!({})), None)
+        .await;
+    let slow_id = slow["id"].as_str().unwrap();
+    let app_ref = &app;
+    wait_until(LIMIT, "the slow run is running", || async move {
+        app_ref.run(slow_id).await.status == RunStatus::Running
+    })
+    .await;
+    let (_, quick) = app
+        .post_report(&app.acme_key, &body("quick_clients", json!({})), None)
+        .await;
+    for id in [slow_id, quick["id"].as_str().unwrap()] {
+        let run = app.finished_run(id, LIMIT).await;
+        assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
+    }
 
     let scrape = |url: String| {
         let http = app.http.clone();
@@ -571,6 +617,16 @@ async fn the_api_and_the_worker_export_metrics_worth_scraping() {
         "{worker}"
     );
     assert_eq!(families["quire_queue_ready"].1, "gauge");
+    assert_eq!(
+        sample(&worker, r#"quire_job_attempts_total{kind="report"}"#),
+        Some(3.0),
+        "{worker}"
+    );
+    assert_eq!(
+        sample(&worker, r#"quire_lock_waits_total{lock="overlap"}"#).map(|waits| waits >= 1.0),
+        Some(true),
+        "{worker}"
+    );
 
     let api = scrape(format!("{}/metrics", server.base_url))
         .await
@@ -582,4 +638,15 @@ async fn the_api_and_the_worker_export_metrics_worth_scraping() {
         "{api}"
     );
     assert_eq!(families["quire_http_request_seconds"].1, "histogram");
+    for (series, value) in [
+        (r#"quire_runs{status="completed"}"#, 3.0),
+        (r#"quire_runs{status="queued"}"#, 0.0),
+        (r#"quire_runs{status="failed"}"#, 0.0),
+        (r#"quire_webhook_deliveries{state="pending"}"#, 0.0),
+        (r#"quire_webhook_deliveries{state="failing"}"#, 0.0),
+    ] {
+        assert_eq!(sample(&api, series), Some(value), "{series}\n{api}");
+    }
+    assert_eq!(families["quire_runs"].1, "gauge");
+    app.cleanup().await;
 }
