@@ -351,7 +351,7 @@ fn is_number(kind: ColumnType) -> bool {
 
 /// The XLSX number format of a column, if it is numeric; money shows `currency` after
 /// the amount when given (`#,##0.00 "EUR"`), at the column's scale whatever the
-/// currency, so that no stored digit is hidden.
+/// currency: the definition, not a table of minor units, says what its amounts hold.
 fn number_format(column: &Column, currency: Option<&str>) -> Option<Format> {
     let decimals = "0".repeat(column.scale as usize);
     let fraction = if decimals.is_empty() {
