@@ -937,3 +937,131 @@ async fn xlsx_headers_align_text_wraps_and_the_sheet_prints_fit_to_width() {
         "{sheet}"
     );
 }
+
+/// A report whose rows carry a currency: USD, EUR, NULL (INV-0003) and a code that is
+/// not one (INV-0004).
+const PRICED_REPORT: &str = r#"
+name = "priced"
+title = "Priced"
+currency_column = "currency"
+columns = [
+    { name = "number", type = "text" },
+    { name = "currency", type = "text" },
+    { name = "net", type = "money" },
+]
+sql = """
+SELECT number,
+       CASE number WHEN 'INV-0003' THEN NULL WHEN 'INV-0004' THEN 'dollars' ELSE currency END AS currency,
+       net_amount AS net
+FROM invoices WHERE tenant_id = :tenant ORDER BY number
+"""
+"#;
+
+/// The number format code of each cell of `column` (a letter) below the header of the
+/// first sheet among a workbook's `parts`: the cell's style, looked up in styles.xml.
+fn number_formats(parts: &[(String, Vec<u8>)], column: char) -> Vec<String> {
+    let part = |name: &str| {
+        let (_, bytes) = parts.iter().find(|(n, _)| n == name).unwrap();
+        String::from_utf8(bytes.clone()).unwrap()
+    };
+    // The value of attribute `name` in `element`, the text after an element's name.
+    let attribute = |element: &str, name: &str| -> Option<String> {
+        let tag = format!(" {}", &element[..element.find('>').unwrap()]);
+        let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        let end = start + tag[start..].find('"')?;
+        Some(tag[start..end].replace("&quot;", "\""))
+    };
+    let styles = part("xl/styles.xml");
+    let codes: std::collections::HashMap<String, String> = styles
+        .split("<numFmt ")
+        .skip(1)
+        .map(|e| {
+            (
+                attribute(e, "numFmtId").unwrap(),
+                attribute(e, "formatCode").unwrap(),
+            )
+        })
+        .collect();
+    let cell_xfs = &styles[styles.find("<cellXfs").unwrap()..styles.find("</cellXfs>").unwrap()];
+    let xf_formats: Vec<String> = cell_xfs
+        .split("<xf ")
+        .skip(1)
+        .map(|e| attribute(e, "numFmtId").unwrap())
+        .collect();
+    part("xl/worksheets/sheet1.xml")
+        .split("<c ")
+        .skip(1)
+        .filter(|e| {
+            let at = attribute(e, "r").unwrap();
+            at.starts_with(column) && at[1..] != *"1"
+        })
+        .map(|e| {
+            let xf: usize = attribute(e, "s").map_or(0, |s| s.parse().unwrap());
+            let id = &xf_formats[xf];
+            codes.get(id).cloned().unwrap_or(format!("built-in {id}"))
+        })
+        .collect()
+}
+
+/// Money in XLSX shows its row's currency, from one format per currency; a row without
+/// a known currency keeps the plain money format; the amounts stay numbers; and a
+/// request that leaves the currency column out still gets them.
+#[tokio::test]
+async fn xlsx_money_shows_its_rows_currency_and_stays_a_number() {
+    use quire::writer::Format;
+    use std::sync::Arc;
+
+    let db = fixture_db(TestDb::sqlite().await).await;
+    let catalog = Catalog::from_texts([("priced.toml".to_owned(), PRICED_REPORT.to_owned())]);
+    let clock = quire::clock::Clock::fixed_on(TODAY.parse().unwrap());
+    let source = quire::db::Db::connect_reports(&db.url, 2).await.unwrap();
+    let reporter = quire::report::Reporter::new(Arc::new(catalog.unwrap()), source.clone(), clock);
+    let all = serde_json::Map::new();
+    let serde_json::Value::Object(without_currency) =
+        serde_json::json!({ "columns": ["number", "net"] })
+    else {
+        unreachable!()
+    };
+    for (input, net, net_column) in [(&all, 'C', 2), (&without_currency, 'B', 1)] {
+        let out = db.dir().join("priced.xlsx");
+        render_report(&reporter, "priced", "acme", input, Format::Xlsx, &out)
+            .await
+            .unwrap();
+        let bytes = std::fs::read(&out).unwrap();
+        let parts = xlsx_parts(&bytes);
+        assert_eq!(
+            number_formats(&parts, net),
+            [
+                "#,##0.00 \"USD\"",
+                "#,##0.00 \"EUR\"",
+                "#,##0.00",
+                "#,##0.00",
+                "#,##0.00 \"USD\"",
+            ]
+        );
+        let (_, styles) = parts.iter().find(|(n, _)| n == "xl/styles.xml").unwrap();
+        let styles = String::from_utf8_lossy(styles);
+        assert_eq!(styles.matches("&quot;USD&quot;").count(), 1, "{styles}");
+
+        use calamine::{Data, Reader};
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let sheet = book.worksheet_range("Priced").unwrap();
+        let amounts: Vec<&Data> = sheet.rows().skip(1).map(|r| &r[net_column]).collect();
+        assert_eq!(
+            amounts,
+            [
+                &Data::Float(100.0),
+                &Data::Float(1234.56),
+                &Data::Float(0.05),
+                &Data::Float(1.0),
+                &Data::Float(-25.0),
+            ]
+        );
+        assert_eq!(
+            sheet.width(),
+            net_column + 1,
+            "no column shows the hidden code"
+        );
+    }
+    source.close().await;
+}

@@ -114,6 +114,10 @@ pub struct Report {
     /// The CSV decimal mark of a request that names none (`None`: `.`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csv_decimal: Option<DecimalMark>,
+    /// The declared text column holding each row's ISO 4217 currency code, which XLSX
+    /// shows beside the row's money; `None`: money has no currency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency_column: Option<String>,
     /// How long one execution may run before it is abandoned (30 minutes by default).
     #[serde(skip)]
     pub timeout: Duration,
@@ -167,6 +171,8 @@ struct RawReport {
     csv_delimiter: Option<String>,
     #[serde(default)]
     csv_decimal: Option<String>,
+    #[serde(default)]
+    currency_column: Option<String>,
     #[serde(default)]
     timeout: Option<String>,
     sql: String,
@@ -341,6 +347,24 @@ impl Report {
                 name: column.name,
             });
         }
+        // Checked here so that a typo fails the catalog, not every XLSX run.
+        if let Some(name) = &raw.currency_column {
+            match columns.iter().find(|c| c.name == *name).map(|c| c.kind) {
+                None => {
+                    return Err(error(
+                        "currency_column",
+                        format!("{name:?} is not a declared column"),
+                    ));
+                }
+                Some(ColumnType::Text) => {}
+                Some(_) => {
+                    return Err(error(
+                        "currency_column",
+                        format!("column {name:?} must be of type text to hold currency codes"),
+                    ));
+                }
+            }
+        }
 
         let params = raw
             .params
@@ -446,6 +470,7 @@ impl Report {
             reuse_for,
             csv_delimiter,
             csv_decimal,
+            currency_column: raw.currency_column,
             timeout,
             sql,
             tenant_timezone_sql,
@@ -467,6 +492,12 @@ impl Report {
     /// The query in `dialect`, with numbered placeholders.
     pub fn sql(&self, dialect: Dialect) -> &BoundSql {
         self.sql.get(dialect)
+    }
+
+    /// Where the currency column is among the declared columns, if the report has one.
+    pub fn currency_index(&self) -> Option<usize> {
+        let name = self.currency_column.as_deref()?;
+        self.columns.iter().position(|c| c.name == name)
     }
 
     /// The declared column names, in declaration order.
@@ -541,6 +572,30 @@ type = "text"
         let broken = "name = \"x\"\ntitle = [\n";
         let error = Report::parse("r.toml", broken).unwrap_err();
         assert!(error.field.starts_with("line 2, column "), "{error}");
+    }
+
+    #[test]
+    fn a_currency_column_must_be_a_declared_text_column() {
+        let with = |column: &str| {
+            let text = MINIMAL.replace(
+                "title =",
+                &format!("currency_column = \"{column}\"\ntitle ="),
+            );
+            format!("{text}[[columns]]\nname = \"total\"\ntype = \"money\"\n")
+        };
+        let report = Report::parse("r.toml", &with("name")).unwrap();
+        assert_eq!(report.currency_column.as_deref(), Some("name"));
+        assert_eq!(report.currency_index(), Some(0));
+
+        let missing = Report::parse("r.toml", &with("currency")).unwrap_err();
+        assert_eq!(missing.field, "currency_column");
+        assert_eq!(
+            missing.to_string(),
+            "report definition r.toml: currency_column: \"currency\" is not a declared column"
+        );
+        let money = Report::parse("r.toml", &with("total")).unwrap_err();
+        assert_eq!(money.field, "currency_column");
+        assert!(money.message.contains("type text"), "{money}");
     }
 
     #[test]

@@ -381,7 +381,8 @@ impl Reporter {
     }
 
     /// Reads every row of `request` into memory, decoded exactly as [`Reporter::render`]
-    /// decodes them. For small reports and for benchmarks that need the same cells
+    /// decodes them (a row ends with its currency code when the request leaves the
+    /// report's currency column out). For small reports and for benchmarks that need the same cells
     /// without the database; large reports should be rendered, which streams.
     ///
     /// # Errors
@@ -421,14 +422,28 @@ impl Reporter {
         let mut binds = params::bind_values(&report.params, &request.params);
         binds.insert("tenant".into(), BindValue::Integer(Some(tenant_id)));
         binds.insert("today".into(), BindValue::Date(Some(today)));
-        let selected: Vec<usize> = match request.params.columns() {
+        let mut decoded: Vec<usize> = match request.params.columns() {
             Some(names) => names
                 .iter()
                 .filter_map(|name| report.columns.iter().position(|c| c.name == *name))
                 .collect(),
             None => (0..report.columns.len()).collect(),
         };
-        Ok(Plan { binds, selected })
+        let shown = decoded.len();
+        // Money keeps its row's currency even when the request leaves the currency
+        // column out: it is then read as one more cell past the output's.
+        let currency = report.currency_index().map(|index| {
+            decoded.iter().position(|&i| i == index).unwrap_or_else(|| {
+                decoded.push(index);
+                shown
+            })
+        });
+        Ok(Plan {
+            binds,
+            decoded,
+            shown,
+            currency,
+        })
     }
 
     async fn build(
@@ -442,8 +457,7 @@ impl Reporter {
     ) -> Result<Rendered, ReportError> {
         let dialect = self.source.dialect();
         let plan = self.plan(report, tenant_id, request).await?;
-        let columns: Vec<_> = plan
-            .selected
+        let columns: Vec<_> = plan.decoded[..plan.shown]
             .iter()
             .map(|&i| report.columns[i].clone())
             .collect();
@@ -455,6 +469,7 @@ impl Reporter {
         let subject = format!("{} for {}", report.name, request.tenant);
         let created = self.clock.now();
         let (format, options) = (request.format, request.options.over(report));
+        let currency = plan.currency;
         let writer_cancel = cancel.clone();
         let writer =
             tokio::task::spawn_blocking(move || -> Result<Option<PendingFile>, ReportError> {
@@ -465,6 +480,7 @@ impl Reporter {
                     created,
                     temp_dir: pending.dir(),
                     options,
+                    currency,
                 };
                 let mut writer = RowWriter::create(format, handle, &layout)?;
                 while let Some(batch) = receiver.blocking_recv() {
@@ -499,10 +515,16 @@ impl Reporter {
     }
 }
 
-/// What one request binds and which declared columns it outputs, in order.
+/// What one request binds and which declared columns it reads.
 struct Plan {
     binds: BTreeMap<String, BindValue>,
-    selected: Vec<usize>,
+    /// The declared columns each row is read as: the output's, in output order, then
+    /// the currency column when the output leaves it out.
+    decoded: Vec<usize>,
+    /// How many of `decoded` are output columns.
+    shown: usize,
+    /// Where a read row holds its currency code, when the report names a currency column.
+    currency: Option<usize>,
 }
 
 impl Plan {
@@ -516,7 +538,7 @@ impl Plan {
             sql: report.sql(dialect),
             binds: &self.binds,
             columns: &report.columns,
-            selected: &self.selected,
+            selected: &self.decoded,
             timeout: report.timeout,
             copy,
         }

@@ -103,7 +103,8 @@ pub fn is_transient_sql(error: &sqlx::Error) -> bool {
 }
 
 /// One report query: its SQL, its binds, the declared columns it returns, and which of
-/// them (in which order) the output wants.
+/// them (in which order) each row is read as: the output's, then any the writer needs
+/// besides (a currency column the output leaves out).
 pub(super) struct Query<'a> {
     pub sql: &'a BoundSql,
     pub binds: &'a BTreeMap<String, BindValue>,

@@ -162,6 +162,10 @@ pub struct Layout<'a> {
     pub temp_dir: &'a Path,
     /// The output options asked for.
     pub options: OutputOptions,
+    /// Where each row holds its currency code (ISO 4217), when the report has a currency
+    /// column: one of `columns`, or the one cell a row has past them when the request
+    /// left that column out. XLSX shows the row's money in it; CSV ignores it.
+    pub currency: Option<usize>,
 }
 
 /// A failure while writing a file; always transient from the job's point of view
@@ -205,7 +209,8 @@ impl RowWriter {
         })
     }
 
-    /// Appends one row; `row` has one cell per layout column.
+    /// Appends one row; `row` has one cell per layout column, then possibly its
+    /// currency code (see [`Layout::currency`]).
     ///
     /// # Errors
     /// On an I/O error.

@@ -3,6 +3,7 @@
 //! measured while streaming, print setup, and continuation sheets past Excel's row
 //! limit.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
 
@@ -25,10 +26,13 @@ const MAX_WIDTH: usize = 60;
 const PORTRAIT_COLUMNS: usize = 6;
 /// The zip level measured fastest for the size it gives (research §1).
 const ZIP_LEVEL: u8 = 3;
+/// What a currency adds to a money cell's printed width: a space and its code.
+const CURRENCY_WIDTH: usize = 4;
 
 /// How a report's cells look in XLSX: the header, text a spreadsheet would take for a
-/// formula, dates, and each column's number format. Shared with the benchmark's
-/// baseline, so that both write the same workbook.
+/// formula, dates, and each column's number format, money in its row's currency when
+/// the report has one. Shared with the benchmark's baseline, so that both write the
+/// same workbook.
 pub(crate) struct CellFormats {
     header: Format,
     /// The header of a column of numbers: right-aligned like them.
@@ -40,11 +44,17 @@ pub(crate) struct CellFormats {
     datetime: Format,
     /// One per column: its number format, when it has one.
     numbers: Vec<Option<Format>>,
+    /// Where a row holds its currency code, when the report has a currency column.
+    currency: Option<usize>,
+    /// Like `numbers`, money showing the currency, per currency code: made on the
+    /// code's first row and reused, never made per cell.
+    priced: HashMap<String, Vec<Option<Format>>>,
 }
 
 impl CellFormats {
-    /// The formats of a report with `columns`.
-    pub(crate) fn new(columns: &[Column]) -> CellFormats {
+    /// The formats of a report with `columns`, whose rows hold their currency code at
+    /// `currency` (see [`Layout::currency`]).
+    pub(crate) fn new(columns: &[Column], currency: Option<usize>) -> CellFormats {
         CellFormats {
             header: Format::new().set_bold(),
             number_header: Format::new().set_bold().set_align(FormatAlign::Right),
@@ -52,7 +62,9 @@ impl CellFormats {
             wrapped_text: Format::new().set_text_wrap().set_align(FormatAlign::Top),
             date: Format::new().set_num_format("yyyy-mm-dd"),
             datetime: Format::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
-            numbers: columns.iter().map(number_format).collect(),
+            numbers: columns.iter().map(|c| number_format(c, None)).collect(),
+            currency,
+            priced: HashMap::new(),
         }
     }
 
@@ -81,16 +93,49 @@ impl CellFormats {
         Ok(())
     }
 
-    /// Writes `cell` of column number `col`, declared as `column`, typed and formatted.
-    pub(crate) fn write_cell(
+    /// The currency code of `cells`, a row: its currency cell when that holds one.
+    pub(crate) fn currency_of<'a>(&self, cells: &'a [Cell]) -> Option<&'a str> {
+        match cells.get(self.currency?)? {
+            Cell::Text(text) => currency_code(text),
+            _ => None,
+        }
+    }
+
+    /// Writes `cells`, a row of `columns` (and possibly its currency code past them),
+    /// as row number `row`, typed and formatted, money in the row's currency if known.
+    pub(crate) fn write_row(
+        &mut self,
+        sheet: &mut Worksheet,
+        row: RowNum,
+        cells: &[Cell],
+        columns: &[Column],
+    ) -> Result<(), XlsxError> {
+        let code = self.currency_of(cells);
+        if let Some(code) = code
+            && !self.priced.contains_key(code)
+        {
+            let formats = columns.iter().map(|c| number_format(c, Some(code)));
+            self.priced.insert(code.to_owned(), formats.collect());
+        }
+        let numbers = code.map_or(&self.numbers, |code| &self.priced[code]);
+        for (col, (cell, column)) in cells.iter().zip(columns).enumerate() {
+            let number = numbers[col].as_ref();
+            self.write_cell(sheet, (row, col as ColNum), cell, column, number)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `cell` of column `col`, declared as `column`, typed and formatted; a
+    /// number with `number`'s format.
+    fn write_cell(
         &self,
         sheet: &mut Worksheet,
-        (row, col): (RowNum, usize),
+        (row, c): (RowNum, ColNum),
         cell: &Cell,
         column: &Column,
+        number: Option<&Format>,
     ) -> Result<(), XlsxError> {
-        let c = col as ColNum;
-        let number = |sheet: &mut Worksheet, value: f64| match &self.numbers[col] {
+        let number = |sheet: &mut Worksheet, value: f64| match number {
             Some(format) => sheet
                 .write_number_with_format(row, c, value, format)
                 .map(drop),
@@ -133,8 +178,8 @@ pub(crate) fn new_workbook(temp_dir: &std::path::Path) -> Result<Workbook, XlsxE
 }
 
 /// How wide `cell` prints, in characters, given that its column is `width` wide so
-/// far: the new width of the column.
-fn widened(width: usize, cell: &Cell) -> usize {
+/// far and its number format adds `suffix` characters: the new width of the column.
+fn widened(width: usize, cell: &Cell, suffix: usize) -> usize {
     match cell {
         Cell::Null => width,
         // A text no longer in bytes than the width cannot be wider in characters.
@@ -144,7 +189,7 @@ fn widened(width: usize, cell: &Cell) -> usize {
         Cell::Text(_) => width,
         Cell::Integer(value) => width.max(integer_width(*value)),
         // Thousands separators and the percent sign take room too.
-        Cell::Decimal(value) => width.max(decimal_width(value) + 2),
+        Cell::Decimal(value) => width.max(decimal_width(value) + 2 + suffix),
         Cell::Date(_) => width.max(10),
         Cell::DateTime(_) => width.max(19),
         Cell::Boolean(_) => width.max(5),
@@ -185,7 +230,7 @@ impl XlsxWriter {
                 .set_author("quire")
                 .set_creation_datetime(&layout.created.naive_utc()),
         );
-        let formats = CellFormats::new(layout.columns);
+        let formats = CellFormats::new(layout.columns, layout.currency);
         let mut writer = XlsxWriter {
             workbook,
             file,
@@ -233,9 +278,15 @@ impl XlsxWriter {
         let r = self.row;
         let sheet_index = usize::from(self.sheets) - 1;
         let sheet = self.workbook.worksheet_from_index(sheet_index)?;
-        for (col, (cell, column)) in row.iter().zip(&self.columns).enumerate() {
-            self.formats.write_cell(sheet, (r, col), cell, column)?;
-            self.widths[col] = widened(self.widths[col], cell);
+        self.formats.write_row(sheet, r, row, &self.columns)?;
+        let priced = self.formats.currency_of(row).is_some();
+        for ((width, cell), column) in self.widths.iter_mut().zip(row).zip(&self.columns) {
+            let suffix = if priced && column.kind == ColumnType::Money {
+                CURRENCY_WIDTH
+            } else {
+                0
+            };
+            *width = widened(*width, cell, suffix);
         }
         self.row += 1;
         Ok(())
@@ -290,7 +341,6 @@ fn digits(value: u128) -> usize {
     value.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
-/// The XLSX number format of a column, if it is numeric.
 /// Whether a column holds numbers, which spreadsheets align right.
 fn is_number(kind: ColumnType) -> bool {
     matches!(
@@ -299,7 +349,10 @@ fn is_number(kind: ColumnType) -> bool {
     )
 }
 
-fn number_format(column: &Column) -> Option<Format> {
+/// The XLSX number format of a column, if it is numeric; money shows `currency` after
+/// the amount when given (`#,##0.00 "EUR"`), at the column's scale whatever the
+/// currency: the definition, not a table of minor units, says what its amounts hold.
+fn number_format(column: &Column, currency: Option<&str>) -> Option<Format> {
     let decimals = "0".repeat(column.scale as usize);
     let fraction = if decimals.is_empty() {
         String::new()
@@ -307,7 +360,10 @@ fn number_format(column: &Column) -> Option<Format> {
         format!(".{decimals}")
     };
     let pattern = match column.kind {
-        ColumnType::Money => format!("#,##0{fraction}"),
+        ColumnType::Money => match currency {
+            Some(code) => format!("#,##0{fraction} \"{code}\""),
+            None => format!("#,##0{fraction}"),
+        },
         // A percentage shows two fewer decimals than the fraction it stores.
         ColumnType::Percent => {
             let places = column.scale.saturating_sub(2) as usize;
@@ -321,6 +377,14 @@ fn number_format(column: &Column) -> Option<Format> {
         _ => return None,
     };
     Some(Format::new().set_num_format(pattern))
+}
+
+/// `text` as an ISO 4217 currency code: three capital letters, padding aside (a
+/// `char(n)` column keeps it). Nothing else can reach a number format, where quotes or
+/// format characters would change its meaning.
+fn currency_code(text: &str) -> Option<&str> {
+    let code = text.trim();
+    (code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())).then_some(code)
 }
 
 /// Cuts `text` to at most `max` characters.
@@ -364,6 +428,7 @@ mod tests {
             created: chrono::DateTime::UNIX_EPOCH,
             temp_dir: dir,
             options: OutputOptions::default(),
+            currency: None,
         }
     }
 

@@ -127,11 +127,13 @@ pub(super) async fn mysql_client_to_file(url: &str, out: &Path) -> Result<(f64, 
     Ok((seconds, rows))
 }
 
-/// The memory baseline: `rows` written by the format's writer alone.
+/// The memory baseline: `rows` written by the format's writer alone; each row holds
+/// its currency code at `currency` (see [`Layout::currency`]).
 pub(super) fn write_from_memory(
     format: Format,
     rows: &[Vec<Cell>],
     columns: &[Column],
+    currency: Option<usize>,
     out: &Path,
 ) -> Result<(), BenchError> {
     let dir = out.parent().unwrap_or(Path::new("."));
@@ -144,6 +146,7 @@ pub(super) fn write_from_memory(
                 created: chrono::Utc::now(),
                 temp_dir: dir,
                 options: OutputOptions::default(),
+                currency,
             };
             let mut writer = RowWriter::create(Format::Csv, File::create(out)?, &layout)?;
             for row in rows {
@@ -151,7 +154,7 @@ pub(super) fn write_from_memory(
             }
             writer.finish()?.sync_all()?;
         }
-        Format::Xlsx => write_xlsx_from_memory(rows, columns, dir, out)
+        Format::Xlsx => write_xlsx_from_memory(rows, columns, currency, dir, out)
             .map_err(crate::writer::WriteError::from)?,
     }
     Ok(())
@@ -163,18 +166,16 @@ pub(super) fn write_from_memory(
 fn write_xlsx_from_memory(
     rows: &[Vec<Cell>],
     columns: &[Column],
+    currency: Option<usize>,
     dir: &Path,
     out: &Path,
 ) -> Result<(), rust_xlsxwriter::XlsxError> {
     let mut workbook = new_workbook(dir)?;
-    let formats = CellFormats::new(columns);
+    let mut formats = CellFormats::new(columns, currency);
     let sheet = workbook.add_worksheet_with_constant_memory()?;
     formats.write_header(sheet, columns)?;
     for (index, row) in rows.iter().enumerate() {
-        let r = index as RowNum + 1;
-        for (col, (cell, column)) in row.iter().zip(columns).enumerate() {
-            formats.write_cell(sheet, (r, col), cell, column)?;
-        }
+        formats.write_row(sheet, index as RowNum + 1, row, columns)?;
     }
     sheet.autofilter(0, 0, rows.len() as RowNum, (columns.len() - 1) as ColNum)?;
     let file = File::create(out)?;

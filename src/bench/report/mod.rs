@@ -272,11 +272,12 @@ pub async fn run_phase(
         Phase::MysqlClient => baseline::mysql_client_to_file(url, out).await?,
         Phase::Memory => {
             let rows = reporter.collect_rows(&request).await?;
-            let columns = reporter.report(REPORT)?.columns.clone();
+            let report = reporter.report(REPORT)?;
+            let (columns, currency) = (report.columns.clone(), report.currency_index());
             let out = out.to_owned();
             let (seconds, count) = tokio::task::spawn_blocking(move || {
                 let started = std::time::Instant::now();
-                baseline::write_from_memory(format, &rows, &columns, &out)?;
+                baseline::write_from_memory(format, &rows, &columns, currency, &out)?;
                 Ok::<_, BenchError>((started.elapsed().as_secs_f64(), rows.len() as u64))
             })
             .await
