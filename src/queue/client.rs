@@ -5,12 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::{
-    AsyncCommands as _, AsyncConnectionConfig, Client, FromRedisValue, Script, ScriptInvocation,
-};
+use redis::{AsyncCommands as _, FromRedisValue, Script, ScriptInvocation};
 
 use super::QueueError;
+use super::connection::{Connection, RedisTarget};
 use super::job::{
     Buried, Claim, Counts, DeathCause, Job, JobRecord, Loads, QueueLoad, Reservation, Reserved,
 };
@@ -116,8 +114,8 @@ pub struct WorkerInfo {
 /// The queue under one prefix.
 #[derive(Clone)]
 pub struct Queue {
-    client: Client,
-    conn: ConnectionManager,
+    target: RedisTarget,
+    conn: Connection,
     keys: Keys,
     scripts: Arc<Scripts>,
     config: QueueConfig,
@@ -136,7 +134,8 @@ impl std::fmt::Debug for Queue {
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Queue {
-    /// Connects to `redis_url` for the keys under `prefix`.
+    /// Connects to `redis_url` (one server, or `redis+cluster://` seed nodes) for the
+    /// keys under `prefix`.
     ///
     /// # Errors
     /// When the URL is invalid or Redis cannot be reached.
@@ -145,16 +144,10 @@ impl Queue {
         prefix: &str,
         config: QueueConfig,
     ) -> Result<Queue, QueueError> {
-        let client = Client::open(redis_url)?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_number_of_retries(1);
-        let conn = client
-            .get_connection_manager_with_config(manager_config)
-            .await?;
+        let target = RedisTarget::parse(redis_url)?;
+        let conn = target.shared(RESPONSE_TIMEOUT).await?;
         Ok(Queue {
-            client,
+            target,
             conn,
             keys: Keys::new(prefix),
             scripts: Arc::new(Scripts::new()),
@@ -168,7 +161,7 @@ impl Queue {
     }
 
     /// A clone of the shared connection, for commands the queue does not wrap.
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> Connection {
         self.conn.clone()
     }
 
@@ -208,7 +201,7 @@ impl Queue {
     /// come back when their leases lapse.
     async fn on_connection<T, F, Fut>(&self, command: F) -> Result<T, QueueError>
     where
-        F: Fn(ConnectionManager) -> Fut,
+        F: Fn(Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         match command(self.conn.clone()).await {
@@ -733,7 +726,7 @@ impl Queue {
     /// A [`Waker`] for `queues`, on its own connection.
     pub fn waker(&self, queues: &[String]) -> Waker {
         Waker {
-            client: self.client.clone(),
+            target: self.target.clone(),
             conn: None,
             keys: queues.iter().map(|queue| self.keys.wake(queue)).collect(),
         }
@@ -762,8 +755,8 @@ pub const MAX_BLOCK: Duration = Duration::from_secs(1);
 /// wake-up token. BLPOP holds its connection for the whole wait, so it gets a dedicated
 /// connection whose response timeout outlasts the longest block.
 pub struct Waker {
-    client: Client,
-    conn: Option<MultiplexedConnection>,
+    target: RedisTarget,
+    conn: Option<Connection>,
     keys: Vec<String>,
 }
 
@@ -779,12 +772,9 @@ impl Waker {
         let conn = match &mut self.conn {
             Some(conn) => conn,
             None => {
-                let config = AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(Duration::from_secs(1)))
-                    .set_response_timeout(Some(MAX_BLOCK + Duration::from_secs(2)));
                 let conn = self
-                    .client
-                    .get_multiplexed_async_connection_with_config(&config)
+                    .target
+                    .dedicated(MAX_BLOCK + Duration::from_secs(2))
                     .await?;
                 self.conn.insert(conn)
             }

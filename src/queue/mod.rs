@@ -12,6 +12,7 @@
 
 mod backoff;
 mod client;
+mod connection;
 mod job;
 pub mod keys;
 mod rate;
@@ -21,6 +22,7 @@ pub use backoff::Backoff;
 pub use client::{
     Acquired, Deferred, LockKind, MAX_BLOCK, Queue, QueueConfig, ReserveRequest, Waker, WorkerInfo,
 };
+pub use connection::Connection;
 pub use job::{
     Buried, Claim, Counts, DeathCause, Job, JobHistory, JobRecord, JobState, Loads, QueueLoad,
     Reservation, Reserved,

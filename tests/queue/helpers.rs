@@ -17,9 +17,6 @@ use tokio_util::sync::CancellationToken;
 
 pub(crate) use crate::common::{RedisServer, eventually, wait_until};
 
-/// The shared development Redis.
-pub(crate) const REDIS_URL: &str = "redis://127.0.0.1:6379";
-
 /// A queue under a random prefix; its keys are deleted when it is dropped.
 pub(crate) struct TestQueue {
     pub queue: Queue,
@@ -29,9 +26,10 @@ pub(crate) struct TestQueue {
 }
 
 impl TestQueue {
-    /// A fresh prefix on the shared Redis.
+    /// A fresh prefix on the test binary's shared Redis: the development server, or a
+    /// cluster of the binary's own (see `tests/cluster.rs`).
     pub(crate) async fn new() -> TestQueue {
-        TestQueue::on(REDIS_URL).await
+        TestQueue::on(&crate::redis_url()).await
     }
 
     /// A fresh prefix on the Redis at `url`.
