@@ -3,6 +3,11 @@
 
 mod common;
 
+/// The shared development Redis every test of this binary uses, each on its own prefix.
+fn redis_url() -> String {
+    "redis://127.0.0.1:6379".to_owned()
+}
+
 #[path = "api/helpers.rs"]
 mod helpers;
 

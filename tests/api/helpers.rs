@@ -26,7 +26,6 @@ use tokio_util::sync::CancellationToken;
 pub(crate) use crate::common::Backend;
 use crate::common::{TestDb, eventually};
 
-pub(crate) const REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// The reports' `:today`, so presets resolve the same on any day.
 pub(crate) const TODAY: &str = "2026-06-30";
 const FIXTURE: &str = include_str!("../fixtures/golden.sql");
@@ -78,7 +77,7 @@ pub(crate) fn reports_dir_with(dir: &Path, extra: &[(&str, &str)]) -> PathBuf {
 
 /// Starts the API over the fixture data with the shipped reports plus `extra` ones.
 pub(crate) async fn spawn_app(backend: Backend, extra_reports: &[(&str, &str)]) -> TestApp {
-    spawn_app_on(REDIS_URL, backend, extra_reports).await
+    spawn_app_on(&crate::redis_url(), backend, extra_reports).await
 }
 
 /// [`spawn_app`] with the queue on the Redis at `redis_url`.
@@ -97,7 +96,14 @@ pub(crate) async fn spawn_app_storing_through(
     store_url: impl Fn(&TestDb) -> String,
     extra_reports: &[(&str, &str)],
 ) -> TestApp {
-    spawn(REDIS_URL, backend, Some(&store_url), None, extra_reports).await
+    spawn(
+        &crate::redis_url(),
+        backend,
+        Some(&store_url),
+        None,
+        extra_reports,
+    )
+    .await
 }
 
 /// [`spawn_app`] whose store and report source both reach the database through
@@ -110,7 +116,14 @@ pub(crate) async fn spawn_app_through(
     let db = TestDb::new(backend).await;
     db.load_fixture(FIXTURE).await;
     let source_url = url(&db);
-    spawn_on(REDIS_URL, db, Some(&url), (None, source_url), extra_reports).await
+    spawn_on(
+        &crate::redis_url(),
+        db,
+        Some(&url),
+        (None, source_url),
+        extra_reports,
+    )
+    .await
 }
 
 /// [`spawn_app`] reading reports from `reports` (loaded with the fixture data here)
@@ -123,7 +136,7 @@ pub(crate) async fn spawn_app_reading(
 ) -> TestApp {
     reports.load_fixture(FIXTURE).await;
     let mut app = spawn(
-        REDIS_URL,
+        &crate::redis_url(),
         backend,
         None,
         Some((reports, reports_url)),

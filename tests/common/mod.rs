@@ -377,22 +377,40 @@ pub(crate) fn files_in(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Deletes every key of `prefix` on the Redis at `url`, without a runtime so that a
-/// `Drop` can call it (a test that panics leaves no keys behind either). Quietly does
-/// nothing when that Redis is gone: a test may have stopped its own server.
+/// Deletes every key of `prefix` on the Redis at `url` (one server, or a cluster's
+/// `redis+cluster://` seed nodes), without a runtime so that a `Drop` can call it (a
+/// test that panics leaves no keys behind either). Quietly does nothing when that Redis
+/// is gone: a test may have stopped its own server.
 pub(crate) fn delete_prefix(url: &str, prefix: &str) {
+    let timeout = Duration::from_millis(200);
+    if let Some(nodes) = url.strip_prefix("redis+cluster://") {
+        let seeds = nodes.split(',').map(|node| format!("redis://{node}"));
+        let client = redis::cluster::ClusterClient::builder(seeds)
+            .connection_timeout(timeout)
+            .build();
+        if let Ok(mut conn) = client.and_then(|client| client.get_connection()) {
+            delete_keys(&mut conn, prefix);
+        }
+        return;
+    }
     let Ok(client) = redis::Client::open(url) else {
         return;
     };
-    let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200)) else {
+    let Ok(mut conn) = client.get_connection_with_timeout(timeout) else {
         return;
     };
+    delete_keys(&mut conn, prefix);
+}
+
+/// Deletes the keys of `prefix` on `conn`: KEYS asks every master of a cluster, and the
+/// keys share one slot, so each DEL goes to the one that holds them.
+fn delete_keys(conn: &mut impl redis::ConnectionLike, prefix: &str) {
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{{{prefix}}}:*"))
-        .query(&mut conn)
+        .query(conn)
         .unwrap_or_default();
     for chunk in keys.chunks(500) {
-        let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(chunk).query(&mut conn);
+        let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(chunk).query(conn);
     }
 }
 
