@@ -6,6 +6,8 @@ mod common;
 #[path = "api/helpers.rs"]
 mod helpers;
 
+#[path = "api/client.rs"]
+mod client;
 #[path = "api/downloads.rs"]
 mod downloads;
 #[path = "api/enqueue.rs"]
