@@ -273,14 +273,7 @@ mod tests {
     /// name and with the same value: written back, it gives the server's JSON again.
     #[test]
     fn the_clients_run_reads_the_servers_json_of_a_run_field_for_field() {
-        for status in [
-            RunStatus::Queued,
-            RunStatus::Running,
-            RunStatus::Completed,
-            RunStatus::Failed,
-            RunStatus::Discarded,
-            RunStatus::Cancelled,
-        ] {
+        for status in RunStatus::ALL {
             let mut view = full_view(status);
             let server = serde_json::to_value(&view).unwrap();
             let run: quire_client::Run = serde_json::from_value(server.clone()).unwrap();

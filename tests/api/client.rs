@@ -167,7 +167,12 @@ async fn the_rust_client_makes_every_call_of_the_api_against_a_live_server() {
     // No worker runs now, so the retried run stays as the retry left it.
     let retried = client.retry(&broken.id).await.unwrap();
     assert_eq!(
-        (&retried.id, retried.status, retried.attempts, &retried.error),
+        (
+            &retried.id,
+            retried.status,
+            retried.attempts,
+            &retried.error
+        ),
         (&broken.id, RunStatus::Queued, 0, &None)
     );
     assert_eq!(client.retry(&broken.id).await.unwrap(), retried);
@@ -284,29 +289,26 @@ async fn the_php_client_saves_a_report_under_the_servers_name_and_fails_clearly(
     );
     assert_saved_under_the_servers_name(&path, run);
 
+    // Refused by the API, a run that fails, a usage error: a clear line and no file.
     let empty = tempfile::tempdir().unwrap();
-    let refused = php_client(
-        &app,
-        &server,
-        empty.path(),
-        &["--tenant", "acme", "--report", "nope"],
-    )
-    .await;
-    assert_eq!(refused.status.code(), Some(1));
-    let stderr = text(&refused.stderr);
-    assert!(stderr.contains("404 unknown_report"), "{stderr}");
-    let failed = php_client(
-        &app,
-        &server,
-        empty.path(),
-        &["--tenant", "acme", "--report", "broken_query"],
-    )
-    .await;
-    assert_eq!(failed.status.code(), Some(1));
-    let stderr = text(&failed.stderr);
-    assert!(stderr.contains("ended failed: report_failed"), "{stderr}");
-    let usage = php_client(&app, &server, empty.path(), &["--report", "clients"]).await;
-    assert_eq!(usage.status.code(), Some(2), "{}", text(&usage.stderr));
+    for (args, exit, says) in [
+        (
+            &["--tenant", "acme", "--report", "nope"][..],
+            1,
+            "404 unknown_report",
+        ),
+        (
+            &["--tenant", "acme", "--report", "broken_query"],
+            1,
+            "ended failed: report_failed",
+        ),
+        (&["--report", "clients"], 2, "--tenant is required"),
+    ] {
+        let failed = php_client(&app, &server, empty.path(), args).await;
+        let stderr = text(&failed.stderr);
+        assert_eq!(failed.status.code(), Some(exit), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
     assert_eq!(
         std::fs::read_dir(empty.path()).unwrap().count(),
         0,

@@ -55,18 +55,21 @@ impl RunStatus {
         }
     }
 
+    /// Every state, in the order of a run's life.
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Completed,
+        RunStatus::Failed,
+        RunStatus::Discarded,
+        RunStatus::Cancelled,
+    ];
+
     /// Parses a stored or requested status word.
     pub fn parse(text: &str) -> Option<RunStatus> {
-        [
-            RunStatus::Queued,
-            RunStatus::Running,
-            RunStatus::Completed,
-            RunStatus::Failed,
-            RunStatus::Discarded,
-            RunStatus::Cancelled,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
+        RunStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
     }
 
     /// Whether the run has reached its end.
