@@ -93,7 +93,7 @@ function api_error(string $what, int $status, string $body): QuireError
     }
     $message = "$what: the API answered $status {$error['code']}: {$error['message']}";
     foreach ($error['details']['fields'] ?? [] as $field) {
-        $message .= "\n  {$field['field']}: {$field['message']}";
+        $message .= "\n  {$field['field']} {$field['message']}";
     }
     return new QuireError($message);
 }

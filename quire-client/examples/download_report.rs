@@ -6,15 +6,26 @@
 //! ```
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use quire_client::Client;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let url = args.next().ok_or("usage: download_report URL [DIR]")?;
+    let Some(url) = args.next() else {
+        eprintln!("usage: download_report URL [DIR]");
+        return ExitCode::from(2);
+    };
     let dir = PathBuf::from(args.next().unwrap_or_else(|| ".".into()));
-    let path = Client::for_downloads().download_to(&url, &dir).await?;
-    println!("wrote {}", path.display());
-    Ok(())
+    match Client::for_downloads().download_to(&url, &dir).await {
+        Ok(path) => {
+            println!("wrote {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("download_report: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

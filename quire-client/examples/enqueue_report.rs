@@ -1,17 +1,29 @@
-//! Ask a running quire server for a report, wait until it has ended, and print where to
-//! download it when it completed (or why it did not, exiting 1).
+//! Ask a running quire server for a report, wait until the run has ended, and print a
+//! download URL when it completed; a run that failed, was discarded or cancelled has no
+//! file, so then it says why and exits 1.
 //!
 //! ```sh
 //! quire keys create --tenant acme          # prints an API key
-//! QUIRE_API_KEY=... cargo run -p quire-client --example enqueue_report -- acme invoices xlsx
+//! QUIRE_API_KEY=... cargo run -p quire-client --example enqueue_report -- acme invoices xlsx period=last_year
 //! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use quire_client::{Client, ReportOrder, RunStatus};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("enqueue_report: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let tenant = args.next().unwrap_or_else(|| "acme".into());
     let report = args.next().unwrap_or_else(|| "invoices".into());
@@ -21,7 +33,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let client = Client::new(&base_url, &api_key);
     let mut order = ReportOrder::new(&tenant, &report, &format);
-    order.params.insert("period".into(), "last_year".into());
+    for param in args {
+        let (name, value) = param
+            .split_once('=')
+            .ok_or_else(|| format!("a parameter is NAME=VALUE, not {param:?}"))?;
+        order.params.insert(name.into(), value.into());
+    }
     order.idempotency_key = Some(format!("example-{}", std::process::id()));
     let mut run = client.enqueue(&order).await?;
     println!("run {} is {}", run.id, run.status);
@@ -30,13 +47,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         run = client.run(&run.id).await?;
     }
     if run.status != RunStatus::Completed {
-        // A failed, discarded or cancelled run has no file: a download URL would
-        // only answer 410.
+        // No file: a download URL would only answer 410.
         let why = run
             .error
-            .map(|error| format!("{}: {}", error.code, error.message))
+            .map(|error| format!(": {}: {}", error.code, error.message))
             .unwrap_or_default();
-        return Err(format!("run {} ended {}: {why}", run.id, run.status).into());
+        return Err(format!("run {} ended {}{why}", run.id, run.status).into());
     }
     let rows = run.file.map(|file| file.rows).unwrap_or_default();
     println!("run {} completed with {rows} rows", run.id);

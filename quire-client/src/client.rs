@@ -289,7 +289,11 @@ impl Client {
         &self,
         download_url: &str,
     ) -> Result<Result<Response, Pending>, ClientError> {
-        let response = self.http.get(download_url).send().await?;
+        let url = Url::parse(download_url).map_err(|error| ClientError::Url {
+            url: download_url.to_owned(),
+            reason: error.to_string(),
+        })?;
+        let response = self.http.get(url).send().await?;
         match response.status() {
             StatusCode::OK => Ok(Ok(response)),
             StatusCode::ACCEPTED => Ok(Err(read(response).await?)),
@@ -315,7 +319,7 @@ impl Client {
     /// The base URL with `segments` appended, each percent-encoded as one segment, so
     /// a run id can never reach another path.
     fn url(&self, segments: &[&str]) -> Result<Url, ClientError> {
-        let unusable = |reason: String| ClientError::BaseUrl {
+        let unusable = |reason: String| ClientError::Url {
             url: self.base_url.clone(),
             reason,
         };

@@ -15,7 +15,7 @@ pub enum ClientError {
     Http(#[from] reqwest::Error),
     /// The API refused the call with its `{"error":{"code","message","details"}}`
     /// answer; `code` says why.
-    #[error("the API answered {status}: {code}: {message}")]
+    #[error("the API answered {status}: {code}: {message}{}", fields(details))]
     Api {
         /// The HTTP status code.
         status: u16,
@@ -35,10 +35,10 @@ pub enum ClientError {
         /// What could not be read.
         reason: String,
     },
-    /// The base URL cannot carry API paths.
-    #[error("{url} is not a usable base URL: {reason}")]
-    BaseUrl {
-        /// The base URL the client was made with.
+    /// The client's base URL cannot carry API paths, or a download URL is no URL.
+    #[error("{url:?} is not a usable URL: {reason}")]
+    Url {
+        /// The base URL the client was made with, or the download URL.
         url: String,
         /// What is wrong with it.
         reason: String,
@@ -60,6 +60,21 @@ pub enum ClientError {
         /// Why writing failed.
         source: std::io::Error,
     },
+}
+
+/// The invalid fields a 422 lists in `details.fields`, each as `; field message`
+/// (the API phrases a message to follow its field's name).
+fn fields(details: &Value) -> String {
+    let Some(fields) = details["fields"].as_array() else {
+        return String::new();
+    };
+    fields
+        .iter()
+        .map(|field| {
+            let text = |key: &str| field[key].as_str().unwrap_or_default().to_owned();
+            format!("; {} {}", text("field"), text("message"))
+        })
+        .collect()
 }
 
 /// Why a download's `Content-Disposition` gave no file name to save it under.

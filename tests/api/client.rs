@@ -91,6 +91,17 @@ async fn the_rust_client_makes_every_call_of_the_api_against_a_live_server() {
     // Refusals arrive as the API's code, whatever the call.
     let unknown = ReportOrder::new("acme", "no_such_report", "csv");
     assert_refused(client.enqueue(&unknown).await, 404, "unknown_report");
+    let mut unknown_param = ReportOrder::new("acme", "clients", "csv");
+    unknown_param
+        .params
+        .insert("period".into(), "last_year".into());
+    let invalid = client.enqueue(&unknown_param).await;
+    let said = invalid.as_ref().map_err(ToString::to_string).unwrap_err();
+    assert!(
+        said.ends_with("; params.period is not a parameter of this report"),
+        "{said}"
+    );
+    assert_refused(invalid, 422, "invalid_params");
     assert_refused(client.run("no-such-run").await, 404, "run_not_found");
     assert_refused(client.link("no-such-run").await, 404, "run_not_found");
     let stranger = Client::new(&server.base_url, "not-a-key");
