@@ -145,6 +145,17 @@ mod tests {
         from_disposition(value)
     }
 
+    /// Asserts that each of `values` is refused with an error that `is_kind`.
+    fn refused(values: &[&str], is_kind: fn(&FilenameError) -> bool) {
+        for value in values {
+            let refusal = name(value);
+            assert!(
+                refusal.as_ref().is_err_and(is_kind),
+                "{value:?}: {refusal:?}"
+            );
+        }
+    }
+
     #[test]
     fn the_servers_own_header_gives_its_name() {
         let value = "attachment; filename=\"clients-acme-2026-06-30.csv\"; \
@@ -182,41 +193,37 @@ mod tests {
 
     #[test]
     fn a_broken_extended_value_is_undecodable() {
-        for value in [
-            "attachment; filename*=UTF-8''%ZZ.csv",
-            "attachment; filename*=UTF-8''%C3",
-            "attachment; filename*=UTF-8''%FF.csv",
-            "attachment; filename*=KOI8-R''x.csv",
-            "attachment; filename*=x.csv",
-        ] {
-            assert!(
-                matches!(name(value), Err(FilenameError::Undecodable(_))),
-                "{value:?}: {:?}",
-                name(value)
-            );
-        }
+        let undecodable = |error: &FilenameError| matches!(error, FilenameError::Undecodable(_));
+        refused(
+            &[
+                "attachment; filename*=UTF-8''%ZZ.csv",
+                "attachment; filename*=UTF-8''%C3",
+                "attachment; filename*=UTF-8''%FF.csv",
+                "attachment; filename*=KOI8-R''x.csv",
+                "attachment; filename*=x.csv",
+            ],
+            undecodable,
+        );
     }
 
     #[test]
     fn names_that_leave_the_folder_or_hide_in_it_are_refused() {
-        for value in [
-            "attachment; filename=\"../.bashrc\"",
-            "attachment; filename=\"a/b.csv\"",
-            "attachment; filename=\"a\\\\b.csv\"",
-            "attachment; filename=\"/etc/passwd\"",
-            "attachment; filename=..",
-            "attachment; filename=.",
-            "attachment; filename=\"\"",
-            "attachment; filename*=UTF-8''..%2F..%2Fx.csv",
-            "attachment; filename*=UTF-8''a%5Cb.csv",
-            "attachment; filename*=UTF-8''a%0Ab.csv",
-            "attachment; filename=safe.csv; filename*=UTF-8''..",
-        ] {
-            assert!(
-                matches!(name(value), Err(FilenameError::Unsafe(_))),
-                "{value:?}: {:?}",
-                name(value)
-            );
-        }
+        let unsafe_name = |error: &FilenameError| matches!(error, FilenameError::Unsafe(_));
+        refused(
+            &[
+                "attachment; filename=\"../.bashrc\"",
+                "attachment; filename=\"a/b.csv\"",
+                "attachment; filename=\"a\\\\b.csv\"",
+                "attachment; filename=\"/etc/passwd\"",
+                "attachment; filename=..",
+                "attachment; filename=.",
+                "attachment; filename=\"\"",
+                "attachment; filename*=UTF-8''..%2F..%2Fx.csv",
+                "attachment; filename*=UTF-8''a%5Cb.csv",
+                "attachment; filename*=UTF-8''a%0Ab.csv",
+                "attachment; filename=safe.csv; filename*=UTF-8''..",
+            ],
+            unsafe_name,
+        );
     }
 }
