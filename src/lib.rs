@@ -31,15 +31,14 @@
 //! - [`cli`]: the `quire` command line; `main.rs` only dispatches to it.
 //! - [`names`]: tenant slugs, report names, idempotency keys and download tokens,
 //!   parsed once where a request enters.
-//! - [`wire`]: [`RunView`], the JSON a run travels as: API answers, webhooks, the client;
-//!   [`QueuesView`], what the queues hold.
-//! - [`Client`]: a Rust client of the HTTP API.
+//! - [`wire`]: [`RunView`], the JSON a run travels as: API answers and webhooks (the
+//!   `quire-client` crate reads it into its own types); [`QueuesView`], what the queues
+//!   hold.
 
 pub mod app;
 pub mod bench;
 pub mod catalog;
 pub mod cli;
-mod client;
 pub mod clock;
 pub mod db;
 mod http;
@@ -57,6 +56,5 @@ mod wire;
 pub mod worker;
 pub mod writer;
 
-pub use client::{Client, ClientError, Download, ReportOrder};
 pub use names::{DownloadToken, IdempotencyKey, InvalidName, ReportName, TenantSlug};
 pub use wire::{QueueView, QueuesView, RunView, TenantCount};

@@ -1,5 +1,6 @@
-//! The JSON a run travels as, written once and read back by the same types: the API's
-//! answers, the completion webhook's `run`, and the Rust client's results.
+//! The JSON a run travels as, written once: the API's answers and the completion
+//! webhook's `run`. The Rust client (`quire-client`) reads it into its own types; a
+//! test below reads a run back through them, so the two cannot drift apart unnoticed.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, Serializer};
@@ -10,7 +11,7 @@ use crate::store::{Run, RunError, RunStatus};
 use crate::writer::{Format, OutputOptions};
 
 /// A run as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[schema(as = Run)]
 pub struct RunView {
     /// The run's id (UUID v7).
@@ -60,14 +61,14 @@ pub struct RunView {
 }
 
 /// A run's progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Progress {
     /// Rows written so far.
     pub rows: i64,
 }
 
 /// The file of a completed run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(as = File)]
 pub struct FileView {
     /// Its size.
@@ -118,11 +119,6 @@ impl RunView {
             deduplicated: None,
             reused: None,
         }
-    }
-
-    /// Whether the run has ended.
-    pub fn is_finished(&self) -> bool {
-        self.status.is_finished()
     }
 }
 
@@ -222,20 +218,32 @@ fn rfc3339_millis<S: Serializer>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::CsvDelimiter;
 
-    #[test]
-    fn a_run_view_reads_back_as_it_was_written() {
-        let view = RunView {
+    /// A run with every field filled, as no real run is, so that each one is read.
+    fn full_view(status: RunStatus) -> RunView {
+        let mut params = Map::new();
+        params.insert("period".into(), "custom".into());
+        params.insert("start_date".into(), "2026-01-01".into());
+        params.insert("client_ids".into(), serde_json::json!([3, 7]));
+        RunView {
             id: "0190".into(),
             tenant: "acme".into(),
             report: "clients".into(),
             format: Format::Xlsx,
-            status: RunStatus::Completed,
+            status,
             attempts: 2,
             progress: Progress { rows: 7 },
-            error: None,
-            params: Map::new(),
-            options: OutputOptions::default(),
+            error: Some(RunError {
+                code: "report_failed".into(),
+                message: "the report could not be built".into(),
+            }),
+            params,
+            options: OutputOptions {
+                csv_bom: true,
+                csv_delimiter: Some(CsvDelimiter::Semicolon),
+                csv_decimal: None,
+            },
             file: Some(FileView {
                 bytes: 10,
                 sha256: "ab".into(),
@@ -243,18 +251,41 @@ mod tests {
                 expires_at: DateTime::from_timestamp_millis(1_780_000_000_123),
             }),
             created_at: DateTime::from_timestamp_millis(1_780_000_000_000),
-            started_at: None,
+            started_at: DateTime::from_timestamp_millis(1_780_000_000_001),
             finished_at: None,
             status_url: "http://q/v1/reports/0190".into(),
             download_url: Some("http://q/v1/downloads/t".into()),
             deduplicated: Some(false),
-            reused: Some(false),
-        };
-        let text = serde_json::to_string(&view).unwrap();
+            reused: Some(true),
+        }
+    }
+
+    #[test]
+    fn times_are_written_in_utc_with_milliseconds() {
+        let text = serde_json::to_string(&full_view(RunStatus::Completed)).unwrap();
         assert!(
             text.contains(r#""expires_at":"2026-05-28T20:26:40.123Z""#),
             "{text}"
         );
-        assert_eq!(serde_json::from_str::<RunView>(&text).unwrap(), view);
+    }
+
+    /// The client's `Run` must hold every field the server writes, under the same
+    /// name and with the same value: written back, it gives the server's JSON again.
+    #[test]
+    fn the_clients_run_reads_the_servers_json_of_a_run_field_for_field() {
+        for status in RunStatus::ALL {
+            let mut view = full_view(status);
+            let server = serde_json::to_value(&view).unwrap();
+            let run: quire_client::Run = serde_json::from_value(server.clone()).unwrap();
+            assert_eq!(run.status.as_str(), status.as_str());
+            assert_eq!(serde_json::to_value(&run).unwrap(), server);
+
+            // The fields only an enqueue answer has, and those only some runs have.
+            (view.download_url, view.deduplicated, view.reused) = (None, None, None);
+            (view.error, view.file, view.started_at) = (None, None, None);
+            let server = serde_json::to_value(&view).unwrap();
+            let run: quire_client::Run = serde_json::from_value(server.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&run).unwrap(), server);
+        }
     }
 }

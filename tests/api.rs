@@ -11,6 +11,8 @@ fn redis_url() -> String {
 #[path = "api/helpers.rs"]
 mod helpers;
 
+#[path = "api/client.rs"]
+mod client;
 #[path = "api/downloads.rs"]
 mod downloads;
 #[path = "api/enqueue.rs"]

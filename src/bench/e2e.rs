@@ -25,14 +25,15 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use quire_client::{Client, Download, ReportOrder, RunStatus};
+
 use super::report::{BenchDatabase, BenchDb};
 use super::{BenchError, quantile};
 use crate::app::App;
-use crate::client::{Client, Download, ReportOrder};
 use crate::runs::{REPORT_QUEUE, Runs};
 use crate::seed::SeedOptions;
 use crate::settings::Settings;
-use crate::store::{NewApiKey, RunStatus};
+use crate::store::NewApiKey;
 use crate::worker::WorkerOptions;
 
 /// How often the client asks the download URL whether the file is ready.
@@ -298,15 +299,15 @@ async fn verify(client: &Client, sample: &Sample) -> Result<u64, BenchError> {
     match &run.file {
         Some(file)
             if run.status == RunStatus::Completed
-                && u64::try_from(file.bytes).ok() == Some(sample.file.len() as u64)
+                && file.bytes == sample.file.len() as u64
                 && file.sha256 == sha256 =>
         {
-            Ok(u64::try_from(file.rows).unwrap_or(0))
+            Ok(file.rows)
         }
         file => Err(BenchError::Invalid(format!(
             "run {} is {} and its file is {file:?}, but {} bytes with SHA-256 {sha256} were downloaded",
             sample.run_id,
-            run.status.as_str(),
+            run.status,
             sample.file.len()
         ))),
     }

@@ -63,7 +63,7 @@ pub enum BenchError {
     Runs(#[from] crate::runs::RunsError),
     /// The benchmark's API call failed.
     #[error("calling the API failed: {0}")]
-    Client(#[from] crate::client::ClientError),
+    Client(#[from] quire_client::ClientError),
     /// Starting or running the API or the run service failed.
     #[error("{0:#}")]
     Setup(anyhow::Error),

@@ -8,18 +8,16 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use serde_json::Map;
+use quire_client::{Client, ReportOrder, Run};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::client::{Client, ReportOrder};
 use crate::clock::Clock;
 use crate::runs::REPORT_QUEUE;
 use crate::seed::SeedOptions;
 use crate::settings::Settings;
 use crate::store::NewApiKey;
-use crate::wire::RunView;
 use crate::worker::WorkerOptions;
 
 /// The demo gives up on runs that take longer than this.
@@ -108,17 +106,11 @@ async fn listen(settings: &Settings) -> anyhow::Result<(TcpListener, String)> {
 /// first one twice.
 fn orders(tenants: &[String]) -> Vec<ReportOrder> {
     let order = |tenant: &str, report: &str, format: &str, period: Option<&str>| {
-        let mut params = Map::new();
+        let mut order = ReportOrder::new(tenant, report, format);
         if let Some(period) = period {
-            params.insert("period".into(), period.into());
+            order.params.insert("period".into(), period.into());
         }
-        ReportOrder {
-            tenant: tenant.to_owned(),
-            report: report.to_owned(),
-            format: format.to_owned(),
-            params,
-            idempotency_key: None,
-        }
+        order
     };
     let mut orders = Vec::new();
     for tenant in tenants {
@@ -139,7 +131,7 @@ fn orders(tenants: &[String]) -> Vec<ReportOrder> {
 async fn enqueue_and_follow(
     client: &Client,
     tenants: &[String],
-) -> anyhow::Result<Vec<(ReportOrder, RunView)>> {
+) -> anyhow::Result<Vec<(ReportOrder, Run)>> {
     let bars = MultiProgress::new();
     let style =
         ProgressStyle::with_template("{spinner} {prefix:<34} {msg}").expect("valid template");
@@ -167,7 +159,7 @@ async fn enqueue_and_follow(
         accepted.push((order, run));
     }
     let deadline = tokio::time::Instant::now() + DEMO_LIMIT;
-    let mut finished: BTreeMap<String, RunView> = BTreeMap::new();
+    let mut finished: BTreeMap<String, Run> = BTreeMap::new();
     while finished.len() < followed.len() {
         anyhow::ensure!(
             tokio::time::Instant::now() < deadline,
@@ -179,7 +171,7 @@ async fn enqueue_and_follow(
             }
             let run = client.run(id).await?;
             let rows = run.progress.rows;
-            bar.set_message(format!("{} — {rows} rows", run.status.as_str()));
+            bar.set_message(format!("{} — {rows} rows", run.status));
             bar.tick();
             if run.is_finished() {
                 bar.finish();
@@ -205,7 +197,7 @@ async fn enqueue_and_follow(
 /// One paragraph per report: status, rows, size, file path, download URL.
 async fn print_summary(
     runs: &crate::runs::Runs,
-    finished: &[(ReportOrder, RunView)],
+    finished: &[(ReportOrder, Run)],
 ) -> anyhow::Result<()> {
     println!();
     let mut failures = 0;

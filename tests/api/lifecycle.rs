@@ -276,7 +276,8 @@ async fn cancel_stops_a_queued_run_and_retry_requeues_only_failed_ones() {
     app.cleanup().await;
 }
 
-const BROKEN: &str = r#"
+/// A report whose SQL names a column that does not exist: its runs fail at once.
+pub(crate) const BROKEN: &str = r#"
 name = "broken_query"
 title = "Broken query"
 max_attempts = 3
