@@ -2,36 +2,9 @@
 //! ends with a summary line that parses. Full-size runs never happen inside
 //! `cargo test`; see PERFORMANCE.md for those.
 
-use std::process::Command;
+mod common;
 
-use quire::bench::Summary;
-
-/// Runs `quire bench ARGS` and returns its summary line, parsed.
-fn bench(args: &[&str]) -> Summary {
-    let output = Command::new(env!("CARGO_BIN_EXE_quire"))
-        .arg("bench")
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env("QUIRE_LOG", "warn")
-        .output()
-        .expect("run quire bench");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "quire bench {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let line = stdout.lines().last().expect("a summary line");
-    Summary::parse(line).unwrap_or_else(|| panic!("not a summary line: {line:?}"))
-}
-
-fn number(summary: &Summary, key: &str) -> f64 {
-    summary
-        .get(key)
-        .unwrap_or_else(|| panic!("{key} missing from {}", summary.line()))
-        .parse()
-        .unwrap_or_else(|_| panic!("{key} is not a number in {}", summary.line()))
-}
+use common::{bench, number};
 
 #[test]
 fn the_queue_benchmark_runs_every_job_and_reports_its_rates() {

@@ -24,6 +24,7 @@ mod lifecycle;
 mod cluster {
     pub(crate) mod harness;
 
+    mod bench;
     mod failover;
 }
 

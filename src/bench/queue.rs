@@ -342,33 +342,25 @@ impl JobHandler for Probe {
     }
 }
 
-/// Deletes every key under the queue's prefix.
+/// Deletes every key under the queue's prefix. KEYS rather than SCAN: on a cluster it
+/// asks every master (a SCAN cursor would walk one random node), and this clean-up
+/// after the measured phases is not timed.
 pub(super) async fn delete_prefix(queue: &Queue) -> Result<(), BenchError> {
     let mut conn = queue.connection();
     let pattern = format!("{}*", queue.keys().base());
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(10_000)
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(&pattern)
+        .query_async(&mut conn)
+        .await
+        .map_err(crate::queue::QueueError::from)?;
+    for chunk in keys.chunks(10_000) {
+        let _: i64 = redis::cmd("UNLINK")
+            .arg(chunk)
             .query_async(&mut conn)
             .await
             .map_err(crate::queue::QueueError::from)?;
-        if !keys.is_empty() {
-            let _: i64 = redis::cmd("UNLINK")
-                .arg(&keys)
-                .query_async(&mut conn)
-                .await
-                .map_err(crate::queue::QueueError::from)?;
-        }
-        if next == 0 {
-            return Ok(());
-        }
-        cursor = next;
     }
+    Ok(())
 }
 
 /// The reference figures of issue #5, measured on this machine kind with other tools;

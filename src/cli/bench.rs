@@ -144,6 +144,10 @@ pub struct QueueArgs {
     /// Latency samples (one job at a time, idle worker).
     #[arg(long, default_value_t = 1_000)]
     pub samples: usize,
+    /// Measure the same again on this Redis Cluster (`redis+cluster://host:port,…`) in
+    /// the same run, printed beside REDIS_URL's figures.
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
 }
 
 /// Runs the chosen benchmark and prints its figures.
@@ -273,6 +277,47 @@ async fn queue(settings: &Settings, args: QueueArgs, json: bool) -> anyhow::Resu
         "shutdown_idle_p50_ms",
         format!("{:.3}", ms(figures.shutdown(0.5))),
     );
+    if let Some(url) = &args.cluster {
+        let cluster = bench.run(url).await.with_context(|| {
+            format!("benchmarking the queue on --cluster {}", super::redact(url))
+        })?;
+        let (enqueue, processed) = (
+            cluster.enqueue_rate(args.jobs),
+            cluster.process_rate(args.jobs),
+        );
+        let (p50, p99) = (cluster.latency(0.50), cluster.latency(0.99));
+        let fair: Vec<(usize, f64)> = cluster
+            .fair
+            .iter()
+            .map(|(keys, _, took)| (*keys, args.jobs as f64 / took.as_secs_f64()))
+            .collect();
+        if !json {
+            println!("  on the cluster (--cluster, same jobs and options):");
+            println!("    enqueue     {enqueue:>10.0} jobs/s");
+            println!(
+                "    processing  {processed:>10.0} jobs/s  ({:.1} % of the single server above)",
+                100.0 * processed / process
+            );
+            for (keys, rate) in &fair {
+                println!("    fair, {keys:>4} fairness key(s) {rate:>8.0} jobs/s processed");
+            }
+            println!(
+                "    latency     p50 {:.3} ms, p99 {:.3} ms",
+                ms(p50),
+                ms(p99)
+            );
+        }
+        summary.push("cluster_enqueue_jobs_per_s", format!("{enqueue:.0}"));
+        summary.push("cluster_process_jobs_per_s", format!("{processed:.0}"));
+        for (keys, rate) in &fair {
+            summary.push(
+                &format!("cluster_fair{keys}_process_jobs_per_s"),
+                format!("{rate:.0}"),
+            );
+        }
+        summary.push("cluster_latency_p50_ms", format!("{:.3}", ms(p50)));
+        summary.push("cluster_latency_p99_ms", format!("{:.3}", ms(p99)));
+    }
     Ok(summary)
 }
 

@@ -660,3 +660,30 @@ impl Drop for TcpProxy {
         self.cut();
     }
 }
+
+/// Runs `quire bench ARGS` and returns its summary line, parsed.
+pub(crate) fn bench(args: &[&str]) -> quire::bench::Summary {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_quire"))
+        .arg("bench")
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("QUIRE_LOG", "warn")
+        .output()
+        .expect("run quire bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "quire bench {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout.lines().last().expect("a summary line");
+    quire::bench::Summary::parse(line).unwrap_or_else(|| panic!("not a summary line: {line:?}"))
+}
+
+pub(crate) fn number(summary: &quire::bench::Summary, key: &str) -> f64 {
+    summary
+        .get(key)
+        .unwrap_or_else(|| panic!("{key} missing from {}", summary.line()))
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} is not a number in {}", summary.line()))
+}
