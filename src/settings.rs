@@ -73,7 +73,8 @@ pub struct SettingsArgs {
         hide_env_values = true
     )]
     pub reports_database_url: Option<String>,
-    /// Redis holding the queue.
+    /// Redis holding the queue: `redis://host:port`, or a cluster's seed nodes as
+    /// `redis+cluster://host:port,host:port`.
     #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// Prefix of every Redis key.
