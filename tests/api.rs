@@ -17,6 +17,8 @@ mod client;
 mod downloads;
 #[path = "api/enqueue.rs"]
 mod enqueue;
+#[path = "api/hosts.rs"]
+mod hosts;
 #[path = "api/lifecycle.rs"]
 mod lifecycle;
 #[path = "api/limits.rs"]

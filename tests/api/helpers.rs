@@ -320,13 +320,18 @@ impl TestApp {
     /// Starts `quire ARGS` in the background on a free port, its log in the app's
     /// scratch folder.
     pub(crate) fn spawn_quire(&self, args: &[&str]) -> QuireProcess {
+        self.spawn_quire_in(args, self.db.dir())
+    }
+
+    /// [`TestApp::spawn_quire`] working in `dir` (its folder and its TMPDIR), as a
+    /// process on a host of its own would; its log is kept there.
+    pub(crate) fn spawn_quire_in(&self, args: &[&str], dir: &Path) -> QuireProcess {
         let port = free_port();
-        let log = self
-            .db
-            .dir()
-            .join(format!("quire-{}.log", uuid::Uuid::now_v7().simple()));
+        let log = dir.join(format!("quire-{}.log", uuid::Uuid::now_v7().simple()));
         let child = self
             .quire(args)
+            .current_dir(dir)
+            .env("TMPDIR", dir)
             .env("QUIRE_BIND", format!("127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -342,7 +347,12 @@ impl TestApp {
     /// Starts `quire serve` or `quire run ARGS` on a free port and waits until its
     /// `/readyz` answers 200.
     pub(crate) async fn spawn_server(&self, args: &[&str]) -> QuireProcess {
-        let mut server = self.spawn_quire(args);
+        self.spawn_server_in(args, self.db.dir()).await
+    }
+
+    /// [`TestApp::spawn_server`] working in `dir` (see [`TestApp::spawn_quire_in`]).
+    pub(crate) async fn spawn_server_in(&self, args: &[&str], dir: &Path) -> QuireProcess {
+        let mut server = self.spawn_quire_in(args, dir);
         let readyz = format!("{}/readyz", server.base_url);
         eventually(Duration::from_secs(30), "the server is ready", || {
             if let Ok(Some(status)) = server.child.try_wait() {
