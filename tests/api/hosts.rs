@@ -52,7 +52,7 @@ async fn runs_through_two_apis_and_three_workers_complete_once_each_despite_a_ki
         app.spawn_server_in(&["serve"], hosts[0].path()).await,
         app.spawn_server_in(&["serve"], hosts[1].path()).await,
     ];
-    let mut workers = vec![
+    let mut workers = [
         worker(&app, &hosts[2]),
         worker(&app, &hosts[3]),
         worker(&app, &hosts[4]),
