@@ -57,4 +57,4 @@ pub mod worker;
 pub mod writer;
 
 pub use names::{DownloadToken, IdempotencyKey, InvalidName, ReportName, TenantSlug};
-pub use wire::{QueueView, QueuesView, RunView, TenantCount};
+pub use wire::{QueueState, QueueView, QueuesView, RunView, TenantCount};

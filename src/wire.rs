@@ -122,6 +122,37 @@ impl RunView {
     }
 }
 
+/// A queue paused or resumed, as `POST /v1/queues/{name}/pause` (or `/resume`) and
+/// `quire queues pause|resume --json` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QueueState {
+    /// The queue's name.
+    pub queue: String,
+    /// Whether workers are now kept from taking its jobs.
+    pub paused: bool,
+    /// Whether this call changed it (`false`: it already was so).
+    pub changed: bool,
+}
+
+impl QueueState {
+    /// Pauses or resumes `queue` through `queues`.
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn set(
+        queues: &crate::queue::Queue,
+        queue: &str,
+        paused: bool,
+    ) -> Result<QueueState, crate::queue::QueueError> {
+        let changed = queues.set_paused(queue, paused).await?;
+        Ok(QueueState {
+            queue: queue.to_owned(),
+            paused,
+            changed,
+        })
+    }
+}
+
 /// What the queues hold, as `GET /v1/queues` and `quire queues list --json` show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct QueuesView {
@@ -150,6 +181,8 @@ pub struct QueueView {
     pub tenants_waiting: u64,
     /// The tenants with the most ready jobs, most first.
     pub top_tenants: Vec<TenantCount>,
+    /// Whether workers are kept from taking its jobs (`quire queues pause`).
+    pub paused: bool,
 }
 
 /// A count for one tenant.
@@ -193,6 +226,7 @@ impl QueuesView {
                     ready: load.ready,
                     tenants_waiting: load.keys_waiting,
                     top_tenants: tenant_counts(load.top),
+                    paused: load.paused,
                 })
                 .collect(),
             running_by_tenant: tenant_counts(loads.running),

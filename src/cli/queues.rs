@@ -1,9 +1,10 @@
-//! `quire queues list`: what each queue holds, and for which tenants.
+//! `quire queues list`: what each queue holds, and for which tenants; `quire queues
+//! pause|resume NAME`: keep workers from a queue, or let them back.
 
 use clap::{Args, Subcommand};
 
 use crate::settings::Settings;
-use crate::wire::{QueuesView, TenantCount};
+use crate::wire::{QueueState, QueuesView, TenantCount};
 
 /// Options of `quire queues`.
 #[derive(Debug, Args)]
@@ -23,6 +24,17 @@ pub enum QueuesAction {
         #[arg(long, default_value_t = 10)]
         top: usize,
     },
+    /// Keep workers from taking the queue's jobs; new runs still queue and wait,
+    /// spending no attempt, and runs already building go on.
+    Pause {
+        /// The queue, such as `reports`.
+        queue: String,
+    },
+    /// Let workers take the queue's jobs again.
+    Resume {
+        /// The queue.
+        queue: String,
+    },
 }
 
 /// Runs the chosen action.
@@ -41,7 +53,34 @@ pub async fn run(settings: &Settings, args: QueuesArgs, json: bool) -> anyhow::R
             }
             Ok(())
         }
+        QueuesAction::Pause { queue: name } => print_state(&queue, &name, true, json).await,
+        QueuesAction::Resume { queue: name } => print_state(&queue, &name, false, json).await,
     }
+}
+
+/// Pauses or resumes `name` and prints what became of it.
+async fn print_state(
+    queue: &crate::queue::Queue,
+    name: &str,
+    paused: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let state = QueueState::set(queue, name, paused).await?;
+    if json {
+        println!("{}", serde_json::to_string(&state)?);
+    } else {
+        let now = if paused { "paused" } else { "resumed" };
+        let already = if paused {
+            "already paused"
+        } else {
+            "not paused"
+        };
+        match state.changed {
+            true => println!("queue {name} {now}"),
+            false => println!("queue {name} was {already}; nothing changed"),
+        }
+    }
+    Ok(())
 }
 
 /// The view as text: one line per queue, then its top tenants indented.
@@ -50,8 +89,11 @@ fn table(view: &QueuesView) -> String {
     let mut text = String::new();
     for queue in &view.queues {
         text += &format!(
-            "{:<20} {:>8} ready  {:>6} tenants waiting\n",
-            queue.name, queue.ready, queue.tenants_waiting
+            "{:<20} {:>8} ready  {:>6} tenants waiting{}\n",
+            queue.name,
+            queue.ready,
+            queue.tenants_waiting,
+            if queue.paused { "  (paused)" } else { "" }
         );
         for tenant in &queue.top_tenants {
             text += &format!("  {:<18} {:>8} ready\n", name(tenant), tenant.count);

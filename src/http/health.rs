@@ -101,6 +101,14 @@ fn queue_gauges(view: &QueuesView) -> String {
             .collect(),
     );
     gauge(
+        "quire_queue_paused",
+        "Whether a queue is paused (1): workers take none of its jobs until it is resumed.",
+        view.queues
+            .iter()
+            .map(|q| (queue(&q.name), u64::from(q.paused)))
+            .collect(),
+    );
+    gauge(
         "quire_queue_tenants_waiting",
         "Tenants with ready jobs, per queue; they take turns.",
         view.queues

@@ -67,6 +67,8 @@ fn v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(reports::catalog))
         .routes(routes!(downloads::download))
         .routes(routes!(queues::list))
+        .routes(routes!(queues::pause))
+        .routes(routes!(queues::resume))
         .split_for_parts()
 }
 

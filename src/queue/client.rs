@@ -518,7 +518,7 @@ impl Queue {
     /// Redis failing.
     pub async fn loads(&self, top: usize) -> Result<Loads, QueueError> {
         type Reply = (
-            Vec<(String, u64, u64, Vec<(String, u64)>)>,
+            Vec<(String, u64, u64, Vec<(String, u64)>, bool)>,
             Vec<(String, u64)>,
             (u64, u64, u64, u64),
         );
@@ -531,11 +531,12 @@ impl Queue {
         Ok(Loads {
             queues: queues
                 .into_iter()
-                .map(|(queue, ready, keys_waiting, top)| QueueLoad {
+                .map(|(queue, ready, keys_waiting, top, paused)| QueueLoad {
                     queue,
                     ready,
                     keys_waiting,
                     top,
+                    paused,
                 })
                 .collect(),
             running,
@@ -620,6 +621,20 @@ impl Queue {
         invocation.arg(self.keys.base()).arg(leading).arg(ids);
         let flags: Vec<i64> = self.run_script(&invocation).await?;
         Ok(flags.into_iter().map(|flag| flag == 1).collect())
+    }
+
+    /// Pauses reservation from `queue` (`paused`), or resumes it and wakes idle workers
+    /// for its ready jobs. Pushes to a paused queue are taken; its jobs wait without
+    /// spending attempts, and attempts already running go on. Returns whether the
+    /// queue's state changed.
+    ///
+    /// # Errors
+    /// Redis failing.
+    pub async fn set_paused(&self, queue: &str, paused: bool) -> Result<bool, QueueError> {
+        self.invoke(&self.scripts.pause, |args| {
+            args.arg(queue).arg(if paused { "1" } else { "0" });
+        })
+        .await
     }
 
     /// Tells every worker started before now to finish its current jobs and exit.

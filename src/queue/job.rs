@@ -416,6 +416,8 @@ pub struct QueueLoad {
     /// The keys with the most ready jobs, most first, with their counts; the default
     /// key is `""`.
     pub top: Vec<(String, u64)>,
+    /// Whether reservation from it is paused.
+    pub paused: bool,
 }
 
 /// The queues' loads and the attempts running per fairness key.

@@ -91,6 +91,11 @@ impl Keys {
         format!("{}restart", self.base)
     }
 
+    /// The set of paused queue names.
+    pub fn paused(&self) -> String {
+        format!("{}paused", self.base)
+    }
+
     /// The set of registered worker ids.
     pub fn workers(&self) -> String {
         format!("{}workers", self.base)

@@ -27,6 +27,7 @@ pub(crate) struct Scripts {
     pub counts: Script,
     pub loads: Script,
     pub restart: Script,
+    pub pause: Script,
     pub take_token: Script,
 }
 
@@ -46,6 +47,7 @@ impl Scripts {
             counts: script!("counts.lua"),
             loads: script!("loads.lua"),
             restart: script!("restart.lua"),
+            pause: script!("pause.lua"),
             take_token: script!("take_token.lua"),
         }
     }

@@ -83,7 +83,7 @@ async fn the_served_openapi_document_holds_under_schemathesis() {
         String::from_utf8_lossy(&output.stderr),
         server.log()
     );
-    assert!(report.contains("9 selected / 9 total"), "{report}");
+    assert!(report.contains("11 selected / 11 total"), "{report}");
     server.kill().await;
     app.cleanup().await;
 }

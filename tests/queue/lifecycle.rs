@@ -157,7 +157,7 @@ async fn the_lua_and_rust_key_builders_agree() {
         include_str!("../../src/queue/lua/common.lua"),
         "return { job_key('j'), ready_key('q'), wake_key('q'), lock_key('overlap', 'k'),
           waiters_key('unique', 'k'), K.dead, K.stats, K.restart, list_key('q', 'acme'),
-          list_key('q', ''), ring_key('q'), backlog_key('q'), K.running, blocked_key('acme') }"
+          list_key('q', ''), ring_key('q'), backlog_key('q'), K.running, blocked_key('acme'), K.paused }"
     ));
     let lua: Vec<String> = script
         .key(keys.base())
@@ -180,6 +180,7 @@ async fn the_lua_and_rust_key_builders_agree() {
         keys.backlog("q"),
         keys.running(),
         keys.blocked("acme"),
+        keys.paused(),
     ];
     assert_eq!(lua, rust);
 }

@@ -94,3 +94,58 @@ async fn an_idle_worker_starts_each_pushed_job() {
     running.stop().await;
     assert_eq!(t.queue.counts().await.unwrap().done(), 5);
 }
+
+/// A paused queue keeps taking pushes but is not reserved from, while the other queues
+/// of the same worker are; its job waits spending no attempt, and resuming wakes the
+/// idle worker for it.
+#[tokio::test]
+async fn a_paused_queue_waits_without_spending_attempts_until_it_is_resumed() {
+    let t = TestQueue::new().await;
+    assert!(t.queue.set_paused("held", true).await.unwrap());
+    assert!(
+        !t.queue.set_paused("held", true).await.unwrap(),
+        "pausing twice changes nothing"
+    );
+    t.queue
+        .push(&t.noop("waits", &[0]).with_queue("held"))
+        .await
+        .unwrap();
+    let mut worker_options = options(2000);
+    worker_options.queues = vec!["held".to_owned(), "open".to_owned()];
+    let worker = Running::start(t.worker(worker_options).build());
+    t.queue
+        .push(&t.noop("runs", &[0]).with_queue("open"))
+        .await
+        .unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        "the open queue's job ran",
+        || async {
+            t.records()
+                .iter()
+                .any(|r| r.job == "runs" && r.word == "end")
+        },
+    )
+    .await;
+    let waiting = t.queue.job("waits").await.unwrap().unwrap();
+    assert_eq!(waiting.state, Some(JobState::Ready));
+    assert_eq!(waiting.attempts, 0);
+    let loads = t.queue.loads(0).await.unwrap();
+    let held = loads.queues.iter().find(|q| q.queue == "held").unwrap();
+    assert!(held.paused && held.ready == 1, "{held:?}");
+
+    assert!(t.queue.set_paused("held", false).await.unwrap());
+    wait_until(
+        Duration::from_secs(10),
+        "the resumed queue's job ran",
+        || async {
+            t.records()
+                .iter()
+                .any(|r| r.job == "waits" && r.word == "end")
+        },
+    )
+    .await;
+    let loads = t.queue.loads(0).await.unwrap();
+    assert!(loads.queues.iter().all(|q| !q.paused), "{loads:?}");
+    worker.stop().await;
+}

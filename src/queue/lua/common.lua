@@ -36,6 +36,7 @@ local K = {
   restart = base .. 'restart',   -- the restart broadcast (time of the broadcast)
   readyn = base .. 'readyn',     -- hash queue -> ready jobs in it
   running = base .. 'running',   -- hash fairness key -> limited attempts running
+  paused = base .. 'paused',     -- set of paused queue names: reserve skips them
 }
 local function job_key(id) return base .. 'job:' .. id end
 local function ready_key(queue) return base .. 'ready:' .. queue end

@@ -4,11 +4,12 @@
 -- KEYS[1]: key base.
 -- ARGV[1]: key base, [2] top: how many of the keys with the most ready jobs to list.
 -- Returns: { queues, running, totals } where queues holds per queue { name, ready,
---   keys waiting, { key, ready, key, ready, ... } (the top keys, most ready first) },
+--   keys waiting, { key, ready, key, ready, ... } (the top keys, most ready first),
+--   paused (1 or 0) } for every queue ever pushed to or paused,
 --   running is a flat list of key, running attempts (keys other than ''), and totals
 --   is { delayed, reserved, parked, dead } over all queues.
 local top = tonumber(ARGV[2])
-local names = redis.call('SMEMBERS', K.queues)
+local names = redis.call('SUNION', K.queues, K.paused)
 table.sort(names)
 local queues = {}
 for _, queue in ipairs(names) do
@@ -18,6 +19,7 @@ for _, queue in ipairs(names) do
     tonumber(redis.call('HGET', K.readyn, queue)) or 0,
     redis.call('ZCARD', backlog),
     top > 0 and redis.call('ZREVRANGE', backlog, 0, top - 1, 'WITHSCORES') or {},
+    redis.call('SISMEMBER', K.paused, queue),
   }
 end
 local running = new_tally()

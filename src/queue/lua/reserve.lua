@@ -7,7 +7,8 @@
 --      with 'overlap_timeout'; if their lock is free (its holder died and the TTL ran
 --      out, so nobody released it) they go back to ready;
 --   4. prunes dead jobs older than the dead retention;
---   5. takes up to max jobs from the queues in priority order, each with a fresh
+--   5. takes up to max jobs from the queues that are not paused, in priority order,
+--      each with a fresh
 --      fencing token and a lease deadline from Redis TIME. Within a queue the fairness
 --      keys with ready jobs take turns, one job each (FIFO within a key); a key alone
 --      in the ring gives as many as are asked for. A key at its running limit leaves
@@ -150,76 +151,83 @@ local function take(queue, fkey, ids)
   return #ids, false
 end
 
+-- One read tells which of the queues asked for are paused.
+local paused = #ARGV >= 8 and redis.call('SMISMEMBER', K.paused, unpack(ARGV, 8)) or {}
 for i = 8, #ARGV do
   local queue = ARGV[i]
-  local ring = ring_key(queue)
-  local backlog = backlog_key(queue)
-  local ring_len = n < max and redis.call('LLEN', ring) or 0
-  -- Ready ids pushed by a quire from before fair reservation have no ring entry.
-  if ring_len == 0 and n < max then
-    local legacy = redis.call('LLEN', ready_key(queue))
-    if legacy > 0 then
-      redis.call('RPUSH', ring, '')
-      redis.call('ZADD', backlog, legacy, '')
-      redis.call('HINCRBY', K.readyn, queue, legacy)
-      ring_len = 1
-    end
-  end
-  local idle, popped = 0, 0
-  -- One turn of key `fkey`, which had `count` ready ids by the backlog: pops up to
-  -- `want` of them and takes them. Returns how many ready ids it has left (0: its list
-  -- is empty, checked before the key leaves the ring for good) and whether it is at its
-  -- limit.
-  local function turn(fkey, want, count)
-    local list = list_key(queue, fkey)
-    local ids = redis.call('LPOP', list, want)
-    local took, at_limit = 0, false
-    if ids then took, at_limit = take(queue, fkey, ids) end
-    popped = popped + took
-    if took == 0 then idle = idle + 1 end
-    if at_limit then redis.call('SADD', blocked_key(fkey), queue) end
-    local left = count - took
-    -- A short pop emptied the list whatever the backlog says: count it then.
-    if left <= 0 or not ids or #ids < want then left = redis.call('LLEN', list) end
-    return left, at_limit
-  end
-  -- The keys' new backlog counts, written in one call each for those left and gone.
-  local function write_backlog(keys, lefts)
-    local scores, gone = {}, {}
-    for i, fkey in ipairs(keys) do
-      if lefts[i] > 0 then
-        scores[#scores + 1] = lefts[i]
-        scores[#scores + 1] = fkey
-      else
-        gone[#gone + 1] = fkey
+  if paused[i - 7] == 1 then
+    -- Its wake-up tokens would only cause empty reserves until it is resumed.
+    redis.call('DEL', wake_key(queue))
+  else
+    local ring = ring_key(queue)
+    local backlog = backlog_key(queue)
+    local ring_len = n < max and redis.call('LLEN', ring) or 0
+    -- Ready ids pushed by a quire from before fair reservation have no ring entry.
+    if ring_len == 0 and n < max then
+      local legacy = redis.call('LLEN', ready_key(queue))
+      if legacy > 0 then
+        redis.call('RPUSH', ring, '')
+        redis.call('ZADD', backlog, legacy, '')
+        redis.call('HINCRBY', K.readyn, queue, legacy)
+        ring_len = 1
       end
     end
-    in_chunks('ZADD', backlog, scores)
-    in_chunks('ZREM', backlog, gone)
-  end
-  while n < max and ring_len > 0 and idle < IDLE_TURNS do
-    -- The next keys of the ring take one turn each (alone in the ring, a key gives as
-    -- many as are asked for) and, if they stay, move to its back in the same order: the
-    -- ring and the backlog are read once and written twice per round.
-    local keys = redis.call('LRANGE', ring, 0, math.min(ring_len, max - n) - 1)
-    local counts = redis.call('ZMSCORE', backlog, unpack(keys))
-    redis.call('LTRIM', ring, #keys, -1)
-    local want = ring_len == 1 and (max - n) or 1
-    local stay, lefts = {}, {}
-    for i, fkey in ipairs(keys) do
-      local left, at_limit = turn(fkey, want, tonumber(counts[i]) or 0)
-      lefts[i] = left
-      if left > 0 and not at_limit then stay[#stay + 1] = fkey end
+    local idle, popped = 0, 0
+    -- One turn of key `fkey`, which had `count` ready ids by the backlog: pops up to
+    -- `want` of them and takes them. Returns how many ready ids it has left (0: its list
+    -- is empty, checked before the key leaves the ring for good) and whether it is at its
+    -- limit.
+    local function turn(fkey, want, count)
+      local list = list_key(queue, fkey)
+      local ids = redis.call('LPOP', list, want)
+      local took, at_limit = 0, false
+      if ids then took, at_limit = take(queue, fkey, ids) end
+      popped = popped + took
+      if took == 0 then idle = idle + 1 end
+      if at_limit then redis.call('SADD', blocked_key(fkey), queue) end
+      local left = count - took
+      -- A short pop emptied the list whatever the backlog says: count it then.
+      if left <= 0 or not ids or #ids < want then left = redis.call('LLEN', list) end
+      return left, at_limit
     end
-    write_backlog(keys, lefts)
-    in_chunks('RPUSH', ring, stay)
-    ring_len = ring_len - #keys + #stay
-  end
-  if popped > 0 then redis.call('HINCRBY', K.readyn, queue, -popped) end
-  -- Wake-up tokens of a queue with no key left to take from would only cause empty
-  -- reserves.
-  if ring_len == 0 then
-    redis.call('DEL', wake_key(queue))
+    -- The keys' new backlog counts, written in one call each for those left and gone.
+    local function write_backlog(keys, lefts)
+      local scores, gone = {}, {}
+      for i, fkey in ipairs(keys) do
+        if lefts[i] > 0 then
+          scores[#scores + 1] = lefts[i]
+          scores[#scores + 1] = fkey
+        else
+          gone[#gone + 1] = fkey
+        end
+      end
+      in_chunks('ZADD', backlog, scores)
+      in_chunks('ZREM', backlog, gone)
+    end
+    while n < max and ring_len > 0 and idle < IDLE_TURNS do
+      -- The next keys of the ring take one turn each (alone in the ring, a key gives as
+      -- many as are asked for) and, if they stay, move to its back in the same order: the
+      -- ring and the backlog are read once and written twice per round.
+      local keys = redis.call('LRANGE', ring, 0, math.min(ring_len, max - n) - 1)
+      local counts = redis.call('ZMSCORE', backlog, unpack(keys))
+      redis.call('LTRIM', ring, #keys, -1)
+      local want = ring_len == 1 and (max - n) or 1
+      local stay, lefts = {}, {}
+      for i, fkey in ipairs(keys) do
+        local left, at_limit = turn(fkey, want, tonumber(counts[i]) or 0)
+        lefts[i] = left
+        if left > 0 and not at_limit then stay[#stay + 1] = fkey end
+      end
+      write_backlog(keys, lefts)
+      in_chunks('RPUSH', ring, stay)
+      ring_len = ring_len - #keys + #stay
+    end
+    if popped > 0 then redis.call('HINCRBY', K.readyn, queue, -popped) end
+    -- Wake-up tokens of a queue with no key left to take from would only cause empty
+    -- reserves.
+    if ring_len == 0 then
+      redis.call('DEL', wake_key(queue))
+    end
   end
 end
 if n > 0 then
