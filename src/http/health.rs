@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::queues::DEFAULT_TOP;
+use crate::queue::{Queue, QueueError};
 use crate::store::{RunStatus, Store, StoreError};
 use crate::wire::{QueuesView, TenantCount};
 
@@ -56,11 +57,11 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// out while Redis does not answer within [`READY_WAIT`]).
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut text = state.metrics.render();
-    let queues = tokio::time::timeout(READY_WAIT, QueuesView::read(&state.runs.queue, DEFAULT_TOP));
+    let queues = tokio::time::timeout(READY_WAIT, redis_gauges(&state.runs.queue));
     let database = tokio::time::timeout(READY_WAIT, database_gauges(&state.runs.store));
     let (queues, database) = tokio::join!(queues, database);
     match queues {
-        Ok(Ok(view)) => text.push_str(&queue_gauges(&view)),
+        Ok(Ok(gauges)) => text.push_str(&gauges),
         Ok(Err(error)) => tracing::debug!(%error, "no queue gauges in this scrape"),
         Err(_) => tracing::debug!("no queue gauges in this scrape: Redis is slow"),
     }
@@ -76,6 +77,19 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         )],
         text,
     )
+}
+
+/// What Redis holds, as gauges: the queues and the workers alive.
+async fn redis_gauges(queue: &Queue) -> Result<String, QueueError> {
+    let (view, workers) = tokio::try_join!(QueuesView::read(queue, DEFAULT_TOP), queue.workers())?;
+    let mut text = queue_gauges(&view);
+    write_gauge(
+        &mut text,
+        "quire_workers_alive",
+        "Worker processes whose registry entry is fresh (they heartbeat every third of their lease).",
+        [(String::new(), workers.len())],
+    );
+    Ok(text)
 }
 
 /// The queues as Prometheus gauges: they are read fresh at every scrape, so a tenant
@@ -161,7 +175,11 @@ fn write_gauge<V: std::fmt::Display>(
 ) {
     let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} gauge");
     for (labels, value) in samples {
-        let _ = writeln!(text, "{name}{{{labels}}} {value}");
+        let _ = if labels.is_empty() {
+            writeln!(text, "{name} {value}")
+        } else {
+            writeln!(text, "{name}{{{labels}}} {value}")
+        };
     }
 }
 

@@ -627,6 +627,11 @@ async fn the_api_and_the_worker_export_metrics_worth_scraping() {
     );
     assert_eq!(families["quire_queue_ready"].1, "gauge");
     assert_eq!(
+        sample(&worker, "quire_workers_alive"),
+        Some(1.0),
+        "{worker}"
+    );
+    assert_eq!(
         sample(&worker, r#"quire_job_attempts_total{kind="report"}"#),
         Some(3.0),
         "{worker}"
