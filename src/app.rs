@@ -42,6 +42,8 @@ pub struct App {
     /// Where the catalog was loaded from, and is reloaded from on SIGHUP or a restart
     /// broadcast; `None` for a catalog handed in whole (tests, benchmarks).
     pub catalog_source: Option<ReportsSource>,
+    /// What dashboard sessions are signed with; `None`: a secret of the process's own.
+    pub dashboard_secret: Option<String>,
 }
 
 /// How often the loops beside a worker run; `None` leaves one out (a test that drives
@@ -100,6 +102,7 @@ impl App {
             webhooks,
             limits: settings.limits,
             catalog_source: Some(settings.reports.clone()),
+            dashboard_secret: settings.dashboard_secret.clone(),
             ..App::new(runs, settings.public_url.clone())
         })
     }
@@ -114,6 +117,7 @@ impl App {
             webhooks: WebhookClient::default(),
             limits: Limits::default(),
             catalog_source: None,
+            dashboard_secret: None,
         }
     }
 
@@ -165,6 +169,16 @@ impl App {
         }
     }
 
+    /// What the API's handlers share.
+    fn state(&self) -> AppState {
+        AppState::new(
+            self.runs.clone(),
+            self.public_url.clone(),
+            self.limits,
+            self.dashboard_secret.as_deref(),
+        )
+    }
+
     /// Serves the API on `listener` until `shutdown`.
     ///
     /// # Errors
@@ -175,7 +189,7 @@ impl App {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         tracing::info!(address = %listener.local_addr()?, "API listening");
-        let state = AppState::new(self.runs.clone(), self.public_url.clone(), self.limits);
+        let state = self.state();
         http::serve(listener, state, async move { shutdown.cancelled().await })
             .await
             .context("the API server failed")
@@ -192,7 +206,7 @@ impl App {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         tracing::info!(address = %listener.local_addr()?, "metrics listening");
-        let state = AppState::new(self.runs.clone(), self.public_url.clone(), self.limits);
+        let state = self.state();
         http::metrics::serve(listener, state, async move { shutdown.cancelled().await })
             .await
             .context("the metrics listener failed")

@@ -87,6 +87,15 @@ pub struct SettingsArgs {
     /// definition of a built-in name replaces it); `./reports` when present.
     #[arg(long, global = true, env = "QUIRE_REPORTS_DIR")]
     pub reports_dir: Option<PathBuf>,
+    /// The secret dashboard sessions are signed with; every API process behind one
+    /// address needs the same (default: a random one per process).
+    #[arg(
+        long,
+        global = true,
+        env = "QUIRE_DASHBOARD_SECRET",
+        hide_env_values = true
+    )]
+    pub dashboard_secret: Option<String>,
     /// The reports folder replaces the built-in catalog instead of adding to it.
     #[arg(
         long,
@@ -302,6 +311,10 @@ impl fmt::Debug for SettingsArgs {
             .field("storage_dir", &self.storage_dir)
             .field("reports_dir", &self.reports_dir)
             .field("reports_replace_builtin", &self.reports_replace_builtin)
+            .field(
+                "dashboard_secret",
+                &self.dashboard_secret.as_ref().map(|_| "***"),
+            )
             .field("bind", &self.bind)
             .field("public_url", &self.public_url)
             .field("log", &self.log)
@@ -338,6 +351,10 @@ impl fmt::Debug for Settings {
             .field("limits", &self.limits)
             .field("scheduling", &self.scheduling)
             .field("work", &self.work)
+            .field(
+                "dashboard_secret",
+                &self.dashboard_secret.as_ref().map(|_| "***"),
+            )
             .finish()
     }
 }
@@ -356,6 +373,7 @@ impl SettingsArgs {
             reports_replace_builtin: self
                 .reports_replace_builtin
                 .or(lower.reports_replace_builtin),
+            dashboard_secret: self.dashboard_secret.or(lower.dashboard_secret),
             bind: self.bind.or(lower.bind),
             public_url: self.public_url.or(lower.public_url),
             log: self.log.or(lower.log),
@@ -421,6 +439,8 @@ pub struct Settings {
     pub limits: Limits,
     /// How runs of different tenants share the workers.
     pub scheduling: Scheduling,
+    /// What dashboard sessions are signed with; `None`: a random secret per process.
+    pub dashboard_secret: Option<String>,
     /// The worker options the config file's `[work]` table sets; flags and their
     /// variables go over them (see [`WorkArgs::or`]).
     pub work: WorkArgs,
@@ -560,6 +580,7 @@ impl Settings {
                 },
             },
             work: merged.work,
+            dashboard_secret: merged.dashboard_secret,
         })
     }
 }

@@ -13,6 +13,8 @@ mod helpers;
 
 #[path = "api/client.rs"]
 mod client;
+#[path = "api/dashboard.rs"]
+mod dashboard;
 #[path = "api/downloads.rs"]
 mod downloads;
 #[path = "api/enqueue.rs"]

@@ -1,7 +1,8 @@
 //! The HTTP API of SPEC §3 on axum: report runs, downloads, the catalog, health and
-//! metrics.
+//! metrics; and the dashboard, whose pages call the same functions.
 
 mod auth;
+mod dashboard;
 mod downloads;
 mod error;
 mod health;
@@ -43,16 +44,26 @@ pub(crate) struct AppState {
     pub public_url: String,
     pub metrics: PrometheusHandle,
     pub limits: Limits,
+    /// What dashboard sessions are signed with.
+    pub dashboard: dashboard::session::SessionKey,
 }
 
 impl AppState {
     /// State for the API, with the process-wide metrics recorder.
-    pub(crate) fn new(runs: Runs, public_url: String, limits: Limits) -> AppState {
+    /// State for the API, with the process-wide metrics recorder; dashboard sessions
+    /// are signed with `dashboard_secret`, or a secret of this process's own.
+    pub(crate) fn new(
+        runs: Runs,
+        public_url: String,
+        limits: Limits,
+        dashboard_secret: Option<&str>,
+    ) -> AppState {
         AppState {
             runs,
             public_url,
             metrics: metrics::handle(),
             limits,
+            dashboard: dashboard::session::SessionKey::new(dashboard_secret),
         }
     }
 }
@@ -86,6 +97,7 @@ pub(crate) fn router(state: AppState) -> Router {
             )
         }),
     )
+    .merge(dashboard::routes())
     .route("/healthz", get(health::healthz))
     .route("/readyz", get(health::readyz))
     .route("/metrics", get(health::metrics))

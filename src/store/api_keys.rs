@@ -59,6 +59,20 @@ impl Store {
         Ok(found)
     }
 
+    /// The live (unrevoked) key with the public id `id`: a dashboard session names its
+    /// key by id, and a revoked key ends its sessions.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        let found = crate::on_any_pool!(&self.db, pool => {
+            sql!("api_keys/by_id.sql").query_as(&values![id])
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(found)
+    }
+
     /// Revokes the key `id`; returns false when there is no such live key.
     ///
     /// # Errors

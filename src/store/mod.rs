@@ -183,7 +183,8 @@ impl Store {
         })
     }
 
-    fn now_ms(&self) -> i64 {
+    /// Now on the store's clock (ms since the epoch).
+    pub(crate) fn now_ms(&self) -> i64 {
         self.clock.now().timestamp_millis()
     }
 

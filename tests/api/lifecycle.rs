@@ -331,7 +331,7 @@ async fn a_permanent_failure_fails_at_once_and_a_retry_requeues_the_same_run_onc
 }
 
 /// A run of the broken report, failed permanently by a worker; its job is dead.
-async fn failed_broken_run(app: &crate::helpers::TestApp) -> String {
+pub(crate) async fn failed_broken_run(app: &crate::helpers::TestApp) -> String {
     let (_, run) = app
         .post_report(&app.acme_key, &body("broken_query", json!({})), None)
         .await;

@@ -1,0 +1,372 @@
+//! The dashboard at `/dashboard`: server-rendered pages over the same functions the API
+//! uses (runs, queues, workers), no second source of truth. An admin key sees every
+//! tenant and may pause queues and restart workers; a tenant's key sees its own runs.
+
+mod pages;
+pub(crate) mod session;
+
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::Markup;
+use serde::Deserialize;
+
+use self::pages::RunFilters;
+use self::session::{Refusal, Session};
+use super::{ApiError, AppState};
+use crate::store::{RunQuery, RunStatus};
+use crate::wire::{QueueState, QueuesView, RunView};
+
+/// Runs on a page of the runs list.
+const PAGE: i64 = 50;
+
+/// The dashboard's routes.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/dashboard", get(overview))
+        .route("/dashboard/sign-in", get(sign_in_form).post(sign_in))
+        .route("/dashboard/sign-out", post(sign_out))
+        .route("/dashboard/runs", get(runs))
+        .route("/dashboard/runs/{id}", get(run))
+        .route("/dashboard/runs/{id}/{action}", post(run_action))
+        .route("/dashboard/failed", get(failed))
+        .route("/dashboard/queues", get(queues))
+        .route("/dashboard/queues/{name}/{action}", post(queue_action))
+        .route("/dashboard/workers", get(workers))
+        .route("/dashboard/workers/restart", post(restart_workers))
+}
+
+/// A page, or why it is not shown.
+type Page = Result<Response, Failure>;
+
+/// What ends a dashboard request other than its page.
+enum Failure {
+    /// Refused before the handler ran (no session, no CSRF token).
+    Refused(Refusal),
+    /// The API's own refusal (unknown run, conflict, unavailable), shown as a page.
+    Api(Box<(Option<Session>, ApiError)>),
+}
+
+impl From<Refusal> for Failure {
+    fn from(refusal: Refusal) -> Failure {
+        Failure::Refused(refusal)
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        match self {
+            Failure::Refused(Refusal::SignIn) => Redirect::to("/dashboard/sign-in").into_response(),
+            Failure::Refused(refusal @ (Refusal::Forbidden(_) | Refusal::Unavailable)) => {
+                let message = match &refusal {
+                    Refusal::Forbidden(why) => why,
+                    _ => "quire's database is unavailable; try again shortly",
+                };
+                let status = session::refusal_status(&refusal);
+                (status, pages::problem(None, message)).into_response()
+            }
+            Failure::Api(refused) => {
+                let (session, error) = *refused;
+                (
+                    error.status,
+                    pages::problem(session.as_ref(), &error.message),
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        Failure::Refused(self).into_response()
+    }
+}
+
+/// `error` shown to `session` as a page.
+fn failure(session: &Session, error: impl Into<ApiError>) -> Failure {
+    Failure::Api(Box::new((Some(session.clone()), error.into())))
+}
+
+/// Refuses a tenant's session with 403.
+fn admin_only(session: &Session) -> Result<(), Failure> {
+    match session.is_admin() {
+        true => Ok(()),
+        false => Err(failure(
+            session,
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "admin_only",
+                "only an admin key may see or change this: it concerns every tenant",
+            ),
+        )),
+    }
+}
+
+fn html(markup: Markup) -> Response {
+    markup.into_response()
+}
+
+/// A state-changing form's one field: the CSRF token.
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_in_form() -> Markup {
+    pages::sign_in(None)
+}
+
+#[derive(Debug, Deserialize)]
+struct SignInForm {
+    #[serde(default)]
+    key: String,
+}
+
+/// Checks the API key once and starts a session naming it; a bad key is a 401 with
+/// the form again. Only a same-site form may sign in, so no other site can sign a
+/// browser in to its own key.
+async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    if !session::same_origin(&headers) {
+        return Failure::Refused(Refusal::Forbidden("this form was sent from another site"))
+            .into_response();
+    }
+    match state.runs.store.authenticate(form.key.trim()).await {
+        Ok(Some(key)) => {
+            let cookie = session::start(&state, &key, state.runs.store.now_ms());
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/dashboard")).into_response()
+        }
+        Ok(None) => (
+            StatusCode::UNAUTHORIZED,
+            pages::sign_in(Some("That API key is unknown or revoked.")),
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "cannot check a dashboard sign-in");
+            Failure::Refused(Refusal::Unavailable).into_response()
+        }
+    }
+}
+
+async fn sign_out(session: Session, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Page {
+    session.check(&headers, &form.csrf)?;
+    Ok((
+        [(header::SET_COOKIE, session::end())],
+        Redirect::to("/dashboard/sign-in"),
+    )
+        .into_response())
+}
+
+/// The latest runs the session may see.
+async fn latest(
+    state: &AppState,
+    session: &Session,
+    query: RunQuery,
+) -> Result<(Vec<RunView>, Option<String>), Failure> {
+    let page = state
+        .runs
+        .store
+        .list_runs(&RunQuery {
+            tenant: session.scope().map(str::to_owned).or(query.tenant),
+            ..query
+        })
+        .await
+        .map_err(|error| failure(session, error))?;
+    let runs = page
+        .runs
+        .iter()
+        .map(|run| RunView::new(&state.public_url, run))
+        .collect();
+    Ok((runs, page.next))
+}
+
+async fn overview(State(state): State<AppState>, session: Session) -> Page {
+    let recent = RunQuery {
+        limit: 10,
+        ..RunQuery::default()
+    };
+    let (recent, _) = latest(&state, &session, recent).await?;
+    if !session.is_admin() {
+        return Ok(html(pages::overview(&session, None, None, &[], &recent)));
+    }
+    let queue = &state.runs.queue;
+    let (queues, workers, by_status) = tokio::join!(
+        QueuesView::read(queue, 5),
+        queue.workers(),
+        state.runs.store.runs_by_status()
+    );
+    // A part that cannot be read is left out; the page still shows the rest.
+    Ok(html(pages::overview(
+        &session,
+        queues.ok().as_ref(),
+        workers.ok().map(|workers| workers.len()),
+        &by_status.unwrap_or_default(),
+        &recent,
+    )))
+}
+
+async fn runs(
+    State(state): State<AppState>,
+    session: Session,
+    Query(filters): Query<RunFilters>,
+) -> Page {
+    let given = |field: &Option<String>| field.clone().filter(|value| !value.trim().is_empty());
+    let status = match given(&filters.status) {
+        Some(word) => Some(RunStatus::parse(&word).ok_or_else(|| {
+            failure(
+                &session,
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    format!("unknown status {word:?}"),
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let query = RunQuery {
+        tenant: given(&filters.tenant),
+        status,
+        report: given(&filters.report),
+        limit: PAGE,
+        before: given(&filters.cursor),
+    };
+    let (runs, next) = latest(&state, &session, query).await?;
+    Ok(html(pages::runs(
+        &session,
+        &filters,
+        &runs,
+        next.as_deref(),
+    )))
+}
+
+async fn run(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Page {
+    let run = state
+        .runs
+        .get(&id, session.scope())
+        .await
+        .map_err(|error| failure(&session, error))?;
+    Ok(html(pages::run(
+        &session,
+        &RunView::new(&state.public_url, &run),
+        None,
+    )))
+}
+
+/// Cancel, retry or a fresh download link, through the functions the API uses.
+async fn run_action(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Page {
+    session.check(&headers, &form.csrf)?;
+    let runs = &state.runs;
+    let done = match action.as_str() {
+        "cancel" => runs.cancel(&id, session.scope()).await,
+        "retry" => runs.retry(&id, session.scope()).await,
+        "link" => {
+            let run = runs
+                .get(&id, session.scope())
+                .await
+                .map_err(|error| failure(&session, error))?;
+            let token = runs
+                .mint_token(&run.id)
+                .await
+                .map_err(|error| failure(&session, error))?;
+            let link = format!("{}/v1/downloads/{token}", state.public_url);
+            let view = RunView::new(&state.public_url, &run);
+            return Ok(html(pages::run(&session, &view, Some(&link))));
+        }
+        _ => {
+            return Err(failure(
+                &session,
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such action"),
+            ));
+        }
+    };
+    done.map_err(|error| failure(&session, error))?;
+    Ok(Redirect::to(&format!("/dashboard/runs/{id}")).into_response())
+}
+
+async fn failed(State(state): State<AppState>, session: Session) -> Page {
+    let query = RunQuery {
+        status: Some(RunStatus::Failed),
+        limit: PAGE,
+        ..RunQuery::default()
+    };
+    let (runs, _) = latest(&state, &session, query).await?;
+    Ok(html(pages::failed(&session, &runs)))
+}
+
+async fn queues(State(state): State<AppState>, session: Session) -> Page {
+    admin_only(&session)?;
+    let view = QueuesView::read(&state.runs.queue, 0)
+        .await
+        .map_err(|error| failure(&session, crate::runs::RunsError::from(error)))?;
+    Ok(html(pages::queues(&session, &view)))
+}
+
+async fn queue_action(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path((name, action)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Page {
+    session.check(&headers, &form.csrf)?;
+    admin_only(&session)?;
+    let paused = match action.as_str() {
+        "pause" => true,
+        "resume" => false,
+        _ => {
+            return Err(failure(
+                &session,
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such action"),
+            ));
+        }
+    };
+    QueueState::set(&state.runs.queue, &name, paused)
+        .await
+        .map_err(|error| failure(&session, crate::runs::RunsError::from(error)))?;
+    Ok(Redirect::to("/dashboard/queues").into_response())
+}
+
+async fn workers(State(state): State<AppState>, session: Session) -> Page {
+    admin_only(&session)?;
+    let workers = state
+        .runs
+        .queue
+        .workers()
+        .await
+        .map_err(|error| failure(&session, crate::runs::RunsError::from(error)))?;
+    Ok(html(pages::workers(&session, &workers)))
+}
+
+/// `quire restart` from the dashboard: every worker finishes its jobs and exits (or, in
+/// `quire run`, starts again).
+async fn restart_workers(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Page {
+    session.check(&headers, &form.csrf)?;
+    admin_only(&session)?;
+    state
+        .runs
+        .queue
+        .broadcast_restart()
+        .await
+        .map_err(|error| failure(&session, crate::runs::RunsError::from(error)))?;
+    Ok(Redirect::to("/dashboard/workers").into_response())
+}

@@ -1,0 +1,11 @@
+// The overview refreshes itself every 5 seconds without a full reload: the page is
+// fetched again and its main section swapped in. A failed fetch keeps what is shown.
+setInterval(async () => {
+  try {
+    const answer = await fetch(location.href, { credentials: "same-origin" });
+    if (!answer.ok) return;
+    const page = new DOMParser().parseFromString(await answer.text(), "text/html");
+    const fresh = page.getElementById("main");
+    if (fresh) document.getElementById("main").replaceChildren(...fresh.childNodes);
+  } catch (_) {}
+}, 5000);
