@@ -35,5 +35,7 @@ mod queues;
 mod reload;
 #[path = "api/reuse.rs"]
 mod reuse;
+#[path = "api/storage.rs"]
+mod storage;
 #[path = "api/webhooks.rs"]
 mod webhooks;

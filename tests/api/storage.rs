@@ -1,0 +1,407 @@
+//! Report files in an S3 bucket, on a real S3-compatible server of the test's own
+//! (s3s-fs over HTTP on loopback): runs upload their files, downloads stream them with
+//! byte ranges or redirect to presigned URLs, failed and killed attempts leave no
+//! object, and the sweep removes the objects no run owns.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use quire::runs::Sweeper;
+use quire::storage::{ObjectStorage, S3Config, Storage};
+use quire::store::RunStatus;
+use reqwest::StatusCode;
+use reqwest::header::{
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
+    LOCATION, RANGE,
+};
+use serde_json::json;
+
+use crate::common::{S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, eventually, files_in};
+use crate::helpers::{Backend, TestApp, body, spawn_app_storing_in, worker_options};
+use crate::lifecycle::QUICK;
+use crate::processes::{STREAMING, sha256_hex};
+
+const LIMIT: Duration = Duration::from_secs(30);
+const BUCKET: &str = "reports";
+const PREFIX: &str = "quire/files";
+
+/// The bucket of `server` under [`PREFIX`], as the settings would name it.
+fn config(server: &S3Server, presigned_downloads: bool) -> S3Config {
+    S3Config {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        endpoint: Some(server.endpoint()),
+        region: "us-east-1".into(),
+        access_key_id: Some(S3_ACCESS_KEY.into()),
+        secret_access_key: Some(S3_SECRET_KEY.into()),
+        presigned_downloads,
+    }
+}
+
+/// An app whose files go to a new bucket of `server`.
+async fn spawn_app_on_bucket(
+    backend: Backend,
+    server: &S3Server,
+    presigned_downloads: bool,
+    extra_reports: &[(&str, &str)],
+) -> TestApp {
+    server.create_bucket(BUCKET);
+    let config = config(server, presigned_downloads);
+    let storage = move |scratch: &Path| {
+        Storage::Bucket(ObjectStorage::new(&config, scratch.to_owned()).unwrap())
+    };
+    let mut app = spawn_app_storing_in(backend, storage, extra_reports).await;
+    // The processes it starts store their files in the bucket too.
+    app.env = vec![
+        (
+            "QUIRE_STORAGE_URL".into(),
+            format!("s3://{BUCKET}/{PREFIX}"),
+        ),
+        ("QUIRE_S3_ENDPOINT".into(), server.endpoint()),
+        ("AWS_ACCESS_KEY_ID".into(), S3_ACCESS_KEY.into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), S3_SECRET_KEY.into()),
+    ];
+    app
+}
+
+/// The keys of the objects in the bucket, sorted, read from the server's own folder.
+fn objects(server: &S3Server) -> Vec<String> {
+    let bucket = server.dir.path().join(BUCKET);
+    let mut keys = Vec::new();
+    let mut folders = vec![bucket.clone()];
+    while let Some(folder) = folders.pop() {
+        for path in files_in(&folder) {
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                keys.push(path.strip_prefix(&bucket).unwrap().display().to_string());
+            }
+        }
+    }
+    keys.sort();
+    keys
+}
+
+/// The bytes of the object `key`.
+fn object(server: &S3Server, key: &str) -> Vec<u8> {
+    std::fs::read(server.dir.path().join(BUCKET).join(key)).unwrap()
+}
+
+/// The key a run's row names, checked to be in the test bucket.
+fn key_of(location: &str) -> String {
+    location
+        .strip_prefix(&format!("s3://{BUCKET}/"))
+        .unwrap_or_else(|| panic!("{location} is in the bucket"))
+        .to_owned()
+}
+
+/// Every file under the app's scratch folder: files are built there, then uploaded.
+fn scratch_files(app: &TestApp) -> Vec<PathBuf> {
+    app.stored_files()
+}
+
+#[tokio::test]
+async fn runs_in_a_bucket_download_whole_and_in_ranges_with_their_etag() {
+    let server = S3Server::start().await;
+    let app = spawn_app_on_bucket(Backend::Sqlite, &server, false, &[]).await;
+    let _worker = app.start_worker(worker_options());
+    for (format, content_type) in [
+        ("csv", "text/csv; charset=utf-8"),
+        (
+            "xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    ] {
+        let mut request = body("invoices", json!({ "period": "all" }));
+        request["format"] = json!(format);
+        let (status, run) = app.post_report(&app.acme_key, &request, None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+        let finished = app.finished_run(run["id"].as_str().unwrap(), LIMIT).await;
+        assert_eq!(
+            finished.status,
+            RunStatus::Completed,
+            "{:?}",
+            finished.error
+        );
+        let file = finished.file.unwrap();
+        let key = key_of(&file.path);
+        assert!(
+            key.starts_with(&format!("{PREFIX}/{}/", finished.id)) && key.ends_with(format),
+            "{key}"
+        );
+        let stored = object(&server, &key);
+        assert_eq!(sha256_hex(&stored), file.sha256);
+        assert_eq!(i64::try_from(stored.len()).unwrap(), file.bytes);
+
+        let url = run["download_url"].as_str().unwrap();
+        let whole = app.http.get(url).send().await.unwrap();
+        assert_eq!(whole.status(), StatusCode::OK);
+        let headers = whole.headers().clone();
+        assert_eq!(headers[CONTENT_TYPE], content_type);
+        assert_eq!(headers[CONTENT_LENGTH], stored.len().to_string().as_str());
+        assert_eq!(headers[CACHE_CONTROL], "no-store");
+        assert_eq!(headers[ETAG], format!("\"{}\"", file.sha256).as_str());
+        let disposition = headers[CONTENT_DISPOSITION].to_str().unwrap();
+        assert!(
+            disposition.starts_with("attachment; filename=\"invoices-acme-")
+                && disposition.contains(&format!(".{format}\"")),
+            "{disposition}"
+        );
+        assert_eq!(whole.bytes().await.unwrap().as_ref(), stored.as_slice());
+
+        let part = app
+            .http
+            .get(url)
+            .header(RANGE, "bytes=10-19")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(
+            part.headers()[CONTENT_RANGE],
+            format!("bytes 10-19/{}", stored.len()).as_str()
+        );
+        assert_eq!(
+            part.headers()[ETAG],
+            format!("\"{}\"", file.sha256).as_str()
+        );
+        assert_eq!(part.bytes().await.unwrap().as_ref(), &stored[10..20]);
+
+        let beyond = app
+            .http
+            .get(url)
+            .header(RANGE, format!("bytes={}-", stored.len() + 5))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(beyond.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+        assert_eq!(
+            beyond.headers()[CONTENT_RANGE],
+            format!("bytes */{}", stored.len()).as_str()
+        );
+    }
+    assert_eq!(objects(&server).len(), 2, "one object a run");
+    assert_eq!(scratch_files(&app), Vec::<PathBuf>::new(), "no local copy");
+    assert_eq!(server.open_uploads(), Vec::<PathBuf>::new());
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_bucket_fails_the_attempt_without_an_object_and_a_retry_stores_it() {
+    let mut server = S3Server::start().await;
+    let app = spawn_app_on_bucket(Backend::Sqlite, &server, false, &[("quick.toml", QUICK)]).await;
+    server.stop();
+    let _worker = app.start_worker(worker_options());
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("quick_clients", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap();
+    // QUICK allows one attempt: an unreachable store fails it.
+    let failed = app.finished_run(id, LIMIT).await;
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert_eq!(failed.error.as_ref().unwrap().code, "storage_failed");
+    assert!(failed.file.is_none());
+    let download = app
+        .http
+        .get(run["download_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::GONE);
+
+    server.resume().await;
+    assert_eq!(objects(&server), Vec::<String>::new(), "no object");
+    assert_eq!(server.open_uploads(), Vec::<PathBuf>::new(), "no parts");
+    assert_eq!(scratch_files(&app), Vec::<PathBuf>::new(), "no local copy");
+
+    // The failure was transient: a retry stores the file.
+    let retry = app
+        .call(
+            reqwest::Method::POST,
+            &app.acme_key,
+            format!("{}/v1/reports/{id}/retry", app.base_url),
+        )
+        .await;
+    assert!(retry.status().is_success(), "{retry:?}");
+    let completed = app.finished_run(id, LIMIT).await;
+    assert_eq!(
+        completed.status,
+        RunStatus::Completed,
+        "{:?}",
+        completed.error
+    );
+    let file = completed.file.unwrap();
+    assert_eq!(objects(&server), [key_of(&file.path)]);
+    assert_eq!(
+        sha256_hex(&object(&server, &key_of(&file.path))),
+        file.sha256
+    );
+    app.cleanup().await;
+}
+
+/// A worker killed mid-run leaves no object; the next attempt stores the one object,
+/// and the sweep removes the killed attempt's local leftovers.
+#[tokio::test]
+async fn a_killed_workers_run_leaves_no_object_and_its_next_attempt_stores_one() {
+    let server = S3Server::start().await;
+    let app = spawn_app_on_bucket(
+        Backend::Postgres,
+        &server,
+        false,
+        &[("streaming.toml", STREAMING)],
+    )
+    .await;
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("streaming_rows", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let mut worker = app.spawn_quire(&["work", "--lease", "1s", "--queues", "reports"]);
+    let shared = &app;
+    eventually(LIMIT, "the first attempt has written rows", || async move {
+        let run = shared.run(id).await;
+        (run.status == RunStatus::Running && run.progress_rows > 0).then_some(())
+    })
+    .await;
+    worker.kill().await;
+    assert_eq!(objects(&server), Vec::<String>::new(), "no partial object");
+    assert!(
+        !scratch_files(&app).is_empty(),
+        "the killed attempt's scratch file"
+    );
+
+    let _worker = app.start_worker(worker_options());
+    let run = app.finished_run(id, LIMIT).await;
+    assert_eq!(
+        run.status,
+        RunStatus::Completed,
+        "{:?}\n{}",
+        run.error,
+        worker.log()
+    );
+    assert_eq!(run.attempts, 2);
+    let file = run.file.unwrap();
+    assert_eq!(objects(&server), [key_of(&file.path)]);
+    let mut sweeper = Sweeper::new(app.runs.clone());
+    sweeper.orphan_grace = Duration::ZERO;
+    sweeper.sweep_once().await.unwrap();
+    assert_eq!(scratch_files(&app), Vec::<PathBuf>::new());
+    assert_eq!(objects(&server), [key_of(&file.path)]);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_sweep_deletes_losing_attempts_orphans_and_expired_objects_only() {
+    let server = S3Server::start().await;
+    let app = spawn_app_on_bucket(Backend::Sqlite, &server, false, &[]).await;
+    let _worker = app.start_worker(worker_options());
+    let mut runs = Vec::new();
+    for report in ["clients", "products"] {
+        let (_, run) = app
+            .post_report(&app.acme_key, &body(report, json!({})), None)
+            .await;
+        let run = app.finished_run(run["id"].as_str().unwrap(), LIMIT).await;
+        assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
+        runs.push(run);
+    }
+    let kept = key_of(&runs[0].file.as_ref().unwrap().path);
+    let expired = key_of(&runs[1].file.as_ref().unwrap().path);
+    // What crashed attempts leave: a losing attempt's object beside the run's, an
+    // upload whose attempt died before recording it; and what is not quire's.
+    let losing = format!("{PREFIX}/{}/999.csv", runs[0].id);
+    let orphan = format!("{PREFIX}/{}/1.xlsx", uuid::Uuid::now_v7());
+    let foreign = [
+        format!("{PREFIX}/notes.txt"),
+        "elsewhere/1/2.csv".to_owned(),
+    ];
+    for key in [&losing, &orphan].into_iter().chain(&foreign) {
+        let path = server.dir.path().join(BUCKET).join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "stray").unwrap();
+    }
+    app.db
+        .run_script(&format!(
+            "UPDATE quire_runs SET expires_at = 1 WHERE id = '{}';\n",
+            runs[1].id
+        ))
+        .await;
+
+    let mut sweeper = Sweeper::new(app.runs.clone());
+    sweeper.orphan_grace = Duration::ZERO;
+    let report = sweeper.sweep_once().await.unwrap();
+    assert_eq!(report.files_removed, 3, "{report:?}");
+    let mut left = vec![kept];
+    left.extend(foreign);
+    left.sort();
+    assert_eq!(objects(&server), left, "{expired} expired");
+    let expired_run = app.run(&runs[1].id).await;
+    assert!(expired_run.file.is_none_or(|file| file.path.is_empty()));
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn presigned_downloads_redirect_to_the_object() {
+    let server = S3Server::start().await;
+    let app = spawn_app_on_bucket(Backend::Sqlite, &server, true, &[]).await;
+    let _worker = app.start_worker(worker_options());
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("clients", json!({})), None)
+        .await;
+    let finished = app.finished_run(run["id"].as_str().unwrap(), LIMIT).await;
+    let file = finished.file.unwrap();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = no_redirects
+        .get(run["download_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::FOUND);
+    assert_eq!(answer.headers()[CACHE_CONTROL], "no-store");
+    let location = answer.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&server.endpoint()), "{location}");
+    assert!(location.contains("X-Amz-Signature="), "{location}");
+
+    // No credentials but the URL's own.
+    let object = no_redirects.get(&location).send().await.unwrap();
+    assert_eq!(object.status(), StatusCode::OK);
+    assert_eq!(sha256_hex(&object.bytes().await.unwrap()), file.sha256);
+    let tampered = location.replace(&key_of(&file.path), &format!("{PREFIX}/other.csv"));
+    let refused = no_redirects.get(&tampered).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    app.cleanup().await;
+}
+
+/// A missing bucket or credentials the store refuses stop a process at start, with an
+/// error naming the setting to correct (exit 2, as every configuration error).
+#[tokio::test]
+async fn a_missing_bucket_or_refused_credentials_stop_quire_naming_the_setting() {
+    let server = S3Server::start().await;
+    server.create_bucket(BUCKET);
+    let dir = tempfile::tempdir().unwrap();
+    for (bucket, secret, says) in [
+        (
+            "missing",
+            S3_SECRET_KEY,
+            "QUIRE_STORAGE_URL is invalid: the bucket missing does not exist",
+        ),
+        (BUCKET, "wrong", "AWS_ACCESS_KEY_ID is invalid"),
+    ] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_quire"))
+            .arg("work")
+            .current_dir(dir.path())
+            .env_clear()
+            .env("QUIRE_STORAGE_URL", format!("s3://{bucket}/{PREFIX}"))
+            .env("QUIRE_S3_ENDPOINT", server.endpoint())
+            .env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(!dir.path().join("quire-data").exists(), "nothing opened");
+    }
+}
