@@ -186,6 +186,52 @@ async fn runs_in_a_bucket_download_whole_and_in_ranges_with_their_etag() {
     app.cleanup().await;
 }
 
+/// About 12 MiB of CSV: more than one 8 MiB part of a multipart upload.
+const LARGE: &str = r#"
+name = "large_rows"
+title = "Large rows"
+sql = "SELECT lpad(CAST(n AS TEXT), 60, 'x') AS label FROM generate_series(1, 200000) AS n WHERE :tenant > 0"
+columns = [{ name = "label", type = "text" }]
+"#;
+
+#[tokio::test]
+async fn a_file_larger_than_a_part_is_uploaded_in_parts_and_reads_back_whole() {
+    let server = S3Server::start().await;
+    let app =
+        spawn_app_on_bucket(Backend::Postgres, &server, false, &[("large.toml", LARGE)]).await;
+    let _worker = app.start_worker(worker_options());
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("large_rows", json!({})), None)
+        .await;
+    let finished = app.finished_run(run["id"].as_str().unwrap(), LIMIT).await;
+    assert_eq!(
+        finished.status,
+        RunStatus::Completed,
+        "{:?}",
+        finished.error
+    );
+    let file = finished.file.unwrap();
+    let stored = object(&server, &key_of(&file.path));
+    assert!(stored.len() > 8 * 1024 * 1024, "{} bytes", stored.len());
+    assert_eq!(sha256_hex(&stored), file.sha256);
+    // A range across the boundary of the first two parts.
+    let boundary = 8 * 1024 * 1024;
+    let part = app
+        .http
+        .get(run["download_url"].as_str().unwrap())
+        .header(RANGE, format!("bytes={}-{}", boundary - 8, boundary + 7))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        part.bytes().await.unwrap().as_ref(),
+        &stored[boundary - 8..boundary + 8]
+    );
+    assert_eq!(server.open_uploads(), Vec::<PathBuf>::new());
+    app.cleanup().await;
+}
+
 #[tokio::test]
 async fn an_unreachable_bucket_fails_the_attempt_without_an_object_and_a_retry_stores_it() {
     let mut server = S3Server::start().await;
@@ -366,6 +412,11 @@ async fn presigned_downloads_redirect_to_the_object() {
     // No credentials but the URL's own.
     let object = no_redirects.get(&location).send().await.unwrap();
     assert_eq!(object.status(), StatusCode::OK);
+    let disposition = object.headers()[CONTENT_DISPOSITION].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"clients-acme-"),
+        "{disposition}"
+    );
     assert_eq!(sha256_hex(&object.bytes().await.unwrap()), file.sha256);
     let tampered = location.replace(&key_of(&file.path), &format!("{PREFIX}/other.csv"));
     let refused = no_redirects.get(&tampered).send().await.unwrap();
