@@ -4,6 +4,8 @@
 //! object, and the sweep removes the objects no run owns.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use quire::runs::Sweeper;
@@ -229,6 +231,133 @@ async fn a_file_larger_than_a_part_is_uploaded_in_parts_and_reads_back_whole() {
         &stored[boundary - 8..boundary + 8]
     );
     assert_eq!(server.open_uploads(), Vec::<PathBuf>::new());
+    app.cleanup().await;
+}
+
+/// A proxy in front of the S3 server that forwards `budget` bytes of requests, then
+/// closes every connection and refuses new ones until refilled: the store going away
+/// in the middle of an upload.
+struct CuttingProxy {
+    port: u16,
+    budget: Arc<AtomicI64>,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl CuttingProxy {
+    async fn start(server: &S3Server, budget: i64) -> CuttingProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let target = format!("127.0.0.1:{}", server.port);
+        let budget = Arc::new(AtomicI64::new(budget));
+        let left = budget.clone();
+        let accepting = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                if left.load(Ordering::SeqCst) > 0 {
+                    tokio::spawn(forward(inbound, target.clone(), left.clone()));
+                }
+            }
+        });
+        CuttingProxy {
+            port,
+            budget,
+            accepting,
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The store is reachable again.
+    fn refill(&self) {
+        self.budget.store(i64::MAX, Ordering::SeqCst);
+    }
+}
+
+impl Drop for CuttingProxy {
+    fn drop(&mut self) {
+        self.accepting.abort();
+    }
+}
+
+/// Forwards one connection until the request budget is spent; then drops it.
+async fn forward(mut inbound: tokio::net::TcpStream, target: String, budget: Arc<AtomicI64>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+        return;
+    };
+    let (mut client_reads, mut client_writes) = inbound.split();
+    let (mut server_reads, mut server_writes) = outbound.split();
+    let requests = async {
+        let mut buffer = vec![0; 64 * 1024];
+        loop {
+            let read = client_reads.read(&mut buffer).await.unwrap_or(0);
+            let sent = i64::try_from(read).unwrap();
+            if read == 0 || budget.fetch_sub(sent, Ordering::SeqCst) < sent {
+                return;
+            }
+            if server_writes.write_all(&buffer[..read]).await.is_err() {
+                return;
+            }
+        }
+    };
+    let answers = tokio::io::copy(&mut server_reads, &mut client_writes);
+    tokio::select! {
+        () = requests => {}
+        _ = answers => {}
+    }
+}
+
+/// The store going away after the first part of an upload: the attempt fails, no object
+/// is visible, and the retried run stores its one object.
+#[tokio::test]
+async fn a_store_lost_mid_upload_leaves_no_object_and_the_retried_run_stores_one() {
+    let server = S3Server::start().await;
+    server.create_bucket(BUCKET);
+    let proxy = CuttingProxy::start(&server, 9 * 1024 * 1024).await;
+    let mut config = config(&server, false);
+    config.endpoint = Some(proxy.endpoint());
+    let storage = move |scratch: &Path| {
+        Storage::Bucket(ObjectStorage::new(&config, scratch.to_owned()).unwrap())
+    };
+    let once = LARGE.replace("title =", "max_attempts = 1\ntitle =");
+    let app = spawn_app_storing_in(Backend::Postgres, storage, &[("large.toml", &once)]).await;
+    let _worker = app.start_worker(worker_options());
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("large_rows", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let failed = app.finished_run(id, LIMIT).await;
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert_eq!(failed.error.as_ref().unwrap().code, "storage_failed");
+    assert!(failed.file.is_none());
+    assert_eq!(objects(&server), Vec::<String>::new(), "no partial object");
+    // The abort could not reach the store either: the first part waits on the server
+    // for the bucket's lifecycle rule, never visible as an object.
+    assert!(!server.open_uploads().is_empty());
+
+    proxy.refill();
+    let retry = app
+        .call(
+            reqwest::Method::POST,
+            &app.acme_key,
+            format!("{}/v1/reports/{id}/retry", app.base_url),
+        )
+        .await;
+    assert!(retry.status().is_success(), "{retry:?}");
+    let completed = app.finished_run(id, LIMIT).await;
+    assert_eq!(
+        completed.status,
+        RunStatus::Completed,
+        "{:?}",
+        completed.error
+    );
+    let file = completed.file.unwrap();
+    assert_eq!(objects(&server), [key_of(&file.path)]);
+    assert_eq!(
+        sha256_hex(&object(&server, &key_of(&file.path))),
+        file.sha256
+    );
     app.cleanup().await;
 }
 
