@@ -234,6 +234,39 @@ async fn a_file_larger_than_a_part_is_uploaded_in_parts_and_reads_back_whole() {
     app.cleanup().await;
 }
 
+/// Waits until run `id` failed for want of its storage, without a file.
+async fn failed_on_storage(app: &TestApp, id: &str) {
+    let failed = app.finished_run(id, LIMIT).await;
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert_eq!(failed.error.as_ref().unwrap().code, "storage_failed");
+    assert!(failed.file.is_none());
+}
+
+/// Retries the failed run `id` and checks that it completes with its one object.
+async fn retried_into_one_object(app: &TestApp, server: &S3Server, id: &str) {
+    let retry = app
+        .call(
+            reqwest::Method::POST,
+            &app.acme_key,
+            format!("{}/v1/reports/{id}/retry", app.base_url),
+        )
+        .await;
+    assert!(retry.status().is_success(), "{retry:?}");
+    let completed = app.finished_run(id, LIMIT).await;
+    assert_eq!(
+        completed.status,
+        RunStatus::Completed,
+        "{:?}",
+        completed.error
+    );
+    let file = completed.file.unwrap();
+    assert_eq!(objects(server), [key_of(&file.path)]);
+    assert_eq!(
+        sha256_hex(&object(server, &key_of(&file.path))),
+        file.sha256
+    );
+}
+
 /// A proxy in front of the S3 server that forwards `budget` bytes of requests, then
 /// closes every connection and refuses new ones until refilled: the store going away
 /// in the middle of an upload.
@@ -327,37 +360,14 @@ async fn a_store_lost_mid_upload_leaves_no_object_and_the_retried_run_stores_one
         .post_report(&app.acme_key, &body("large_rows", json!({})), None)
         .await;
     let id = run["id"].as_str().unwrap();
-    let failed = app.finished_run(id, LIMIT).await;
-    assert_eq!(failed.status, RunStatus::Failed);
-    assert_eq!(failed.error.as_ref().unwrap().code, "storage_failed");
-    assert!(failed.file.is_none());
+    failed_on_storage(&app, id).await;
     assert_eq!(objects(&server), Vec::<String>::new(), "no partial object");
     // The abort could not reach the store either: the first part waits on the server
     // for the bucket's lifecycle rule, never visible as an object.
     assert!(!server.open_uploads().is_empty());
 
     proxy.refill();
-    let retry = app
-        .call(
-            reqwest::Method::POST,
-            &app.acme_key,
-            format!("{}/v1/reports/{id}/retry", app.base_url),
-        )
-        .await;
-    assert!(retry.status().is_success(), "{retry:?}");
-    let completed = app.finished_run(id, LIMIT).await;
-    assert_eq!(
-        completed.status,
-        RunStatus::Completed,
-        "{:?}",
-        completed.error
-    );
-    let file = completed.file.unwrap();
-    assert_eq!(objects(&server), [key_of(&file.path)]);
-    assert_eq!(
-        sha256_hex(&object(&server, &key_of(&file.path))),
-        file.sha256
-    );
+    retried_into_one_object(&app, &server, id).await;
     app.cleanup().await;
 }
 
@@ -372,10 +382,7 @@ async fn an_unreachable_bucket_fails_the_attempt_without_an_object_and_a_retry_s
         .await;
     let id = run["id"].as_str().unwrap();
     // QUICK allows one attempt: an unreachable store fails it.
-    let failed = app.finished_run(id, LIMIT).await;
-    assert_eq!(failed.status, RunStatus::Failed);
-    assert_eq!(failed.error.as_ref().unwrap().code, "storage_failed");
-    assert!(failed.file.is_none());
+    failed_on_storage(&app, id).await;
     let download = app
         .http
         .get(run["download_url"].as_str().unwrap())
@@ -390,27 +397,7 @@ async fn an_unreachable_bucket_fails_the_attempt_without_an_object_and_a_retry_s
     assert_eq!(scratch_files(&app), Vec::<PathBuf>::new(), "no local copy");
 
     // The failure was transient: a retry stores the file.
-    let retry = app
-        .call(
-            reqwest::Method::POST,
-            &app.acme_key,
-            format!("{}/v1/reports/{id}/retry", app.base_url),
-        )
-        .await;
-    assert!(retry.status().is_success(), "{retry:?}");
-    let completed = app.finished_run(id, LIMIT).await;
-    assert_eq!(
-        completed.status,
-        RunStatus::Completed,
-        "{:?}",
-        completed.error
-    );
-    let file = completed.file.unwrap();
-    assert_eq!(objects(&server), [key_of(&file.path)]);
-    assert_eq!(
-        sha256_hex(&object(&server, &key_of(&file.path))),
-        file.sha256
-    );
+    retried_into_one_object(&app, &server, id).await;
     app.cleanup().await;
 }
 
