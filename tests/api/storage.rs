@@ -18,7 +18,7 @@ use reqwest::header::{
 };
 use serde_json::json;
 
-use crate::common::{S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, eventually, files_in};
+use crate::common::{S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, eventually};
 use crate::helpers::{Backend, TestApp, body, spawn_app_storing_in, worker_options};
 use crate::lifecycle::QUICK;
 use crate::processes::{STREAMING, sha256_hex};
@@ -66,22 +66,9 @@ async fn spawn_app_on_bucket(
     app
 }
 
-/// The keys of the objects in the bucket, sorted, read from the server's own folder.
+/// The keys of the objects in the test bucket.
 fn objects(server: &S3Server) -> Vec<String> {
-    let bucket = server.dir.path().join(BUCKET);
-    let mut keys = Vec::new();
-    let mut folders = vec![bucket.clone()];
-    while let Some(folder) = folders.pop() {
-        for path in files_in(&folder) {
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                keys.push(path.strip_prefix(&bucket).unwrap().display().to_string());
-            }
-        }
-    }
-    keys.sort();
-    keys
+    server.objects(BUCKET)
 }
 
 /// The bytes of the object `key`.

@@ -558,6 +558,24 @@ impl S3Server {
         std::fs::create_dir(self.dir.path().join(name)).unwrap();
     }
 
+    /// The keys of the objects in `bucket`, sorted, read from the server's own folder.
+    pub(crate) fn objects(&self, bucket: &str) -> Vec<String> {
+        let root = self.dir.path().join(bucket);
+        let mut keys = Vec::new();
+        let mut folders = vec![root.clone()];
+        while let Some(folder) = folders.pop() {
+            for path in files_in(&folder) {
+                if path.is_dir() {
+                    folders.push(path);
+                } else {
+                    keys.push(path.strip_prefix(&root).unwrap().display().to_string());
+                }
+            }
+        }
+        keys.sort();
+        keys
+    }
+
     /// Multipart uploads begun and neither completed nor aborted: s3s-fs keeps each
     /// one's record and parts as `.upload-*` files in its root.
     pub(crate) fn open_uploads(&self) -> Vec<PathBuf> {
