@@ -53,7 +53,7 @@ pub enum ReportError {
     #[error(transparent)]
     Write(#[from] WriteError),
     /// Storing the finished file in the object store failed.
-    #[error("storing the file failed: {0}")]
+    #[error("storing the file failed")]
     Storage(#[source] StorageError),
     /// The build was cancelled before the file was complete.
     #[error("the report was cancelled")]

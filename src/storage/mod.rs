@@ -73,7 +73,7 @@ pub enum StorageError {
     #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The object store could not be reached, or failed while answering.
-    #[error("the object store is unreachable: {0}")]
+    #[error("the object store is unreachable")]
     Unreachable(#[source] Box<object_store::Error>),
     /// The object store refused: a missing bucket or credentials it rejects. Names the
     /// setting to correct.

@@ -528,33 +528,50 @@ async fn presigned_downloads_redirect_to_the_object() {
 }
 
 /// A missing bucket or credentials the store refuses stop a process at start, with an
-/// error naming the setting to correct (exit 2, as every configuration error).
+/// error naming the setting to correct (exit 2, as every configuration error); a store
+/// that cannot be reached is a failure at run time (exit 1).
 #[tokio::test]
 async fn a_missing_bucket_or_refused_credentials_stop_quire_naming_the_setting() {
     let server = S3Server::start().await;
     server.create_bucket(BUCKET);
+    let unreachable = format!("http://127.0.0.1:{}", crate::helpers::free_port());
     let dir = tempfile::tempdir().unwrap();
-    for (bucket, secret, says) in [
+    for (bucket, secret, endpoint, code, says) in [
         (
             "missing",
             S3_SECRET_KEY,
+            server.endpoint(),
+            2,
             "QUIRE_STORAGE_URL is invalid: the bucket missing does not exist",
         ),
-        (BUCKET, "wrong", "AWS_ACCESS_KEY_ID is invalid"),
+        (
+            BUCKET,
+            "wrong",
+            server.endpoint(),
+            2,
+            "AWS_ACCESS_KEY_ID is invalid",
+        ),
+        (
+            BUCKET,
+            S3_SECRET_KEY,
+            unreachable,
+            1,
+            "error: cannot reach the object store of QUIRE_STORAGE_URL",
+        ),
     ] {
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_quire"))
             .arg("work")
             .current_dir(dir.path())
             .env_clear()
             .env("QUIRE_STORAGE_URL", format!("s3://{bucket}/{PREFIX}"))
-            .env("QUIRE_S3_ENDPOINT", server.endpoint())
+            .env("QUIRE_S3_ENDPOINT", endpoint)
             .env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", secret)
             .output()
             .await
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert_eq!(output.status.code(), Some(code), "{stderr}");
         assert!(stderr.contains(says), "{stderr}");
         assert!(!dir.path().join("quire-data").exists(), "nothing opened");
     }
