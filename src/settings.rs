@@ -550,11 +550,28 @@ impl StorageSettings {
                 format!("{url:?} names no bucket, e.g. s3://reports/quire"),
             ));
         }
+        // Keys are compared as text with what a listing returns, which percent-encodes
+        // other characters: a prefix of plain characters keeps the two the same.
+        let plain = |c: char| c.is_ascii_alphanumeric() || "-_./".contains(c);
+        let prefix = prefix.trim_matches('/');
+        let segments_plain = prefix.is_empty()
+            || prefix
+                .split('/')
+                .all(|segment| !["", ".", ".."].contains(&segment));
+        if !rest.chars().all(plain) || !segments_plain {
+            return Err(invalid(
+                "QUIRE_STORAGE_URL",
+                format!(
+                    "{url:?}: the bucket and prefix may hold only letters, digits and - _ . /, \
+                     and no empty, . or .. folder"
+                ),
+            ));
+        }
         Ok(StorageSettings {
             dir: merged.storage_dir.clone().unwrap_or_else(default_dir),
             s3: Some(S3Config {
                 bucket: bucket.to_owned(),
-                prefix: prefix.trim_matches('/').to_owned(),
+                prefix: prefix.to_owned(),
                 endpoint: merged.s3_endpoint.clone(),
                 region: merged
                     .s3_region
@@ -937,6 +954,9 @@ mod tests {
             ("ftp://host/f", None, "QUIRE_STORAGE_URL"),
             ("s3:///quire", None, "QUIRE_STORAGE_URL"),
             ("file://", None, "QUIRE_STORAGE_URL"),
+            ("s3://reports/my files", None, "QUIRE_STORAGE_URL"),
+            ("s3://reports/a//b", None, "QUIRE_STORAGE_URL"),
+            ("s3://reports/a/../b", None, "QUIRE_STORAGE_URL"),
         ] {
             let error = storage(Some(url), dir).unwrap_err().to_string();
             assert!(error.starts_with(&format!("{named} is invalid")), "{error}");
