@@ -20,7 +20,8 @@ use crate::runs::{
     REPORT_JOB_KIND, ReportHandler, Retention, Runs, RunsObserver, Sweeper, WebhookClient,
     WebhookSender,
 };
-use crate::settings::{Limits, ReportsSource, Settings, redact};
+use crate::settings::{Limits, ReportsSource, Settings, SettingsError, redact};
+use crate::storage::{Storage, StorageError};
 use crate::store::Store;
 use crate::worker::{Exit, Worker, WorkerOptions};
 
@@ -78,6 +79,7 @@ impl App {
             .client()
             .context("QUIRE_WEBHOOK_CA_FILE cannot be used")?;
         let catalog = Arc::new(Catalog::load(&settings.reports)?);
+        let storage = open_storage(settings).await?;
         let db = open_database(settings).await?;
         let source = Db::connect_reports(&settings.reports_database_url, 8)
             .await
@@ -92,7 +94,7 @@ impl App {
             store: Store::new(db, Clock::System),
             reporter: Reporter::new(catalog, source, Clock::System),
             queue,
-            storage_dir: settings.storage_dir.clone(),
+            storage,
             retention: Retention::default(),
             max_queued_per_tenant: settings.limits.max_queued_per_tenant,
             scheduling: settings.scheduling,
@@ -312,6 +314,27 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
         .with_context(|| format!("opening DATABASE_URL {}", redact(&settings.database_url)))?;
     db.migrate().await.context("migrating DATABASE_URL")?;
     Ok(db)
+}
+
+/// Opens the file storage and checks a bucket: it exists and takes the credentials.
+///
+/// # Errors
+/// A [`SettingsError`](crate::settings::SettingsError) naming the setting to correct
+/// when the bucket is missing or refuses the credentials; another error when it cannot
+/// be reached.
+pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
+    let storage = settings.storage.open()?;
+    match storage.check().await {
+        Ok(()) => Ok(storage),
+        Err(StorageError::Refused {
+            setting, message, ..
+        }) => Err(SettingsError::Invalid {
+            name: setting,
+            message,
+        }
+        .into()),
+        Err(error) => Err(error).context("cannot reach the object store of QUIRE_STORAGE_URL"),
+    }
 }
 
 /// Connects to the queue under the configured prefix.

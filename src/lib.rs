@@ -21,7 +21,8 @@
 //! - [`store`]: quire's own state in SQL: runs, download tokens, idempotency keys,
 //!   API keys, webhook deliveries; each statement a file under `store/sql/`, bound
 //!   through `store/statement.rs` (MySQL binds by position).
-//! - [`storage`]: files written under a temporary name, synced, then renamed.
+//! - [`storage`]: report files in a folder (written under a temporary name, synced,
+//!   renamed) or an S3 bucket (built locally, then a multipart upload).
 //! - [`runs`]: where reports meet the queue: enqueue, the report job handler,
 //!   webhooks (and the policy of where they may go), and the sweep that keeps SQL,
 //!   Redis and files in step.

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::queue::{Backoff, RateLimit};
 use crate::runs::{Scheduling, WebhookPolicy};
+use crate::storage::{ObjectStorage, S3Config, Storage};
 use crate::worker::WorkerOptions;
 
 /// Errors in the configuration; the CLI maps every one of them to exit code 2.
@@ -80,9 +81,43 @@ pub struct SettingsArgs {
     /// Prefix of every Redis key.
     #[arg(long, global = true, env = "QUIRE_PREFIX")]
     pub prefix: Option<String>,
-    /// Directory holding finished report files.
+    /// Directory holding finished report files; with an `s3://` storage URL, where
+    /// files are built before their upload.
     #[arg(long, global = true, env = "QUIRE_STORAGE_DIR")]
     pub storage_dir: Option<PathBuf>,
+    /// Where finished report files are stored: `file:///path` (a directory, like
+    /// QUIRE_STORAGE_DIR; the default) or `s3://bucket/prefix`.
+    #[arg(long, global = true, env = "QUIRE_STORAGE_URL")]
+    pub storage_url: Option<String>,
+    /// Endpoint of an S3-compatible server, e.g. `http://127.0.0.1:9000` (AWS's when
+    /// unset).
+    #[arg(long, global = true, env = "QUIRE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Region of the bucket (default `us-east-1`).
+    #[arg(long, global = true, env = "QUIRE_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Downloads answer 302 to a presigned URL of the bucket instead of streaming the
+    /// file through quire (the default).
+    #[arg(
+        long,
+        global = true,
+        env = "QUIRE_S3_PRESIGNED_DOWNLOADS",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub s3_presigned_downloads: Option<bool>,
+    /// Access key id for the bucket; unset, the instance's credentials are used.
+    #[arg(long, global = true, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    pub aws_access_key_id: Option<String>,
+    /// Secret access key for the bucket.
+    #[arg(
+        long,
+        global = true,
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub aws_secret_access_key: Option<String>,
     /// Directory of report definitions (`*.toml`), added to the built-in catalog (a
     /// definition of a built-in name replaces it); `./reports` when present.
     #[arg(long, global = true, env = "QUIRE_REPORTS_DIR")]
@@ -309,6 +344,15 @@ impl fmt::Debug for SettingsArgs {
             .field("redis_url", &hidden(&self.redis_url))
             .field("prefix", &self.prefix)
             .field("storage_dir", &self.storage_dir)
+            .field("storage_url", &self.storage_url)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_region", &self.s3_region)
+            .field("s3_presigned_downloads", &self.s3_presigned_downloads)
+            .field("aws_access_key_id", &self.aws_access_key_id)
+            .field(
+                "aws_secret_access_key",
+                &self.aws_secret_access_key.as_ref().map(|_| "***"),
+            )
             .field("reports_dir", &self.reports_dir)
             .field("reports_replace_builtin", &self.reports_replace_builtin)
             .field(
@@ -340,7 +384,7 @@ impl fmt::Debug for Settings {
             .field("reports_database_url", &redact(&self.reports_database_url))
             .field("redis_url", &redact(&self.redis_url))
             .field("prefix", &self.prefix)
-            .field("storage_dir", &self.storage_dir)
+            .field("storage", &self.storage)
             .field("reports", &self.reports)
             .field("bind", &self.bind)
             .field("public_url", &self.public_url)
@@ -369,6 +413,12 @@ impl SettingsArgs {
             redis_url: self.redis_url.or(lower.redis_url),
             prefix: self.prefix.or(lower.prefix),
             storage_dir: self.storage_dir.or(lower.storage_dir),
+            storage_url: self.storage_url.or(lower.storage_url),
+            s3_endpoint: self.s3_endpoint.or(lower.s3_endpoint),
+            s3_region: self.s3_region.or(lower.s3_region),
+            s3_presigned_downloads: self.s3_presigned_downloads.or(lower.s3_presigned_downloads),
+            aws_access_key_id: self.aws_access_key_id.or(lower.aws_access_key_id),
+            aws_secret_access_key: self.aws_secret_access_key.or(lower.aws_secret_access_key),
             reports_dir: self.reports_dir.or(lower.reports_dir),
             reports_replace_builtin: self
                 .reports_replace_builtin
@@ -419,8 +469,8 @@ pub struct Settings {
     pub redis_url: String,
     /// The prefix of every Redis key; non-empty, without braces or spaces.
     pub prefix: String,
-    /// The directory finished report files are stored in.
-    pub storage_dir: PathBuf,
+    /// Where finished report files are stored.
+    pub storage: StorageSettings,
     /// Where report definitions are loaded from.
     pub reports: ReportsSource,
     /// The address the HTTP API listens on.
@@ -444,6 +494,116 @@ pub struct Settings {
     /// The worker options the config file's `[work]` table sets; flags and their
     /// variables go over them (see [`WorkArgs::or`]).
     pub work: WorkArgs,
+}
+
+/// Where finished report files are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageSettings {
+    /// The directory of the files, or with [`StorageSettings::s3`] the directory where
+    /// files are built before their upload.
+    pub dir: PathBuf,
+    /// The bucket the files go to, for an `s3://` storage URL.
+    pub s3: Option<S3Config>,
+}
+
+impl StorageSettings {
+    /// The storage these settings name.
+    ///
+    /// # Errors
+    /// When the S3 settings cannot make a client.
+    pub fn open(&self) -> Result<Storage, SettingsError> {
+        let Some(s3) = &self.s3 else {
+            return Ok(Storage::Folder(self.dir.clone()));
+        };
+        let storage =
+            ObjectStorage::new(s3, self.dir.clone()).map_err(|error| SettingsError::Invalid {
+                name: if s3.endpoint.is_some() {
+                    "QUIRE_S3_ENDPOINT"
+                } else {
+                    "QUIRE_STORAGE_URL"
+                },
+                message: error.to_string(),
+            })?;
+        Ok(Storage::Bucket(storage))
+    }
+
+    /// Reads QUIRE_STORAGE_URL (with QUIRE_STORAGE_DIR, which is its `file://` case, and
+    /// the S3 settings).
+    fn resolve(merged: &SettingsArgs) -> Result<StorageSettings, SettingsError> {
+        let invalid = |name, message: String| SettingsError::Invalid { name, message };
+        let default_dir = || PathBuf::from(DEFAULT_STORAGE_DIR);
+        let Some(url) = merged.storage_url.as_deref() else {
+            return Ok(StorageSettings {
+                dir: merged.storage_dir.clone().unwrap_or_else(default_dir),
+                s3: None,
+            });
+        };
+        if let Some(path) = url.strip_prefix("file://") {
+            let dir = PathBuf::from(path);
+            if path.is_empty() {
+                return Err(invalid(
+                    "QUIRE_STORAGE_URL",
+                    "a file:// URL must name a directory, e.g. file:///srv/quire/files".into(),
+                ));
+            }
+            if let Some(other) = merged.storage_dir.as_ref().filter(|other| **other != dir) {
+                return Err(invalid(
+                    "QUIRE_STORAGE_DIR",
+                    format!(
+                        "it names {}, while QUIRE_STORAGE_URL names {}; set one of them",
+                        other.display(),
+                        dir.display()
+                    ),
+                ));
+            }
+            return Ok(StorageSettings { dir, s3: None });
+        }
+        let Some(rest) = url.strip_prefix("s3://") else {
+            return Err(invalid(
+                "QUIRE_STORAGE_URL",
+                format!("{url:?} is neither file:///path nor s3://bucket/prefix"),
+            ));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(invalid(
+                "QUIRE_STORAGE_URL",
+                format!("{url:?} names no bucket, e.g. s3://reports/quire"),
+            ));
+        }
+        // Keys are compared as text with what a listing returns, which percent-encodes
+        // other characters: a prefix of plain characters keeps the two the same.
+        let plain = |c: char| c.is_ascii_alphanumeric() || "-_./".contains(c);
+        let prefix = prefix.trim_matches('/');
+        let segments_plain = prefix.is_empty()
+            || prefix
+                .split('/')
+                .all(|segment| !["", ".", ".."].contains(&segment));
+        if !rest.chars().all(plain) || !segments_plain {
+            return Err(invalid(
+                "QUIRE_STORAGE_URL",
+                format!(
+                    "{url:?}: the bucket and prefix may hold only letters, digits and - _ . /, \
+                     and no empty, . or .. folder"
+                ),
+            ));
+        }
+        Ok(StorageSettings {
+            dir: merged.storage_dir.clone().unwrap_or_else(default_dir),
+            s3: Some(S3Config {
+                bucket: bucket.to_owned(),
+                prefix: prefix.to_owned(),
+                endpoint: merged.s3_endpoint.clone(),
+                region: merged
+                    .s3_region
+                    .clone()
+                    .unwrap_or_else(|| "us-east-1".to_owned()),
+                access_key_id: merged.aws_access_key_id.clone(),
+                secret_access_key: merged.aws_secret_access_key.clone(),
+                presigned_downloads: merged.s3_presigned_downloads.unwrap_or(false),
+            }),
+        })
+    }
 }
 
 /// What the API lets one caller or tenant do, and how long a request may take.
@@ -471,6 +631,7 @@ impl Default for Limits {
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://quire-data/quire.db";
 const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 const DEFAULT_REPORTS_DIR: &str = "reports";
+const DEFAULT_STORAGE_DIR: &str = "quire-data/files";
 const DEFAULT_CONFIG_FILE: &str = "quire.toml";
 
 impl Settings {
@@ -488,6 +649,7 @@ impl Settings {
             None => None,
         };
         let merged = args.or(file.unwrap_or_default());
+        let storage = StorageSettings::resolve(&merged)?;
 
         let database_url = merged
             .database_url
@@ -552,9 +714,7 @@ impl Settings {
                 .redis_url
                 .unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()),
             prefix,
-            storage_dir: merged
-                .storage_dir
-                .unwrap_or_else(|| PathBuf::from("quire-data/files")),
+            storage,
             reports,
             bind,
             public_url,
@@ -631,12 +791,14 @@ mod tests {
             database_url: Some("postgres://app:hunter2@db/invoices".into()),
             reports_database_url: Some("postgres://ro:s3cret@replica/invoices".into()),
             redis_url: Some("redis://default:r3dis@cache:6379".into()),
+            storage_url: Some("s3://reports/quire".into()),
+            aws_secret_access_key: Some("aws-s3cr3t".into()),
             ..SettingsArgs::default()
         };
         let printed = format!("{args:?}");
         let settings = format!("{:?}", Settings::resolve(args).unwrap());
         for text in [printed, settings] {
-            for password in ["hunter2", "s3cret", "r3dis"] {
+            for password in ["hunter2", "s3cret", "r3dis", "aws-s3cr3t"] {
                 assert!(!text.contains(password), "{text}");
             }
             assert!(text.contains("postgres://app:***@db/invoices"), "{text}");
@@ -773,5 +935,53 @@ mod tests {
         assert_eq!(settings.redis_url, "redis://file");
         assert_eq!(settings.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(settings.reports_database_url, DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn the_storage_url_names_a_folder_or_a_bucket_and_the_storage_dir_is_its_file_case() {
+        let storage = |url: Option<&str>, dir: Option<&str>| {
+            Settings::resolve(SettingsArgs {
+                storage_url: url.map(str::to_owned),
+                storage_dir: dir.map(PathBuf::from),
+                s3_endpoint: Some("http://127.0.0.1:9000".into()),
+                ..SettingsArgs::default()
+            })
+            .map(|settings| settings.storage)
+        };
+        let folder = |dir: &str| StorageSettings {
+            dir: PathBuf::from(dir),
+            s3: None,
+        };
+        assert_eq!(storage(None, None).unwrap(), folder("quire-data/files"));
+        assert_eq!(storage(None, Some("/srv/f")).unwrap(), folder("/srv/f"));
+        assert_eq!(
+            storage(Some("file:///srv/f"), None).unwrap(),
+            folder("/srv/f")
+        );
+        assert_eq!(
+            storage(Some("file:///srv/f"), Some("/srv/f")).unwrap(),
+            folder("/srv/f")
+        );
+        let bucket = storage(Some("s3://reports/quire/files/"), None).unwrap();
+        assert_eq!(bucket.dir, PathBuf::from("quire-data/files"));
+        let s3 = bucket.s3.unwrap();
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("reports", "quire/files")
+        );
+        assert_eq!(s3.region, "us-east-1");
+        assert!(!s3.presigned_downloads);
+        for (url, dir, named) in [
+            ("file:///srv/f", Some("/srv/g"), "QUIRE_STORAGE_DIR"),
+            ("ftp://host/f", None, "QUIRE_STORAGE_URL"),
+            ("s3:///quire", None, "QUIRE_STORAGE_URL"),
+            ("file://", None, "QUIRE_STORAGE_URL"),
+            ("s3://reports/my files", None, "QUIRE_STORAGE_URL"),
+            ("s3://reports/a//b", None, "QUIRE_STORAGE_URL"),
+            ("s3://reports/a/../b", None, "QUIRE_STORAGE_URL"),
+        ] {
+            let error = storage(Some(url), dir).unwrap_err().to_string();
+            assert!(error.starts_with(&format!("{named} is invalid")), "{error}");
+        }
     }
 }

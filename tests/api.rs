@@ -39,5 +39,7 @@ mod queues;
 mod reload;
 #[path = "api/reuse.rs"]
 mod reuse;
+#[path = "api/storage.rs"]
+mod storage;
 #[path = "api/webhooks.rs"]
 mod webhooks;

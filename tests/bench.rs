@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bench, number};
+use common::{S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, bench, bench_with, number};
 
 #[test]
 fn the_queue_benchmark_runs_every_job_and_reports_its_rates() {
@@ -24,6 +24,38 @@ fn the_queue_benchmark_runs_every_job_and_reports_its_rates() {
         assert!(number(&summary, key) > 0.0, "{key}");
     }
     assert!(number(&summary, "latency_p50_ms") <= number(&summary, "latency_p99_ms"));
+}
+
+/// `--storage s3` uploads quire's file to the bucket QUIRE_STORAGE_URL names, as a run
+/// does, and deletes it after the phase.
+#[tokio::test]
+async fn the_report_benchmark_uploads_its_file_to_a_bucket() {
+    let server = S3Server::start().await;
+    server.create_bucket("bench");
+    let endpoint = server.endpoint();
+    let args = [
+        "report",
+        "--rows",
+        "500",
+        "--runs",
+        "1",
+        "--database",
+        "sqlite",
+    ];
+    let summary = bench_with(
+        &[&args[..], &["--storage", "s3"]].concat(),
+        &[
+            ("QUIRE_STORAGE_URL", "s3://bench/phases"),
+            ("QUIRE_S3_ENDPOINT", &endpoint),
+            ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY),
+        ],
+    );
+    assert_eq!(summary.get("storage"), Some("s3"));
+    assert_eq!(number(&summary, "rows"), 500.0);
+    assert!(number(&summary, "peak_rss_mib") > 0.0);
+    assert_eq!(server.objects("bench"), Vec::<String>::new(), "deleted");
+    assert_eq!(server.open_uploads(), Vec::<std::path::PathBuf>::new());
 }
 
 #[test]

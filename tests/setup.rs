@@ -49,12 +49,14 @@ fn help_shows_no_password_from_the_environment() {
             .env("DATABASE_URL", "postgres://app:hunter2@db/invoices")
             .env("REPORTS_DATABASE_URL", "mysql://ro:s3cret@replica/invoices")
             .env("REDIS_URL", "redis://default:r3dis@cache:6379")
+            .env("AWS_SECRET_ACCESS_KEY", "aws-s3cr3t")
             .output()
             .unwrap();
         assert!(output.status.success(), "{output:?}");
         let help = String::from_utf8_lossy(&output.stdout);
         assert!(help.contains("[env: DATABASE_URL]"), "{help}");
-        for password in ["hunter2", "s3cret", "r3dis"] {
+        assert!(help.contains("[env: AWS_SECRET_ACCESS_KEY]"), "{help}");
+        for password in ["hunter2", "s3cret", "r3dis", "aws-s3cr3t"] {
             assert!(!help.contains(password), "{args:?}: {help}");
         }
     }

@@ -32,7 +32,7 @@ use super::{BenchError, quantile};
 use crate::app::App;
 use crate::runs::{REPORT_QUEUE, Runs};
 use crate::seed::SeedOptions;
-use crate::settings::Settings;
+use crate::settings::{Settings, StorageSettings};
 use crate::store::NewApiKey;
 use crate::worker::WorkerOptions;
 
@@ -122,7 +122,10 @@ impl E2eBench {
             database_url: database.url.clone(),
             reports_database_url: database.url.clone(),
             prefix: format!("quire-bench-{}", uuid::Uuid::now_v7().simple()),
-            storage_dir: scratch.path().join("files"),
+            storage: StorageSettings {
+                dir: scratch.path().join("files"),
+                s3: None,
+            },
             ..settings.clone()
         };
         let figures = self.on_database(&settings).await;

@@ -27,7 +27,7 @@ use crate::app::App;
 use crate::names::{ReportName, TenantSlug};
 use crate::runs::{REPORT_QUEUE, RunRequest, Runs, Scheduling};
 use crate::seed::SeedOptions;
-use crate::settings::{ReportsSource, Settings};
+use crate::settings::{ReportsSource, Settings, StorageSettings};
 use crate::store::RunStatus;
 use crate::worker::WorkerOptions;
 use crate::writer::{Format, OutputOptions};
@@ -113,7 +113,10 @@ impl StormBench {
         let settings = Settings {
             database_url: database.url.clone(),
             reports_database_url: database.url.clone(),
-            storage_dir: scratch.path().join("files"),
+            storage: StorageSettings {
+                dir: scratch.path().join("files"),
+                s3: None,
+            },
             reports: ReportsSource::Dir(reports),
             ..settings.clone()
         };

@@ -3,7 +3,7 @@
 //! then one `key=value` summary line (or, with `--json`, one JSON object of the same
 //! pairs).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
@@ -11,10 +11,13 @@ use clap::{Args, Subcommand};
 use super::UsageError;
 use crate::bench::e2e::{E2eBench, POLL_INTERVAL, TARGET_P50, WARM_UP};
 use crate::bench::queue::{QueueBench, REFERENCES};
-use crate::bench::report::{Baseline, BenchDatabase, Phase, PhaseFigures, ReportBench};
+use crate::bench::report::{
+    Baseline, BenchDatabase, BenchStorage, Phase, PhaseFigures, ReportBench, value_name,
+};
 use crate::bench::storm::StormBench;
 use crate::bench::{NOOP_KIND, NoopHandler, Summary, cores, median};
-use crate::settings::Settings;
+use crate::settings::{Settings, StorageSettings};
+use crate::storage::Storage;
 use crate::writer::Format;
 
 /// The PostgreSQL server `bench report` and `bench e2e` use when DATABASE_URL is not a
@@ -74,6 +77,10 @@ pub struct ReportArgs {
     /// row-by-row path, which writes the same bytes).
     #[arg(long)]
     pub no_copy: bool,
+    /// Where quire's phase stores its file: `s3` uploads it to the bucket
+    /// QUIRE_STORAGE_URL names, as a run does.
+    #[arg(long, value_enum, default_value_t = BenchStorage::File)]
+    pub storage: BenchStorage,
 }
 
 /// Options of `quire bench e2e`.
@@ -124,9 +131,12 @@ pub struct PhaseArgs {
     /// Output format.
     #[arg(long, value_enum)]
     pub format: Format,
-    /// The file to write.
+    /// The file to write (quire's phase builds it there before an upload).
     #[arg(long)]
     pub out: PathBuf,
+    /// Where quire's phase stores its file.
+    #[arg(long, value_enum, default_value_t = BenchStorage::File)]
+    pub storage: BenchStorage,
 }
 
 /// Options of `quire bench queue`.
@@ -162,10 +172,19 @@ pub async fn run(settings: &Settings, args: BenchArgs, json: bool) -> anyhow::Re
         BenchCommand::Storm(args) => storm(settings, args, json).await?,
         BenchCommand::Worker(args) => return noop_worker(settings, args).await,
         BenchCommand::Phase(args) => {
-            let figures =
-                crate::bench::report::run_phase(args.phase, &args.url, args.format, &args.out)
-                    .await
-                    .with_context(|| format!("running benchmark phase {:?}", args.phase))?;
+            let bucket = match args.storage {
+                BenchStorage::File => None,
+                BenchStorage::S3 => Some(phase_bucket(settings, &args.out)?),
+            };
+            let figures = crate::bench::report::run_phase(
+                args.phase,
+                &args.url,
+                args.format,
+                &args.out,
+                bucket.as_ref(),
+            )
+            .await
+            .with_context(|| format!("running benchmark phase {:?}", args.phase))?;
             figures.summary()
         }
     };
@@ -321,9 +340,28 @@ async fn queue(settings: &Settings, args: QueueArgs, json: bool) -> anyhow::Resu
     Ok(summary)
 }
 
+/// The bucket of a phase's upload, its file built beside `out`.
+fn phase_bucket(settings: &Settings, out: &Path) -> anyhow::Result<Storage> {
+    let storage = StorageSettings {
+        dir: out.parent().unwrap_or(Path::new(".")).to_owned(),
+        s3: settings.storage.s3.clone(),
+    };
+    match storage.open()? {
+        bucket @ Storage::Bucket(_) => Ok(bucket),
+        Storage::Folder(_) => {
+            Err(UsageError("--storage s3 needs QUIRE_STORAGE_URL=s3://bucket/prefix".into()).into())
+        }
+    }
+}
+
 async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Result<Summary> {
     if args.rows == 0 || args.runs == 0 {
         return Err(UsageError("--rows and --runs must be at least 1".into()).into());
+    }
+    if args.storage == BenchStorage::S3 {
+        // Found wrong here, not in every phase: no bucket, a missing one, bad keys.
+        phase_bucket(settings, Path::new("."))?;
+        crate::app::open_storage(settings).await?;
     }
     let server_url = server(settings, args.database);
     let bench = ReportBench {
@@ -334,6 +372,7 @@ async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Re
         runs: args.runs,
         exe: std::env::current_exe().context("finding the quire binary")?,
         copy_fast_path: !args.no_copy,
+        storage: args.storage,
     };
     let figures = bench
         .run()
@@ -357,11 +396,12 @@ async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Re
             figures.generate.as_secs_f64()
         );
         println!(
-            "  quire render   {:>10.0} rows/s  {:>7.3} s  peak RSS {:>7.1} MiB  {:>6.1} MB file",
+            "  quire render   {:>10.0} rows/s  {:>7.3} s  peak RSS {:>7.1} MiB  {:>6.1} MB {}",
             ours.rate,
             ours.seconds,
             ours.peak_rss_kib / 1024.0,
-            ours.bytes / 1e6
+            ours.bytes / 1e6,
+            value_name(&args.storage)
         );
         println!(
             "  baseline       {:>10.0} rows/s  {:>7.3} s  peak RSS {:>7.1} MiB  {:>6.1} MB file",
@@ -391,6 +431,7 @@ async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Re
     summary.push("rows", args.rows);
     summary.push("format", args.format);
     summary.push("database", database);
+    summary.push("storage", value_name(&args.storage));
     summary.push("runs", args.runs);
     summary.push("copied", copied);
     summary.push("cores", cores());

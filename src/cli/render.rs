@@ -149,7 +149,7 @@ pub async fn run(settings: &Settings, args: RenderArgs, json: bool) -> anyhow::R
         .with_context(|| format!("rendering report {:?}", request.report))?;
     let summary = if json {
         serde_json::json!({
-            "path": (!to_stdout).then_some(&rendered.file.path),
+            "path": (!to_stdout).then_some(&out),
             "rows": rendered.rows,
             "bytes": rendered.file.bytes,
             "sha256": rendered.file.sha256,
@@ -161,7 +161,7 @@ pub async fn run(settings: &Settings, args: RenderArgs, json: bool) -> anyhow::R
             if to_stdout {
                 "-".into()
             } else {
-                rendered.file.path.display().to_string()
+                out.display().to_string()
             },
             rendered.rows,
             rendered.file.bytes,
@@ -169,7 +169,7 @@ pub async fn run(settings: &Settings, args: RenderArgs, json: bool) -> anyhow::R
         )
     };
     if to_stdout {
-        let file = rendered.file.path.clone();
+        let file = out.clone();
         tokio::task::spawn_blocking(move || {
             std::io::copy(
                 &mut std::fs::File::open(file)?,

@@ -1,11 +1,13 @@
 //! `GET /v1/downloads/{token}`: the token is the capability, like a signed URL. The
-//! file path comes from the run's row, never from the token, so no token can name a
-//! path outside the storage directory.
+//! file's location comes from the run's row, never from the token, so no token can name
+//! a path outside the storage directory. A file in a bucket is streamed through quire
+//! with the same byte ranges and headers as a local one, or, when set, answered with a
+//! redirect to a presigned URL.
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -17,6 +19,8 @@ use utoipa::ToSchema;
 use super::error::ErrorBody;
 use super::{ApiError, AppState};
 use crate::names::DownloadToken;
+use crate::runs::RunsError;
+use crate::storage::{Location, ObjectStorage, Storage, StorageError};
 use crate::store::{Run, RunStatus, TokenLookup};
 use crate::wire::Progress;
 
@@ -44,6 +48,7 @@ const PENDING_RETRY_AFTER_SECS: u32 = 1;
             (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         )),
         (status = 206, description = "The byte range asked for"),
+        (status = 302, description = "With presigned downloads from a bucket: the file's presigned URL, in Location"),
         (status = 202, description = "The run is still queued or running; ask again after Retry-After seconds", body = Pending,
             headers(("Retry-After" = u32, description = "Seconds to wait before asking again"))),
         (status = 304, description = "Not modified since If-Modified-Since"),
@@ -51,7 +56,7 @@ const PENDING_RETRY_AFTER_SECS: u32 = 1;
         (status = 410, description = "The link or the file expired, or the run did not complete",
             body = ErrorBody),
         (status = 416, description = "The range is outside the file"),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        (status = 503, description = "The database or the object store is unavailable", body = ErrorBody),
     ),
 )]
 pub(super) async fn download(
@@ -93,33 +98,74 @@ pub(super) async fn download(
             error.details = json!({ "status": run.status, "error": run.error });
             Err(error)
         }
-        RunStatus::Completed => serve(&run, request).await,
+        RunStatus::Completed => serve(&state.runs.storage, &run, request).await,
     }
 }
 
-async fn serve(run: &Run, request: Request) -> Result<Response, ApiError> {
-    let gone = || {
-        ApiError::new(
-            StatusCode::GONE,
-            "file_expired",
-            "the file of this run has expired",
-        )
-    };
+fn gone() -> ApiError {
+    ApiError::new(
+        StatusCode::GONE,
+        "file_expired",
+        "the file of this run has expired",
+    )
+}
+
+async fn serve(storage: &Storage, run: &Run, request: Request) -> Result<Response, ApiError> {
     let Some(file) = run.file.as_ref().filter(|f| !f.path.is_empty()) else {
         return Err(gone());
     };
-    let served = ServeFile::new_with_mime(
-        &file.path,
-        &run.format.content_type().parse().expect("valid MIME"),
-    )
-    .oneshot(request)
-    .await
-    .map_err(|_| gone())?;
-    if served.status() == StatusCode::NOT_FOUND {
-        return Err(gone());
-    }
+    let disposition = content_disposition(run);
+    let served = match (storage, Location::parse(&file.path)) {
+        (_, Location::File(path)) => {
+            let served = ServeFile::new_with_mime(
+                &path,
+                &run.format.content_type().parse().expect("valid MIME"),
+            )
+            .oneshot(request)
+            .await
+            .map_err(|_| gone())?;
+            if served.status() == StatusCode::NOT_FOUND {
+                return Err(gone());
+            }
+            served.map(Body::new)
+        }
+        (Storage::Bucket(objects), Location::Object { bucket, key }) if objects.holds(&bucket) => {
+            let size = u64::try_from(file.bytes).unwrap_or(0);
+            if objects.presigned_downloads() {
+                let url = objects.presigned_url(&key, &disposition).await;
+                let location =
+                    HeaderValue::try_from(url.map_err(object_error)?).map_err(|_| gone())?;
+                (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+            } else {
+                serve_object(objects, &key, size, run, request.headers()).await?
+            }
+        }
+        // An object of another bucket than this deployment's: not reachable from here.
+        (_, Location::Object { .. }) => return Err(gone()),
+    };
     let (mut parts, body) = served.into_parts();
     let headers = &mut parts.headers;
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", file.sha256)) {
+        headers.insert(header::ETAG, etag);
+    }
+    Ok(Response::from_parts(parts, body))
+}
+
+/// `Content-Disposition` of the run's file: `<report>-<tenant>-<date>.<ext>`, in ASCII
+/// and in full.
+fn content_disposition(run: &Run) -> String {
     let date = run
         .finished_at
         .and_then(DateTime::<Utc>::from_timestamp_millis)
@@ -141,26 +187,95 @@ async fn serve(run: &Run, request: Request) -> Result<Response, ApiError> {
             }
         })
         .collect();
-    let disposition = format!(
+    format!(
         "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
         percent_encode(&name)
-    );
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
+    )
+}
+
+/// The object store's failure as the client sees it: a missing object has expired,
+/// anything else is an unavailable backing service.
+fn object_error(error: StorageError) -> ApiError {
+    match error {
+        StorageError::NotFound(_) => gone(),
+        other => RunsError::Storage(other).into(),
     }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", file.sha256)) {
-        headers.insert(header::ETAG, etag);
+}
+
+/// The object `key` of `size` bytes, or the one byte range `headers` ask for, streamed
+/// from the bucket, answered as [`ServeFile`] answers for a local file.
+async fn serve_object(
+    objects: &ObjectStorage,
+    key: &str,
+    size: u64,
+    run: &Run,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let range = headers
+        .get(header::RANGE)
+        .map(|value| requested_range(value, size));
+    let unsatisfiable = || {
+        let content_range = format!("bytes */{size}");
+        (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(header::CONTENT_RANGE, content_range)],
+        )
+            .into_response()
+    };
+    let range = match range {
+        Some(None) => return Ok(unsatisfiable()),
+        Some(Some(range)) => Some(range),
+        None => None,
+    };
+    let object = objects
+        .get(key, range.clone())
+        .await
+        .map_err(object_error)?;
+    let status = if range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let mut response = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, run.format.content_type())
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(
+            header::LAST_MODIFIED,
+            object
+                .last_modified
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string(),
+        )
+        .header(
+            header::CONTENT_LENGTH,
+            object.range.end - object.range.start,
+        );
+    if range.is_some() {
+        response = response.header(
+            header::CONTENT_RANGE,
+            format!(
+                "bytes {}-{}/{size}",
+                object.range.start,
+                object.range.end.saturating_sub(1)
+            ),
+        );
     }
-    Ok(Response::from_parts(parts, Body::new(body)))
+    response
+        .body(Body::from_stream(object.stream))
+        .map_err(|_| gone())
+}
+
+/// The one byte range a `Range` header asks for within `size` bytes; `None` when it
+/// cannot be served (malformed, outside the file, or several ranges), as [`ServeFile`]
+/// decides.
+fn requested_range(value: &HeaderValue, size: u64) -> Option<std::ops::Range<u64>> {
+    let parsed = http_range_header::parse_range_header(value.to_str().ok()?).ok()?;
+    if parsed.ranges.len() > 1 {
+        return None;
+    }
+    let range = parsed.validate(size).ok()?.pop()?;
+    Some(*range.start()..range.end() + 1)
 }
 
 /// RFC 5987 encoding of a file name for `filename*`.

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::{BindValue, Catalog, FieldError, Report, ResolvedParams, params};
 use crate::clock::Clock;
 use crate::db::Db;
-use crate::storage::{PendingFile, StoredFile};
+use crate::storage::{Destination, PendingFile, StorageError, StoredFile};
 use crate::writer::{Cell, Format, Layout, OutputOptions, RowWriter, WriteError};
 
 pub use query::{SourceError, is_transient_sql};
@@ -52,6 +52,9 @@ pub enum ReportError {
     /// Writing the file failed.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// Storing the finished file in the object store failed.
+    #[error("storing the file failed")]
+    Storage(#[source] StorageError),
     /// The build was cancelled before the file was complete.
     #[error("the report was cancelled")]
     Cancelled,
@@ -79,6 +82,17 @@ fn writer_failure(error: tokio::task::JoinError) -> ReportError {
     }
 }
 
+/// A local file that cannot be written is a write error, as it always was; the object
+/// store's failures are storage errors.
+impl From<StorageError> for ReportError {
+    fn from(error: StorageError) -> ReportError {
+        match error {
+            StorageError::Io(error) => ReportError::Write(WriteError::Io(error)),
+            other => ReportError::Storage(other),
+        }
+    }
+}
+
 fn describe(errors: &[FieldError]) -> String {
     errors
         .iter()
@@ -98,6 +112,7 @@ impl ReportError {
     pub fn is_transient(&self) -> bool {
         match self {
             ReportError::Source(error) => error.is_transient(),
+            ReportError::Storage(error) => error.is_transient(),
             ReportError::Write(_) | ReportError::TimedOut(_) | ReportError::WriterPanicked(_) => {
                 true
             }
@@ -361,12 +376,36 @@ impl Reporter {
         cancel: &CancellationToken,
         rows_written: Arc<AtomicU64>,
     ) -> Result<Rendered, ReportError> {
+        let destination = Destination::File(out.to_owned());
+        self.render_to(request, &destination, cancel, rows_written)
+            .await
+    }
+
+    /// [`Reporter::render`] into `destination`, a file or an object, published only
+    /// once complete.
+    ///
+    /// # Errors
+    /// See [`ReportError`]; on any error no file or object is left behind.
+    pub async fn render_to(
+        &self,
+        request: &ReportRequest,
+        destination: &Destination,
+        cancel: &CancellationToken,
+        rows_written: Arc<AtomicU64>,
+    ) -> Result<Rendered, ReportError> {
         let report = self.report(&request.report)?;
         let tenant_id = self
             .tenant_id(&request.report, &request.tenant)
             .await?
             .ok_or_else(|| ReportError::UnknownTenant(request.tenant.clone()))?;
-        let work = self.build(&report, tenant_id, request, out, cancel, rows_written);
+        let work = self.build(
+            &report,
+            tenant_id,
+            request,
+            destination,
+            cancel,
+            rows_written,
+        );
         let timed_out = ReportError::TimedOut(report.timeout);
         tokio::select! {
             result = tokio::time::timeout(report.timeout, work) => match result {
@@ -451,7 +490,7 @@ impl Reporter {
         report: &Report,
         tenant_id: i64,
         request: &ReportRequest,
-        out: &Path,
+        destination: &Destination,
         cancel: &CancellationToken,
         rows_written: Arc<AtomicU64>,
     ) -> Result<Rendered, ReportError> {
@@ -462,7 +501,7 @@ impl Reporter {
             .map(|&i| report.columns[i].clone())
             .collect();
 
-        let pending = PendingFile::create(out).map_err(WriteError::Io)?;
+        let pending = destination.create().map_err(WriteError::Io)?;
         let handle = pending.handle().map_err(WriteError::Io)?;
         let (sender, mut receiver) = mpsc::channel::<Vec<Vec<Cell>>>(CHANNEL_BATCHES);
         let title = report.title.clone();
@@ -503,10 +542,7 @@ impl Reporter {
         let pending = written?.ok_or(ReportError::Cancelled)?;
         // Published only once every row arrived; dropping `pending` removes the file.
         let streamed = streamed?;
-        let file = tokio::task::spawn_blocking(move || pending.publish())
-            .await
-            .map_err(writer_failure)?
-            .map_err(WriteError::Io)?;
+        let file = destination.publish(pending).await?;
         Ok(Rendered {
             file,
             rows: streamed.rows,

@@ -2,7 +2,6 @@
 //! by the attempt's token, so a worker that lost its lease can never overwrite a newer
 //! attempt's outcome or make its file the run's.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -164,6 +163,11 @@ fn run_error(error: &ReportError) -> RunError {
         ReportError::Write(_) | ReportError::WriterPanicked(_) => {
             ("write_failed", "writing the report file failed".to_owned())
         }
+        // The setting to correct is the operator's business, not the client's.
+        ReportError::Storage(_) => (
+            "storage_failed",
+            "storing the report file failed".to_owned(),
+        ),
     };
     RunError {
         code: code.to_owned(),
@@ -315,11 +319,12 @@ impl ReportHandler {
         cancel: &CancellationToken,
     ) -> Result<Rendered, ReportError> {
         let store = &self.runs.store;
-        let out: PathBuf = self
-            .runs
-            .storage_dir
-            .join(&run.id)
-            .join(format!("{token}.{}", run.format.extension()));
+        let destination = self.runs.storage.destination(
+            &run.id,
+            token,
+            run.format.extension(),
+            run.format.content_type(),
+        );
         let request = ReportRequest {
             report: run.report.clone(),
             tenant: run.tenant.clone(),
@@ -352,7 +357,7 @@ impl ReportHandler {
         let rendered = self
             .runs
             .reporter
-            .render(&request, &out, &attempt_cancel, rows)
+            .render_to(&request, &destination, &attempt_cancel, rows)
             .await;
         attempt_cancel.cancel();
         let _ = progress.await;
@@ -376,8 +381,9 @@ impl ReportHandler {
         metrics::counter!("quire_report_rows_total", &labels).increment(rendered.rows);
         metrics::histogram!("quire_report_rows", &labels).record(rendered.rows as f64);
         let store = &self.runs.store;
+        let location = rendered.file.location.to_string();
         let file = RunFile {
-            path: rendered.file.path.display().to_string(),
+            path: location.clone(),
             bytes: i64::try_from(rendered.file.bytes).unwrap_or(i64::MAX),
             sha256: rendered.file.sha256.clone(),
             rows: i64::try_from(rendered.rows).unwrap_or(i64::MAX),
@@ -387,7 +393,7 @@ impl ReportHandler {
         let won = match store.complete_run(&run.id, token, &file, expires_at).await {
             Ok(won) => won,
             Err(error) => {
-                let _ = tokio::fs::remove_file(&rendered.file.path).await;
+                self.remove(&location).await;
                 return Err(error.into());
             }
         };
@@ -405,13 +411,21 @@ impl ReportHandler {
             );
         } else {
             // A newer attempt holds the run, or it was cancelled: this file is nobody's.
-            let _ = tokio::fs::remove_file(&rendered.file.path).await;
+            self.remove(&location).await;
             tracing::warn!(
                 run_id = run.id,
                 "this attempt no longer holds the run; its file was removed"
             );
         }
         Ok(Outcome::Completed)
+    }
+
+    /// Removes this attempt's file, which no run owns; one left behind (the object
+    /// store failing) is the sweep's to remove.
+    async fn remove(&self, location: &str) {
+        if let Err(error) = self.runs.storage.remove(location).await {
+            tracing::warn!(%error, location, "could not remove a file no run owns; the sweep will");
+        }
     }
 }
 

@@ -8,7 +8,6 @@ mod sweep;
 mod webhook_policy;
 mod webhooks;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -24,6 +23,7 @@ use crate::catalog::{FieldError, Overlap, Report};
 use crate::names::{DownloadToken, IdempotencyKey, ReportName, TenantSlug};
 use crate::queue::{Job, JobHistory, JobRecord, JobState, Queue, QueueError};
 use crate::report::{ReportError, Reporter};
+use crate::storage::{Storage, StorageError};
 use crate::store::{EnqueueOutcome, Fence, NewRun, Run, RunError, RunStatus, Store, StoreError};
 use crate::writer::{Format, OutputOptions};
 
@@ -94,6 +94,9 @@ pub enum RunsError {
     /// The report database failed while checking the tenant or parameters.
     #[error("the report database is unavailable")]
     ReportSource(#[source] ReportError),
+    /// The file storage failed.
+    #[error("the file storage is unavailable")]
+    Storage(#[from] StorageError),
 }
 
 impl From<StoreError> for RunsError {
@@ -227,8 +230,8 @@ pub struct Runs {
     pub reporter: Reporter,
     /// The Redis queue run jobs travel through.
     pub queue: Queue,
-    /// The directory finished files are written to.
-    pub storage_dir: PathBuf,
+    /// Where finished files are stored.
+    pub storage: Storage,
     /// How long files, tokens, runs and idempotency keys are kept.
     pub retention: Retention,
     /// The most runs one tenant may have queued; a request beyond is refused.
@@ -440,7 +443,7 @@ impl Runs {
 
     /// The newest run with `identity` that completed within `window` and whose file is
     /// still there: expired files are forgotten by the database, and a file deleted
-    /// behind quire's back is looked for on disk.
+    /// behind quire's back is looked for in the storage.
     async fn reusable_run(
         &self,
         identity: &str,
@@ -453,8 +456,17 @@ impl Runs {
         let Some(file) = &run.file else {
             return Ok(None);
         };
-        let on_disk = tokio::fs::try_exists(&file.path).await.unwrap_or(false);
-        Ok(on_disk.then_some(run))
+        // A storage that cannot tell is no reason to refuse the request: the run is
+        // built again.
+        let stored = self
+            .storage
+            .exists(&file.path)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "cannot tell whether a reusable run's file is still stored");
+                false
+            });
+        Ok(stored.then_some(run))
     }
 
     /// A fresh download token for `run_id`.

@@ -4,8 +4,7 @@
 //! applies retention, and removes files no run owns.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -165,59 +164,26 @@ impl Sweeper {
             .prune_idempotency_keys(ago(retention.idempotency_keys))
             .await?;
         store.prune_deliveries(ago(retention.runs)).await?;
-        for path in doomed {
-            if tokio::fs::remove_file(&path).await.is_ok() {
-                report.files_removed += 1;
+        for location in doomed {
+            match self.runs.storage.remove(&location).await {
+                Ok(true) => report.files_removed += 1,
+                Ok(false) => {}
+                // The row has forgotten it: the orphan sweep removes it later.
+                Err(error) => tracing::warn!(%error, location, "could not remove an expired file"),
             }
         }
         Ok(())
     }
 
-    /// Removes files in the storage folder that no run owns (losing attempts, orphaned
-    /// temporaries) once they are older than the grace period, and empty folders.
+    /// Removes files and objects that no run owns (losing attempts, orphaned
+    /// temporaries and uploads) once they are older than the grace period, and empty
+    /// folders.
     async fn remove_orphans(&self) -> Result<usize, RunsError> {
-        let owned: HashSet<PathBuf> = self
+        let owned: HashSet<String> = self.runs.store.owned_files().await?.into_iter().collect();
+        Ok(self
             .runs
-            .store
-            .owned_files()
-            .await?
-            .into_iter()
-            .map(PathBuf::from)
-            .collect();
-        let root = self.runs.storage_dir.clone();
-        let grace = self.orphan_grace;
-        let removed = tokio::task::spawn_blocking(move || remove_unowned(&root, &owned, grace))
-            .await
-            .unwrap_or(0);
-        Ok(removed)
+            .storage
+            .remove_unowned(owned, self.orphan_grace)
+            .await?)
     }
-}
-
-fn remove_unowned(root: &Path, owned: &HashSet<PathBuf>, grace: Duration) -> usize {
-    let Ok(folders) = std::fs::read_dir(root) else {
-        return 0;
-    };
-    let old_enough = |path: &Path| {
-        std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|modified| SystemTime::now().duration_since(modified).ok())
-            .is_some_and(|age| age >= grace)
-    };
-    let mut removed = 0;
-    for folder in folders
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|p| p.is_dir())
-    {
-        for file in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
-            let path = file.path();
-            if !owned.contains(&path) && old_enough(&path) && std::fs::remove_file(&path).is_ok() {
-                removed += 1;
-            }
-        }
-        // Fails, harmlessly, while the folder still holds a file.
-        let _ = std::fs::remove_dir(&folder);
-    }
-    removed
 }

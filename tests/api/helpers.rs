@@ -15,6 +15,7 @@ use quire::queue::{Queue, QueueConfig};
 use quire::report::Reporter;
 use quire::runs::{REPORT_QUEUE, Retention, Runs};
 use quire::settings::ReportsSource;
+use quire::storage::Storage;
 use quire::store::{NewApiKey, Run, Store};
 use quire::worker::{Exit, WorkerOptions};
 use reqwest::StatusCode;
@@ -24,6 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) use crate::common::Backend;
+pub(crate) use crate::common::free_port;
 use crate::common::{TestDb, eventually};
 
 /// The reports' `:today`, so presets resolve the same on any day.
@@ -53,6 +55,8 @@ pub(crate) struct TestApp {
     pub reports_url: Option<String>,
     /// The report database, when it is not the app's own.
     pub reports_db: Option<TestDb>,
+    /// More environment of the processes [`TestApp::quire`] starts.
+    pub env: Vec<(String, String)>,
     shutdown: CancellationToken,
     /// Every in-process worker holds a clone; once all are dropped, `workers_stopped`
     /// yields `None` (mini-redis's shutdown-complete channel).
@@ -86,7 +90,30 @@ pub(crate) async fn spawn_app_on(
     backend: Backend,
     extra_reports: &[(&str, &str)],
 ) -> TestApp {
-    spawn(redis_url, backend, None, None, extra_reports).await
+    spawn(redis_url, backend, None, None, &folder, extra_reports).await
+}
+
+/// The storage of an app that keeps its files in its storage folder, as by default.
+fn folder(dir: &Path) -> Storage {
+    Storage::Folder(dir.to_owned())
+}
+
+/// [`spawn_app`] storing its files in the storage `storage` makes of its storage
+/// folder (a bucket, with the folder as its scratch folder).
+pub(crate) async fn spawn_app_storing_in(
+    backend: Backend,
+    storage: impl Fn(&Path) -> Storage,
+    extra_reports: &[(&str, &str)],
+) -> TestApp {
+    spawn(
+        &crate::redis_url(),
+        backend,
+        None,
+        None,
+        &storage,
+        extra_reports,
+    )
+    .await
 }
 
 /// [`spawn_app`] whose store reaches its database through `store_url` (a proxy, say),
@@ -101,6 +128,7 @@ pub(crate) async fn spawn_app_storing_through(
         backend,
         Some(&store_url),
         None,
+        &folder,
         extra_reports,
     )
     .await
@@ -121,6 +149,7 @@ pub(crate) async fn spawn_app_through(
         db,
         Some(&url),
         (None, source_url),
+        &folder,
         extra_reports,
     )
     .await
@@ -140,6 +169,7 @@ pub(crate) async fn spawn_app_reading(
         backend,
         None,
         Some((reports, reports_url)),
+        &folder,
         extra_reports,
     )
     .await;
@@ -152,6 +182,7 @@ async fn spawn(
     backend: Backend,
     store_url: Option<&dyn Fn(&TestDb) -> String>,
     reports: Option<(TestDb, &str)>,
+    storage: &dyn Fn(&Path) -> Storage,
     extra_reports: &[(&str, &str)],
 ) -> TestApp {
     let db = TestDb::new(backend).await;
@@ -162,7 +193,7 @@ async fn spawn(
             (None, db.url.clone())
         }
     };
-    spawn_on(redis_url, db, store_url, source, extra_reports).await
+    spawn_on(redis_url, db, store_url, source, storage, extra_reports).await
 }
 
 /// The app over `db`, reading reports at `source` (with the database holding them
@@ -172,6 +203,7 @@ async fn spawn_on(
     db: TestDb,
     store_url: Option<&dyn Fn(&TestDb) -> String>,
     (reports_db, source_url): (Option<TestDb>, String),
+    storage: &dyn Fn(&Path) -> Storage,
     extra_reports: &[(&str, &str)],
 ) -> TestApp {
     let reports_dir = reports_dir_with(db.dir(), extra_reports);
@@ -181,7 +213,7 @@ async fn spawn_on(
         .await
         .unwrap();
     let source = Db::connect_reports(&source_url, 4).await.unwrap();
-    let storage = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
     let store_db = match store_url {
         Some(url) => Db::connect(&url(&db), 4).await.unwrap(),
         None => db.db.clone(),
@@ -190,7 +222,7 @@ async fn spawn_on(
         store: Store::new(store_db, Clock::System),
         reporter: Reporter::new(catalog, source, Clock::fixed_on(TODAY.parse().unwrap())),
         queue,
-        storage_dir: storage.path().to_owned(),
+        storage: storage(scratch.path()),
         retention: Retention::default(),
         max_queued_per_tenant: quire::runs::DEFAULT_MAX_QUEUED_PER_TENANT,
         scheduling: quire::runs::Scheduling::default(),
@@ -216,10 +248,11 @@ async fn spawn_on(
         admin_key,
         acme_key,
         http: quire::tls::default_client(),
-        storage,
+        storage: scratch,
         reports_dir,
         reports_url: None,
         reports_db,
+        env: Vec::new(),
         shutdown,
         workers_alive,
         workers_stopped,
@@ -232,16 +265,6 @@ async fn create_key(runs: &Runs, tenant: Option<&str>) -> String {
         ..NewApiKey::default()
     };
     runs.store.create_api_key(&new).await.unwrap().1
-}
-
-/// A port nothing listens on right now, for a child's QUIRE_BIND: with port 0 the
-/// child would not tell which port it got.
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A `quire` child process; killed when dropped.
@@ -312,6 +335,7 @@ impl TestApp {
             .env("QUIRE_STORAGE_DIR", self.storage.path())
             .env("QUIRE_LOG", "info,quire=debug")
             .env_remove("QUIRE_CONFIG")
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .current_dir(self.db.dir())
             .kill_on_drop(true);
         command

@@ -173,7 +173,7 @@ WHERE t.id = :tenant AND SLEEP(CASE WHEN seq > 1100 THEN 0.004 ELSE 0 END) = 0
 columns = [{ name = "label", type = "text" }]
 "#;
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 

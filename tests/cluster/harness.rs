@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::common::free_port;
+
 /// How long a cluster may take to form or to settle after a failover.
 const SETTLE: Duration = Duration::from_secs(30);
 
@@ -268,14 +270,6 @@ pub(crate) fn shared() -> &'static str {
         });
         receiver.recv().expect("the shared cluster starts")
     })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `args` sent to the node on `port`; `None` when it does not answer.

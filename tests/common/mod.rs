@@ -414,6 +414,24 @@ fn delete_keys(conn: &mut impl redis::ConnectionLike, prefix: &str) {
     }
 }
 
+/// A port nothing listens on right now, for a server a test starts: with port 0 the
+/// server would not tell which port it got.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills a test's server process, if it runs, and reaps it.
+fn kill(child: &mut Option<std::process::Child>) {
+    if let Some(mut child) = child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 /// A redis-server owned by one test, on a free port, with its data in a temp dir so it
 /// can be stopped and started again with its data (append-only file).
 pub(crate) struct RedisServer {
@@ -425,13 +443,8 @@ pub(crate) struct RedisServer {
 impl RedisServer {
     /// Starts a server on a free port and waits until it answers.
     pub(crate) async fn start() -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let mut server = RedisServer {
-            port,
+            port: free_port(),
             dir: tempfile::tempdir().unwrap(),
             child: None,
         };
@@ -481,10 +494,7 @@ impl RedisServer {
     /// Kills the server (SIGKILL) and starts it again with no data, as a Redis that
     /// crashed without persistence comes back.
     pub(crate) async fn restart_empty(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill(&mut self.child);
         for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -509,10 +519,109 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        kill(&mut self.child);
+    }
+}
+
+/// The access key and secret of the test S3 servers.
+pub(crate) const S3_ACCESS_KEY: &str = "quire-test";
+pub(crate) const S3_SECRET_KEY: &str = "quire-test-secret";
+
+/// An S3-compatible server owned by one test: `s3s-fs` (which `.ci/run` installs under
+/// `target/s3s`) on a free loopback port over HTTP, its buckets folders of a temp dir.
+/// Stopped and started again on the same port and data; killed when dropped.
+pub(crate) struct S3Server {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl S3Server {
+    /// Starts a server on a free port and waits until it accepts connections.
+    pub(crate) async fn start() -> S3Server {
+        let mut server = S3Server {
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        server.resume().await;
+        server
+    }
+
+    /// Its endpoint, for `QUIRE_S3_ENDPOINT`.
+    pub(crate) fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates the bucket `name` (a bucket of s3s-fs is a folder of its root).
+    pub(crate) fn create_bucket(&self, name: &str) {
+        std::fs::create_dir(self.dir.path().join(name)).unwrap();
+    }
+
+    /// The keys of the objects in `bucket`, sorted, read from the server's own folder.
+    pub(crate) fn objects(&self, bucket: &str) -> Vec<String> {
+        let root = self.dir.path().join(bucket);
+        let mut keys = Vec::new();
+        let mut folders = vec![root.clone()];
+        while let Some(folder) = folders.pop() {
+            for path in files_in(&folder) {
+                if path.is_dir() {
+                    folders.push(path);
+                } else {
+                    keys.push(path.strip_prefix(&root).unwrap().display().to_string());
+                }
+            }
         }
+        keys.sort();
+        keys
+    }
+
+    /// Multipart uploads begun and neither completed nor aborted: s3s-fs keeps each
+    /// one's record and parts as `.upload-*` files in its root.
+    pub(crate) fn open_uploads(&self) -> Vec<PathBuf> {
+        files_in(self.dir.path())
+            .into_iter()
+            .filter(|path| {
+                path.file_name()
+                    .is_some_and(|name| name.to_string_lossy().starts_with(".upload"))
+            })
+            .collect()
+    }
+
+    /// Starts the server again on the same port and data.
+    pub(crate) async fn resume(&mut self) {
+        let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/s3s/bin/s3s-fs");
+        let child = std::process::Command::new(&binary)
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("{} starts (.ci/run installs it): {error}", binary.display())
+            });
+        self.child = Some(child);
+        let address = format!("127.0.0.1:{}", self.port);
+        wait_until(
+            Duration::from_secs(10),
+            "s3s-fs accepts connections",
+            || {
+                let address = address.clone();
+                async move { tokio::net::TcpStream::connect(address).await.is_ok() }
+            },
+        )
+        .await;
+    }
+
+    /// Kills the server: the object store is unreachable.
+    pub(crate) fn stop(&mut self) {
+        kill(&mut self.child);
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -663,11 +772,17 @@ impl Drop for TcpProxy {
 
 /// Runs `quire bench ARGS` and returns its summary line, parsed.
 pub(crate) fn bench(args: &[&str]) -> quire::bench::Summary {
+    bench_with(args, &[])
+}
+
+/// [`bench`] with more environment `env`.
+pub(crate) fn bench_with(args: &[&str], env: &[(&str, &str)]) -> quire::bench::Summary {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_quire"))
         .arg("bench")
         .args(args)
         .env_remove("DATABASE_URL")
         .env("QUIRE_LOG", "warn")
+        .envs(env.iter().copied())
         .output()
         .expect("run quire bench");
     let stdout = String::from_utf8_lossy(&output.stdout);

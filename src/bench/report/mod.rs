@@ -30,6 +30,8 @@ use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::db::Db;
 use crate::report::{ReportRequest, Reporter};
+use crate::runs::RunsError;
+use crate::storage::{Destination, Storage};
 use crate::writer::{Format, OutputOptions};
 pub use baseline::Baseline;
 pub(in crate::bench) use fixture::BenchDb;
@@ -59,6 +61,16 @@ pub enum Phase {
     Memory,
     /// The `mariadb --quick --batch` client dumping the same query into a file.
     MysqlClient,
+}
+
+/// Where `bench report` stores the rendered file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchStorage {
+    /// A local file, as a `file://` storage keeps it.
+    File,
+    /// An object of the bucket QUIRE_STORAGE_URL names, uploaded as a run's is (and
+    /// deleted after the phase).
+    S3,
 }
 
 /// What one phase measured.
@@ -123,6 +135,8 @@ pub struct ReportBench {
     /// Let the report path use PostgreSQL's COPY for CSV (off: rows are decoded and
     /// written by the CSV writer, to compare the two).
     pub copy_fast_path: bool,
+    /// Where quire's phase stores its file (the baseline always writes a local one).
+    pub storage: BenchStorage,
 }
 
 /// What a run measured: every run of each phase, in order.
@@ -184,7 +198,11 @@ impl ReportBench {
                         measured.rows, self.rows
                     )));
                 }
-                std::fs::remove_file(&out)?;
+                // A phase that uploaded its file left no local one.
+                match std::fs::remove_file(&out) {
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                    removed => removed?,
+                }
                 if phase == ours {
                     figures.render_runs.push(measured);
                 } else {
@@ -201,11 +219,11 @@ impl ReportBench {
         url: &str,
         out: &Path,
     ) -> Result<PhaseFigures, BenchError> {
-        let phase_name = clap::ValueEnum::to_possible_value(&phase)
-            .map(|value| value.get_name().to_owned())
-            .unwrap_or_default();
+        let phase_name = value_name(&phase);
+        let storage = value_name(&self.storage);
         let output = tokio::process::Command::new(&self.exe)
             .args(["bench", "phase", "--phase", &phase_name, "--url", url])
+            .args(["--storage", &storage])
             .args(["--format", self.format.extension(), "--out"])
             .arg(out)
             .env("QUIRE_LOG", "warn")
@@ -228,16 +246,26 @@ impl ReportBench {
     }
 }
 
+/// How `value` is spelled on the command line.
+pub fn value_name(value: &impl clap::ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map(|value| value.get_name().to_owned())
+        .unwrap_or_default()
+}
+
 /// Runs one phase in this process against the benchmark database at `url`, writing
-/// `out`, and measures it.
+/// `out` (quire's phase into `bucket` instead, when given), and measures it.
 ///
 /// # Errors
-/// The database or the file failing, or `copy` on a database other than PostgreSQL.
+/// The database, the file or the bucket failing, or `copy` on a database other than
+/// PostgreSQL.
 pub async fn run_phase(
     phase: Phase,
     url: &str,
     format: Format,
     out: &Path,
+    bucket: Option<&Storage>,
 ) -> Result<PhaseFigures, BenchError> {
     let source = Db::connect_reports(url, 2).await?;
     let catalog = Catalog::from_texts([(format!("{REPORT}.toml"), DEFINITION.to_owned())])
@@ -254,22 +282,40 @@ pub async fn run_phase(
         options: OutputOptions::default(),
     };
     let mut copied = false;
-    let (seconds, rows) = match phase {
+    let local_size = || std::fs::metadata(out).map(|meta| meta.len());
+    let (seconds, rows, bytes) = match phase {
         Phase::Render | Phase::RenderRows => {
+            let destination = match bucket {
+                Some(storage) => {
+                    storage.destination(REPORT, "bench", format.extension(), format.content_type())
+                }
+                None => Destination::File(out.to_owned()),
+            };
             let started = Instant::now();
             let rendered = reporter
-                .render(
+                .render_to(
                     &request,
-                    out,
+                    &destination,
                     &CancellationToken::new(),
                     Arc::new(AtomicU64::new(0)),
                 )
                 .await?;
+            let seconds = started.elapsed().as_secs_f64();
+            if let Some(storage) = bucket {
+                let location = rendered.file.location.to_string();
+                storage.remove(&location).await.map_err(RunsError::from)?;
+            }
             copied = rendered.copied;
-            (started.elapsed().as_secs_f64(), rendered.rows)
+            (seconds, rendered.rows, rendered.file.bytes)
         }
-        Phase::Copy => baseline::copy_to_file(&source, out).await?,
-        Phase::MysqlClient => baseline::mysql_client_to_file(url, out).await?,
+        Phase::Copy => {
+            let (seconds, rows) = baseline::copy_to_file(&source, out).await?;
+            (seconds, rows, local_size()?)
+        }
+        Phase::MysqlClient => {
+            let (seconds, rows) = baseline::mysql_client_to_file(url, out).await?;
+            (seconds, rows, local_size()?)
+        }
         Phase::Memory => {
             let rows = reporter.collect_rows(&request).await?;
             let report = reporter.report(REPORT)?;
@@ -282,14 +328,14 @@ pub async fn run_phase(
             })
             .await
             .map_err(|error| BenchError::Invalid(error.to_string()))??;
-            (seconds, count)
+            (seconds, count, local_size()?)
         }
     };
     source.close().await;
     Ok(PhaseFigures {
         seconds,
         rows,
-        bytes: std::fs::metadata(out)?.len(),
+        bytes,
         peak_rss_kib: peak_rss_kib().unwrap_or(0),
         copied,
     })
