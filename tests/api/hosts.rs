@@ -1,7 +1,8 @@
 //! API and worker processes as on several hosts: each in a working folder and TMPDIR of
-//! its own, sharing only the database, Redis and the file storage. Runs pour in through
-//! two API processes while three workers build them; one worker is SIGKILLed and one
-//! restarted mid-way, and every run still ends completed exactly once, with one file.
+//! its own, sharing only the database, Redis and an S3 bucket (no folder). Runs pour in
+//! through two API processes while three workers build them; one worker is SIGKILLed
+//! and one restarted mid-way, and every run still ends completed exactly once, with one
+//! object.
 
 use std::time::Duration;
 
@@ -10,9 +11,12 @@ use quire::store::RunStatus;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::wait_until;
-use crate::helpers::{Backend, QuireProcess, TestApp, body, spawn_app};
-use crate::processes::assert_one_file_per_run;
+use quire::runs::Sweeper;
+
+use crate::common::{S3Server, wait_until};
+use crate::helpers::{Backend, QuireProcess, TestApp, body};
+use crate::processes::sha256_hex;
+use crate::storage::{key_of, object, objects, spawn_app_on_bucket};
 
 const RUNS: usize = 200;
 const LIMIT: Duration = Duration::from_secs(120);
@@ -46,7 +50,8 @@ async fn completed(app: &TestApp, ids: &[String]) -> usize {
 
 #[tokio::test]
 async fn runs_through_two_apis_and_three_workers_complete_once_each_despite_a_kill_and_a_restart() {
-    let app = spawn_app(Backend::Postgres, &[]).await;
+    let bucket = S3Server::start().await;
+    let app = spawn_app_on_bucket(Backend::Postgres, &bucket, false, &[]).await;
     let hosts: Vec<tempfile::TempDir> = (0..6).map(|_| tempfile::tempdir().unwrap()).collect();
     let servers = [
         app.spawn_server_in(&["serve"], hosts[0].path()).await,
@@ -99,7 +104,22 @@ async fn runs_through_two_apis_and_three_workers_complete_once_each_despite_a_ki
         completed(app_ref, ids_ref).await == RUNS
     })
     .await;
-    assert_one_file_per_run(&app, &ids).await;
+    // One object per run, holding what its row says; once a sweep with no grace has
+    // removed what no run owns, those are all the bucket holds.
+    let mut keys = Vec::new();
+    for id in &ids {
+        let file = app.run(id).await.file.expect("a completed run has a file");
+        let key = key_of(&file.path);
+        assert_eq!(sha256_hex(&object(&bucket, &key)), file.sha256, "run {id}");
+        keys.push(key);
+    }
+    keys.sort();
+    let mut sweeper = Sweeper::new(app.runs.clone());
+    sweeper.orphan_grace = Duration::ZERO;
+    sweeper.sweep_once().await.unwrap();
+    let mut left = objects(&bucket);
+    left.sort();
+    assert_eq!(left, keys, "only the runs' own objects remain");
     for server in &servers {
         assert!(server.log().contains("API listening"), "{}", server.log());
     }

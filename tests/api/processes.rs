@@ -23,25 +23,16 @@ const POSTS: usize = 100;
 pub(crate) async fn assert_one_whole_file(app: &TestApp, run: &quire::store::Run) {
     let file = run.file.as_ref().expect("a completed run has a file");
     assert_eq!(file.rows, 2000);
-    assert_one_file_per_run(app, std::slice::from_ref(&run.id)).await;
-}
-
-/// Each of the runs `ids` has its file on disk with the recorded hash, and once a sweep
-/// with no grace has removed the rest, those files are all that is left.
-pub(crate) async fn assert_one_file_per_run(app: &TestApp, ids: &[String]) {
-    let mut files = Vec::new();
-    for id in ids {
-        let run = app.run(id).await;
-        let file = run.file.as_ref().expect("a completed run has a file");
-        let on_disk = std::fs::read(&file.path).unwrap();
-        assert_eq!(sha256_hex(&on_disk), file.sha256, "run {id}");
-        files.push(std::path::PathBuf::from(&file.path));
-    }
-    files.sort();
+    let on_disk = std::fs::read(&file.path).unwrap();
+    assert_eq!(sha256_hex(&on_disk), file.sha256);
     let mut sweeper = Sweeper::new(app.runs.clone());
     sweeper.orphan_grace = Duration::ZERO;
     sweeper.sweep_once().await.unwrap();
-    assert_eq!(app.stored_files(), files, "only the runs' own files remain");
+    assert_eq!(
+        app.stored_files(),
+        [std::path::PathBuf::from(&file.path)],
+        "only the run's own file remains"
+    );
 }
 
 /// Sends the same POST `POSTS` times at once, alternating between `servers`.

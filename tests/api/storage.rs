@@ -41,7 +41,7 @@ fn config(server: &S3Server, presigned_downloads: bool) -> S3Config {
 }
 
 /// An app whose files go to a new bucket of `server`.
-async fn spawn_app_on_bucket(
+pub(crate) async fn spawn_app_on_bucket(
     backend: Backend,
     server: &S3Server,
     presigned_downloads: bool,
@@ -67,17 +67,17 @@ async fn spawn_app_on_bucket(
 }
 
 /// The keys of the objects in the test bucket.
-fn objects(server: &S3Server) -> Vec<String> {
+pub(crate) fn objects(server: &S3Server) -> Vec<String> {
     server.objects(BUCKET)
 }
 
 /// The bytes of the object `key`.
-fn object(server: &S3Server, key: &str) -> Vec<u8> {
+pub(crate) fn object(server: &S3Server, key: &str) -> Vec<u8> {
     std::fs::read(server.dir.path().join(BUCKET).join(key)).unwrap()
 }
 
 /// The key a run's row names, checked to be in the test bucket.
-fn key_of(location: &str) -> String {
+pub(crate) fn key_of(location: &str) -> String {
     location
         .strip_prefix(&format!("s3://{BUCKET}/"))
         .unwrap_or_else(|| panic!("{location} is in the bucket"))
