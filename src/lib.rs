@@ -14,8 +14,8 @@
 //!   (one reader per database under `report/source/`) into a writer, and publishes the
 //!   finished file.
 //! - [`writer`]: CSV and XLSX writers fed row by row off the async runtime.
-//! - [`queue`]: the reliable Redis queue; every transition is a Lua script. Knows
-//!   nothing about reports.
+//! - [`queue`]: the reliable Redis queue, on one server or a Redis Cluster; every
+//!   transition is a Lua script, and a queue may be paused. Knows nothing about reports.
 //! - [`worker`]: the worker runtime, its middleware chain and locks, around any
 //!   [`worker::JobHandler`]. Knows nothing about reports.
 //! - [`store`]: quire's own state in SQL: runs, download tokens, idempotency keys,
@@ -27,14 +27,15 @@
 //!   webhooks (and the policy of where they may go), and the sweep that keeps SQL,
 //!   Redis and files in step.
 //! - [`tls`]: rustls for outgoing HTTPS: the Mozilla roots plus an optional private CA.
-//! - [`http`]: the JSON API on axum, downloads, health and metrics.
+//! - [`http`]: the JSON API on axum, downloads, health and metrics, and the dashboard
+//!   (`http/dashboard/`: signed sessions, CSRF, server-rendered pages).
 //! - [`bench`]: `quire bench`: the queue and report benchmarks of SPEC §7.
 //! - [`cli`]: the `quire` command line; `main.rs` only dispatches to it.
 //! - [`names`]: tenant slugs, report names, idempotency keys and download tokens,
 //!   parsed once where a request enters.
 //! - [`wire`]: [`RunView`], the JSON a run travels as: API answers and webhooks (the
 //!   `quire-client` crate reads it into its own types); [`QueuesView`], what the queues
-//!   hold.
+//!   hold; [`QueueState`], a queue paused or resumed.
 
 pub mod app;
 pub mod bench;
