@@ -44,7 +44,7 @@ fn main() -> ExitCode {
             Command::Seed(args) => cli::seed::run(&settings, args, json).await,
             Command::Render(args) => cli::render::run(&settings, args, json).await,
             Command::Reports(args) => cli::reports::run(&settings, args, json).await,
-            Command::Demo => cli::demo::run(&settings).await,
+            Command::Demo(args) => cli::demo::run(&settings, args).await,
             Command::Serve => cli::serve::run(&settings).await,
             Command::Work(args) => cli::work::run(&settings, args).await,
             Command::Run(args) => cli::run::run(&settings, args).await,

@@ -204,3 +204,81 @@ async fn the_readme_running_it_section_works_as_written() {
     );
     common::delete_prefix("redis://127.0.0.1:6379", &prefix);
 }
+
+/// `quire demo --serve` keeps the API and the dashboard up once the reports are built,
+/// and prints a sign-in link whose key (in the fragment, never sent) signs in to a
+/// dashboard showing the demo's runs; SIGTERM stops it with exit code 0.
+#[tokio::test]
+async fn the_demo_with_serve_keeps_the_dashboard_up_behind_its_sign_in_link() {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("test-{}", uuid::Uuid::now_v7().simple());
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_quire"))
+        .args(["demo", "--serve"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("REDIS_URL", "redis://127.0.0.1:6379")
+        .env("QUIRE_PREFIX", &prefix)
+        .env("QUIRE_BIND", "127.0.0.1:0")
+        .env("QUIRE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let link = tokio::time::timeout(std::time::Duration::from_secs(180), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(link) = line.strip_prefix("dashboard ") {
+                return link.to_owned();
+            }
+        }
+        panic!("quire demo --serve printed no sign-in link");
+    })
+    .await
+    .expect("the demo prints its sign-in link");
+    let (page, key) = link
+        .split_once("#key=")
+        .expect("the key is in the fragment");
+    let base = page.strip_suffix("/dashboard/sign-in").unwrap();
+
+    let http = quire::tls::TrustedRoots::default()
+        .client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = http.get(page).send().await.unwrap();
+    assert_eq!(form.status(), reqwest::StatusCode::OK);
+    assert!(form.text().await.unwrap().contains("location.hash"));
+    let signed_in = http
+        .post(page)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("key={key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), reqwest::StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let overview = http
+        .get(format!("{base}/dashboard"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overview.status(), reqwest::StatusCode::OK);
+    let overview = overview.text().await.unwrap();
+    assert!(overview.contains("completed"), "{overview}");
+
+    let pid = child.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(sent.unwrap().success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("the demo stops on SIGTERM")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    common::delete_prefix("redis://127.0.0.1:6379", &prefix);
+}

@@ -1,7 +1,9 @@
 //! `quire demo`: the whole product in one command on the embedded default. It creates
 //! `quire-data/`, migrates and seeds SQLite, starts the API and workers in-process,
 //! asks the API for several reports (two of them identical, to show deduplication),
-//! shows their progress, and prints where each file is and its download URL.
+//! shows their progress, and prints where each file is and its download URL. With
+//! `--serve` it then keeps the API and the dashboard up until Ctrl-C, and prints a
+//! sign-in link to the dashboard.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,14 +22,23 @@ use crate::settings::Settings;
 use crate::store::NewApiKey;
 use crate::worker::WorkerOptions;
 
+/// Options of `quire demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Keep the API and the dashboard up after the reports are built, until Ctrl-C or
+    /// SIGTERM, and print a sign-in link to the dashboard.
+    #[arg(long)]
+    pub serve: bool,
+}
+
 /// The demo gives up on runs that take longer than this.
 const DEMO_LIMIT: Duration = Duration::from_secs(300);
 
-/// Runs the demo and exits once every report is built.
+/// Runs the demo and exits once every report is built (with `--serve`, once stopped).
 ///
 /// # Errors
 /// Redis or the database unreachable, or a report that does not complete.
-pub async fn run(settings: &Settings) -> anyhow::Result<()> {
+pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
     // Redis first: without it nothing else is worth creating.
     drop(super::open_queue(settings).await?);
     let connected = App::connect(settings).await?;
@@ -54,10 +65,20 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     let (_, key) = runs.store.create_api_key(&NewApiKey::default()).await?;
     let client = Client::new(&public_url, &key);
     let outcome = enqueue_and_follow(&client, &tenants).await;
-    shutdown.cancel();
-    let _ = serving.await;
+    if outcome.is_err() || !args.serve {
+        shutdown.cancel();
+    }
     let finished = outcome?;
     print_summary(runs, &finished).await?;
+    if args.serve {
+        // The key rides in the fragment, which the browser never sends: the sign-in
+        // page's script fills the form with it.
+        println!();
+        println!("dashboard {public_url}/dashboard/sign-in#key={key}");
+        println!("serving the API and the dashboard until Ctrl-C");
+        super::cancel_on_signal(shutdown).await;
+    }
+    let _ = serving.await;
     Ok(())
 }
 

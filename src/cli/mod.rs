@@ -70,7 +70,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The whole product in one command on the embedded default.
-    Demo,
+    Demo(demo::DemoArgs),
     /// Apply migrations to DATABASE_URL.
     Migrate,
     /// Load deterministic demo invoicing data; prints the tenant slugs it created.
@@ -110,7 +110,11 @@ impl Command {
     pub fn prints_and_exits(&self) -> bool {
         !matches!(
             self,
-            Command::Serve | Command::Work(_) | Command::Run(_) | Command::Demo | Command::Bench(_)
+            Command::Serve
+                | Command::Work(_)
+                | Command::Run(_)
+                | Command::Demo(_)
+                | Command::Bench(_)
         )
     }
 }

@@ -13,6 +13,7 @@ use crate::wire::{QueuesView, RunView};
 /// The stylesheet and the overview's refresh script, built into the binary.
 const STYLE: &str = include_str!("dashboard.css");
 const REFRESH: &str = include_str!("refresh.js");
+const SIGN_IN: &str = include_str!("sign_in.js");
 
 /// The sections of the navigation: (path, label).
 const SECTIONS: &[(&str, &str)] = &[
@@ -93,6 +94,7 @@ pub(super) fn sign_in(problem: Option<&str>) -> Markup {
                 button type="submit" { "Sign in" }
             }
             p { "An admin key sees every tenant and may pause queues; a tenant's key sees its own runs." }
+            script { (PreEscaped(SIGN_IN)) }
         },
     )
 }
