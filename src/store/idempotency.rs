@@ -18,6 +18,22 @@ impl Store {
         Ok(found)
     }
 
+    /// The run `tenant`'s idempotency `key` led to, read off the table's primary key (the
+    /// dashboard's search).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn run_of_idempotency_key(
+        &self,
+        tenant: &str,
+        key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .idempotency_key(tenant, key)
+            .await?
+            .map(|(_, run_id)| run_id))
+    }
+
     /// Remembers that `(tenant, key)` led to `run_id`; an existing entry is kept.
     pub(super) async fn remember_idempotency_key(
         &self,

@@ -203,6 +203,44 @@ async fn a_tenant_sees_only_its_own_runs_and_cannot_touch_the_queues() {
     let (status, _) = tenant.get("/dashboard/workers").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
+    // Search goes straight to a run by its id or by the tenant's idempotency key.
+    let keyed = json!({ "tenant": "acme", "report": "clients", "format": "xlsx", "params": {} });
+    let (_, keyed) = app
+        .post_report(&app.acme_key, &keyed, Some("order-7"))
+        .await;
+    let keyed = keyed["id"].as_str().unwrap();
+    let at = |answer: reqwest::Response| {
+        answer
+            .headers()
+            .get(LOCATION)
+            .map(|l| l.to_str().unwrap().to_owned())
+    };
+    let search = |browser: &Browser, q: String| {
+        let request = client()
+            .get(format!("{}/dashboard/runs?{q}", app.base_url))
+            .header(COOKIE, browser.cookie.clone());
+        async move { request.send().await.unwrap() }
+    };
+    let by_key = search(&tenant, "q=order-7".into()).await;
+    assert_eq!(at(by_key), Some(format!("/dashboard/runs/{keyed}")));
+    let by_id = search(&tenant, format!("q={acme}")).await;
+    assert_eq!(at(by_id), Some(format!("/dashboard/runs/{acme}")));
+    assert_eq!(
+        search(&tenant, "q=nosuch".into()).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        search(&tenant, format!("q={globex}")).await.status(),
+        StatusCode::NOT_FOUND,
+        "another tenant's run is found"
+    );
+    let admin = sign_in(&app, &app.admin_key).await;
+    let unnamed = search(&admin, "q=order-7".into()).await;
+    assert_eq!(unnamed.status(), StatusCode::NOT_FOUND);
+    assert!(unnamed.text().await.unwrap().contains("name its tenant"));
+    let named = search(&admin, "q=order-7&tenant=acme".into()).await;
+    assert_eq!(at(named), Some(format!("/dashboard/runs/{keyed}")));
+
     // A revoked key's sessions end with it.
     let key_id = app
         .runs

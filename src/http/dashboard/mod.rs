@@ -219,6 +219,9 @@ async fn runs(
     Query(filters): Query<RunFilters>,
 ) -> Page {
     let given = |field: &Option<String>| field.clone().filter(|value| !value.trim().is_empty());
+    if let Some(wanted) = given(&filters.q) {
+        return find(&state, &session, wanted.trim(), given(&filters.tenant)).await;
+    }
     let status = match given(&filters.status) {
         Some(word) => Some(RunStatus::parse(&word).ok_or_else(|| {
             failure(
@@ -246,6 +249,38 @@ async fn runs(
         &runs,
         next.as_deref(),
     )))
+}
+
+/// Goes to the run whose id is `wanted`, or that the idempotency key `wanted` of the
+/// session's tenant (an admin names the tenant) led to. Both are primary-key lookups.
+async fn find(state: &AppState, session: &Session, wanted: &str, tenant: Option<String>) -> Page {
+    let found = |id: &str| Ok(Redirect::to(&format!("/dashboard/runs/{id}")).into_response());
+    if state.runs.get(wanted, session.scope()).await.is_ok() {
+        return found(wanted);
+    }
+    let not_found = |message: String| {
+        failure(
+            session,
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
+        )
+    };
+    let Some(tenant) = session.scope().map(str::to_owned).or(tenant) else {
+        return Err(not_found(format!(
+            "no run has the id {wanted:?}; to look up an idempotency key, name its tenant too"
+        )));
+    };
+    let run = state
+        .runs
+        .store
+        .run_of_idempotency_key(&tenant, wanted)
+        .await
+        .map_err(|error| failure(session, error))?;
+    match run {
+        Some(id) => found(&id),
+        None => Err(not_found(format!(
+            "no run of {tenant} has the id or idempotency key {wanted:?}"
+        ))),
+    }
 }
 
 async fn run(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Page {

@@ -251,6 +251,8 @@ pub(super) struct RunFilters {
     pub report: Option<String>,
     pub status: Option<String>,
     pub cursor: Option<String>,
+    /// A run id or an idempotency key to go straight to.
+    pub q: Option<String>,
 }
 
 impl RunFilters {
@@ -280,6 +282,8 @@ pub(super) fn runs(
     let value = |field: &Option<String>| field.clone().unwrap_or_default();
     let body = html! {
         form.filters method="get" action="/dashboard/runs" role="search" {
+            label for="q" { "Run id or idempotency key" }
+            input id="q" name="q" value=(value(&filters.q));
             @if session.is_admin() {
                 label for="tenant" { "Tenant" }
                 input id="tenant" name="tenant" value=(value(&filters.tenant));
