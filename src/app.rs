@@ -181,37 +181,43 @@ impl App {
         )
     }
 
-    /// Serves the API on `listener` until `shutdown`.
+    /// Serves the API on `listener` until `shutdown`. The metrics recorder is installed
+    /// by this call, not when the future first runs, so a worker started beside it
+    /// counts from its first job.
     ///
     /// # Errors
     /// When the server fails.
-    pub async fn serve(
+    pub fn serve(
         &self,
         listener: TcpListener,
         shutdown: CancellationToken,
-    ) -> anyhow::Result<()> {
-        tracing::info!(address = %listener.local_addr()?, "API listening");
+    ) -> impl Future<Output = anyhow::Result<()>> + use<> {
         let state = self.state();
-        http::serve(listener, state, async move { shutdown.cancelled().await })
-            .await
-            .context("the API server failed")
+        async move {
+            tracing::info!(address = %listener.local_addr()?, "API listening");
+            http::serve(listener, state, async move { shutdown.cancelled().await })
+                .await
+                .context("the API server failed")
+        }
     }
 
     /// Serves `/metrics` alone on `listener` until `shutdown`: the listener of a worker
-    /// that serves no API.
+    /// that serves no API. Like [`App::serve`], the recorder is installed by the call.
     ///
     /// # Errors
     /// When the listener fails.
-    pub async fn serve_metrics(
+    pub fn serve_metrics(
         &self,
         listener: TcpListener,
         shutdown: CancellationToken,
-    ) -> anyhow::Result<()> {
-        tracing::info!(address = %listener.local_addr()?, "metrics listening");
+    ) -> impl Future<Output = anyhow::Result<()>> + use<> {
         let state = self.state();
-        http::metrics::serve(listener, state, async move { shutdown.cancelled().await })
-            .await
-            .context("the metrics listener failed")
+        async move {
+            tracing::info!(address = %listener.local_addr()?, "metrics listening");
+            http::metrics::serve(listener, state, async move { shutdown.cancelled().await })
+                .await
+                .context("the metrics listener failed")
+        }
     }
 
     /// The production worker: the report handler and the observer that keeps runs in

@@ -24,8 +24,9 @@ pub async fn run(settings: &Settings, args: WorkArgs) -> anyhow::Result<()> {
                     "cannot listen on --metrics-bind {address}: {error}"
                 ))
             })?;
-        let (app, stop) = (app.clone(), shutdown.clone());
-        tokio::spawn(async move { app.serve_metrics(listener, stop).await });
+        // Called here, not inside the task, so the recorder is in place before the
+        // worker below takes its first job.
+        tokio::spawn(app.serve_metrics(listener, shutdown.clone()));
     }
     app.work(options, shutdown).await;
     Ok(())
