@@ -134,7 +134,10 @@ async fn a_job_of_an_unknown_kind_fails_at_once() {
 #[tokio::test]
 async fn a_timeout_cancels_the_handler_and_counts_as_an_attempt() {
     let t = TestQueue::new().await;
-    let worker = t.worker(options(2000)).build();
+    // The wind-down after a timeout is an eighth of the lease: a long lease gives the
+    // handler's cancelled record seconds to reach the file on a loaded machine (CI once
+    // saw 250 ms pass before it was written). A prompt handler ends the test as soon.
+    let worker = t.worker(options(30_000)).build();
     let job = t
         .noop("slow", &[10_000])
         .with_timeout(Duration::from_millis(200))
