@@ -127,3 +127,39 @@ fn the_storm_benchmark_drains_both_modes_and_reports_their_waits() {
         assert!(number(&summary, &format!("{mode}_drain_s")) > 0.0);
     }
 }
+
+#[test]
+fn the_dashboard_benchmark_times_the_overview_and_counts_what_it_costs() {
+    for database in ["sqlite", "postgres"] {
+        let summary = bench(&[
+            "dashboard",
+            "--runs",
+            "2000",
+            "--requests",
+            "5",
+            "--database",
+            database,
+        ]);
+        assert_eq!(summary.get("bench"), Some("dashboard"));
+        assert_eq!(summary.get("database"), Some(database));
+        let (p50, p95) = (
+            number(&summary, "overview_p50_ms"),
+            number(&summary, "overview_p95_ms"),
+        );
+        assert!(0.0 < p50 && p50 <= p95, "{}", summary.line());
+        // The session's key, the latest runs, runs by status, the hour's minutes and
+        // its timings: counted in the process, so exact whatever else runs.
+        assert_eq!(
+            number(&summary, "sql_per_overview"),
+            5.0,
+            "{}",
+            summary.line()
+        );
+        assert!(
+            number(&summary, "redis_per_overview") >= 1.0,
+            "{}",
+            summary.line()
+        );
+        assert!(number(&summary, "filtered_p50_ms") > 0.0);
+    }
+}

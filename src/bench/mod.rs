@@ -14,12 +14,15 @@
 //!   `quire bench worker` for multi-process queue tests.
 //! - [`e2e`]: small reports one at a time through the real API and a real worker, in
 //!   one process, from `POST /v1/reports` until the file is downloaded.
+//! - [`dashboard`]: the dashboard's overview and a filtered runs page over a table of
+//!   100,000 runs, with the Redis commands and SQL statements each overview costs.
 //! - [`storm`]: one tenant's burst against the other tenants' single reports, with fair
 //!   scheduling and with FIFO, in the same run.
 //!
 //! A benchmark never weakens a guarantee to look fast: jobs hold leases and fencing
 //! tokens, files are synced before they are published.
 
+pub mod dashboard;
 pub mod e2e;
 mod noop;
 pub mod queue;
@@ -37,6 +40,9 @@ pub enum BenchError {
     /// Redis failed or a queue transition was refused.
     #[error(transparent)]
     Queue(#[from] crate::queue::QueueError),
+    /// Redis failed a benchmark's own command.
+    #[error("Redis failed: {0}")]
+    Redis(#[from] redis::RedisError),
     /// The benchmark database could not be created, reached or filled.
     #[error("the benchmark database failed: {0}")]
     Database(#[from] sqlx::Error),

@@ -1,4 +1,4 @@
-//! `quire bench queue | report | e2e | storm`: reproducible benchmarks (SPEC §7). Each prints
+//! `quire bench queue | report | e2e | storm | dashboard`: reproducible benchmarks (SPEC §7). Each prints
 //! its figures beside its baseline, the cited reference figures or the target,
 //! then one `key=value` summary line (or, with `--json`, one JSON object of the same
 //! pairs).
@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use super::UsageError;
+use crate::bench::dashboard::{DashboardBench, REFRESH};
 use crate::bench::e2e::{E2eBench, POLL_INTERVAL, TARGET_P50, WARM_UP};
 use crate::bench::queue::{QueueBench, REFERENCES};
 use crate::bench::report::{
@@ -46,6 +47,9 @@ pub enum BenchCommand {
     /// One tenant's burst of reports, then one report each of other tenants: their
     /// wait with fair scheduling and with FIFO, measured in the same run.
     Storm(StormArgs),
+    /// The dashboard's overview and a filtered runs page over a full runs table, and
+    /// the Redis commands and SQL statements an open overview costs.
+    Dashboard(DashboardArgs),
     /// One measured phase of `bench report`, in its own process (internal).
     #[command(hide = true)]
     Phase(PhaseArgs),
@@ -92,6 +96,20 @@ pub struct E2eArgs {
     /// Where quire's state and the report data live: a SQLite file in a temporary
     /// folder, or a fresh PostgreSQL database on DATABASE_URL's server (default
     /// postgres://postgres@127.0.0.1:5432/postgres).
+    #[arg(long, value_enum, default_value_t = BenchDatabase::Sqlite)]
+    pub database: BenchDatabase,
+}
+
+/// Options of `quire bench dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Runs in the table.
+    #[arg(long, default_value_t = 100_000)]
+    pub runs: u64,
+    /// Measured requests of each page.
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
+    /// Where quire's state lives (as for `bench e2e`).
     #[arg(long, value_enum, default_value_t = BenchDatabase::Sqlite)]
     pub database: BenchDatabase,
 }
@@ -170,6 +188,7 @@ pub async fn run(settings: &Settings, args: BenchArgs, json: bool) -> anyhow::Re
         BenchCommand::Report(args) => report(settings, args, json).await?,
         BenchCommand::E2e(args) => e2e(settings, args, json).await?,
         BenchCommand::Storm(args) => storm(settings, args, json).await?,
+        BenchCommand::Dashboard(args) => dashboard(settings, args, json).await?,
         BenchCommand::Worker(args) => return noop_worker(settings, args).await,
         BenchCommand::Phase(args) => {
             let bucket = match args.storage {
@@ -583,6 +602,97 @@ async fn storm(settings: &Settings, args: StormArgs, json: bool) -> anyhow::Resu
     summary.push("fair_drain_s", format!("{:.2}", fair.drain.as_secs_f64()));
     summary.push("fifo_drain_s", format!("{:.2}", fifo.drain.as_secs_f64()));
     summary.push("drain_ratio", format!("{drain_ratio:.3}"));
+    Ok(summary)
+}
+
+async fn dashboard(
+    settings: &Settings,
+    args: DashboardArgs,
+    json: bool,
+) -> anyhow::Result<Summary> {
+    if args.runs == 0 || args.requests == 0 || args.database == BenchDatabase::Mysql {
+        return Err(UsageError(
+            "--runs and --requests must be at least 1, and --database sqlite or postgres".into(),
+        )
+        .into());
+    }
+    let server_url = server(settings, args.database);
+    let bench = DashboardBench {
+        runs: args.runs,
+        requests: args.requests,
+        database: args.database,
+        server_url: server_url.clone(),
+    };
+    let figures = bench
+        .run(settings)
+        .await
+        .with_context(|| on_database("the dashboard benchmark", args.database, &server_url))?;
+    let database = database_name(args.database);
+    // Three tabs each ask for the overview once a refresh interval.
+    let tabs = 3.0 / REFRESH.as_secs_f64();
+    if !json {
+        println!(
+            "quire bench dashboard: {} runs over the last day, {} requests per page, {database}, {} cores",
+            args.runs,
+            args.requests,
+            cores()
+        );
+        println!(
+            "  overview                          p50 {:>7.2} ms  p95 {:>7.2} ms  (target: under 100 ms)",
+            ms(figures.overview(0.50)),
+            ms(figures.overview(0.95))
+        );
+        println!(
+            "  runs of one tenant, failed        p50 {:>7.2} ms  p95 {:>7.2} ms",
+            ms(figures.filtered(0.50)),
+            ms(figures.filtered(0.95))
+        );
+        println!(
+            "  one overview: {:.1} Redis commands, {:.1} SQL statements; 3 open tabs refreshing every {} s: {:.1} Redis commands/s, {:.1} SQL statements/s",
+            figures.redis_per_overview,
+            figures.sql_per_overview,
+            REFRESH.as_secs(),
+            figures.redis_per_overview * tabs,
+            figures.sql_per_overview * tabs
+        );
+    }
+    let mut summary = Summary::default();
+    summary.push("bench", "dashboard");
+    summary.push("runs", args.runs);
+    summary.push("database", database);
+    summary.push("cores", cores());
+    summary.push(
+        "overview_p50_ms",
+        format!("{:.2}", ms(figures.overview(0.50))),
+    );
+    summary.push(
+        "overview_p95_ms",
+        format!("{:.2}", ms(figures.overview(0.95))),
+    );
+    summary.push(
+        "filtered_p50_ms",
+        format!("{:.2}", ms(figures.filtered(0.50))),
+    );
+    summary.push(
+        "filtered_p95_ms",
+        format!("{:.2}", ms(figures.filtered(0.95))),
+    );
+    summary.push(
+        "redis_per_overview",
+        format!("{:.1}", figures.redis_per_overview),
+    );
+    summary.push(
+        "sql_per_overview",
+        format!("{:.1}", figures.sql_per_overview),
+    );
+    summary.push(
+        "three_tabs_redis_per_s",
+        format!("{:.1}", figures.redis_per_overview * tabs),
+    );
+    summary.push(
+        "three_tabs_sql_per_s",
+        format!("{:.1}", figures.sql_per_overview * tabs),
+    );
     Ok(summary)
 }
 

@@ -1,4 +1,4 @@
-//! `quire keys create --tenant T | --admin`, `quire keys revoke KEY_ID`.
+//! `quire keys create --tenant T | --admin [--read-only]`, `quire keys revoke KEY_ID`.
 
 use clap::{Args, Subcommand};
 
@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::names::TenantSlug;
 use crate::runs::WebhookUrlError;
 use crate::settings::Settings;
-use crate::store::{NewApiKey, Store};
+use crate::store::{Access, NewApiKey, Store};
 
 /// Options of `quire keys`.
 #[derive(Debug, Args)]
@@ -30,6 +30,10 @@ pub enum KeysAction {
         /// A key for every tenant.
         #[arg(long)]
         admin: bool,
+        /// A key that sees what its scope holds and changes nothing: no enqueue,
+        /// cancel, retry, pause or restart.
+        #[arg(long)]
+        read_only: bool,
         /// POST each finished run of this key to this URL.
         #[arg(long, requires = "webhook_secret")]
         webhook_url: Option<String>,
@@ -70,20 +74,27 @@ pub async fn run(settings: &Settings, args: KeysArgs, json: bool) -> anyhow::Res
         KeysAction::Create {
             tenant,
             admin: _,
+            read_only,
             webhook_url,
             webhook_secret,
         } => {
+            let access = if read_only {
+                Access::ReadOnly
+            } else {
+                Access::Full
+            };
             let (id, key) = store
                 .create_api_key(&NewApiKey {
                     tenant: tenant.clone(),
                     webhook_url,
                     webhook_secret,
+                    access,
                 })
                 .await?;
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({ "id": id, "key": key, "tenant": tenant })
+                    serde_json::json!({ "id": id, "key": key, "tenant": tenant, "access": access.as_str() })
                 );
             } else {
                 eprintln!("created API key {id}");

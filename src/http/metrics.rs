@@ -75,6 +75,10 @@ fn describe() {
         "Attempts started (locks held, handler running), by job kind; how they ended is in quire_job_events_total."
     );
     describe_counter!(
+        "quire_store_statements_total",
+        "Statements and transactions sent to quire's own database (what the API, the dashboard and the workers cost it)."
+    );
+    describe_counter!(
         "quire_lock_waits_total",
         "Times a job found its lock busy and waited without spending an attempt, by lock (unique or overlap)."
     );

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::auth::Caller;
+use super::auth::{Caller, admin_only};
 use super::error::ErrorAnswers;
 use super::{ApiError, AppState};
 use crate::wire::{QueueState, QueuesView};
@@ -46,7 +46,7 @@ pub(super) async fn list(
     let Query(query) = query
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_request", e.body_text()))?;
     admin_only(
-        &caller,
+        &caller.0,
         "only an admin API key may see the queues: they show every tenant's load",
     )?;
     let top = query.top.unwrap_or(DEFAULT_TOP).min(MAX_TOP);
@@ -54,14 +54,6 @@ pub(super) async fn list(
         .await
         .map_err(crate::runs::RunsError::from)?;
     Ok(Json(view))
-}
-
-/// Refuses a tenant's key with 403 `admin_only` and `why`.
-fn admin_only(caller: &Caller, why: &str) -> Result<(), ApiError> {
-    match caller.scope() {
-        Some(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "admin_only", why)),
-        None => Ok(()),
-    }
 }
 
 /// Pauses or resumes the queue `name` for an admin caller.
@@ -72,7 +64,7 @@ async fn set_paused(
     paused: bool,
 ) -> Result<Json<QueueState>, ApiError> {
     admin_only(
-        caller,
+        &caller.0,
         "only an admin API key may pause or resume a queue: it holds every tenant's runs",
     )?;
     let changed = QueueState::set(&state.runs.queue, name, paused)

@@ -242,6 +242,7 @@ pub(super) async fn list(
             report: query.report,
             limit: query.limit.unwrap_or(50),
             before: query.cursor,
+            ..RunQuery::default()
         })
         .await?;
     let runs = page

@@ -103,6 +103,10 @@ pub struct WorkerInfo {
     pub host: String,
     /// Process id.
     pub pid: u32,
+    /// The queues it takes jobs from.
+    pub queues: Vec<String>,
+    /// How many jobs it runs at once.
+    pub concurrency: usize,
     /// When it started (ms since the epoch).
     pub started_ms: i64,
     /// Ids of the jobs it runs.
@@ -188,7 +192,15 @@ impl Queue {
 
     /// Runs `pipe`, whose replies are all ignored, through [`Queue::on_connection`].
     async fn run_pipe(&self, pipe: &redis::Pipeline) -> Result<(), QueueError> {
-        self.on_connection(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
+        self.query_pipe(pipe).await
+    }
+
+    /// Runs `pipe` and reads its replies as `T`.
+    async fn query_pipe<T: redis::FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, QueueError> {
+        self.on_connection(|mut conn| async move { pipe.query_async::<T>(&mut conn).await })
             .await
     }
 
@@ -677,6 +689,8 @@ impl Queue {
             &[
                 ("host", worker.host.clone()),
                 ("pid", worker.pid.to_string()),
+                ("queues", worker.queues.join(",")),
+                ("concurrency", worker.concurrency.to_string()),
                 ("started", worker.started_ms.to_string()),
                 ("jobs", worker.jobs.join(",")),
                 ("heartbeat", worker.heartbeat_ms.to_string()),
@@ -710,30 +724,49 @@ impl Queue {
     pub async fn workers(&self) -> Result<Vec<WorkerInfo>, QueueError> {
         let mut conn = self.conn.clone();
         let ids: Vec<String> = conn.smembers(self.keys.workers()).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One round trip for every entry (on a cluster the entries share the prefix's
+        // slot, so one pipeline still reaches one node).
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.hgetall(self.keys.worker(id));
+        }
+        let entries: Vec<HashMap<String, String>> = self.query_pipe(&pipe).await?;
         let mut workers = Vec::new();
-        for id in ids {
-            let fields: HashMap<String, String> = conn.hgetall(self.keys.worker(&id)).await?;
+        let mut gone = Vec::new();
+        for (id, fields) in ids.into_iter().zip(entries) {
             if fields.is_empty() {
-                let _: i64 = conn.srem(self.keys.workers(), &id).await?;
+                gone.push(id);
                 continue;
             }
             let number = |name: &str| fields.get(name).and_then(|v| v.parse().ok()).unwrap_or(0);
-            workers.push(WorkerInfo {
-                host: fields.get("host").cloned().unwrap_or_default(),
-                pid: u32::try_from(number("pid")).unwrap_or(0),
-                started_ms: number("started"),
-                jobs: fields
-                    .get("jobs")
-                    .map(|jobs| {
-                        jobs.split(',')
-                            .filter(|j| !j.is_empty())
+            let list = |name: &str| {
+                fields
+                    .get(name)
+                    .map(|items| {
+                        items
+                            .split(',')
+                            .filter(|item| !item.is_empty())
                             .map(str::to_owned)
                             .collect()
                     })
-                    .unwrap_or_default(),
+                    .unwrap_or_default()
+            };
+            workers.push(WorkerInfo {
+                host: fields.get("host").cloned().unwrap_or_default(),
+                pid: u32::try_from(number("pid")).unwrap_or(0),
+                queues: list("queues"),
+                concurrency: usize::try_from(number("concurrency")).unwrap_or(0),
+                started_ms: number("started"),
+                jobs: list("jobs"),
                 heartbeat_ms: number("heartbeat"),
                 id,
             });
+        }
+        if !gone.is_empty() {
+            let _: i64 = conn.srem(self.keys.workers(), &gone).await?;
         }
         Ok(workers)
     }

@@ -121,7 +121,9 @@ impl From<StoreError> for AttemptError {
         if error.is_unreachable() {
             AttemptError::Unreachable(JobError::transient(error))
         } else {
-            AttemptError::Job(JobError::transient(error))
+            // The job's error is shown in the run's history: the cause goes to the log.
+            tracing::warn!(%error, "quire's database failed during a report attempt");
+            AttemptError::Job(JobError::transient("quire's database failed"))
         }
     }
 }

@@ -555,6 +555,25 @@ impl Runs {
         Ok(run)
     }
 
+    /// Sets a failed run aside for good and drops its dead job: it leaves the failed
+    /// list and the dead set. A run already forgotten is returned as it is.
+    ///
+    /// # Errors
+    /// Not found; a conflict for a run that is neither failed nor forgotten.
+    pub async fn forget(&self, id: &str, tenant: Option<&str>) -> Result<Run, RunsError> {
+        let run = self.get(id, tenant).await?;
+        let forgotten = |run: &Run| run.error.as_ref().is_some_and(|e| e.code == "forgotten");
+        if run.status != RunStatus::Failed && !forgotten(&run) {
+            return Err(RunsError::Conflict(format!(
+                "only a failed run can be forgotten; this one is {}",
+                run.status.as_str()
+            )));
+        }
+        self.store.forget_failed(id).await?;
+        self.queue.forget(std::slice::from_ref(&run.id)).await?;
+        self.get(id, tenant).await
+    }
+
     /// Waits, bounded, while the run's job is still reserved: a failed attempt writes
     /// its failure to the database before the worker commits it in Redis, and a retry
     /// in between would be undone by that commit.

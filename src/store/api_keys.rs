@@ -1,7 +1,7 @@
 //! API keys: 256 random bits shown once, stored as SHA-256, scoped to one tenant or
-//! admin, revocable, optionally carrying a completion webhook.
+//! admin, full or read-only, revocable, optionally carrying a completion webhook.
 
-use super::{Store, StoreError, on_writer, sql, values};
+use super::{Store, StoreError, on_reader, on_writer, sql, values};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -10,6 +10,41 @@ pub struct ApiKey {
     pub id: String,
     /// The one tenant this key may act for; `None` for an admin key.
     pub tenant: Option<String>,
+    /// Whether the key may change anything.
+    #[sqlx(try_from = "String")]
+    pub access: Access,
+}
+
+/// What a key may do within its scope.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Access {
+    /// See and change.
+    #[default]
+    Full,
+    /// See everything the scope holds, change nothing (an auditor, a support desk).
+    ReadOnly,
+}
+
+impl Access {
+    /// The word stored in `quire_api_keys.access`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Full => "full",
+            Access::ReadOnly => "read_only",
+        }
+    }
+}
+
+impl TryFrom<String> for Access {
+    type Error = StoreError;
+
+    fn try_from(word: String) -> Result<Access, StoreError> {
+        match word.as_str() {
+            "full" => Ok(Access::Full),
+            "read_only" => Ok(Access::ReadOnly),
+            _ => Err(StoreError::Corrupt(format!("unknown key access {word:?}"))),
+        }
+    }
 }
 
 /// A key to create.
@@ -21,6 +56,8 @@ pub struct NewApiKey {
     pub webhook_url: Option<String>,
     /// The secret webhook bodies are signed with (HMAC-SHA256).
     pub webhook_secret: Option<String>,
+    /// Full, or read-only.
+    pub access: Access,
 }
 
 fn hash(key: &str) -> String {
@@ -38,7 +75,7 @@ impl Store {
         let key = format!("qk_{}", crate::names::random_secret());
         let now = self.now_ms();
         on_writer!(self, pool => {
-            sql!("api_keys/insert.sql").query(&values![&id, &hash(&key), &new.tenant, &new.webhook_url, &new.webhook_secret, now])
+            sql!("api_keys/insert.sql").query(&values![&id, &hash(&key), &new.tenant, &new.webhook_url, &new.webhook_secret, now, new.access.as_str()])
             .execute(pool)
             .await
             .map(|done| done.rows_affected())
@@ -51,7 +88,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn authenticate(&self, key: &str) -> Result<Option<ApiKey>, StoreError> {
-        let found = crate::on_any_pool!(&self.db, pool => {
+        let found = on_reader!(self, pool => {
             sql!("api_keys/authenticate.sql").query_as(&values![&hash(key)])
                 .fetch_optional(pool)
                 .await
@@ -65,7 +102,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
-        let found = crate::on_any_pool!(&self.db, pool => {
+        let found = on_reader!(self, pool => {
             sql!("api_keys/by_id.sql").query_as(&values![id])
                 .fetch_optional(pool)
                 .await

@@ -1,7 +1,7 @@
 //! Idempotency keys, per tenant: the same key with the same request returns the same
 //! run; with another request it is a conflict.
 
-use super::{Store, StoreError, on_writer, sql, values};
+use super::{Store, StoreError, on_reader, on_writer, sql, values};
 
 impl Store {
     /// The request hash and run remembered for `(tenant, key)`.
@@ -10,7 +10,7 @@ impl Store {
         tenant: &str,
         key: &str,
     ) -> Result<Option<(String, String)>, StoreError> {
-        let found = crate::on_any_pool!(&self.db, pool => {
+        let found = on_reader!(self, pool => {
             sql!("idempotency/get.sql").query_as(&values![tenant, key])
                 .fetch_optional(pool)
                 .await

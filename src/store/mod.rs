@@ -13,13 +13,13 @@ mod statement;
 mod tokens;
 mod webhooks;
 
-pub use api_keys::{ApiKey, NewApiKey};
+pub use api_keys::{Access, ApiKey, NewApiKey};
 pub use runs::{
-    EnqueueOutcome, Fence, NewRun, Run, RunError, RunFile, RunPage, RunQuery, RunStatus,
-    StartOutcome,
+    EnqueueOutcome, Fence, MinuteCounts, NewRun, Run, RunError, RunEvent, RunFile, RunPage,
+    RunQuery, RunStatus, RunTimes, StartOutcome, first_id_at,
 };
 pub use tokens::TokenLookup;
-pub use webhooks::Delivery;
+pub use webhooks::{Delivery, DeliveryRecord};
 
 use std::sync::{Arc, OnceLock};
 
@@ -93,10 +93,25 @@ macro_rules! values {
     };
 }
 
+/// Counts one call to quire's database, for the metrics (what an open dashboard or a
+/// busy API costs the database shows there).
+pub(crate) fn count_statement() {
+    metrics::counter!("quire_store_statements_total").increment(1);
+}
+
+/// `on_any_pool!` for a statement that reads, counted.
+macro_rules! on_reader {
+    ($store:expr, $pool:ident => $body:expr) => {{
+        $crate::store::count_statement();
+        $crate::on_any_pool!(&$store.db, $pool => $body)
+    }};
+}
+
 /// `on_any_pool!` for a statement that writes: on SQLite it first takes this process's
-/// turn to write (see [`Store`]).
+/// turn to write (see [`Store`]). Counted.
 macro_rules! on_writer {
-    ($store:expr, $pool:ident => $body:expr) => {
+    ($store:expr, $pool:ident => $body:expr) => {{
+        $crate::store::count_statement();
         match &$store.db {
             $crate::db::Db::Sqlite($pool) => {
                 let _turn = $store.sqlite_writer.lock().await;
@@ -105,7 +120,7 @@ macro_rules! on_writer {
             $crate::db::Db::Postgres($pool) => $body,
             $crate::db::Db::Mysql($pool) => $body,
         }
-    };
+    }};
 }
 
 /// Runs `$body` in a write transaction of `$store` bound to `$tx` and commits it when
@@ -113,7 +128,8 @@ macro_rules! on_writer {
 /// on a lock upgrade, and the writers of this process take turns before they begin (see
 /// [`Store`]).
 macro_rules! in_write_tx {
-    ($store:expr, $tx:ident => $body:expr) => {
+    ($store:expr, $tx:ident => $body:expr) => {{
+        $crate::store::count_statement();
         match &$store.db {
             $crate::db::Db::Sqlite(pool) => {
                 let _turn = $store.sqlite_writer.lock().await;
@@ -135,10 +151,10 @@ macro_rules! in_write_tx {
                 result
             }
         }
-    };
+    }};
 }
 
-pub(crate) use {in_write_tx, on_writer, sql, values};
+pub(crate) use {in_write_tx, on_reader, on_writer, sql, values};
 
 /// The store: quire's own database and the clock its timestamps come from.
 #[derive(Debug, Clone)]
@@ -205,7 +221,7 @@ impl Store {
     /// # Errors
     /// When it does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        crate::on_any_pool!(&self.db, pool => sql!("ping.sql").query(&[]).execute(pool).await.map(|done| done.rows_affected()))?;
+        on_reader!(self, pool => sql!("ping.sql").query(&[]).execute(pool).await.map(|done| done.rows_affected()))?;
         Ok(())
     }
 }

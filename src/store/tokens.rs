@@ -1,7 +1,7 @@
 //! Download tokens: 256 random bits handed out once, stored only as their SHA-256,
 //! valid until they expire, many per run.
 
-use super::{Run, Store, StoreError, on_writer, sql, values};
+use super::{Run, Store, StoreError, on_reader, on_writer, sql, values};
 use crate::names::DownloadToken;
 
 /// What a presented token leads to.
@@ -49,7 +49,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn lookup_token(&self, token: &DownloadToken) -> Result<TokenLookup, StoreError> {
-        let found: Option<(String, i64)> = crate::on_any_pool!(&self.db, pool => {
+        let found: Option<(String, i64)> = on_reader!(self, pool => {
             sql!("tokens/lookup.sql").query_as(&values![&hash(token)])
                 .fetch_optional(pool)
                 .await

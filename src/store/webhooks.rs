@@ -1,7 +1,7 @@
 //! Completion webhook deliveries: queued in the transaction that ends a run, kept
 //! until delivered, retried with backoff.
 
-use super::{Store, StoreError, on_writer, sql, values};
+use super::{Store, StoreError, on_reader, on_writer, sql, values};
 use crate::db::Db;
 
 /// A delivery claimed for an attempt.
@@ -15,6 +15,21 @@ pub struct Delivery {
     pub url: String,
     /// Attempts already made, not counting this one.
     pub attempts: i64,
+}
+
+/// A delivery as the dashboard shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryRecord {
+    /// The endpoint.
+    pub url: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// When it was delivered (ms), if it was.
+    pub delivered_at: Option<i64>,
+    /// Why the last attempt failed: the endpoint's status or the connection's error.
+    pub last_error: Option<String>,
+    /// When an undelivered one is tried next (ms).
+    pub next_attempt_at: i64,
 }
 
 /// Queues, inside the transaction `$tx` that ends run `$run_id`, a delivery of its
@@ -76,7 +91,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn webhook_secret(&self, run_id: &str) -> Result<Option<String>, StoreError> {
-        let secret: Option<Option<String>> = crate::on_any_pool!(&self.db, pool => {
+        let secret: Option<Option<String>> = on_reader!(self, pool => {
             sql!("webhooks/secret.sql").query_scalar(&values![run_id])
             .fetch_optional(pool)
             .await
@@ -108,12 +123,23 @@ impl Store {
         Ok(())
     }
 
+    /// Run `run_id`'s deliveries, oldest first.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn run_deliveries(&self, run_id: &str) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let deliveries = on_reader!(self, pool => {
+            sql!("webhooks/of_run.sql").query_as(&values![run_id]).fetch_all(pool).await
+        })?;
+        Ok(deliveries)
+    }
+
     /// Deliveries not yet made, and how many of them already failed at least once.
     ///
     /// # Errors
     /// When the database fails.
     pub async fn undelivered_webhooks(&self) -> Result<(i64, i64), StoreError> {
-        let counts = crate::on_any_pool!(&self.db, pool => {
+        let counts = on_reader!(self, pool => {
             sql!("webhooks/count_undelivered.sql").query_as(&values![]).fetch_one(pool).await
         })?;
         Ok(counts)

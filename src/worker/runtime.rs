@@ -121,6 +121,8 @@ impl Shared {
             id: self.id.clone(),
             host: self.host.clone(),
             pid: std::process::id(),
+            queues: self.options.queues.clone(),
+            concurrency: self.options.concurrency,
             started_ms,
             jobs: Vec::new(),
             heartbeat_ms: started_ms,

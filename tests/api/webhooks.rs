@@ -227,6 +227,7 @@ async fn webhook_key(app: &TestApp, url: &str) -> String {
         tenant: Some("acme".into()),
         webhook_url: Some(url.to_owned()),
         webhook_secret: Some(SECRET.to_owned()),
+        ..NewApiKey::default()
     };
     app.runs.store.create_api_key(&new).await.unwrap().1
 }

@@ -4,6 +4,7 @@
 
 mod pages;
 pub(crate) mod session;
+mod stats;
 
 use axum::Form;
 use axum::Router;
@@ -17,8 +18,11 @@ use serde::Deserialize;
 use self::pages::RunFilters;
 use self::session::{Refusal, Session};
 use super::{ApiError, AppState};
-use crate::store::{RunQuery, RunStatus};
+use chrono::NaiveDateTime;
+
+use crate::store::{RunQuery, RunStatus, first_id_at};
 use crate::wire::{QueueState, QueuesView, RunView};
+use crate::writer::Format;
 
 /// Runs on a page of the runs list.
 const PAGE: i64 = 50;
@@ -28,11 +32,12 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/dashboard", get(overview))
         .route("/dashboard/sign-in", get(sign_in_form).post(sign_in))
-        .route("/dashboard/sign-out", post(sign_out))
+        .route(session::SIGN_OUT, post(sign_out))
         .route("/dashboard/runs", get(runs))
         .route("/dashboard/runs/{id}", get(run))
         .route("/dashboard/runs/{id}/{action}", post(run_action))
         .route("/dashboard/failed", get(failed))
+        .route("/dashboard/failed/{action}", post(failed_action))
         .route("/dashboard/queues", get(queues))
         .route("/dashboard/queues/{name}/{action}", post(queue_action))
         .route("/dashboard/workers", get(workers))
@@ -93,17 +98,11 @@ fn failure(session: &Session, error: impl Into<ApiError>) -> Failure {
 
 /// Refuses a tenant's session with 403.
 fn admin_only(session: &Session) -> Result<(), Failure> {
-    match session.is_admin() {
-        true => Ok(()),
-        false => Err(failure(
-            session,
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "admin_only",
-                "only an admin key may see or change this: it concerns every tenant",
-            ),
-        )),
-    }
+    super::auth::admin_only(
+        &session.key,
+        "only an admin key may see or change this: it concerns every tenant",
+    )
+    .map_err(|error| failure(session, error))
 }
 
 fn html(markup: Markup) -> Response {
@@ -195,22 +194,28 @@ async fn overview(State(state): State<AppState>, session: Session) -> Page {
     };
     let (recent, _) = latest(&state, &session, recent).await?;
     if !session.is_admin() {
-        return Ok(html(pages::overview(&session, None, None, &[], &recent)));
+        return Ok(html(pages::overview(&session, None, &recent)));
     }
     let queue = &state.runs.queue;
-    let (queues, workers, by_status) = tokio::join!(
+    let store = &state.runs.store;
+    let now = store.now_ms();
+    let since = now - stats::HOUR_MS;
+    let (queues, workers, by_status, activity, times) = tokio::join!(
         QueuesView::read(queue, 5),
         queue.workers(),
-        state.runs.store.runs_by_status()
+        store.runs_by_status(),
+        store.activity(since),
+        store.completed_times(since, stats::TIMED_RUNS),
     );
     // A part that cannot be read is left out; the page still shows the rest.
-    Ok(html(pages::overview(
-        &session,
-        queues.ok().as_ref(),
-        workers.ok().map(|workers| workers.len()),
-        &by_status.unwrap_or_default(),
-        &recent,
-    )))
+    let health = pages::Health {
+        queues: queues.ok(),
+        workers: workers.ok().map(|workers| workers.len()),
+        by_status: by_status.unwrap_or_default(),
+        chart: activity.ok().map(|minutes| stats::chart(&minutes, now)),
+        timings: times.ok().map(|times| stats::timings(&times)),
+    };
+    Ok(html(pages::overview(&session, Some(&health), &recent)))
 }
 
 async fn runs(
@@ -222,25 +227,41 @@ async fn runs(
     if let Some(wanted) = given(&filters.q) {
         return find(&state, &session, wanted.trim(), given(&filters.tenant)).await;
     }
-    let status = match given(&filters.status) {
-        Some(word) => Some(RunStatus::parse(&word).ok_or_else(|| {
-            failure(
-                &session,
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    format!("unknown status {word:?}"),
-                ),
-            )
-        })?),
-        None => None,
+    let bad = |message: String| {
+        failure(
+            &session,
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message),
+        )
+    };
+    let status = given(&filters.status)
+        .map(|word| RunStatus::parse(&word).ok_or_else(|| bad(format!("unknown status {word:?}"))))
+        .transpose()?;
+    let format = given(&filters.format)
+        .map(|word| word.parse::<Format>().map_err(bad))
+        .transpose()?;
+    let bound = |field: &Option<String>| {
+        given(field)
+            .map(|text| {
+                NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M")
+                    .map(|at| first_id_at(at.and_utc().timestamp_millis()))
+                    .map_err(|_| bad(format!("{text:?} is not a time like 2026-06-30T14:00")))
+            })
+            .transpose()
+    };
+    let (from, to) = (bound(&filters.from)?, bound(&filters.to)?);
+    // The cursor and the end of the range are both upper bounds: the lower one holds.
+    let before = match (given(&filters.cursor), to) {
+        (Some(cursor), Some(to)) => Some(cursor.min(to)),
+        (cursor, to) => cursor.or(to),
     };
     let query = RunQuery {
         tenant: given(&filters.tenant),
         status,
         report: given(&filters.report),
+        format,
         limit: PAGE,
-        before: given(&filters.cursor),
+        before,
+        from,
     };
     let (runs, next) = latest(&state, &session, query).await?;
     Ok(html(pages::runs(
@@ -284,15 +305,27 @@ async fn find(state: &AppState, session: &Session, wanted: &str, tenant: Option<
 }
 
 async fn run(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Page {
+    run_page(&state, &session, &id, None).await
+}
+
+/// Run `id`'s page with its history and webhook deliveries, and `link` when one was
+/// just minted.
+async fn run_page(state: &AppState, session: &Session, id: &str, link: Option<&str>) -> Page {
     let run = state
         .runs
-        .get(&id, session.scope())
+        .get(id, session.scope())
         .await
-        .map_err(|error| failure(&session, error))?;
+        .map_err(|error| failure(session, error))?;
+    let store = &state.runs.store;
+    let (events, deliveries) = tokio::try_join!(store.run_events(id), store.run_deliveries(id))
+        .map_err(|error| failure(session, error))?;
     Ok(html(pages::run(
-        &session,
+        session,
         &RunView::new(&state.public_url, &run),
-        None,
+        &run.identity,
+        &events,
+        &deliveries,
+        link,
     )))
 }
 
@@ -309,7 +342,8 @@ async fn run_action(
     let done = match action.as_str() {
         "cancel" => runs.cancel(&id, session.scope()).await,
         "retry" => runs.retry(&id, session.scope()).await,
-        "link" => {
+        "forget" => runs.forget(&id, session.scope()).await,
+        "links" => {
             let run = runs
                 .get(&id, session.scope())
                 .await
@@ -319,8 +353,7 @@ async fn run_action(
                 .await
                 .map_err(|error| failure(&session, error))?;
             let link = format!("{}/v1/downloads/{token}", state.public_url);
-            let view = RunView::new(&state.public_url, &run);
-            return Ok(html(pages::run(&session, &view, Some(&link))));
+            return run_page(&state, &session, &id, Some(&link)).await;
         }
         _ => {
             return Err(failure(
@@ -333,14 +366,92 @@ async fn run_action(
     Ok(Redirect::to(&format!("/dashboard/runs/{id}")).into_response())
 }
 
-async fn failed(State(state): State<AppState>, session: Session) -> Page {
-    let query = RunQuery {
-        status: Some(RunStatus::Failed),
-        limit: PAGE,
-        ..RunQuery::default()
-    };
-    let (runs, _) = latest(&state, &session, query).await?;
-    Ok(html(pages::failed(&session, &runs)))
+/// The filter of the failed page and of its actions on every matching run.
+#[derive(Debug, Default, Deserialize)]
+struct FailedFilter {
+    tenant: Option<String>,
+    report: Option<String>,
+}
+
+impl FailedFilter {
+    /// The failed runs matching, as the session may see them: `limit` from `before`.
+    fn query(&self, limit: i64, before: Option<String>) -> RunQuery {
+        let given = |field: &Option<String>| field.clone().filter(|value| !value.trim().is_empty());
+        RunQuery {
+            tenant: given(&self.tenant),
+            report: given(&self.report),
+            status: Some(RunStatus::Failed),
+            limit,
+            before,
+            ..RunQuery::default()
+        }
+    }
+}
+
+async fn failed(
+    State(state): State<AppState>,
+    session: Session,
+    Query(filter): Query<FailedFilter>,
+) -> Page {
+    let (runs, _) = latest(&state, &session, filter.query(PAGE, None)).await?;
+    Ok(html(pages::failed(
+        &session,
+        filter.tenant.as_deref(),
+        filter.report.as_deref(),
+        &runs,
+    )))
+}
+
+/// A bulk action's form: the CSRF token and the filter it applies to.
+#[derive(Debug, Deserialize)]
+struct BulkForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    filter: FailedFilter,
+}
+
+/// Retries or forgets every failed run matching the filter. Each run is changed
+/// through the same function as its own button, so a second click finds none left to
+/// change and enqueues nothing twice.
+async fn failed_action(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(action): Path<String>,
+    Form(form): Form<BulkForm>,
+) -> Page {
+    session.check(&headers, &form.csrf)?;
+    if !matches!(action.as_str(), "retry" | "forget") {
+        return Err(failure(
+            &session,
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such action"),
+        ));
+    }
+    let mut before = None;
+    loop {
+        let (runs, next) = latest(&state, &session, form.filter.query(200, before)).await?;
+        for run in &runs {
+            let done = match action.as_str() {
+                "retry" => state.runs.retry(&run.id, session.scope()).await,
+                _ => state.runs.forget(&run.id, session.scope()).await,
+            };
+            // A run another hand changed meanwhile is no longer this action's business.
+            if let Err(error) = done {
+                tracing::info!(run_id = %run.id, %error, action, "a failed run was left as it is");
+            }
+        }
+        match next {
+            Some(cursor) => before = Some(cursor),
+            None => break,
+        }
+    }
+    let back = serde_urlencoded::to_string([
+        ("tenant", form.filter.tenant.unwrap_or_default()),
+        ("report", form.filter.report.unwrap_or_default()),
+    ])
+    .unwrap_or_default();
+    Ok(Redirect::to(&format!("/dashboard/failed?{back}")).into_response())
 }
 
 async fn queues(State(state): State<AppState>, session: Session) -> Page {

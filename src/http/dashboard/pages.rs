@@ -6,8 +6,10 @@
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::session::Session;
+use super::session::{SIGN_OUT, Session};
+use super::stats::{Timings, millis};
 use crate::queue::WorkerInfo;
+use crate::store::{Access, DeliveryRecord, RunEvent};
 use crate::wire::{QueuesView, RunView};
 
 /// The stylesheet and the overview's refresh script, built into the binary.
@@ -46,7 +48,7 @@ pub(super) fn page(title: &str, session: Option<&Session>, body: Markup) -> Mark
                                 }
                             }
                         }
-                        form.signout method="post" action="/dashboard/sign-out" {
+                        form.signout method="post" action=(SIGN_OUT) {
                             (csrf(session))
                             span { (who(session)) }
                             button type="submit" { "Sign out" }
@@ -60,9 +62,13 @@ pub(super) fn page(title: &str, session: Option<&Session>, body: Markup) -> Mark
 }
 
 fn who(session: &Session) -> String {
-    match session.scope() {
+    let scope = match session.scope() {
         Some(tenant) => format!("tenant {tenant}"),
         None => "admin".to_owned(),
+    };
+    match session.key.access {
+        Access::Full => scope,
+        Access::ReadOnly => format!("{scope}, read-only"),
     }
 }
 
@@ -71,12 +77,15 @@ fn csrf(session: &Session) -> Markup {
     html! { input type="hidden" name="csrf" value=(session.csrf); }
 }
 
-/// A POST button: a form of its own to `action`.
+/// A POST button: a form of its own to `action`; absent when the session may not
+/// post there (a read-only key).
 pub(super) fn button(session: &Session, action: &str, label: &str) -> Markup {
     html! {
-        form.inline method="post" action=(action) {
-            (csrf(session))
-            button type="submit" { (label) }
+        @if session.may_post(action) {
+            form.inline method="post" action=(action) {
+                (csrf(session))
+                button type="submit" { (label) }
+            }
         }
     }
 }
@@ -137,27 +146,39 @@ fn status(run: &RunView) -> Markup {
     html! { span class={ "status " (word) } { (word) } }
 }
 
-/// The overview: the queues, the workers, and runs by status.
-pub(super) fn overview(
-    session: &Session,
-    queues: Option<&QueuesView>,
-    workers: Option<usize>,
-    by_status: &[(String, i64)],
-    recent: &[RunView],
-) -> Markup {
+/// What the overview shows an admin beyond the latest runs; a part that could not be
+/// read is `None`.
+pub(super) struct Health {
+    pub queues: Option<QueuesView>,
+    pub workers: Option<usize>,
+    pub by_status: Vec<(String, i64)>,
+    pub chart: Option<Markup>,
+    pub timings: Option<Vec<Timings>>,
+}
+
+/// The overview: for an admin the queues, the workers, the last hour and runs by
+/// status; for everyone the latest runs.
+pub(super) fn overview(session: &Session, health: Option<&Health>, recent: &[RunView]) -> Markup {
     let body = html! {
-        @if let Some(view) = queues {
-            (queue_table(None, view))
-            p { "Running " (view.running) ", delayed " (view.delayed) ", parked (waiting for a lock) " (view.parked) ", dead " (view.dead) "." }
-        }
-        @if let Some(workers) = workers { p { "Workers alive: " strong { (workers) } } }
-        @if !by_status.is_empty() {
-            table {
-                caption { "Runs by status" }
-                (head(&["Status", "Runs"]))
-                tbody {
-                    @for (status, count) in by_status {
-                        tr { th scope="row" { (status) } td.number { (count) } }
+        @if let Some(health) = health {
+            @if let Some(view) = &health.queues {
+                (queue_table(None, view))
+                p { "Running " (view.running) ", delayed " (view.delayed) ", parked (waiting for a lock) " (view.parked) ", dead " (view.dead) " (over every queue)." }
+            }
+            @if let Some(workers) = health.workers { p { "Workers alive: " strong { (workers) } } }
+            section aria-labelledby="hour" {
+                h2 id="hour" { "The last hour" }
+                @if let Some(chart) = &health.chart { (chart) }
+                @if let Some(timings) = &health.timings { (timing_table(timings)) }
+            }
+            @if !health.by_status.is_empty() {
+                table {
+                    caption { "Runs by status" }
+                    (head(&["Status", "Runs"]))
+                    tbody {
+                        @for (status, count) in &health.by_status {
+                            tr { th scope="row" { (status) } td.number { (count) } }
+                        }
                     }
                 }
             }
@@ -166,6 +187,29 @@ pub(super) fn overview(
         script { (PreEscaped(REFRESH)) }
     };
     page("Overview", Some(session), body)
+}
+
+/// Wait and run time percentiles per report.
+fn timing_table(timings: &[Timings]) -> Markup {
+    html! {
+        table {
+            caption { "Wait (enqueue → start) and run time per report, completed runs of the last hour" }
+            (head(&["Report", "Runs", "Wait p50", "Wait p95", "Run p50", "Run p95"]))
+            tbody {
+                @for row in timings {
+                    tr {
+                        th scope="row" { (row.report) }
+                        td.number { (row.runs) }
+                        td.number { (millis(row.wait_p50)) }
+                        td.number { (millis(row.wait_p95)) }
+                        td.number { (millis(row.run_p50)) }
+                        td.number { (millis(row.run_p95)) }
+                    }
+                }
+                @if timings.is_empty() { tr { td colspan="6" { "No run completed in the last hour." } } }
+            }
+        }
+    }
 }
 
 /// The queues, with pause and resume buttons when `session` may use them.
@@ -250,6 +294,10 @@ pub(super) struct RunFilters {
     pub tenant: Option<String>,
     pub report: Option<String>,
     pub status: Option<String>,
+    pub format: Option<String>,
+    /// Created from, and before, these times (UTC, `2026-06-30T14:00`).
+    pub from: Option<String>,
+    pub to: Option<String>,
     pub cursor: Option<String>,
     /// A run id or an idempotency key to go straight to.
     pub q: Option<String>,
@@ -263,6 +311,9 @@ impl RunFilters {
             ("tenant", &self.tenant),
             ("report", &self.report),
             ("status", &self.status),
+            ("format", &self.format),
+            ("from", &self.from),
+            ("to", &self.to),
         ] {
             if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
                 pairs.push((name, value));
@@ -297,6 +348,17 @@ pub(super) fn runs(
                     option value=(word) selected[filters.status.as_deref() == Some(word)] { (word) }
                 }
             }
+            label for="format" { "Format" }
+            select id="format" name="format" {
+                option value="" { "any" }
+                @for word in ["csv", "xlsx"] {
+                    option value=(word) selected[filters.format.as_deref() == Some(word)] { (word) }
+                }
+            }
+            label for="from" { "Created from (UTC)" }
+            input id="from" name="from" type="datetime-local" value=(value(&filters.from));
+            label for="to" { "before (UTC)" }
+            input id="to" name="to" type="datetime-local" value=(value(&filters.to));
             button type="submit" { "Filter" }
         }
         (run_table("Runs, newest first", runs))
@@ -308,11 +370,19 @@ pub(super) fn runs(
 }
 
 /// One run: what it was asked for, where it is, and what may be done with it.
-pub(super) fn run(session: &Session, run: &RunView, link: Option<&str>) -> Markup {
+pub(super) fn run(
+    session: &Session,
+    run: &RunView,
+    identity: &str,
+    events: &[RunEvent],
+    deliveries: &[DeliveryRecord],
+    link: Option<&str>,
+) -> Markup {
     let body = html! {
         dl {
             dt { "Status" } dd { (status(run)) }
             dt { "Tenant" } dd { (run.tenant) }
+            dt { "Identity (fingerprint)" } dd { code { (identity) } }
             dt { "Report" } dd { (run.report) " (" (run.format.extension()) ")" }
             dt { "Attempts" } dd { (run.attempts) }
             dt { "Rows written" } dd { (run.progress.rows) }
@@ -335,12 +405,15 @@ pub(super) fn run(session: &Session, run: &RunView, link: Option<&str>) -> Marku
                 }
             }
         }
+        (attempt_table(events))
+        (wait_table(events))
+        @if !deliveries.is_empty() { (delivery_table(deliveries)) }
         @if let Some(link) = link {
             p.link { "Download link (valid for one use window): " a href=(link) { (link) } }
         }
         div.actions {
             @if run.status == crate::store::RunStatus::Completed {
-                (button(session, &format!("/dashboard/runs/{}/link", run.id), "New download link"))
+                (button(session, &format!("/dashboard/runs/{}/links", run.id), "New download link"))
             }
             @if !run.status.is_finished() {
                 (button(session, &format!("/dashboard/runs/{}/cancel", run.id), "Cancel"))
@@ -353,9 +426,119 @@ pub(super) fn run(session: &Session, run: &RunView, link: Option<&str>) -> Marku
     page(&format!("Run {}", run.id), Some(session), body)
 }
 
-/// The failed runs, each with a retry button.
-pub(super) fn failed(session: &Session, runs: &[RunView]) -> Markup {
+/// The end of an attempt: the first event after its start that closes it.
+const ENDINGS: &[&str] = &["succeeded", "retried", "failed", "dead", "deferred"];
+
+/// Each attempt: its worker, start, end, outcome and error.
+fn attempt_table(events: &[RunEvent]) -> Markup {
+    let ms = |at: i64| time(DateTime::<Utc>::from_timestamp_millis(at));
+    html! {
+        table {
+            caption { "Attempts" }
+            (head(&["Attempt", "Worker", "Started", "Ended", "Outcome", "Error"]))
+            tbody {
+                @for (index, start) in events.iter().enumerate().filter(|(_, e)| e.kind == "started") {
+                    @let end = events[index + 1..].iter().find(|e| e.attempt == start.attempt && ENDINGS.contains(&e.kind.as_str()));
+                    tr {
+                        th scope="row" { (start.attempt) }
+                        td { code { (start.worker) } }
+                        td { (ms(start.at)) }
+                        td { @if let Some(end) = end { (ms(end.at)) } }
+                        td { @match end { Some(end) => (end.kind), None => "running" } }
+                        td { @if let Some(detail) = end.and_then(|e| e.detail.as_deref()) { (detail) } }
+                    }
+                }
+                @if !events.iter().any(|e| e.kind == "started") { tr { td colspan="6" { "No attempt has started." } } }
+            }
+        }
+    }
+}
+
+/// What the run waited for without spending an attempt: a busy lock, a database
+/// outage, a stopping worker.
+fn wait_table(events: &[RunEvent]) -> Markup {
+    let waits: Vec<&RunEvent> = events.iter().filter(|e| e.kind == "deferred").collect();
+    let ms = |at: i64| time(DateTime::<Utc>::from_timestamp_millis(at));
+    html! {
+        @if !waits.is_empty() {
+            table {
+                caption { "Waits (lock waits and hand-backs)" }
+                (head(&["At", "Attempt", "Worker", "Reason", "Waits for"]))
+                tbody {
+                    @for wait in waits {
+                        tr {
+                            td { (ms(wait.at)) }
+                            td.number { (wait.attempt) }
+                            td { code { (wait.worker) } }
+                            td { (wait.detail.as_deref().unwrap_or("")) }
+                            td.number { @if let Some(delay) = wait.delay_ms { (delay) " ms" } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The run's webhook deliveries and what the endpoint answered.
+fn delivery_table(deliveries: &[DeliveryRecord]) -> Markup {
+    let ms = |at: i64| time(DateTime::<Utc>::from_timestamp_millis(at));
+    html! {
+        table {
+            caption { "Webhook deliveries" }
+            (head(&["Endpoint", "Attempts", "Delivered", "Last error", "Next attempt"]))
+            tbody {
+                @for delivery in deliveries {
+                    tr {
+                        td { code { (delivery.url) } }
+                        td.number { (delivery.attempts) }
+                        td { @match delivery.delivered_at { Some(at) => (ms(at)), None => "not yet" } }
+                        td { (delivery.last_error.as_deref().unwrap_or("")) }
+                        td { @if delivery.delivered_at.is_none() { (ms(delivery.next_attempt_at)) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The failed runs matching a filter, each with retry and forget buttons, and both
+/// for every match at once.
+pub(super) fn failed(
+    session: &Session,
+    tenant: Option<&str>,
+    report: Option<&str>,
+    runs: &[RunView],
+) -> Markup {
+    let bulk = |action: &str, label: &str| {
+        let path = format!("/dashboard/failed/{action}");
+        html! {
+            @if session.may_post(&path) {
+                form.inline method="post" action=(path) {
+                    (csrf(session))
+                    input type="hidden" name="tenant" value=(tenant.unwrap_or(""));
+                    input type="hidden" name="report" value=(report.unwrap_or(""));
+                    button type="submit" { (label) }
+                }
+            }
+        }
+    };
     let body = html! {
+        form.filters method="get" action="/dashboard/failed" role="search" {
+            @if session.is_admin() {
+                label for="tenant" { "Tenant" }
+                input id="tenant" name="tenant" value=(tenant.unwrap_or(""));
+            }
+            label for="report" { "Report" }
+            input id="report" name="report" value=(report.unwrap_or(""));
+            button type="submit" { "Filter" }
+        }
+        @if !runs.is_empty() {
+            div.actions {
+                (bulk("retry", "Retry all matching"))
+                (bulk("forget", "Forget all matching"))
+            }
+        }
         table {
             caption { "Failed runs, newest first" }
             (head(&["Run", "Tenant", "Report", "Reason", "Attempts", "Action"]))
@@ -365,7 +548,11 @@ pub(super) fn failed(session: &Session, runs: &[RunView]) -> Markup {
                         (run_cells(run))
                         td { @if let Some(error) = &run.error { code { (error.code) } ": " (error.message) } }
                         td.number { (run.attempts) }
-                        td { (button(session, &format!("/dashboard/runs/{}/retry", run.id), "Retry")) }
+                        td {
+                            (button(session, &format!("/dashboard/runs/{}/retry", run.id), "Retry"))
+                            " "
+                            (button(session, &format!("/dashboard/runs/{}/forget", run.id), "Forget"))
+                        }
                     }
                 }
                 @if runs.is_empty() { tr { td colspan="6" { "No failed runs." } } }
@@ -381,12 +568,14 @@ pub(super) fn workers(session: &Session, workers: &[WorkerInfo]) -> Markup {
     let body = html! {
         table {
             caption { "Workers alive" }
-            (head(&["Host", "PID", "Running now", "Last heartbeat", "Started"]))
+            (head(&["Host", "PID", "Queues", "Concurrency", "Running now", "Last heartbeat", "Started"]))
             tbody {
                 @for worker in workers {
                     tr {
                         th scope="row" { (worker.host) }
                         td.number { (worker.pid) }
+                        td { (worker.queues.join(", ")) }
+                        td.number { (worker.jobs.len()) " of " (worker.concurrency) }
                         td {
                             @for job in &worker.jobs {
                                 a href={ "/dashboard/runs/" (job) } { (job) } " "
@@ -396,7 +585,7 @@ pub(super) fn workers(session: &Session, workers: &[WorkerInfo]) -> Markup {
                         td { (at(worker.started_ms)) }
                     }
                 }
-                @if workers.is_empty() { tr { td colspan="5" { "No worker is alive." } } }
+                @if workers.is_empty() { tr { td colspan="7" { "No worker is alive." } } }
             }
         }
         (button(session, "/dashboard/workers/restart", "Restart all workers"))

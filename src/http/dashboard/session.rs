@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::Sha256;
 
 use crate::http::AppState;
+use crate::http::auth::may_request;
 use crate::store::ApiKey;
 
 /// The session cookie's name.
@@ -83,7 +84,16 @@ impl Session {
     pub(super) fn is_admin(&self) -> bool {
         self.key.tenant.is_none()
     }
+
+    /// Whether the session may post to `action`: the API's rule, so a read-only key
+    /// sees no button the API would refuse it.
+    pub(super) fn may_post(&self, action: &str) -> bool {
+        action == SIGN_OUT || may_request(self.key.access, &Method::POST, action)
+    }
 }
+
+/// The one form a read-only session may always post.
+pub(super) const SIGN_OUT: &str = "/dashboard/sign-out";
 
 /// Why a dashboard request was refused before its handler ran.
 #[derive(Debug)]
@@ -164,7 +174,13 @@ impl FromRequestParts<AppState> for Session {
             })?
             .ok_or(Refusal::SignIn)?;
         let csrf = state.dashboard.sign(&format!("csrf.{value}"));
-        Ok(Session { key, csrf })
+        let session = Session { key, csrf };
+        if parts.method == Method::POST && !session.may_post(parts.uri.path()) {
+            return Err(Refusal::Forbidden(
+                "this key is read-only: it may look, not change anything",
+            ));
+        }
+        Ok(session)
     }
 }
 

@@ -184,4 +184,19 @@ impl Store {
         };
         Ok(self.run(id).await?.map(|run| (run, requeued)))
     }
+
+    /// Sets failed run `id` aside (discarded, `forgotten`); false when it is not
+    /// failed (already forgotten, retried meanwhile, or never failed).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn forget_failed(&self, id: &str) -> Result<bool, StoreError> {
+        let updated = on_writer!(self, pool => {
+            sql!("runs/forget_failed.sql").query(&values![id])
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(updated == 1)
+    }
 }

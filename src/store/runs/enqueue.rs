@@ -8,7 +8,7 @@ use crate::catalog::ResolvedParams;
 use crate::db::Db;
 use crate::names::{DownloadToken, IdempotencyKey, ReportName, TenantSlug};
 use crate::store::statement::Value;
-use crate::store::{Store, StoreError, sql, values};
+use crate::store::{Store, StoreError, on_reader, sql, values};
 use crate::writer::{Format, OutputOptions};
 
 /// A run to enqueue.
@@ -229,7 +229,7 @@ impl Store {
     /// The queued or running run identical to `new`, remembered under its
     /// idempotency key.
     async fn active_run(&self, new: &NewRun, identity: &str) -> Result<Option<Run>, StoreError> {
-        let row = crate::on_any_pool!(&self.db, pool => {
+        let row = on_reader!(self, pool => {
             sql!("runs/active_identical.sql").query_as(&values![identity]).fetch_optional(pool).await
         })?;
         match decoded(row)? {
@@ -267,7 +267,7 @@ impl Store {
         window_ms: i64,
     ) -> Result<Option<Run>, StoreError> {
         let now = self.now_ms();
-        let row = crate::on_any_pool!(&self.db, pool => {
+        let row = on_reader!(self, pool => {
             sql!("runs/reusable.sql")
                 .query_as(&values![identity, now.saturating_sub(window_ms), now])
                 .fetch_optional(pool)

@@ -2,7 +2,8 @@
 //! sweep.
 
 use super::{Run, RunRow, RunStatus, decoded};
-use crate::store::{Store, StoreError, sql, values};
+use crate::store::{Store, StoreError, on_reader, sql, values};
+use crate::writer::Format;
 
 /// Filters of `GET /v1/reports`.
 #[derive(Debug, Clone, Default)]
@@ -15,8 +16,21 @@ pub struct RunQuery {
     pub report: Option<String>,
     /// The most runs on the page; clamped to 1..=200.
     pub limit: i64,
-    /// Runs older than this id (ids sort by time).
+    /// Only runs in this format; `None` for any.
+    pub format: Option<Format>,
+    /// Runs older than this id (ids sort by time, so a cursor or a time's id).
     pub before: Option<String>,
+    /// Runs from this id on: with `before`, a time range read off the primary key.
+    pub from: Option<String>,
+}
+
+/// The smallest run id minted at `ms` (ms since the epoch): run ids are UUIDv7, so
+/// a time bound is an id bound, read off the primary key.
+pub fn first_id_at(ms: i64) -> String {
+    let ms = u64::try_from(ms).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(ms, &[0; 10])
+        .into_uuid()
+        .to_string()
 }
 
 /// One page of runs, newest first.
@@ -34,7 +48,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
-        let row = crate::on_any_pool!(&self.db, pool => {
+        let row = on_reader!(self, pool => {
             sql!("runs/get.sql").query_as(&values![id]).fetch_optional(pool).await
         })?;
         decoded(row)
@@ -46,8 +60,8 @@ impl Store {
     /// When the database fails.
     pub async fn list_runs(&self, query: &RunQuery) -> Result<RunPage, StoreError> {
         let limit = query.limit.clamp(1, 200);
-        let rows: Vec<RunRow> = crate::on_any_pool!(&self.db, pool => {
-            sql!("runs/list.sql").query_as(&values![&query.tenant, query.status.map(RunStatus::as_str), &query.report, &query.before, limit + 1])
+        let rows: Vec<RunRow> = on_reader!(self, pool => {
+            sql!("runs/list.sql").query_as(&values![&query.tenant, query.status.map(RunStatus::as_str), &query.report, &query.before, limit + 1, query.format.map(Format::extension), &query.from])
                 .fetch_all(pool)
                 .await
         })?;
@@ -69,7 +83,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn active_runs(&self, limit: i64) -> Result<Vec<Run>, StoreError> {
-        let rows: Vec<RunRow> = crate::on_any_pool!(&self.db, pool => {
+        let rows: Vec<RunRow> = on_reader!(self, pool => {
             sql!("runs/active.sql").query_as(&values![limit]).fetch_all(pool).await
         })?;
         rows.into_iter().map(Run::try_from).collect()
@@ -80,7 +94,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn queued_runs(&self, tenant: &str) -> Result<i64, StoreError> {
-        let count: i64 = crate::on_any_pool!(&self.db, pool => {
+        let count: i64 = on_reader!(self, pool => {
             sql!("runs/count_queued.sql").query_scalar(&values![tenant]).fetch_one(pool).await
         })?;
         Ok(count)
@@ -91,7 +105,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn runs_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let counts = crate::on_any_pool!(&self.db, pool => {
+        let counts = on_reader!(self, pool => {
             sql!("runs/count_by_status.sql").query_as(&values![]).fetch_all(pool).await
         })?;
         Ok(counts)

@@ -1,16 +1,18 @@
 //! Report runs: the stored run and its status, and by concern the statements on
 //! them: enqueue with deduplication, the fenced attempt lifecycle, the queries behind
-//! the API, and retention.
+//! the API, the history the dashboard shows, and retention.
 
 mod attempts;
 mod enqueue;
+mod history;
 mod listing;
 mod retention;
 
 pub use attempts::{Fence, StartOutcome};
 pub(in crate::store) use enqueue::RunBinds;
 pub use enqueue::{EnqueueOutcome, NewRun};
-pub use listing::{RunPage, RunQuery};
+pub use history::{MinuteCounts, RunEvent, RunTimes};
+pub use listing::{RunPage, RunQuery, first_id_at};
 
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +32,8 @@ pub enum RunStatus {
     Completed,
     /// Ended after an error, without a file.
     Failed,
-    /// Ended unbuilt because its tenant no longer exists.
+    /// Ended unbuilt and set aside: its tenant no longer exists, or an operator forgot
+    /// it after it failed.
     Discarded,
     /// Ended because someone cancelled it.
     Cancelled,

@@ -2,7 +2,7 @@
 //! files past their expiry.
 
 use crate::store::statement::Statement;
-use crate::store::{Store, StoreError, in_write_tx, sql, values};
+use crate::store::{Store, StoreError, in_write_tx, on_reader, sql, values};
 
 impl Store {
     /// Removes a run whose job could not be pushed, with its idempotency key, so the
@@ -69,7 +69,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn owned_files(&self) -> Result<Vec<String>, StoreError> {
-        let paths: Vec<String> = crate::on_any_pool!(&self.db, pool => {
+        let paths: Vec<String> = on_reader!(self, pool => {
             sql!("runs/owned_files.sql").query_scalar(&values![]).fetch_all(pool).await
         })?;
         Ok(paths)

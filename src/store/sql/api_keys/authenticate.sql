@@ -1,3 +1,3 @@
 -- The live key with this hash.
 -- $1: key hash
-SELECT id, tenant FROM quire_api_keys WHERE key_hash = $1 AND revoked_at IS NULL
+SELECT id, tenant, access FROM quire_api_keys WHERE key_hash = $1 AND revoked_at IS NULL
