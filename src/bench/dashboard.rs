@@ -82,6 +82,7 @@ impl DashboardBench {
         let database = BenchDb::create(self.database, &self.server_url, scratch.path()).await?;
         let settings = Settings {
             database_url: database.url.clone(),
+            reports_database_url: database.url.clone(),
             prefix: format!("quire-bench-{}", uuid::Uuid::now_v7().simple()),
             storage: StorageSettings {
                 dir: scratch.path().join("files"),
@@ -129,7 +130,8 @@ impl DashboardBench {
         base: &str,
         key: &str,
     ) -> Result<DashboardFigures, BenchError> {
-        let http = reqwest::Client::builder()
+        let http = crate::tls::TrustedRoots::default()
+            .client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| BenchError::Invalid(error.to_string()))?;
