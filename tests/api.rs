@@ -10,7 +10,11 @@ fn redis_url() -> String {
 
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "common/webdriver.rs"]
+mod webdriver;
 
+#[path = "api/browser.rs"]
+mod browser;
 #[path = "api/client.rs"]
 mod client;
 #[path = "api/dashboard.rs"]
