@@ -19,9 +19,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::report::{BenchDatabase, BenchDb};
-use super::{BenchError, quantile};
+use super::{BenchError, on_fresh_prefix, quantile};
 use crate::app::App;
-use crate::settings::{Settings, StorageSettings};
+use crate::settings::Settings;
 use crate::store::NewApiKey;
 
 /// Unmeasured requests first: connections opened, statements prepared.
@@ -79,33 +79,31 @@ impl DashboardBench {
     /// A database or Redis that cannot be reached, or a page that does not answer 200.
     pub async fn run(&self, settings: &Settings) -> Result<DashboardFigures, BenchError> {
         let scratch = tempfile::tempdir()?;
-        let database = BenchDb::create(self.database, &self.server_url, scratch.path()).await?;
-        let settings = Settings {
-            database_url: database.url.clone(),
-            reports_database_url: database.url.clone(),
-            prefix: format!("quire-bench-{}", uuid::Uuid::now_v7().simple()),
-            storage: StorageSettings {
-                dir: scratch.path().join("files"),
-                s3: None,
+        BenchDb::around(
+            self.database,
+            &self.server_url,
+            scratch.path(),
+            settings,
+            |settings| async move {
+                on_fresh_prefix(&settings, |app| self.with_app(&settings, app)).await
             },
-            ..settings.clone()
-        };
-        let figures = self.on_database(&settings).await;
-        let dropped = database.drop().await;
-        let figures = figures?;
-        dropped?;
-        Ok(figures)
+        )
+        .await
     }
 
-    async fn on_database(&self, settings: &Settings) -> Result<DashboardFigures, BenchError> {
-        let app = App::connect(settings).await.map_err(BenchError::Setup)?;
-        let runs = app.runs.clone();
-        let now = runs.store.now_ms();
+    /// Fills the runs table, serves the API, measures, stops it.
+    async fn with_app(
+        &self,
+        settings: &Settings,
+        app: App,
+    ) -> Result<DashboardFigures, BenchError> {
+        let store = &app.runs.store;
+        let now = store.now_ms();
         let runs_count = i64::try_from(self.runs).unwrap_or(i64::MAX);
-        crate::on_any_pool!(runs.store.db(), pool => {
+        crate::on_any_pool!(store.db(), pool => {
             sqlx::query(FILL).bind(runs_count).bind(now).execute(pool).await?;
         });
-        let key = runs.store.create_api_key(&NewApiKey::default()).await?.1;
+        let key = store.create_api_key(&NewApiKey::default()).await?.1;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let shutdown = CancellationToken::new();
@@ -116,11 +114,8 @@ impl DashboardBench {
             .await
             .map_err(|error| BenchError::Invalid(format!("the API panicked: {error}")))?
             .map_err(BenchError::Setup);
-        let cleaned = super::queue::delete_prefix(&runs.queue).await;
-        runs.store.db().close().await;
         let figures = measured?;
         stopped?;
-        cleaned?;
         Ok(figures)
     }
 

@@ -28,11 +28,11 @@ use tokio_util::sync::CancellationToken;
 use quire_client::{Client, Download, ReportOrder, RunStatus};
 
 use super::report::{BenchDatabase, BenchDb};
-use super::{BenchError, quantile};
+use super::{BenchError, on_fresh_prefix, quantile};
 use crate::app::App;
 use crate::runs::{REPORT_QUEUE, Runs};
 use crate::seed::SeedOptions;
-use crate::settings::{Settings, StorageSettings};
+use crate::settings::Settings;
 use crate::store::NewApiKey;
 use crate::worker::WorkerOptions;
 
@@ -117,35 +117,20 @@ impl E2eBench {
     /// A database or Redis that cannot be reached, or a sample that fails or stalls.
     pub async fn run(&self, settings: &Settings) -> Result<E2eFigures, BenchError> {
         let scratch = tempfile::tempdir()?;
-        let database = BenchDb::create(self.database, &self.server_url, scratch.path()).await?;
-        let settings = Settings {
-            database_url: database.url.clone(),
-            reports_database_url: database.url.clone(),
-            prefix: format!("quire-bench-{}", uuid::Uuid::now_v7().simple()),
-            storage: StorageSettings {
-                dir: scratch.path().join("files"),
-                s3: None,
+        BenchDb::around(
+            self.database,
+            &self.server_url,
+            scratch.path(),
+            settings,
+            |settings| async move {
+                on_fresh_prefix(
+                    &settings,
+                    |app| async move { self.with_app(&app.runs).await },
+                )
+                .await
             },
-            ..settings.clone()
-        };
-        let figures = self.on_database(&settings).await;
-        let dropped = database.drop().await;
-        let figures = figures?;
-        dropped?;
-        Ok(figures)
-    }
-
-    /// Connects the run service to the benchmark's database and prefix, measures, and
-    /// deletes the prefix's keys.
-    async fn on_database(&self, settings: &Settings) -> Result<E2eFigures, BenchError> {
-        let app = App::connect(settings).await.map_err(BenchError::Setup)?;
-        let runs = &app.runs;
-        let figures = self.with_app(runs).await;
-        let cleaned = super::queue::delete_prefix(&runs.queue).await;
-        runs.store.db().close().await;
-        let figures = figures?;
-        cleaned?;
-        Ok(figures)
+        )
+        .await
     }
 
     /// Seeds the data, starts the API and the worker, measures, stops them.

@@ -34,6 +34,9 @@ pub use noop::{NOOP_KIND, NoopHandler};
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::app::App;
+use crate::settings::Settings;
+
 /// Errors of a benchmark run.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -76,6 +79,30 @@ pub enum BenchError {
     /// The run did not do what it measured (lost jobs, a phase that failed).
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Runs `measure` with the app `settings` connect under a fresh Redis prefix;
+/// afterwards the prefix's keys are deleted and the database closed, whether `measure`
+/// succeeded or not.
+async fn on_fresh_prefix<T, Fut>(
+    settings: &Settings,
+    measure: impl FnOnce(App) -> Fut,
+) -> Result<T, BenchError>
+where
+    Fut: Future<Output = Result<T, BenchError>>,
+{
+    let settings = Settings {
+        prefix: format!("quire-bench-{}", uuid::Uuid::now_v7().simple()),
+        ..settings.clone()
+    };
+    let app = App::connect(&settings).await.map_err(BenchError::Setup)?;
+    let runs = app.runs.clone();
+    let measured = measure(app).await;
+    let cleaned = queue::delete_prefix(&runs.queue).await;
+    runs.store.db().close().await;
+    let figures = measured?;
+    cleaned?;
+    Ok(figures)
 }
 
 /// A benchmark's results as ordered `key=value` pairs: the summary line, and the JSON

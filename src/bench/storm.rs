@@ -22,12 +22,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::report::{BenchDatabase, BenchDb};
-use super::{BenchError, quantile};
+use super::{BenchError, on_fresh_prefix, quantile};
 use crate::app::App;
 use crate::names::{ReportName, TenantSlug};
 use crate::runs::{REPORT_QUEUE, RunRequest, Runs, Scheduling};
 use crate::seed::SeedOptions;
-use crate::settings::{ReportsSource, Settings, StorageSettings};
+use crate::settings::{ReportsSource, Settings};
 use crate::store::RunStatus;
 use crate::worker::WorkerOptions;
 use crate::writer::{Format, OutputOptions};
@@ -109,22 +109,18 @@ impl StormBench {
         let reports = scratch.path().join("reports");
         std::fs::create_dir(&reports)?;
         std::fs::write(reports.join(format!("{REPORT}.toml")), definition()?)?;
-        let database = BenchDb::create(self.database, &self.server_url, scratch.path()).await?;
         let settings = Settings {
-            database_url: database.url.clone(),
-            reports_database_url: database.url.clone(),
-            storage: StorageSettings {
-                dir: scratch.path().join("files"),
-                s3: None,
-            },
             reports: ReportsSource::Dir(reports),
             ..settings.clone()
         };
-        let figures = self.seeded(&settings).await;
-        let dropped = database.drop().await;
-        let figures = figures?;
-        dropped?;
-        Ok(figures)
+        BenchDb::around(
+            self.database,
+            &self.server_url,
+            scratch.path(),
+            &settings,
+            |settings| async move { self.seeded(&settings).await },
+        )
+        .await
     }
 
     async fn seeded(&self, settings: &Settings) -> Result<StormFigures, BenchError> {
@@ -155,20 +151,16 @@ impl StormBench {
         first_day: chrono::NaiveDate,
     ) -> Result<ModeFigures, BenchError> {
         let settings = Settings {
-            prefix: format!("quire-bench-{}", uuid::Uuid::now_v7().simple()),
             scheduling: Scheduling {
                 fair,
                 ..settings.scheduling
             },
             ..settings.clone()
         };
-        let app = App::connect(&settings).await.map_err(BenchError::Setup)?;
-        let measured = self.storm(&app, tenants, first_day).await;
-        let cleaned = super::queue::delete_prefix(&app.runs.queue).await;
-        app.runs.store.db().close().await;
-        let figures = measured?;
-        cleaned?;
-        Ok(figures)
+        on_fresh_prefix(&settings, |app| async move {
+            self.storm(&app, tenants, first_day).await
+        })
+        .await
     }
 
     /// Enqueues the burst, then the other tenants' reports; then starts the workers and

@@ -6,6 +6,7 @@ use std::path::Path;
 use super::BenchDatabase;
 use crate::bench::BenchError;
 use crate::db::{Db, Dialect};
+use crate::settings::{Settings, StorageSettings};
 
 /// The benchmark's report: nine invoice-like columns of every kind a report has.
 pub(super) const DEFINITION: &str = r#"
@@ -211,6 +212,37 @@ impl BenchDb {
             url: with_database(server_url, &name),
             server: Some((server_url.to_owned(), name, dialect)),
         })
+    }
+
+    /// Runs `measure` on `settings` pointed at a throw-away `database` (a SQLite file
+    /// in `scratch`, or a fresh one on `server_url`) holding both quire's state and the
+    /// report data, with a storage folder in `scratch`; the database is dropped
+    /// afterwards, whether `measure` succeeded or not.
+    pub(in crate::bench) async fn around<T, Fut>(
+        database: BenchDatabase,
+        server_url: &str,
+        scratch: &Path,
+        settings: &Settings,
+        measure: impl FnOnce(Settings) -> Fut,
+    ) -> Result<T, BenchError>
+    where
+        Fut: Future<Output = Result<T, BenchError>>,
+    {
+        let db = BenchDb::create(database, server_url, scratch).await?;
+        let settings = Settings {
+            database_url: db.url.clone(),
+            reports_database_url: db.url.clone(),
+            storage: StorageSettings {
+                dir: scratch.join("files"),
+                s3: None,
+            },
+            ..settings.clone()
+        };
+        let measured = measure(settings).await;
+        let dropped = db.drop().await;
+        let figures = measured?;
+        dropped?;
+        Ok(figures)
     }
 
     /// Drops the server's database (the SQLite file goes with its folder).
