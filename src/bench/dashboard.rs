@@ -27,9 +27,6 @@ use crate::store::NewApiKey;
 /// Unmeasured requests first: connections opened, statements prepared.
 const WARM_UP: usize = 5;
 
-/// How often an open overview refreshes itself (`http/dashboard/refresh.js`).
-pub const REFRESH: Duration = Duration::from_secs(5);
-
 /// The runs the benchmark fills the table with.
 const FILL: &str = include_str!("dashboard_runs.sql");
 

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use super::UsageError;
-use crate::bench::dashboard::{DashboardBench, REFRESH};
+use crate::bench::dashboard::DashboardBench;
 use crate::bench::e2e::{E2eBench, POLL_INTERVAL, TARGET_P50, WARM_UP};
 use crate::bench::queue::{QueueBench, REFERENCES};
 use crate::bench::report::{
@@ -17,6 +17,7 @@ use crate::bench::report::{
 };
 use crate::bench::storm::StormBench;
 use crate::bench::{NOOP_KIND, NoopHandler, Summary, cores, median};
+use crate::http::DASHBOARD_REFRESH;
 use crate::settings::{Settings, StorageSettings};
 use crate::storage::Storage;
 use crate::writer::Format;
@@ -629,7 +630,7 @@ async fn dashboard(
         .with_context(|| on_database("the dashboard benchmark", args.database, &server_url))?;
     let database = database_name(args.database);
     // Three tabs each ask for the overview once a refresh interval.
-    let tabs = 3.0 / REFRESH.as_secs_f64();
+    let tabs = 3.0 / DASHBOARD_REFRESH.as_secs_f64();
     if !json {
         println!(
             "quire bench dashboard: {} runs over the last day, {} requests per page, {database}, {} cores",
@@ -651,7 +652,7 @@ async fn dashboard(
             "  one overview: {:.1} Redis commands, {:.1} SQL statements; 3 open tabs refreshing every {} s: {:.1} Redis commands/s, {:.1} SQL statements/s",
             figures.redis_per_overview,
             figures.sql_per_overview,
-            REFRESH.as_secs(),
+            DASHBOARD_REFRESH.as_secs(),
             figures.redis_per_overview * tabs,
             figures.sql_per_overview * tabs
         );

@@ -28,6 +28,7 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub(crate) use dashboard::REFRESH as DASHBOARD_REFRESH;
 pub(crate) use error::ApiError;
 
 use crate::runs::Runs;

@@ -556,22 +556,25 @@ impl Runs {
     }
 
     /// Sets a failed run aside for good and drops its dead job: it leaves the failed
-    /// list and the dead set. A run already forgotten is returned as it is.
+    /// list and the dead set. Forgetting a run forgotten already changes nothing more.
     ///
     /// # Errors
     /// Not found; a conflict for a run that is neither failed nor forgotten.
-    pub async fn forget(&self, id: &str, tenant: Option<&str>) -> Result<Run, RunsError> {
+    pub async fn forget(&self, id: &str, tenant: Option<&str>) -> Result<(), RunsError> {
         let run = self.get(id, tenant).await?;
-        let forgotten = |run: &Run| run.error.as_ref().is_some_and(|e| e.code == "forgotten");
-        if run.status != RunStatus::Failed && !forgotten(&run) {
+        let forgotten = run.error.as_ref().is_some_and(|e| e.code == "forgotten");
+        if run.status != RunStatus::Failed && !forgotten {
             return Err(RunsError::Conflict(format!(
                 "only a failed run can be forgotten; this one is {}",
                 run.status.as_str()
             )));
         }
         self.store.forget_failed(id).await?;
+        // As for a retry: a job still being committed dead would land in the dead set
+        // after it was dropped from it.
+        self.wait_for_last_attempt(id).await?;
         self.queue.forget(std::slice::from_ref(&run.id)).await?;
-        self.get(id, tenant).await
+        Ok(())
     }
 
     /// Waits, bounded, while the run's job is still reserved: a failed attempt writes

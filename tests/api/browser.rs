@@ -266,16 +266,8 @@ async fn retry_twice_from_two_tabs(dashboard: &Dashboard<'_>, id: &str) {
     client.switch_to_window(first_tab).await.unwrap();
 
     let app = dashboard.app;
-    let run = app.run(id).await;
-    assert_eq!((run.status, run.attempts), (RunStatus::Queued, 0));
-    let job = app
-        .runs
-        .queue
-        .job(id)
-        .await
-        .unwrap()
-        .expect("the run has a job");
-    assert_eq!(job.state, Some(quire::queue::JobState::Ready));
+    crate::lifecycle::assert_requeued(app, id).await;
+    assert_eq!(app.run(id).await.attempts, 0);
     let counts = app.runs.queue.counts().await.unwrap();
     assert_eq!(counts.stats.get("revived"), Some(&1), "{counts:?}");
 }
@@ -325,13 +317,7 @@ async fn pause_and_resume(dashboard: &Dashboard<'_>) -> (String, String) {
         .browser
         .wait_for(&row_button("Queues", REPORT_QUEUE, "Resume"))
         .await;
-    let loads = app.runs.queue.loads(0).await.unwrap();
-    assert!(
-        loads
-            .queues
-            .iter()
-            .any(|q| q.queue == REPORT_QUEUE && q.paused)
-    );
+    assert!(app.queue_paused(REPORT_QUEUE).await);
 
     // Each push leaves a wake-up token for idle workers, and the worker's one loop takes
     // a token, reserves, and blocks for the next: once it has taken the second run's
@@ -358,8 +344,7 @@ async fn pause_and_resume(dashboard: &Dashboard<'_>) -> (String, String) {
         .wait_for(&row_button("Queues", REPORT_QUEUE, "Pause"))
         .await;
     for id in [&second, &third] {
-        let run = app.finished_run(id, WAIT_LIMIT).await;
-        assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
+        app.completed_run(id, WAIT_LIMIT).await;
     }
     dashboard.go_to("Runs").await;
     dashboard.expect_run(&second, "completed").await;

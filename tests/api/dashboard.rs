@@ -140,23 +140,16 @@ async fn an_admin_signs_in_pauses_a_queue_with_a_csrf_token_and_retries_a_failed
     assert_eq!(admin.post(pause, "", None).await, StatusCode::FORBIDDEN);
     let evil = Some("http://evil.example");
     assert_eq!(admin.post(pause, &csrf, evil).await, StatusCode::FORBIDDEN);
-    let paused = |app: &TestApp| {
-        let queue = app.runs.queue.clone();
-        async move {
-            let loads = queue.loads(0).await.unwrap();
-            loads
-                .queues
-                .iter()
-                .any(|q| q.queue == "reports" && q.paused)
-        }
-    };
-    assert!(!paused(&app).await, "a refused form paused the queue");
+    assert!(
+        !app.queue_paused("reports").await,
+        "a refused form paused the queue"
+    );
     let own = app.base_url.clone();
     assert_eq!(
         admin.post(pause, &csrf, Some(&own)).await,
         StatusCode::SEE_OTHER
     );
-    assert!(paused(&app).await);
+    assert!(app.queue_paused("reports").await);
     let (_, queues) = admin.get("/dashboard/queues").await;
     assert!(
         queues.contains("paused") && queues.contains("Resume"),
@@ -286,10 +279,7 @@ async fn history_and_the_last_hour(backend: Backend) {
         .await;
     let done = done["id"].as_str().unwrap().to_owned();
     let worker = app.start_worker(worker_options());
-    assert_eq!(
-        app.finished_run(&done, LIMIT).await.status,
-        RunStatus::Completed
-    );
+    app.completed_run(&done, LIMIT).await;
     let events = history_has(&app, &done, "succeeded").await;
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["started", "succeeded"]);

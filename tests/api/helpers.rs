@@ -493,6 +493,24 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Whether the queue `name` is paused in Redis now.
+    pub(crate) async fn queue_paused(&self, name: &str) -> bool {
+        let loads = self.runs.queue.loads(0).await.unwrap();
+        loads.queues.iter().any(|q| q.queue == name && q.paused)
+    }
+
+    /// Waits until run `id` finished and asserts it completed; returns it.
+    pub(crate) async fn completed_run(&self, id: &str, limit: Duration) -> Run {
+        let run = self.finished_run(id, limit).await;
+        assert_eq!(
+            run.status,
+            quire::store::RunStatus::Completed,
+            "{:?}",
+            run.error
+        );
+        run
+    }
+
     /// The run `id` as it is now.
     pub(crate) async fn run(&self, id: &str) -> Run {
         self.observer

@@ -343,7 +343,7 @@ pub(crate) async fn failed_broken_run(app: &crate::helpers::TestApp) -> String {
 }
 
 /// Queued in the database, and its job ready in Redis: the retry took effect.
-async fn assert_requeued(app: &crate::helpers::TestApp, id: &str) {
+pub(crate) async fn assert_requeued(app: &crate::helpers::TestApp, id: &str) {
     assert_eq!(app.run(id).await.status, RunStatus::Queued);
     let job = app
         .runs

@@ -105,13 +105,7 @@ async fn runs_in_a_bucket_download_whole_and_in_ranges_with_their_etag() {
         request["format"] = json!(format);
         let (status, run) = app.post_report(&app.acme_key, &request, None).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{run}");
-        let finished = app.finished_run(run["id"].as_str().unwrap(), LIMIT).await;
-        assert_eq!(
-            finished.status,
-            RunStatus::Completed,
-            "{:?}",
-            finished.error
-        );
+        let finished = app.completed_run(run["id"].as_str().unwrap(), LIMIT).await;
         let file = finished.file.unwrap();
         let key = key_of(&file.path);
         assert!(
@@ -192,13 +186,7 @@ async fn a_file_larger_than_a_part_is_uploaded_in_parts_and_reads_back_whole() {
     let (_, run) = app
         .post_report(&app.acme_key, &body("large_rows", json!({})), None)
         .await;
-    let finished = app.finished_run(run["id"].as_str().unwrap(), LIMIT).await;
-    assert_eq!(
-        finished.status,
-        RunStatus::Completed,
-        "{:?}",
-        finished.error
-    );
+    let finished = app.completed_run(run["id"].as_str().unwrap(), LIMIT).await;
     let file = finished.file.unwrap();
     let stored = object(&server, &key_of(&file.path));
     assert!(stored.len() > 8 * 1024 * 1024, "{} bytes", stored.len());
@@ -239,13 +227,7 @@ async fn retried_into_one_object(app: &TestApp, server: &S3Server, id: &str) {
         )
         .await;
     assert!(retry.status().is_success(), "{retry:?}");
-    let completed = app.finished_run(id, LIMIT).await;
-    assert_eq!(
-        completed.status,
-        RunStatus::Completed,
-        "{:?}",
-        completed.error
-    );
+    let completed = app.completed_run(id, LIMIT).await;
     let file = completed.file.unwrap();
     assert_eq!(objects(server), [key_of(&file.path)]);
     assert_eq!(
@@ -448,8 +430,7 @@ async fn the_sweep_deletes_losing_attempts_orphans_and_expired_objects_only() {
         let (_, run) = app
             .post_report(&app.acme_key, &body(report, json!({})), None)
             .await;
-        let run = app.finished_run(run["id"].as_str().unwrap(), LIMIT).await;
-        assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
+        let run = app.completed_run(run["id"].as_str().unwrap(), LIMIT).await;
         runs.push(run);
     }
     let kept = key_of(&runs[0].file.as_ref().unwrap().path);

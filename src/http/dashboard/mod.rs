@@ -18,11 +18,16 @@ use serde::Deserialize;
 use self::pages::RunFilters;
 use self::session::{Refusal, Session};
 use super::{ApiError, AppState};
+use std::time::Duration;
+
 use chrono::NaiveDateTime;
 
-use crate::store::{RunQuery, RunStatus, first_id_at};
+use crate::store::{RunPage, RunQuery, RunStatus, first_id_at};
 use crate::wire::{QueueState, QueuesView, RunView};
 use crate::writer::Format;
+
+/// How often an open overview refreshes itself.
+pub(crate) const REFRESH: Duration = Duration::from_secs(5);
 
 /// Runs on a page of the runs list.
 const PAGE: i64 = 50;
@@ -164,13 +169,9 @@ async fn sign_out(session: Session, headers: HeaderMap, Form(form): Form<CsrfFor
         .into_response())
 }
 
-/// The latest runs the session may see.
-async fn latest(
-    state: &AppState,
-    session: &Session,
-    query: RunQuery,
-) -> Result<(Vec<RunView>, Option<String>), Failure> {
-    let page = state
+/// A page of the runs the session may see.
+async fn visible(state: &AppState, session: &Session, query: RunQuery) -> Result<RunPage, Failure> {
+    state
         .runs
         .store
         .list_runs(&RunQuery {
@@ -178,13 +179,35 @@ async fn latest(
             ..query
         })
         .await
-        .map_err(|error| failure(session, error))?;
+        .map_err(|error| failure(session, error))
+}
+
+/// The latest runs the session may see, as the API shows them.
+async fn latest(
+    state: &AppState,
+    session: &Session,
+    query: RunQuery,
+) -> Result<(Vec<RunView>, Option<String>), Failure> {
+    let page = visible(state, session, query).await?;
     let runs = page
         .runs
         .iter()
         .map(|run| RunView::new(&state.public_url, run))
         .collect();
     Ok((runs, page.next))
+}
+
+/// A form or query field, unless it was left blank.
+fn given(field: &Option<String>) -> Option<String> {
+    field.clone().filter(|value| !value.trim().is_empty())
+}
+
+/// The answer to an action the dashboard does not have.
+fn no_such_action(session: &Session) -> Failure {
+    failure(
+        session,
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such action"),
+    )
 }
 
 async fn overview(State(state): State<AppState>, session: Session) -> Page {
@@ -223,7 +246,6 @@ async fn runs(
     session: Session,
     Query(filters): Query<RunFilters>,
 ) -> Page {
-    let given = |field: &Option<String>| field.clone().filter(|value| !value.trim().is_empty());
     if let Some(wanted) = given(&filters.q) {
         return find(&state, &session, wanted.trim(), given(&filters.tenant)).await;
     }
@@ -305,18 +327,35 @@ async fn find(state: &AppState, session: &Session, wanted: &str, tenant: Option<
 }
 
 async fn run(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Page {
-    run_page(&state, &session, &id, None).await
+    run_page(&state, &session, &id, MintLink::No).await
 }
 
-/// Run `id`'s page with its history and webhook deliveries, and `link` when one was
-/// just minted.
-async fn run_page(state: &AppState, session: &Session, id: &str, link: Option<&str>) -> Page {
-    let run = state
-        .runs
+/// Whether a run's page comes with a fresh download link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MintLink {
+    Yes,
+    No,
+}
+
+/// Run `id`'s page with its history and webhook deliveries, and a fresh download link
+/// when asked for one.
+async fn run_page(state: &AppState, session: &Session, id: &str, mint: MintLink) -> Page {
+    let runs = &state.runs;
+    let run = runs
         .get(id, session.scope())
         .await
         .map_err(|error| failure(session, error))?;
-    let store = &state.runs.store;
+    let link = match mint {
+        MintLink::Yes => {
+            let token = runs
+                .mint_token(&run.id)
+                .await
+                .map_err(|error| failure(session, error))?;
+            Some(format!("{}/v1/downloads/{token}", state.public_url))
+        }
+        MintLink::No => None,
+    };
+    let store = &runs.store;
     let (events, deliveries) = tokio::try_join!(store.run_events(id), store.run_deliveries(id))
         .map_err(|error| failure(session, error))?;
     Ok(html(pages::run(
@@ -325,7 +364,7 @@ async fn run_page(state: &AppState, session: &Session, id: &str, link: Option<&s
         &run.identity,
         &events,
         &deliveries,
-        link,
+        link.as_deref(),
     )))
 }
 
@@ -340,27 +379,11 @@ async fn run_action(
     session.check(&headers, &form.csrf)?;
     let runs = &state.runs;
     let done = match action.as_str() {
-        "cancel" => runs.cancel(&id, session.scope()).await,
-        "retry" => runs.retry(&id, session.scope()).await,
+        "cancel" => runs.cancel(&id, session.scope()).await.map(drop),
+        "retry" => runs.retry(&id, session.scope()).await.map(drop),
         "forget" => runs.forget(&id, session.scope()).await,
-        "links" => {
-            let run = runs
-                .get(&id, session.scope())
-                .await
-                .map_err(|error| failure(&session, error))?;
-            let token = runs
-                .mint_token(&run.id)
-                .await
-                .map_err(|error| failure(&session, error))?;
-            let link = format!("{}/v1/downloads/{token}", state.public_url);
-            return run_page(&state, &session, &id, Some(&link)).await;
-        }
-        _ => {
-            return Err(failure(
-                &session,
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such action"),
-            ));
-        }
+        "links" => return run_page(&state, &session, &id, MintLink::Yes).await,
+        _ => return Err(no_such_action(&session)),
     };
     done.map_err(|error| failure(&session, error))?;
     Ok(Redirect::to(&format!("/dashboard/runs/{id}")).into_response())
@@ -376,7 +399,6 @@ struct FailedFilter {
 impl FailedFilter {
     /// The failed runs matching, as the session may see them: `limit` from `before`.
     fn query(&self, limit: i64, before: Option<String>) -> RunQuery {
-        let given = |field: &Option<String>| field.clone().filter(|value| !value.trim().is_empty());
         RunQuery {
             tenant: given(&self.tenant),
             report: given(&self.report),
@@ -423,17 +445,14 @@ async fn failed_action(
 ) -> Page {
     session.check(&headers, &form.csrf)?;
     if !matches!(action.as_str(), "retry" | "forget") {
-        return Err(failure(
-            &session,
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such action"),
-        ));
+        return Err(no_such_action(&session));
     }
     let mut before = None;
     loop {
-        let (runs, next) = latest(&state, &session, form.filter.query(200, before)).await?;
-        for run in &runs {
+        let page = visible(&state, &session, form.filter.query(200, before)).await?;
+        for run in &page.runs {
             let done = match action.as_str() {
-                "retry" => state.runs.retry(&run.id, session.scope()).await,
+                "retry" => state.runs.retry(&run.id, session.scope()).await.map(drop),
                 _ => state.runs.forget(&run.id, session.scope()).await,
             };
             // A run another hand changed meanwhile is no longer this action's business.
@@ -441,7 +460,7 @@ async fn failed_action(
                 tracing::info!(run_id = %run.id, %error, action, "a failed run was left as it is");
             }
         }
-        match next {
+        match page.next {
             Some(cursor) => before = Some(cursor),
             None => break,
         }
@@ -474,12 +493,7 @@ async fn queue_action(
     let paused = match action.as_str() {
         "pause" => true,
         "resume" => false,
-        _ => {
-            return Err(failure(
-                &session,
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such action"),
-            ));
-        }
+        _ => return Err(no_such_action(&session)),
     };
     QueueState::set(&state.runs.queue, &name, paused)
         .await

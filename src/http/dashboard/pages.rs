@@ -14,7 +14,7 @@ use crate::wire::{QueuesView, RunView};
 
 /// The stylesheet and the overview's refresh script, built into the binary.
 const STYLE: &str = include_str!("dashboard.css");
-const REFRESH: &str = include_str!("refresh.js");
+const REFRESH_SCRIPT: &str = include_str!("refresh.js");
 const SIGN_IN: &str = include_str!("sign_in.js");
 
 /// The sections of the navigation: (path, label).
@@ -184,7 +184,7 @@ pub(super) fn overview(session: &Session, health: Option<&Health>, recent: &[Run
             }
         }
         (run_table("Latest runs", recent))
-        script { (PreEscaped(REFRESH)) }
+        script data-every-ms=(super::REFRESH.as_millis()) { (PreEscaped(REFRESH_SCRIPT)) }
     };
     page("Overview", Some(session), body)
 }

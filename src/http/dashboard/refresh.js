@@ -1,5 +1,6 @@
-// The overview refreshes itself every 5 seconds without a full reload: the page is
-// fetched again and its main section swapped in. A failed fetch keeps what is shown.
+// The overview refreshes itself every few seconds (the script's data-every-ms, set by
+// the server) without a full reload: the page is fetched again and its main section
+// swapped in. A failed fetch keeps what is shown.
 setInterval(async () => {
   try {
     const answer = await fetch(location.href, { credentials: "same-origin" });
@@ -8,4 +9,4 @@ setInterval(async () => {
     const fresh = page.getElementById("main");
     if (fresh) document.getElementById("main").replaceChildren(...fresh.childNodes);
   } catch (_) {}
-}, 5000);
+}, Number(document.currentScript.dataset.everyMs));
