@@ -80,10 +80,16 @@ fn csrf(session: &Session) -> Markup {
 /// A POST button: a form of its own to `action`; absent when the session may not
 /// post there (a read-only key).
 pub(super) fn button(session: &Session, action: &str, label: &str) -> Markup {
+    button_with(session, action, label, &[])
+}
+
+/// [`button`] whose form also sends the `fields` (name, value).
+fn button_with(session: &Session, action: &str, label: &str, fields: &[(&str, &str)]) -> Markup {
     html! {
         @if session.may_post(action) {
             form.inline method="post" action=(action) {
                 (csrf(session))
+                @for (name, value) in fields { input type="hidden" name=(name) value=(value); }
                 button type="submit" { (label) }
             }
         }
@@ -510,18 +516,17 @@ pub(super) fn failed(
     report: Option<&str>,
     runs: &[RunView],
 ) -> Markup {
+    let filter = [
+        ("tenant", tenant.unwrap_or("")),
+        ("report", report.unwrap_or("")),
+    ];
     let bulk = |action: &str, label: &str| {
-        let path = format!("/dashboard/failed/{action}");
-        html! {
-            @if session.may_post(&path) {
-                form.inline method="post" action=(path) {
-                    (csrf(session))
-                    input type="hidden" name="tenant" value=(tenant.unwrap_or(""));
-                    input type="hidden" name="report" value=(report.unwrap_or(""));
-                    button type="submit" { (label) }
-                }
-            }
-        }
+        button_with(
+            session,
+            &format!("/dashboard/failed/{action}"),
+            label,
+            &filter,
+        )
     };
     let body = html! {
         form.filters method="get" action="/dashboard/failed" role="search" {
