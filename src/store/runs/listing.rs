@@ -60,8 +60,12 @@ impl Store {
     /// When the database fails.
     pub async fn list_runs(&self, query: &RunQuery) -> Result<RunPage, StoreError> {
         let limit = query.limit.clamp(1, 200);
+        let statement = match query.tenant {
+            Some(_) => sql!("runs/list_of_tenant.sql"),
+            None => sql!("runs/list.sql"),
+        };
         let rows: Vec<RunRow> = on_reader!(self, pool => {
-            sql!("runs/list.sql").query_as(&values![&query.tenant, query.status.map(RunStatus::as_str), &query.report, &query.before, limit + 1, query.format.map(Format::extension), &query.from])
+            statement.query_as(&values![&query.tenant, query.status.map(RunStatus::as_str), &query.report, &query.before, limit + 1, query.format.map(Format::extension), &query.from])
                 .fetch_all(pool)
                 .await
         })?;
