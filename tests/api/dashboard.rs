@@ -14,7 +14,7 @@ use crate::helpers::{Backend, TestApp, body, spawn_app, worker_options};
 use crate::lifecycle::{BROKEN, failed_broken_run};
 
 /// A browser's session: the cookie it was given at sign-in.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     cookie: String,
 }
@@ -36,7 +36,7 @@ fn client() -> reqwest::Client {
 }
 
 /// Signs in with `key` and returns the session, checking the cookie's attributes.
-async fn sign_in<'a>(app: &'a TestApp, key: &str) -> Browser<'a> {
+pub(crate) async fn sign_in<'a>(app: &'a TestApp, key: &str) -> Browser<'a> {
     let answer = form(
         client().post(format!("{}/dashboard/sign-in", app.base_url)),
         &[("key", key)],
@@ -63,7 +63,7 @@ async fn sign_in<'a>(app: &'a TestApp, key: &str) -> Browser<'a> {
 }
 
 impl Browser<'_> {
-    async fn get(&self, path: &str) -> (StatusCode, String) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, String) {
         let answer = client()
             .get(format!("{}{path}", self.app.base_url))
             .header(COOKIE, &self.cookie)
@@ -256,7 +256,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 /// Waits until run `id`'s history holds an event of `kind`: the observer writes it
 /// after the queue committed the outcome.
-async fn history_has(app: &TestApp, id: &str, kind: &str) -> Vec<RunEvent> {
+pub(crate) async fn history_has(app: &TestApp, id: &str, kind: &str) -> Vec<RunEvent> {
     let store = app.runs.store.clone();
     eventually(LIMIT, &format!("run {id} has a {kind} event"), || {
         let store = store.clone();

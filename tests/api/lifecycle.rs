@@ -95,6 +95,29 @@ async fn two_runs_of_one_tenant_with_tenant_overlap_both_complete_one_after_the_
     assert_eq!(counts.stat("locks_acquired"), 4);
     assert_eq!(counts.stat("locks_released"), 4);
     assert_eq!(counts.dead, 0);
+    // The quick run's page shows its wait for the lock, then its one attempt.
+    let events = crate::dashboard::history_has(&app, &quick.id, "succeeded").await;
+    let waits: Vec<_> = events.iter().filter(|e| e.kind == "deferred").collect();
+    assert!(
+        !waits.is_empty()
+            && waits.iter().all(|e| e
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.contains("waiting for the overlap lock"))),
+        "{events:?}"
+    );
+    assert_eq!(events.iter().filter(|e| e.kind == "started").count(), 1);
+    let admin = crate::dashboard::sign_in(&app, &app.admin_key).await;
+    let (_, page) = admin.get(&format!("/dashboard/runs/{}", quick.id)).await;
+    for part in [
+        "Waits (lock waits and hand-backs)",
+        "waiting for the overlap lock",
+    ] {
+        assert!(
+            page.contains(part),
+            "{part} missing from the run page:\n{page}"
+        );
+    }
     for worker in workers {
         worker.stop().await;
     }

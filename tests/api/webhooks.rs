@@ -263,10 +263,7 @@ fn impatient_sender(app: &TestApp) -> WebhookSender {
 async fn completed_run(app: &TestApp, key: &str, report: &str) -> String {
     let (_, run) = app.post_report(key, &body(report, json!({})), None).await;
     let id = run["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        app.finished_run(&id, LIMIT).await.status,
-        RunStatus::Completed
-    );
+    app.completed_run(&id, LIMIT).await;
     id
 }
 
@@ -627,6 +624,20 @@ async fn a_forbidden_webhook_url_is_refused_at_delivery_and_the_run_is_unaffecte
         "{error}"
     );
     assert_eq!(app.run(&id).await.status, RunStatus::Completed);
+    // The run's page shows the delivery and why it failed.
+    let admin = crate::dashboard::sign_in(&app, &app.admin_key).await;
+    let (_, page) = admin.get(&format!("/dashboard/runs/{id}")).await;
+    for part in [
+        "<caption>Webhook deliveries</caption>",
+        "https://169.254.169.254/latest/meta-data",
+        "QUIRE_ALLOW_LINK_LOCAL_WEBHOOKS",
+        "not yet",
+    ] {
+        assert!(
+            page.contains(part),
+            "{part} missing from the run page:\n{page}"
+        );
+    }
     worker.stop().await;
     app.cleanup().await;
 }
