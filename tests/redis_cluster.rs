@@ -1,5 +1,6 @@
-//! The queue and worker suites and the API's run lifecycle suite (Redis losing its
-//! data, the Invoice Ninja lock regression, dead runs and retries) again, on a Redis
+//! The queue and worker suites, the API's run lifecycle suite (Redis losing its data,
+//! the Invoice Ninja lock regression, dead runs and retries) and the dashboard's pages
+//! again, on a Redis
 //! Cluster of this binary's own (3 masters, a replica each; see `cluster/harness.rs`),
 //! plus what only a cluster shows: prefixes spread over masters, and a master failing
 //! over mid-run. Run alone with `cargo test --test redis_cluster`.
@@ -15,6 +16,8 @@ fn redis_url() -> String {
 }
 
 // The API's helpers serve more suites than run here.
+#[path = "api/dashboard.rs"]
+mod dashboard;
 #[allow(dead_code)]
 #[path = "api/helpers.rs"]
 mod helpers;
