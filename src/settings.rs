@@ -75,7 +75,8 @@ pub struct SettingsArgs {
     )]
     pub reports_database_url: Option<String>,
     /// Redis holding the queue: `redis://host:port`, or a cluster's seed nodes as
-    /// `redis+cluster://host:port,host:port`.
+    /// `redis+cluster://host:port,host:port`; `rediss://` and `rediss+cluster://` for
+    /// TLS (a private CA's certificate named by `SSL_CERT_FILE`).
     #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// Prefix of every Redis key.

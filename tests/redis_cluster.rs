@@ -2,8 +2,8 @@
 //! the Invoice Ninja lock regression, dead runs and retries) and the dashboard's pages
 //! again, on a Redis
 //! Cluster of this binary's own (3 masters, a replica each; see `cluster/harness.rs`),
-//! plus what only a cluster shows: prefixes spread over masters, and a master failing
-//! over mid-run. Run alone with `cargo test --test redis_cluster`.
+//! plus what only a cluster shows: prefixes spread over masters, a master failing
+//! over mid-run, and a cluster reached over TLS. Run alone with `cargo test --test redis_cluster`.
 //!
 //! The outage suite is left out: it stops and empties a redis-server of its own, as do
 //! a few lifecycle and fairness tests, which run here on that single server.
@@ -29,6 +29,7 @@ mod cluster {
 
     mod bench;
     mod failover;
+    mod tls;
 }
 
 mod queue {

@@ -138,8 +138,8 @@ impl std::fmt::Debug for Queue {
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Queue {
-    /// Connects to `redis_url` (one server, or `redis+cluster://` seed nodes) for the
-    /// keys under `prefix`.
+    /// Connects to `redis_url` (one server, or `redis+cluster://` seed nodes; `rediss`
+    /// for TLS) for the keys under `prefix`.
     ///
     /// # Errors
     /// When the URL is invalid or Redis cannot be reached.

@@ -1,8 +1,10 @@
-//! The Redis deployment a queue talks to: one server (`redis://`), or a Redis Cluster
-//! named by its seed nodes (`redis+cluster://host:port,host:port`). Every key of a
+//! The Redis deployment a queue talks to: one server (`redis://`, `rediss://` with
+//! TLS), or a Redis Cluster named by its seed nodes
+//! (`redis+cluster://host:port,host:port`, `rediss+cluster://` with TLS). Every key of a
 //! prefix shares one hash tag, so every script and pipeline of the queue lands on the
 //! one node that owns the prefix's slot; the cluster connection follows that slot when
-//! it moves (a failover, a resharding).
+//! it moves (a failover, a resharding). TLS verifies the servers against the system's
+//! trust store, which `SSL_CERT_FILE` may name, as for other TLS clients.
 
 use std::time::Duration;
 
@@ -11,8 +13,11 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
-/// The scheme of a cluster's seed nodes.
-const CLUSTER_SCHEME: &str = "redis+cluster://";
+/// The schemes of a cluster's seed nodes, and the scheme of each node they name.
+const CLUSTER_SCHEMES: [(&str, &str); 2] = [
+    ("redis+cluster://", "redis://"),
+    ("rediss+cluster://", "rediss://"),
+];
 
 /// Where Redis is: how to open the queue's shared connection and dedicated ones.
 #[derive(Clone)]
@@ -24,13 +29,17 @@ pub(crate) enum RedisTarget {
 }
 
 impl RedisTarget {
-    /// Reads `url`: `redis://…` for one server, `redis+cluster://host:port[,host:port…]`
-    /// for a cluster (credentials, if any, given on the first node apply to all).
+    /// Reads `url`: `redis://…` or `rediss://…` for one server,
+    /// `redis+cluster://host:port[,host:port…]` or `rediss+cluster://…` for a cluster
+    /// (credentials, if any, given on the first node apply to all).
     ///
     /// # Errors
     /// When the URL is not a Redis URL.
     pub(crate) fn parse(url: &str) -> RedisResult<RedisTarget> {
-        let Some(nodes) = url.strip_prefix(CLUSTER_SCHEME) else {
+        let Some((nodes, scheme)) = CLUSTER_SCHEMES
+            .iter()
+            .find_map(|(cluster, node)| Some((url.strip_prefix(cluster)?, node)))
+        else {
             return Ok(RedisTarget::Single(Client::open(url)?));
         };
         let nodes = nodes.trim_end_matches('/');
@@ -42,9 +51,9 @@ impl RedisTarget {
             .map(|node| {
                 let address = node.rsplit_once('@').map_or(node, |(_, address)| address);
                 if credentials.is_empty() {
-                    format!("redis://{address}")
+                    format!("{scheme}{address}")
                 } else {
-                    format!("redis://{credentials}@{address}")
+                    format!("{scheme}{credentials}@{address}")
                 }
             })
             .collect();
@@ -174,10 +183,21 @@ mod tests {
                 "redis://app:s3cret@10.0.0.2:7001"
             ]
         );
-        assert!(matches!(
-            RedisTarget::parse("redis://127.0.0.1:6379").unwrap(),
-            RedisTarget::Single(_)
-        ));
+        let RedisTarget::Cluster(tls_seeds) =
+            RedisTarget::parse("rediss+cluster://10.0.0.1:7000,10.0.0.2:7001").unwrap()
+        else {
+            panic!("not a cluster");
+        };
+        assert_eq!(
+            tls_seeds,
+            ["rediss://10.0.0.1:7000", "rediss://10.0.0.2:7001"]
+        );
+        for single in ["redis://127.0.0.1:6379", "rediss://127.0.0.1:6380"] {
+            assert!(matches!(
+                RedisTarget::parse(single).unwrap(),
+                RedisTarget::Single(_)
+            ));
+        }
         assert!(RedisTarget::parse("http://127.0.0.1:6379").is_err());
     }
 }

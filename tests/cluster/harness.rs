@@ -1,8 +1,10 @@
 //! A Redis Cluster of private `redis-server --cluster-enabled yes` processes on free
-//! ports, one replica per master, joined by `redis-cli --cluster create`. Its servers
-//! are killed when it is dropped, and by the kernel if the test process dies first.
+//! ports, one replica per master, joined by `redis-cli --cluster create`; or one that
+//! speaks only TLS, with certificates of a CA made for it. Its servers are killed when
+//! it is dropped, and by the kernel if the test process dies first.
 
 use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -24,7 +26,46 @@ struct Node {
 /// A running cluster.
 pub(crate) struct Cluster {
     nodes: Vec<Node>,
+    tls: Option<Tls>,
     _dir: tempfile::TempDir,
+}
+
+/// The certificates of a TLS cluster: a CA made for it, and one server certificate for
+/// 127.0.0.1 that every node presents.
+pub(crate) struct Tls {
+    /// The CA's certificate, PEM; clients trust it.
+    pub ca_file: PathBuf,
+    ca_pem: String,
+    cert_file: PathBuf,
+    key_file: PathBuf,
+}
+
+impl Tls {
+    fn generate(dir: &Path) -> Tls {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "quire cluster test CA");
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let tls = Tls {
+            ca_file: dir.join("ca.pem"),
+            ca_pem: ca.pem(),
+            cert_file: dir.join("node.pem"),
+            key_file: dir.join("node.key"),
+        };
+        std::fs::write(&tls.ca_file, &tls.ca_pem).unwrap();
+        std::fs::write(&tls.cert_file, cert.pem()).unwrap();
+        std::fs::write(&tls.key_file, key.serialize_pem()).unwrap();
+        tls
+    }
 }
 
 /// A master as `CLUSTER NODES` shows it.
@@ -39,15 +80,38 @@ pub(crate) struct Master {
 impl Cluster {
     /// Starts 3 masters with a replica each and waits until every slot is served.
     pub(crate) fn start() -> Cluster {
+        Cluster::launch(1, false)
+    }
+
+    /// Starts 3 masters, without replicas, that take only TLS connections (from one
+    /// another too), and waits until every slot is served.
+    pub(crate) fn start_tls() -> Cluster {
+        Cluster::launch(0, true)
+    }
+
+    fn launch(replicas: usize, tls: bool) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let nodes: Vec<Node> = (0..MASTERS * 2)
+        let tls = tls.then(|| Tls::generate(dir.path()));
+        let nodes: Vec<Node> = (0..MASTERS * (1 + replicas))
             .map(|_| {
                 let port = free_port();
                 let node_dir = dir.path().join(port.to_string());
                 std::fs::create_dir(&node_dir).unwrap();
                 let mut command = Command::new("redis-server");
+                command.args(["--bind", "127.0.0.1"]);
+                match &tls {
+                    None => command.args(["--port", &port.to_string()]),
+                    Some(tls) => command
+                        .args(["--port", "0", "--tls-port", &port.to_string()])
+                        .arg("--tls-cert-file")
+                        .arg(&tls.cert_file)
+                        .arg("--tls-key-file")
+                        .arg(&tls.key_file)
+                        .arg("--tls-ca-cert-file")
+                        .arg(&tls.ca_file)
+                        .args(["--tls-cluster", "yes", "--tls-auth-clients", "no"]),
+                };
                 command
-                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                     .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
                     .args(["--save", "", "--appendonly", "no"])
                     .arg("--dir")
@@ -66,13 +130,21 @@ impl Cluster {
                 }
             })
             .collect();
-        let cluster = Cluster { nodes, _dir: dir };
+        let cluster = Cluster {
+            nodes,
+            tls,
+            _dir: dir,
+        };
         for node in &cluster.nodes {
             cluster.wait_for(&format!("node {} answers", node.port), || {
-                query::<String>(node.port, &["PING"]).is_some()
+                cluster.query::<String>(node.port, &["PING"]).is_some()
             });
         }
-        let created = Command::new("redis-cli")
+        let mut create = Command::new("redis-cli");
+        if let Some(tls) = &cluster.tls {
+            create.arg("--tls").arg("--cacert").arg(&tls.ca_file);
+        }
+        let created = create
             .args(["--cluster", "create"])
             .args(
                 cluster
@@ -80,12 +152,17 @@ impl Cluster {
                     .iter()
                     .map(|node| format!("127.0.0.1:{}", node.port)),
             )
-            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .output()
             .expect("redis-cli runs");
         assert!(created.status.success(), "{created:?}");
         cluster.wait_until_settled();
         cluster
+    }
+
+    /// The certificates of a TLS cluster.
+    pub(crate) fn tls(&self) -> Option<&Tls> {
+        self.tls.as_ref()
     }
 
     /// The seed-node URL quire takes.
@@ -96,7 +173,12 @@ impl Cluster {
             .take(2)
             .map(|node| format!("127.0.0.1:{}", node.port))
             .collect();
-        format!("redis+cluster://{}", seeds.join(","))
+        let scheme = if self.tls.is_some() {
+            "rediss+cluster"
+        } else {
+            "redis+cluster"
+        };
+        format!("{scheme}://{}", seeds.join(","))
     }
 
     /// Waits until every live node reports the cluster ok, every slot is served by a
@@ -104,7 +186,7 @@ impl Cluster {
     pub(crate) fn wait_until_settled(&self) {
         self.wait_for("the cluster is ok on every node", || {
             self.live_ports().iter().all(|&port| {
-                query::<String>(port, &["CLUSTER", "INFO"])
+                self.query::<String>(port, &["CLUSTER", "INFO"])
                     .is_some_and(|info| info.contains("cluster_state:ok"))
             }) && self
                 .masters()
@@ -120,12 +202,15 @@ impl Cluster {
     pub(crate) fn wait_until_replicated(&self, slot: u16) {
         let master = self.owner(slot);
         self.wait_for("the replica caught up with its master", || {
-            query::<String>(master.port, &["INFO", "replication"]).is_some_and(|info| {
-                let offset = field(&info, "master_repl_offset");
-                info.lines()
-                    .filter(|line| line.starts_with("slave"))
-                    .any(|line| line.contains("state=online") && field_in(line, "offset") == offset)
-            })
+            self.query::<String>(master.port, &["INFO", "replication"])
+                .is_some_and(|info| {
+                    let offset = field(&info, "master_repl_offset");
+                    info.lines()
+                        .filter(|line| line.starts_with("slave"))
+                        .any(|line| {
+                            line.contains("state=online") && field_in(line, "offset") == offset
+                        })
+                })
         });
     }
 
@@ -134,7 +219,7 @@ impl Cluster {
         let Some(text) = self
             .live_ports()
             .into_iter()
-            .find_map(|port| query::<String>(port, &["CLUSTER", "NODES"]))
+            .find_map(|port| self.query::<String>(port, &["CLUSTER", "NODES"]))
         else {
             return Vec::new();
         };
@@ -184,7 +269,7 @@ impl Cluster {
 
     /// The slot of every key of quire's `prefix` (their shared hash tag).
     pub(crate) fn slot_of_prefix(&self, prefix: &str) -> u16 {
-        query(
+        self.query(
             self.nodes[0].port,
             &["CLUSTER", "KEYSLOT", &format!("{{{prefix}}}:x")],
         )
@@ -199,10 +284,11 @@ impl Cluster {
             .live_ports()
             .into_iter()
             .find(|&port| {
-                query::<String>(port, &["INFO", "replication"]).is_some_and(|info| {
-                    info.contains("role:slave")
-                        && field(&info, "master_port") == old.port.to_string()
-                })
+                self.query::<String>(port, &["INFO", "replication"])
+                    .is_some_and(|info| {
+                        info.contains("role:slave")
+                            && field(&info, "master_port") == old.port.to_string()
+                    })
             })
             .expect("the master has a replica");
         let node = self
@@ -212,7 +298,7 @@ impl Cluster {
             .unwrap();
         node.child.kill().unwrap();
         node.child.wait().unwrap();
-        let promoted: Option<String> = query(replica, &["CLUSTER", "FAILOVER", "TAKEOVER"]);
+        let promoted: Option<String> = self.query(replica, &["CLUSTER", "FAILOVER", "TAKEOVER"]);
         assert_eq!(promoted.as_deref(), Some("OK"));
         self.wait_for("the replica serves the slot", || {
             self.masters()
@@ -221,17 +307,40 @@ impl Cluster {
         });
         self.wait_for("every live node agrees on the new master", || {
             self.live_ports().iter().all(|&port| {
-                query::<String>(port, &["CLUSTER", "INFO"])
+                self.query::<String>(port, &["CLUSTER", "INFO"])
                     .is_some_and(|info| info.contains("cluster_state:ok"))
             })
         });
         (old, self.owner(slot))
     }
 
+    /// `args` sent to the node on `port`; `None` when it does not answer.
+    fn query<T: redis::FromRedisValue>(&self, port: u16, args: &[&str]) -> Option<T> {
+        let client = match &self.tls {
+            None => redis::Client::open(format!("redis://127.0.0.1:{port}")).ok()?,
+            Some(tls) => redis::Client::build_with_tls(
+                format!("rediss://127.0.0.1:{port}"),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(tls.ca_pem.clone().into_bytes()),
+                },
+            )
+            .ok()?,
+        };
+        let mut conn = client
+            .get_connection_with_timeout(Duration::from_millis(300))
+            .ok()?;
+        let mut command = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            command.arg(*arg);
+        }
+        command.query(&mut conn).ok()
+    }
+
     fn live_ports(&self) -> Vec<u16> {
         self.nodes
             .iter()
-            .filter(|node| query::<String>(node.port, &["PING"]).is_some())
+            .filter(|node| self.query::<String>(node.port, &["PING"]).is_some())
             .map(|node| node.port)
             .collect()
     }
@@ -270,19 +379,6 @@ pub(crate) fn shared() -> &'static str {
         });
         receiver.recv().expect("the shared cluster starts")
     })
-}
-
-/// `args` sent to the node on `port`; `None` when it does not answer.
-fn query<T: redis::FromRedisValue>(port: u16, args: &[&str]) -> Option<T> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).ok()?;
-    let mut conn = client
-        .get_connection_with_timeout(Duration::from_millis(300))
-        .ok()?;
-    let mut command = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        command.arg(*arg);
-    }
-    command.query(&mut conn).ok()
 }
 
 fn slot_count(ranges: &[(u16, u16)]) -> u32 {
