@@ -94,27 +94,40 @@ fn an_unusable_webhook_ca_file_stops_a_worker_at_start() {
     }
 }
 
-/// A reader that goes away (`quire reports list | head -1`) ends the command quietly,
+/// A reader that goes away (`quire reports check | head -1`) ends the command quietly,
 /// killed by SIGPIPE as other command-line tools are, without a panic. The pipe's read
 /// end is closed before the process starts, so its first line meets the closed pipe.
 #[test]
 fn a_closed_stdout_ends_a_listing_quietly() {
     use std::os::unix::process::ExitStatusExt as _;
     let dir = tempfile::tempdir().unwrap();
-    let (reader, writer) = std::io::pipe().unwrap();
-    drop(reader);
-    let output = Command::new(env!("CARGO_BIN_EXE_quire"))
-        .args(["reports", "list"])
-        .env_remove("QUIRE_CONFIG")
-        .env_remove("QUIRE_REPORTS_DIR")
+    // `check` asks a database: the seeded demo one answers every definition.
+    let seeded = Command::new(env!("CARGO_BIN_EXE_quire"))
+        .args(["seed", "--tenants", "1", "--invoices", "1"])
+        .env_clear()
         .current_dir(dir.path())
-        .stdout(writer)
-        .stderr(Stdio::piped())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(output.status.signal(), Some(libc::SIGPIPE), "{output:?}");
+    assert!(seeded.status.success(), "{seeded:?}");
+    for command in ["list", "check"] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = Command::new(env!("CARGO_BIN_EXE_quire"))
+            .args(["reports", command])
+            .env_clear()
+            .current_dir(dir.path())
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{command}: {stderr}");
+        assert_eq!(
+            output.status.signal(),
+            Some(libc::SIGPIPE),
+            "{command}: {output:?}"
+        );
+    }
 }
 
 /// `quire reports` in `dir`, without the environment's catalog settings.

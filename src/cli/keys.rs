@@ -103,7 +103,8 @@ pub async fn run(settings: &Settings, args: KeysArgs, json: bool) -> anyhow::Res
         }
         KeysAction::Revoke { key_id } => {
             if !store.revoke_api_key(&key_id).await? {
-                return Err(UsageError(format!("no live API key with id {key_id:?}")).into());
+                // A well-formed question with no answer, like `status` of no such run.
+                anyhow::bail!("no live API key with id {key_id:?}");
             }
             if json {
                 println!("{}", serde_json::json!({ "revoked": key_id }));

@@ -105,16 +105,18 @@ pub enum Command {
 }
 
 impl Command {
-    /// Whether the command prints its result and exits, rather than serving, working
-    /// or benchmarking until stopped.
+    /// Whether the command prints its result and exits, rather than serving or working
+    /// until stopped. `demo --serve` counts as printing: its summary comes first, and a
+    /// reader gone by then leaves nobody to serve.
     pub fn prints_and_exits(&self) -> bool {
         !matches!(
             self,
             Command::Serve
                 | Command::Work(_)
                 | Command::Run(_)
-                | Command::Demo(_)
-                | Command::Bench(_)
+                | Command::Bench(bench::BenchArgs {
+                    which: bench::BenchCommand::Worker(_)
+                })
         )
     }
 }

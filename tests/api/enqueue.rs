@@ -504,6 +504,11 @@ async fn keys_are_made_only_for_tenants_the_reports_database_knows() {
         .unwrap();
     let printed: serde_json::Value = serde_json::from_slice(&revoked.stdout).unwrap();
     assert_eq!(printed["revoked"], id);
+    // A key that is not there (any more) is a failure, not a usage mistake.
+    let again = app.quire(&["keys", "revoke", id]).output().await.unwrap();
+    assert_eq!(again.status.code(), Some(1), "{again:?}");
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(stderr, format!("error: no live API key with id {id:?}\n"));
     app.cleanup().await;
 }
 
