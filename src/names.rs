@@ -6,10 +6,23 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// Why a name was refused: a sentence fit for the client.
+/// Why a name was refused: a sentence fit for the client, `tenant "a b" must be …`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidName(String);
+#[error("{what} {problem}")]
+pub struct InvalidName {
+    /// What the name is, as the sentence starts: `tenant`, `report name`.
+    what: &'static str,
+    /// The rest of the sentence: the value, quoted, and the rule it breaks.
+    problem: String,
+}
+
+impl InvalidName {
+    /// The sentence without what the name is, to follow a request field's own name
+    /// (`"a b" must be …` after `tenant`), so that the name is not said twice.
+    pub fn problem(&self) -> &str {
+        &self.problem
+    }
+}
 
 /// The most characters of a client's value an error message repeats.
 const ECHO_LIMIT: usize = 200;
@@ -41,7 +54,10 @@ macro_rules! name {
                 if valid(text) {
                     Ok($name(text.to_owned()))
                 } else {
-                    Err(InvalidName(format!(concat!($what, " {} ", $rule), echo(text))))
+                    Err(InvalidName {
+                        what: $what,
+                        problem: format!(concat!("{} ", $rule), echo(text)),
+                    })
                 }
             }
 
@@ -165,10 +181,12 @@ mod tests {
     #[test]
     fn each_name_takes_what_its_rule_allows_and_names_the_rule_when_it_refuses() {
         assert!(TenantSlug::parse("acme-co.uk_1").is_ok());
+        let refused = TenantSlug::parse("two words").unwrap_err();
         assert_eq!(
-            TenantSlug::parse("two words").unwrap_err().to_string(),
+            refused.to_string(),
             "tenant \"two words\" must be 1 to 128 letters, digits, -, _ or . (not first)"
         );
+        assert_eq!(format!("tenant {}", refused.problem()), refused.to_string());
         assert!(TenantSlug::parse("../etc").is_err());
         assert!(TenantSlug::parse(&"t".repeat(MAX_TENANT + 1)).is_err());
         assert!(TenantSlug::parse("").is_err());

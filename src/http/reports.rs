@@ -225,7 +225,7 @@ pub(super) async fn list(
                 "invalid_request",
                 &[FieldError::new(
                     "status",
-                    format!("unknown status {}", echo(text)),
+                    format!("{} is not a run status", echo(text)),
                 )],
             )
         })?),

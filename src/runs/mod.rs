@@ -153,9 +153,14 @@ impl RunRequest {
     ) -> Result<RunRequest, RunsError> {
         let report =
             ReportName::parse(report).map_err(|_| RunsError::UnknownReport(report.to_owned()))?;
-        let tenant =
-            TenantSlug::parse(tenant).map_err(|e| FieldError::new("tenant", e.to_string()));
-        let format = format.parse().map_err(|e| FieldError::new("format", e));
+        // Each message follows its field's name, so it does not say the name again.
+        let tenant = TenantSlug::parse(tenant).map_err(|e| FieldError::new("tenant", e.problem()));
+        let format = format.parse().map_err(|_| {
+            FieldError::new(
+                "format",
+                format!("{} is not csv or xlsx", crate::names::echo(format)),
+            )
+        });
         let reuse_for = reuse_for
             .map(|text| {
                 humantime::parse_duration(text).map_err(|_| {
@@ -368,8 +373,11 @@ impl Runs {
                 }));
                 None
             }
-            Err(error @ ReportError::UnknownTimeZone(_)) => {
-                invalid.push(FieldError::new("tenant", error.to_string()));
+            Err(ReportError::UnknownTimeZone(zone)) => {
+                invalid.push(FieldError::new(
+                    "tenant",
+                    format!("has the time zone {zone:?}, which is not an IANA time zone name"),
+                ));
                 None
             }
             Err(other) => return Err(RunsError::ReportSource(other)),
@@ -377,7 +385,7 @@ impl Runs {
         if tenant_id.is_none() {
             invalid.push(FieldError::new(
                 "tenant",
-                format!("unknown tenant {:?}", request.tenant),
+                format!("{:?} is unknown", request.tenant.as_str()),
             ));
         }
         let (Some(params), true) = (params, invalid.is_empty()) else {

@@ -102,6 +102,17 @@ async fn the_rust_client_makes_every_call_of_the_api_against_a_live_server() {
         "{said}"
     );
     assert_refused(invalid, 422, "invalid_params");
+    // Each invalid field once, its message after its name.
+    let admin = Client::new(&server.base_url, &app.admin_key);
+    let said = admin
+        .enqueue(&ReportOrder::new("nosuch", "clients", "csv"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        said,
+        "the API answered 422: invalid_request: the request has invalid values; tenant \"nosuch\" is unknown"
+    );
     assert_refused(client.run("no-such-run").await, 404, "run_not_found");
     assert_refused(client.link("no-such-run").await, 404, "run_not_found");
     let stranger = Client::new(&server.base_url, "not-a-key");

@@ -175,7 +175,7 @@ async fn bad_requests_get_the_documented_status_and_nothing_is_queued() {
         invalid["error"]["details"]["fields"],
         json!([{
             "field": "tenant",
-            "message": "the tenant's time zone \"Mars/Olympus_Mons\" is not an IANA time zone name"
+            "message": "has the time zone \"Mars/Olympus_Mons\", which is not an IANA time zone name"
         }])
     );
     let page = app
@@ -335,7 +335,10 @@ async fn wrong_shapes_are_named_by_field_without_rust_types_or_whole_values() {
         (
             format!(r#"{{"tenant":"acme","report":"clients","format":"{long}"}}"#),
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!("unknown format \"{}\"… (20000 characters)", &long[..200]),
+            format!(
+                "\"{}\"… (20000 characters) is not csv or xlsx",
+                &long[..200]
+            ),
         ),
     ];
     for (text, status, says) in cases {
@@ -459,6 +462,26 @@ async fn quire_status_reads_the_database_alone_and_an_unknown_run_exits_1() {
         stderr.contains("no run has the id \"no-such-run\""),
         "{stderr}"
     );
+    app.cleanup().await;
+}
+
+/// Each field's message follows the field's name: the command line says what is wrong
+/// once (it used to print `tenant unknown tenant "nosuch"`).
+#[tokio::test]
+async fn enqueue_names_an_unknown_tenant_once_and_exits_2() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let output = app
+        .quire(&["enqueue", "clients", "--tenant", "nosuch"])
+        .env("QUIRE_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: tenant \"nosuch\" is unknown\n"
+    );
+    assert!(output.stdout.is_empty());
     app.cleanup().await;
 }
 
