@@ -115,7 +115,10 @@ async fn serve(storage: &Storage, run: &Run, request: Request) -> Result<Respons
         return Err(gone());
     };
     let disposition = content_disposition(run);
+    let etag = format!("\"{}\"", file.sha256);
     let served = match (storage, Location::parse(&file.path)) {
+        // The client's copy is this file already: nothing to send, wherever it lives.
+        _ if unchanged(request.headers(), &etag) => StatusCode::NOT_MODIFIED.into_response(),
         (_, Location::File(path)) => {
             let served = ServeFile::new_with_mime(
                 &path,
@@ -157,10 +160,22 @@ async fn serve(storage: &Storage, run: &Run, request: Request) -> Result<Respons
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", file.sha256)) {
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, etag);
     }
     Ok(Response::from_parts(parts, body))
+}
+
+/// Whether `If-None-Match` names `etag` (or any version, `*`): a weak comparison, as
+/// RFC 9110 asks for this header.
+fn unchanged(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == etag || tag == "*")
 }
 
 /// `Content-Disposition` of the run's file: `<report>-<tenant>-<date>.<ext>`, in ASCII

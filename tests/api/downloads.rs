@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{
-    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, RANGE,
-    REFERRER_POLICY,
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
+    IF_NONE_MATCH, RANGE, REFERRER_POLICY,
 };
 use serde_json::json;
 
@@ -14,6 +14,36 @@ use crate::common::on_databases;
 use crate::helpers::{Backend, body, spawn_app, worker_options};
 
 const LIMIT: Duration = Duration::from_secs(30);
+
+/// The download at `url` answers 304 with no body to a client that names its ETag
+/// (the file's SHA-256) in `If-None-Match`, among others or weakly, and sends the file
+/// to one that names another.
+pub(crate) async fn assert_not_modified_for_its_etag(
+    http: &reqwest::Client,
+    url: &str,
+    sha256: &str,
+) {
+    let etag = format!("\"{sha256}\"");
+    for named in [etag.clone(), format!("\"other\", W/{etag}")] {
+        let unchanged = http
+            .get(url)
+            .header(IF_NONE_MATCH, &named)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED, "{named}");
+        assert_eq!(unchanged.headers()[ETAG], etag.as_str());
+        assert!(unchanged.bytes().await.unwrap().is_empty());
+    }
+    let changed = http
+        .get(url)
+        .header(IF_NONE_MATCH, "\"other\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert!(!changed.bytes().await.unwrap().is_empty());
+}
 
 #[tokio::test]
 async fn a_completed_run_downloads_with_its_headers_and_byte_ranges() {
@@ -58,6 +88,7 @@ async fn a_completed_run_downloads_with_its_headers_and_byte_ranges() {
         "{disposition}"
     );
     assert_eq!(response.bytes().await.unwrap().as_ref(), on_disk.as_slice());
+    assert_not_modified_for_its_etag(&app.http, &url, &file.sha256).await;
 
     let metrics = app
         .http
