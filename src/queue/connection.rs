@@ -22,8 +22,8 @@ const CLUSTER_SCHEMES: [(&str, &str); 2] = [
 /// Where Redis is: how to open the queue's shared connection and dedicated ones.
 #[derive(Clone)]
 pub(crate) enum RedisTarget {
-    /// One server.
-    Single(Client),
+    /// One server (boxed: with TLS support, a client is several times a cluster's size).
+    Single(Box<Client>),
     /// A Redis Cluster, by its seed nodes (`redis://host:port` each).
     Cluster(Vec<String>),
 }
@@ -40,7 +40,7 @@ impl RedisTarget {
             .iter()
             .find_map(|(cluster, node)| Some((url.strip_prefix(cluster)?, node)))
         else {
-            return Ok(RedisTarget::Single(Client::open(url)?));
+            return Ok(RedisTarget::Single(Box::new(Client::open(url)?)));
         };
         let nodes = nodes.trim_end_matches('/');
         let credentials = nodes
