@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::{BindValue, Catalog, FieldError, Report, ResolvedParams, params};
 use crate::clock::Clock;
 use crate::db::Db;
-use crate::storage::{Destination, PendingFile, StorageError, StoredFile};
+use crate::storage::{Destination, StorageError, StoredFile};
 use crate::writer::{Cell, Format, Layout, OutputOptions, RowWriter, WriteError};
 
 pub use query::{SourceError, is_transient_sql};
@@ -501,8 +501,11 @@ impl Reporter {
             .map(|&i| report.columns[i].clone())
             .collect();
 
-        let pending = destination.create().map_err(WriteError::Io)?;
-        let handle = pending.handle().map_err(WriteError::Io)?;
+        let pending = destination
+            .create(request.format.front_to_back())
+            .map_err(WriteError::Io)?;
+        let output = pending.output().map_err(WriteError::Io)?;
+        let temp_dir = pending.dir().to_owned();
         let (sender, mut receiver) = mpsc::channel::<Vec<Vec<Cell>>>(CHANNEL_BATCHES);
         let title = report.title.clone();
         let subject = format!("{} for {}", report.name, request.tenant);
@@ -510,36 +513,39 @@ impl Reporter {
         let (format, options) = (request.format, request.options.over(report));
         let currency = plan.currency;
         let writer_cancel = cancel.clone();
-        let writer =
-            tokio::task::spawn_blocking(move || -> Result<Option<PendingFile>, ReportError> {
-                let layout = Layout {
-                    title: &title,
-                    subject: &subject,
-                    columns: &columns,
-                    created,
-                    temp_dir: pending.dir(),
-                    options,
-                    currency,
-                };
-                let mut writer = RowWriter::create(format, handle, &layout)?;
-                while let Some(batch) = receiver.blocking_recv() {
-                    if writer_cancel.is_cancelled() {
-                        return Ok(None);
-                    }
-                    for row in &batch {
-                        writer.write_row(row)?;
-                    }
-                    rows_written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let writer = tokio::task::spawn_blocking(move || -> Result<Option<()>, ReportError> {
+            let layout = Layout {
+                title: &title,
+                subject: &subject,
+                columns: &columns,
+                created,
+                temp_dir: &temp_dir,
+                options,
+                currency,
+            };
+            let mut writer = RowWriter::create(format, output, &layout)?;
+            while let Some(batch) = receiver.blocking_recv() {
+                if writer_cancel.is_cancelled() {
+                    return Ok(None);
                 }
-                writer.finish()?;
-                Ok(Some(pending))
-            });
+                for row in &batch {
+                    writer.write_row(row)?;
+                }
+                rows_written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            writer.finish()?;
+            Ok(Some(()))
+        });
 
         let query = plan.query(report, dialect, self.copy);
         let streamed = source::stream(&self.source, &query, sender).await;
-        let written = writer.await.map_err(writer_failure)?;
-        // A writer error explains a closed channel better than the reader's view of it.
-        let pending = written?.ok_or(ReportError::Cancelled)?;
+        // A writer error explains a closed channel better than the reader's view of it,
+        // and an upload's own failure explains the writer's.
+        let written = match writer.await.map_err(writer_failure)? {
+            Ok(written) => written,
+            Err(error) => return Err(pending.abandon().await.map_or(error, ReportError::from)),
+        };
+        written.ok_or(ReportError::Cancelled)?;
         // Published only once every row arrived; dropping `pending` removes the file.
         let streamed = streamed?;
         let file = destination.publish(pending).await?;

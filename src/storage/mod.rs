@@ -2,18 +2,22 @@
 //! (`s3://`). Each attempt writes its own file under a name of its own, never visible
 //! under its real name until complete (renamed into place, or a multipart upload
 //! completed); the fenced database update decides which attempt's file is the run's,
-//! and the sweep removes the others, expired files and orphans.
+//! and the sweep removes the others, expired files and orphans. A writer writes into an
+//! [`Output`]: a local file, or an upload fed as it writes.
 
 mod local;
 mod object;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use local::{PendingFile, TEMP_PREFIX};
-pub use object::{ObjectBody, ObjectStorage, S3Config};
+use object::PendingUpload;
+pub use object::{ObjectBody, ObjectStorage, S3Config, UploadStream};
 
 /// A published file: where it is, its size and its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,24 +134,37 @@ pub enum Destination {
 }
 
 impl Destination {
-    /// Opens the temporary file the writer fills.
+    /// Opens what the writer fills: a temporary file, or, for an object of a file
+    /// written `front_to_back`, an upload fed while it is written. Must be called within
+    /// the Tokio runtime.
     ///
     /// # Errors
     /// When the folder cannot be created or written.
-    pub fn create(&self) -> std::io::Result<PendingFile> {
-        match self {
-            Destination::File(path) => PendingFile::create(path),
-            Destination::Object { scratch, .. } => PendingFile::create(scratch),
-        }
+    pub fn create(&self, front_to_back: bool) -> std::io::Result<Pending> {
+        Ok(match self {
+            Destination::File(path) => Pending::File(PendingFile::create(path)?),
+            Destination::Object {
+                storage,
+                key,
+                content_type,
+                ..
+            } if front_to_back => Pending::Upload(storage.upload_while_written(key, content_type)),
+            Destination::Object { scratch, .. } => Pending::File(PendingFile::create(scratch)?),
+        })
     }
 
-    /// Publishes the complete file `pending`: renamed into place, or uploaded (a
-    /// multipart upload in bounded parts, aborted on any error) and then removed.
+    /// Publishes the complete file `pending`: renamed into place, uploaded (a
+    /// multipart upload in bounded parts, aborted on any error) and then removed, or
+    /// its streamed upload completed.
     ///
     /// # Errors
     /// When syncing, hashing or uploading fails; nothing is then visible.
-    pub async fn publish(&self, pending: PendingFile) -> Result<StoredFile, StorageError> {
+    pub async fn publish(&self, pending: Pending) -> Result<StoredFile, StorageError> {
         let blocking = |error: tokio::task::JoinError| std::io::Error::other(error.to_string());
+        let pending = match pending {
+            Pending::Upload(upload) => return upload.complete().await,
+            Pending::File(pending) => pending,
+        };
         match self {
             Destination::File(_) => Ok(tokio::task::spawn_blocking(move || pending.publish())
                 .await
@@ -171,6 +188,83 @@ impl Destination {
                     sha256,
                 })
             }
+        }
+    }
+}
+
+/// A file or object being written, published by [`Destination::publish`]; dropped
+/// unpublished, it disappears (its file removed, its upload aborted).
+pub enum Pending {
+    /// A temporary local file.
+    File(PendingFile),
+    /// An object uploaded while it is written.
+    Upload(PendingUpload),
+}
+
+impl Pending {
+    /// What the writer writes into.
+    ///
+    /// # Errors
+    /// When the file's handle cannot be duplicated.
+    pub fn output(&self) -> std::io::Result<Output> {
+        Ok(match self {
+            Pending::File(pending) => Output::File(pending.handle()?),
+            Pending::Upload(upload) => Output::Upload(upload.stream()),
+        })
+    }
+
+    /// A local folder for the writer's own scratch files.
+    pub fn dir(&self) -> &Path {
+        match self {
+            Pending::File(pending) => pending.dir(),
+            Pending::Upload(upload) => upload.scratch(),
+        }
+    }
+
+    /// Gives the file up after its writer failed, and returns the upload's own failure
+    /// if that is what stopped the writer.
+    pub async fn abandon(self) -> Option<StorageError> {
+        match self {
+            Pending::File(_) => None,
+            Pending::Upload(upload) => upload.abandon().await,
+        }
+    }
+}
+
+/// Where a writer's bytes go: a local file, or a streamed upload.
+pub enum Output {
+    /// A local file.
+    File(File),
+    /// An object's upload, fed as the file is written.
+    Upload(UploadStream),
+}
+
+impl Output {
+    /// Ends the writing: a file is left to its publication, an upload is told the
+    /// file's size and digest.
+    ///
+    /// # Errors
+    /// When the upload has already failed.
+    pub fn finish(self) -> std::io::Result<()> {
+        match self {
+            Output::File(_) => Ok(()),
+            Output::Upload(stream) => stream.finish(),
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Output::File(file) => file.write(buf),
+            Output::Upload(stream) => stream.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::File(file) => file.flush(),
+            Output::Upload(stream) => stream.flush(),
         }
     }
 }

@@ -1,10 +1,13 @@
-//! Objects in an S3 bucket, through the `object_store` crate. A file is built in a
-//! local scratch folder (the XLSX writer needs a seekable file), then uploaded with a
-//! multipart upload in parts of [`PART_SIZE`], one part in memory at a time, and the
-//! upload is aborted on any error: an object is visible only once complete.
+//! Objects in an S3 bucket, through the `object_store` crate, always written with a
+//! multipart upload in parts of [`PART_SIZE`] that is aborted on any error: an object
+//! is visible only once complete. A file written front to back (CSV) is uploaded while
+//! it is written ([`UploadStream`]), holding a few parts in memory whatever its size; an
+//! XLSX workbook needs a seekable file, so it is built in a local scratch folder first
+//! and then uploaded part by part.
 
 use std::collections::HashSet;
 use std::fmt;
+use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,15 +21,26 @@ use object_store::path::Path as ObjectPath;
 use object_store::signer::{Method, SignedUrlOptions, Signer as _};
 use object_store::{
     Attribute, Attributes, ClientOptions, GetOptions, GetRange, MultipartUpload, ObjectStore,
-    ObjectStoreExt as _, PutMultipartOptions, RetryConfig,
+    ObjectStoreExt as _, PutMultipartOptions, RetryConfig, WriteMultipart,
 };
+use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncReadExt as _;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
-use super::{Location, StorageError};
+use super::{Location, StorageError, StoredFile};
 
 /// The size of each uploaded part but the last: above S3's 5 MiB minimum, and what one
 /// upload holds in memory.
 const PART_SIZE: u64 = 8 * 1024 * 1024;
+
+/// How many parts of a streamed upload are sent at once: the upload keeps pace with the
+/// writer without holding more than a few parts in memory.
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// How many of the writer's chunks (its 64 KiB buffers) may wait for the uploader
+/// before the writer blocks.
+const CHUNKS_QUEUED: usize = 32;
 
 /// How long a presigned download URL is valid: the client follows the redirect at once.
 const PRESIGNED_FOR: Duration = Duration::from_secs(5 * 60);
@@ -236,6 +250,23 @@ impl ObjectStorage {
             .map_err(|error| self.bucket_error(error))
     }
 
+    /// Starts the multipart upload of `key`.
+    async fn start(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<Box<dyn MultipartUpload>, StorageError> {
+        let attributes = Attributes::from_iter([(Attribute::ContentType, content_type.to_owned())]);
+        let options = PutMultipartOptions {
+            attributes,
+            ..PutMultipartOptions::default()
+        };
+        self.store
+            .put_multipart_opts(&ObjectPath::from(key), options)
+            .await
+            .map_err(|error| self.bucket_error(error))
+    }
+
     /// Uploads the local file `file` as `key`, in parts of [`PART_SIZE`].
     pub(super) async fn upload(
         &self,
@@ -243,16 +274,7 @@ impl ObjectStorage {
         file: &Path,
         content_type: &str,
     ) -> Result<(), StorageError> {
-        let attributes = Attributes::from_iter([(Attribute::ContentType, content_type.to_owned())]);
-        let options = PutMultipartOptions {
-            attributes,
-            ..PutMultipartOptions::default()
-        };
-        let mut upload = self
-            .store
-            .put_multipart_opts(&ObjectPath::from(key), options)
-            .await
-            .map_err(|error| self.bucket_error(error))?;
+        let mut upload = self.start(key, content_type).await?;
         let sent = send_parts(upload.as_mut(), file)
             .await
             .map_err(|error| match error {
@@ -267,6 +289,73 @@ impl ObjectStorage {
             }
         }
         sent
+    }
+
+    /// Starts uploading `key` while it is written: the writer writes into
+    /// [`PendingUpload::stream`], and [`PendingUpload::complete`] makes the object
+    /// visible. Must be called within the Tokio runtime, which runs the upload.
+    pub(super) fn upload_while_written(&self, key: &str, content_type: &str) -> PendingUpload {
+        let (chunks, received) = mpsc::channel(CHUNKS_QUEUED);
+        let uploader = tokio::spawn(self.clone().upload_chunks(
+            key.to_owned(),
+            content_type.to_owned(),
+            received,
+        ));
+        PendingUpload {
+            chunks,
+            uploader,
+            location: self.location(key),
+            scratch: self.scratch.clone(),
+        }
+    }
+
+    /// Sends the chunks that arrive as parts until told to complete the upload, which
+    /// is then aborted if anything fails or the chunks stop without that word. Returns
+    /// the written file's size and SHA-256, or `None` when abandoned.
+    async fn upload_chunks(
+        self,
+        key: String,
+        content_type: String,
+        mut chunks: mpsc::Receiver<Chunk>,
+    ) -> Result<Option<(u64, String)>, StorageError> {
+        let mut parts = WriteMultipart::new_with_chunk_size(
+            self.start(&key, &content_type).await?,
+            PART_SIZE as usize,
+        );
+        let mut written = None;
+        let ended = loop {
+            match chunks.recv().await {
+                Some(Chunk::Bytes(bytes)) => {
+                    if let Err(error) = parts.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                        break Err(Some(error));
+                    }
+                    parts.put(bytes);
+                }
+                Some(Chunk::Written { bytes, sha256 }) => written = Some((bytes, sha256)),
+                Some(Chunk::Complete) if written.is_some() => break Ok(()),
+                Some(Chunk::Complete) | None => break Err(None),
+            }
+        };
+        // The writer, if still writing, learns at its next chunk that the upload ended.
+        drop(chunks);
+        match ended {
+            Ok(()) => {
+                // `finish` aborts the upload itself when it fails.
+                parts
+                    .finish()
+                    .await
+                    .map_err(|error| self.bucket_error(error))?;
+                Ok(written)
+            }
+            Err(failure) => {
+                // Without the abort, the parts would stay stored (and billed) until the
+                // bucket's lifecycle rule for incomplete uploads removes them.
+                if let Err(error) = parts.abort().await {
+                    tracing::warn!(%error, key, "could not abort a failed multipart upload");
+                }
+                failure.map_or(Ok(None), |error| Err(self.bucket_error(error)))
+            }
+        }
     }
 
     /// Deletes the object `key`; whether it was there is not known to S3, so `true`.
@@ -361,6 +450,117 @@ impl ObjectStorage {
             .map_err(|error| self.error(error, key))?;
         Ok(url.to_string())
     }
+}
+
+/// What the writer tells the uploader of a streamed upload.
+enum Chunk {
+    /// The next bytes of the file.
+    Bytes(Bytes),
+    /// The file is written: its size and SHA-256.
+    Written { bytes: u64, sha256: String },
+    /// Every row arrived: the object may be made visible.
+    Complete,
+}
+
+/// An object being uploaded while it is written; dropped before
+/// [`PendingUpload::complete`], its upload is aborted and nothing becomes visible.
+pub struct PendingUpload {
+    chunks: mpsc::Sender<Chunk>,
+    uploader: JoinHandle<Result<Option<(u64, String)>, StorageError>>,
+    location: Location,
+    scratch: PathBuf,
+}
+
+impl PendingUpload {
+    /// What the writer writes into, from a blocking thread.
+    pub(super) fn stream(&self) -> UploadStream {
+        UploadStream {
+            chunks: self.chunks.clone(),
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The storage's local scratch folder.
+    pub(super) fn scratch(&self) -> &Path {
+        &self.scratch
+    }
+
+    /// Completes the upload once the writer has finished its [`UploadStream`].
+    pub(super) async fn complete(self) -> Result<StoredFile, StorageError> {
+        // Fails only when the uploader has already ended, with its reason.
+        let _ = self.chunks.send(Chunk::Complete).await;
+        drop(self.chunks);
+        match self.uploader.await.map_err(upload_panicked)?? {
+            Some((bytes, sha256)) => Ok(StoredFile {
+                location: self.location,
+                bytes,
+                sha256,
+            }),
+            None => Err(StorageError::Io(std::io::Error::other(
+                "the upload was completed before its file was written",
+            ))),
+        }
+    }
+
+    /// Gives the upload up (it is aborted) and returns why it failed, if it failed on
+    /// its own: a writer that stopped because the upload did reports this instead.
+    pub(super) async fn abandon(self) -> Option<StorageError> {
+        drop(self.chunks);
+        match self.uploader.await {
+            Ok(result) => result.err(),
+            Err(error) => Some(upload_panicked(error)),
+        }
+    }
+}
+
+fn upload_panicked(error: tokio::task::JoinError) -> StorageError {
+    StorageError::Io(std::io::Error::other(format!(
+        "the upload task failed: {error}"
+    )))
+}
+
+/// The writing end of a streamed upload, for a blocking thread: each write is queued
+/// for the uploader (waiting while [`CHUNKS_QUEUED`] chunks are), and hashed on the way.
+pub struct UploadStream {
+    chunks: mpsc::Sender<Chunk>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl UploadStream {
+    /// Tells the uploader that the file is complete, with its size and SHA-256.
+    ///
+    /// # Errors
+    /// When the upload has already failed.
+    pub fn finish(self) -> std::io::Result<()> {
+        let written = Chunk::Written {
+            bytes: self.bytes,
+            sha256: hex::encode(self.hasher.finalize()),
+        };
+        self.chunks
+            .blocking_send(written)
+            .map_err(|_| upload_stopped())
+    }
+}
+
+impl Write for UploadStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.chunks
+            .blocking_send(Chunk::Bytes(Bytes::copy_from_slice(buf)))
+            .map_err(|_| upload_stopped())?;
+        self.hasher.update(buf);
+        self.bytes += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn upload_stopped() -> std::io::Error {
+    std::io::Error::other("the upload to the object store stopped")
 }
 
 /// Why sending the parts of an upload failed.

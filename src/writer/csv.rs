@@ -1,7 +1,6 @@
 //! RFC 4180 CSV: CRLF line ends, UTF-8 (optional BOM), exact decimals, and a leading `'`
 //! on text cells that a spreadsheet would take for a formula.
 
-use std::fs::File;
 use std::io::Write;
 
 use chrono::{DateTime, Datelike as _, NaiveDate, SecondsFormat, Timelike as _, Utc};
@@ -11,17 +10,17 @@ use crate::catalog::{Column, ColumnType};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Streams rows into a CSV file.
-pub struct CsvWriter {
-    out: csv::Writer<File>,
+/// Streams rows into a CSV file, or whatever else takes bytes in order.
+pub struct CsvWriter<W: Write> {
+    out: csv::Writer<W>,
     columns: Vec<Column>,
     decimal: DecimalMark,
     /// Reused for every cell, so formatting allocates nothing per cell.
     scratch: Vec<u8>,
 }
 
-impl CsvWriter {
-    pub(super) fn create(mut file: File, layout: &Layout) -> Result<CsvWriter, WriteError> {
+impl<W: Write> CsvWriter<W> {
+    pub(super) fn create(mut file: W, layout: &Layout) -> Result<CsvWriter<W>, WriteError> {
         if layout.options.csv_bom {
             file.write_all(BOM)?;
         }
@@ -49,7 +48,7 @@ impl CsvWriter {
         Ok(())
     }
 
-    pub(super) fn finish(self) -> Result<File, WriteError> {
+    pub(super) fn finish(self) -> Result<W, WriteError> {
         self.out
             .into_inner()
             .map_err(|error| WriteError::Io(error.into_error()))

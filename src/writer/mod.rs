@@ -7,7 +7,6 @@ mod xlsx;
 pub(crate) use xlsx::{CellFormats, new_workbook};
 
 use std::fmt;
-use std::fs::File;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -17,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Column, Report};
 pub use crate::catalog::{CsvDelimiter, DecimalMark};
+use crate::storage::Output;
 
 /// One cell of a report row, decoded from the database according to its column type.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +65,13 @@ impl Format {
             Format::Csv => "csv",
             Format::Xlsx => "xlsx",
         }
+    }
+
+    /// Whether the file is written front to back, never going back: then it can be
+    /// uploaded while it is written. An XLSX workbook is a zip whose directory comes
+    /// last.
+    pub fn front_to_back(self) -> bool {
+        self == Format::Csv
     }
 
     /// The HTTP `Content-Type` of the file.
@@ -192,20 +199,33 @@ impl From<::csv::Error> for WriteError {
 #[allow(clippy::large_enum_variant)]
 pub enum RowWriter {
     /// Writing a CSV file.
-    Csv(csv::CsvWriter),
+    Csv(csv::CsvWriter<Output>),
     /// Writing an XLSX file.
     Xlsx(xlsx::XlsxWriter),
 }
 
 impl RowWriter {
-    /// Starts a file of `format` in `file` and writes its header.
+    /// Starts a file of `format` in `output` and writes its header.
     ///
     /// # Errors
-    /// When the header cannot be written.
-    pub fn create(format: Format, file: File, layout: &Layout) -> Result<RowWriter, WriteError> {
-        Ok(match format {
-            Format::Csv => RowWriter::Csv(csv::CsvWriter::create(file, layout)?),
-            Format::Xlsx => RowWriter::Xlsx(xlsx::XlsxWriter::create(file, layout)?),
+    /// When the header cannot be written, or an XLSX workbook is to be streamed: it
+    /// needs a file to seek in.
+    pub fn create(
+        format: Format,
+        output: Output,
+        layout: &Layout,
+    ) -> Result<RowWriter, WriteError> {
+        Ok(match (format, output) {
+            (Format::Csv, output) => RowWriter::Csv(csv::CsvWriter::create(output, layout)?),
+            (Format::Xlsx, Output::File(file)) => {
+                RowWriter::Xlsx(xlsx::XlsxWriter::create(file, layout)?)
+            }
+            (Format::Xlsx, Output::Upload(_)) => {
+                return Err(WriteError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "an XLSX workbook is written to a file, not streamed",
+                )));
+            }
         })
     }
 
@@ -221,15 +241,17 @@ impl RowWriter {
         }
     }
 
-    /// Completes the document and returns the file, flushed but not yet synced.
+    /// Completes the document: a file is flushed but not yet synced, an upload is
+    /// told the file is whole.
     ///
     /// # Errors
     /// On an I/O error.
-    pub fn finish(self) -> Result<File, WriteError> {
-        match self {
-            RowWriter::Csv(writer) => writer.finish(),
-            RowWriter::Xlsx(writer) => writer.finish(),
-        }
+    pub fn finish(self) -> Result<(), WriteError> {
+        let output = match self {
+            RowWriter::Csv(writer) => writer.finish()?,
+            RowWriter::Xlsx(writer) => Output::File(writer.finish()?),
+        };
+        Ok(output.finish()?)
     }
 }
 

@@ -19,6 +19,7 @@ use reqwest::header::{
 use serde_json::json;
 
 use crate::common::{S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, eventually};
+use crate::downloads::assert_not_modified_for_its_etag;
 use crate::helpers::{Backend, TestApp, body, spawn_app_storing_in, worker_options};
 use crate::lifecycle::QUICK;
 use crate::processes::{STREAMING, sha256_hex};
@@ -131,6 +132,7 @@ async fn runs_in_a_bucket_download_whole_and_in_ranges_with_their_etag() {
             "{disposition}"
         );
         assert_eq!(whole.bytes().await.unwrap().as_ref(), stored.as_slice());
+        assert_not_modified_for_its_etag(&app.http, url, &file.sha256).await;
 
         let part = app
             .http
@@ -205,6 +207,73 @@ async fn a_file_larger_than_a_part_is_uploaded_in_parts_and_reads_back_whole() {
         part.bytes().await.unwrap().as_ref(),
         &stored[boundary - 8..boundary + 8]
     );
+    assert_eq!(server.open_uploads(), Vec::<PathBuf>::new());
+    app.cleanup().await;
+}
+
+/// A CSV file goes to the bucket while its rows are written: with the query holding
+/// back its last row (on an advisory lock the test holds), a whole 8 MiB part is on the
+/// server, nothing is built locally, no object is visible and the run is still running;
+/// once the row comes, the run completes with its one object.
+#[tokio::test]
+async fn a_csv_file_is_uploaded_while_its_rows_are_written() {
+    use sqlx::Connection as _;
+
+    let server = S3Server::start().await;
+    let lock = i64::from(rand::random::<u32>());
+    let held_back = LARGE.replace(
+        "WHERE :tenant > 0",
+        &format!(
+            "WHERE :tenant > 0 AND (n < 200000 OR EXISTS (SELECT 1 FROM pg_advisory_xact_lock({lock})))"
+        ),
+    );
+    let app = spawn_app_on_bucket(
+        Backend::Postgres,
+        &server,
+        false,
+        &[("large.toml", &held_back)],
+    )
+    .await;
+    let mut holder = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(lock)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let _worker = app.start_worker(worker_options());
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("large_rows", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap();
+
+    let part_size = 8 * 1024 * 1024;
+    eventually(
+        LIMIT,
+        "a whole part of the upload is on the server",
+        || async {
+            let parts = server.open_uploads();
+            parts
+                .iter()
+                .any(|file| std::fs::metadata(file).is_ok_and(|meta| meta.len() == part_size))
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(app.run(id).await.status, RunStatus::Running);
+    assert_eq!(objects(&server), Vec::<String>::new(), "not visible yet");
+    assert_eq!(scratch_files(&app), Vec::<PathBuf>::new(), "no local copy");
+
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(lock)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let file = app.completed_run(id, LIMIT).await.file.unwrap();
+    let stored = object(&server, &key_of(&file.path));
+    assert!(stored.len() as u64 > part_size, "{} bytes", stored.len());
+    assert_eq!(sha256_hex(&stored), file.sha256);
+    assert_eq!(i64::try_from(stored.len()).unwrap(), file.bytes);
+    assert_eq!(objects(&server), [key_of(&file.path)]);
     assert_eq!(server.open_uploads(), Vec::<PathBuf>::new());
     app.cleanup().await;
 }
@@ -371,9 +440,10 @@ async fn an_unreachable_bucket_fails_the_attempt_without_an_object_and_a_retry_s
 }
 
 /// A worker killed mid-run leaves no object; the next attempt stores the one object,
-/// and the sweep removes the killed attempt's local leftovers.
-#[tokio::test]
-async fn a_killed_workers_run_leaves_no_object_and_its_next_attempt_stores_one() {
+/// and the sweep removes the killed attempt's local leftovers. A CSV file, uploaded as
+/// it is written, leaves no local file but its open upload (the bucket's lifecycle rule
+/// is for those); an XLSX workbook, built locally first, leaves its scratch file.
+async fn killed_mid_run_then_stored_once(format: &str) {
     let server = S3Server::start().await;
     let app = spawn_app_on_bucket(
         Backend::Postgres,
@@ -382,9 +452,9 @@ async fn a_killed_workers_run_leaves_no_object_and_its_next_attempt_stores_one()
         &[("streaming.toml", STREAMING)],
     )
     .await;
-    let (_, run) = app
-        .post_report(&app.acme_key, &body("streaming_rows", json!({})), None)
-        .await;
+    let mut request = body("streaming_rows", json!({}));
+    request["format"] = json!(format);
+    let (_, run) = app.post_report(&app.acme_key, &request, None).await;
     let id = run["id"].as_str().unwrap();
     let mut worker = app.spawn_quire(&["work", "--lease", "1s", "--queues", "reports"]);
     let shared = &app;
@@ -393,11 +463,19 @@ async fn a_killed_workers_run_leaves_no_object_and_its_next_attempt_stores_one()
         (run.status == RunStatus::Running && run.progress_rows > 0).then_some(())
     })
     .await;
+    let streamed = format == "csv";
+    if streamed {
+        eventually(LIMIT, "the attempt's upload is open", || async {
+            (!server.open_uploads().is_empty()).then_some(())
+        })
+        .await;
+    }
     worker.kill().await;
     assert_eq!(objects(&server), Vec::<String>::new(), "no partial object");
-    assert!(
-        !scratch_files(&app).is_empty(),
-        "the killed attempt's scratch file"
+    assert_eq!(
+        scratch_files(&app).is_empty(),
+        streamed,
+        "a local file only where the workbook is built first"
     );
 
     let _worker = app.start_worker(worker_options());
@@ -418,6 +496,16 @@ async fn a_killed_workers_run_leaves_no_object_and_its_next_attempt_stores_one()
     assert_eq!(scratch_files(&app), Vec::<PathBuf>::new());
     assert_eq!(objects(&server), [key_of(&file.path)]);
     app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_killed_workers_csv_upload_leaves_no_object_and_its_next_attempt_stores_one() {
+    killed_mid_run_then_stored_once("csv").await;
+}
+
+#[tokio::test]
+async fn a_killed_workers_xlsx_build_leaves_no_object_and_its_next_attempt_stores_one() {
+    killed_mid_run_then_stored_once("xlsx").await;
 }
 
 #[tokio::test]

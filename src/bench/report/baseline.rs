@@ -16,6 +16,7 @@ use super::fixture::REPORT;
 use crate::bench::BenchError;
 use crate::catalog::Column;
 use crate::db::Db;
+use crate::storage::Output;
 use crate::writer::{Cell, CellFormats, Format, Layout, OutputOptions, RowWriter, new_workbook};
 
 /// The report's query as the baseline runs it: the same columns, rows and order.
@@ -148,11 +149,14 @@ pub(super) fn write_from_memory(
                 options: OutputOptions::default(),
                 currency,
             };
-            let mut writer = RowWriter::create(Format::Csv, File::create(out)?, &layout)?;
+            let file = File::create(out)?;
+            let synced = file.try_clone()?;
+            let mut writer = RowWriter::create(Format::Csv, Output::File(file), &layout)?;
             for row in rows {
                 writer.write_row(row)?;
             }
-            writer.finish()?.sync_all()?;
+            writer.finish()?;
+            synced.sync_all()?;
         }
         Format::Xlsx => write_xlsx_from_memory(rows, columns, currency, dir, out)
             .map_err(crate::writer::WriteError::from)?,
