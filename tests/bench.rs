@@ -26,10 +26,10 @@ fn the_queue_benchmark_runs_every_job_and_reports_its_rates() {
     assert!(number(&summary, "latency_p50_ms") <= number(&summary, "latency_p99_ms"));
 }
 
-/// `--storage s3` uploads quire's file to the bucket QUIRE_STORAGE_URL names, as a run
-/// does, and deletes it after the phase.
+/// `--storage file,s3` measures quire's file written locally and uploaded to the bucket
+/// QUIRE_STORAGE_URL names (as a run does, and deleted after the phase) in one run.
 #[tokio::test]
-async fn the_report_benchmark_uploads_its_file_to_a_bucket() {
+async fn the_report_benchmark_measures_a_file_and_a_bucket_upload_in_one_run() {
     let server = S3Server::start().await;
     server.create_bucket("bench");
     let endpoint = server.endpoint();
@@ -43,7 +43,7 @@ async fn the_report_benchmark_uploads_its_file_to_a_bucket() {
         "sqlite",
     ];
     let summary = bench_with(
-        &[&args[..], &["--storage", "s3"]].concat(),
+        &[&args[..], &["--storage", "file,s3"]].concat(),
         &[
             ("QUIRE_STORAGE_URL", "s3://bench/phases"),
             ("QUIRE_S3_ENDPOINT", &endpoint),
@@ -51,9 +51,13 @@ async fn the_report_benchmark_uploads_its_file_to_a_bucket() {
             ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY),
         ],
     );
-    assert_eq!(summary.get("storage"), Some("s3"));
+    assert_eq!(summary.get("storage"), Some("file,s3"));
     assert_eq!(number(&summary, "rows"), 500.0);
-    assert!(number(&summary, "peak_rss_mib") > 0.0);
+    for storage in ["file", "s3"] {
+        assert!(number(&summary, &format!("{storage}_seconds")) > 0.0);
+        assert!(number(&summary, &format!("{storage}_peak_rss_mib")) > 0.0);
+    }
+    assert_eq!(summary.get("seconds"), summary.get("file_seconds"));
     assert_eq!(server.objects("bench"), Vec::<String>::new(), "deleted");
     assert_eq!(server.open_uploads(), Vec::<std::path::PathBuf>::new());
 }

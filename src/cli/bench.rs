@@ -83,9 +83,10 @@ pub struct ReportArgs {
     #[arg(long)]
     pub no_copy: bool,
     /// Where quire's phase stores its file: `s3` uploads it to the bucket
-    /// QUIRE_STORAGE_URL names, as a run does.
-    #[arg(long, value_enum, default_value_t = BenchStorage::File)]
-    pub storage: BenchStorage,
+    /// QUIRE_STORAGE_URL names, as a run does; `file,s3` measures both in one run,
+    /// taking turns.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "file")]
+    pub storage: Vec<BenchStorage>,
 }
 
 /// Options of `quire bench e2e`.
@@ -374,11 +375,15 @@ fn phase_bucket(settings: &Settings, out: &Path) -> anyhow::Result<Storage> {
     }
 }
 
-async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Result<Summary> {
+async fn report(settings: &Settings, mut args: ReportArgs, json: bool) -> anyhow::Result<Summary> {
     if args.rows == 0 || args.runs == 0 {
         return Err(UsageError("--rows and --runs must be at least 1".into()).into());
     }
-    if args.storage == BenchStorage::S3 {
+    if args.storage.is_empty() {
+        return Err(UsageError("--storage names at least one storage".into()).into());
+    }
+    args.storage.dedup();
+    if args.storage.contains(&BenchStorage::S3) {
         // Found wrong here, not in every phase: no bucket, a missing one, bad keys.
         phase_bucket(settings, Path::new("."))?;
         crate::app::open_storage(settings).await?;
@@ -392,16 +397,23 @@ async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Re
         runs: args.runs,
         exe: std::env::current_exe().context("finding the quire binary")?,
         copy_fast_path: !args.no_copy,
-        storage: args.storage,
+        storages: args.storage.clone(),
     };
     let figures = bench
         .run()
         .await
         .with_context(|| on_database("reports", args.database, &server_url))?;
-    let ours = Medians::of(&figures.render_runs);
+    let storages: Vec<(String, Medians)> = args
+        .storage
+        .iter()
+        .zip(&figures.render_runs)
+        .map(|(storage, runs)| (value_name(storage), Medians::of(runs)))
+        .collect();
+    // The first storage named is the one the plain figures and the ratio speak of.
+    let ours = &storages[0].1;
     let baseline = Medians::of(&figures.baseline_runs);
     let ratio = ours.seconds / baseline.seconds;
-    let copied = figures.render_runs.iter().all(|run| run.copied);
+    let copied = figures.render_runs.iter().flatten().all(|run| run.copied);
     let database = database_name(args.database);
     if !json {
         println!(
@@ -415,14 +427,15 @@ async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Re
             "  table generated in {:.2} s (not measured against anything)",
             figures.generate.as_secs_f64()
         );
-        println!(
-            "  quire render   {:>10.0} rows/s  {:>7.3} s  peak RSS {:>7.1} MiB  {:>6.1} MB {}",
-            ours.rate,
-            ours.seconds,
-            ours.peak_rss_kib / 1024.0,
-            ours.bytes / 1e6,
-            value_name(&args.storage)
-        );
+        for (name, medians) in &storages {
+            println!(
+                "  quire render   {:>10.0} rows/s  {:>7.3} s  peak RSS {:>7.1} MiB  {:>6.1} MB {name}",
+                medians.rate,
+                medians.seconds,
+                medians.peak_rss_kib / 1024.0,
+                medians.bytes / 1e6,
+            );
+        }
         println!(
             "  baseline       {:>10.0} rows/s  {:>7.3} s  peak RSS {:>7.1} MiB  {:>6.1} MB file",
             baseline.rate,
@@ -431,7 +444,12 @@ async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Re
             baseline.bytes / 1e6
         );
         println!("  baseline: {}", figures.baseline.describe(args.format));
-        println!("  quire / baseline: {ratio:.3}x the baseline's time");
+        for (name, medians) in &storages {
+            println!(
+                "  quire ({name}) / baseline: {:.3}x the baseline's time",
+                medians.seconds / baseline.seconds
+            );
+        }
         println!(
             "  PostgreSQL COPY fast path: {}",
             if copied {
@@ -440,24 +458,43 @@ async fn report(settings: &Settings, args: ReportArgs, json: bool) -> anyhow::Re
                 "not used (rows decoded and written by quire)"
             }
         );
+        for ((name, _), runs) in storages.iter().zip(&figures.render_runs) {
+            println!("  all runs (s): quire {name} {:?}", seconds(runs));
+        }
         println!(
-            "  all runs (s): quire {:?}, baseline {:?}",
-            seconds(&figures.render_runs),
+            "  all runs (s): baseline {:?}",
             seconds(&figures.baseline_runs)
         );
     }
+    let names: Vec<&str> = storages.iter().map(|(name, _)| name.as_str()).collect();
     let mut summary = Summary::default();
     summary.push("bench", "report");
     summary.push("rows", args.rows);
     summary.push("format", args.format);
     summary.push("database", database);
-    summary.push("storage", value_name(&args.storage));
+    summary.push("storage", names.join(","));
     summary.push("runs", args.runs);
     summary.push("copied", copied);
     summary.push("cores", cores());
     summary.push("rows_per_s", format!("{:.0}", ours.rate));
     summary.push("seconds", format!("{:.3}", ours.seconds));
     summary.push("peak_rss_mib", format!("{:.1}", ours.peak_rss_kib / 1024.0));
+    if storages.len() > 1 {
+        for (name, medians) in &storages {
+            summary.push(
+                &format!("{name}_rows_per_s"),
+                format!("{:.0}", medians.rate),
+            );
+            summary.push(
+                &format!("{name}_seconds"),
+                format!("{:.3}", medians.seconds),
+            );
+            summary.push(
+                &format!("{name}_peak_rss_mib"),
+                format!("{:.1}", medians.peak_rss_kib / 1024.0),
+            );
+        }
+    }
     summary.push(
         "baseline",
         match figures.baseline {

@@ -64,7 +64,7 @@ pub enum Phase {
 }
 
 /// Where `bench report` stores the rendered file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum BenchStorage {
     /// A local file, as a `file://` storage keeps it.
     File,
@@ -135,8 +135,9 @@ pub struct ReportBench {
     /// Let the report path use PostgreSQL's COPY for CSV (off: rows are decoded and
     /// written by the CSV writer, to compare the two).
     pub copy_fast_path: bool,
-    /// Where quire's phase stores its file (the baseline always writes a local one).
-    pub storage: BenchStorage,
+    /// Where quire's phase stores its file, each in turn in every run (the baseline
+    /// always writes a local one).
+    pub storages: Vec<BenchStorage>,
 }
 
 /// What a run measured: every run of each phase, in order.
@@ -148,8 +149,9 @@ pub struct ReportFigures {
     pub baseline: Baseline,
     /// The baseline's runs.
     pub baseline_runs: Vec<PhaseFigures>,
-    /// Our runs through [`Reporter::render`].
-    pub render_runs: Vec<PhaseFigures>,
+    /// Our runs through [`Reporter::render`], for each storage of
+    /// [`ReportBench::storages`] in its order.
+    pub render_runs: Vec<Vec<PhaseFigures>>,
 }
 
 impl ReportBench {
@@ -181,17 +183,22 @@ impl ReportBench {
             generate,
             baseline,
             baseline_runs: Vec::new(),
-            render_runs: Vec::new(),
+            render_runs: vec![Vec::new(); self.storages.len()],
         };
         let ours = if self.copy_fast_path {
             Phase::Render
         } else {
             Phase::RenderRows
         };
+        // The baseline, then quire into each storage: `None` stands for the baseline.
+        let phases: Vec<(Phase, Option<usize>)> = std::iter::once((baseline.phase(), None))
+            .chain((0..self.storages.len()).map(|index| (ours, Some(index))))
+            .collect();
         for run in 0..self.runs {
-            for phase in [baseline.phase(), ours] {
+            for &(phase, storage) in &phases {
                 let out = scratch.join(format!("run{run}-{phase:?}.{}", self.format));
-                let measured = self.spawn_phase(phase, url, &out).await?;
+                let on = storage.map_or(BenchStorage::File, |index| self.storages[index]);
+                let measured = self.spawn_phase(phase, url, &out, on).await?;
                 if measured.rows != self.rows {
                     return Err(BenchError::Invalid(format!(
                         "phase {phase:?} wrote {} rows instead of {}",
@@ -203,10 +210,9 @@ impl ReportBench {
                     Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
                     removed => removed?,
                 }
-                if phase == ours {
-                    figures.render_runs.push(measured);
-                } else {
-                    figures.baseline_runs.push(measured);
+                match storage {
+                    Some(index) => figures.render_runs[index].push(measured),
+                    None => figures.baseline_runs.push(measured),
                 }
             }
         }
@@ -218,9 +224,10 @@ impl ReportBench {
         phase: Phase,
         url: &str,
         out: &Path,
+        storage: BenchStorage,
     ) -> Result<PhaseFigures, BenchError> {
         let phase_name = value_name(&phase);
-        let storage = value_name(&self.storage);
+        let storage = value_name(&storage);
         let output = tokio::process::Command::new(&self.exe)
             .args(["bench", "phase", "--phase", &phase_name, "--url", url])
             .args(["--storage", &storage])
