@@ -315,11 +315,21 @@ impl App {
 /// # Errors
 /// When the database cannot be reached or migrated.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    Ok(migrated_database(settings).await?.0)
+}
+
+/// [`open_database`], with the migrations it applied.
+///
+/// # Errors
+/// When the database cannot be reached or migrated.
+pub async fn migrated_database(
+    settings: &Settings,
+) -> anyhow::Result<(Db, Vec<crate::db::AppliedMigration>)> {
     let db = Db::connect(&settings.database_url, 8)
         .await
         .with_context(|| format!("opening DATABASE_URL {}", redact(&settings.database_url)))?;
-    db.migrate().await.context("migrating DATABASE_URL")?;
-    Ok(db)
+    let applied = db.migrate().await.context("migrating DATABASE_URL")?;
+    Ok((db, applied))
 }
 
 /// Opens the file storage and checks a bucket: it exists and takes the credentials.

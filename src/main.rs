@@ -40,11 +40,11 @@ fn main() -> ExitCode {
     let json = cli.json;
     let outcome = runtime.block_on(async move {
         match cli.command {
-            Command::Migrate => cli::migrate::run(&settings).await,
+            Command::Migrate => cli::migrate::run(&settings, json).await,
             Command::Seed(args) => cli::seed::run(&settings, args, json).await,
             Command::Render(args) => cli::render::run(&settings, args, json).await,
             Command::Reports(args) => cli::reports::run(&settings, args, json).await,
-            Command::Demo(args) => cli::demo::run(&settings, args).await,
+            Command::Demo(args) => cli::demo::run(&settings, args, json).await,
             Command::Serve => cli::serve::run(&settings).await,
             Command::Work(args) => cli::work::run(&settings, args).await,
             Command::Run(args) => cli::run::run(&settings, args).await,

@@ -6,8 +6,19 @@ use std::process::Command;
 mod common;
 
 fn demo(dir: &std::path::Path, redis_url: &str, prefix: &str) -> std::process::Output {
+    demo_with(&[], dir, redis_url, prefix)
+}
+
+/// `quire demo ARGS` in `dir`.
+fn demo_with(
+    args: &[&str],
+    dir: &std::path::Path,
+    redis_url: &str,
+    prefix: &str,
+) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_quire"))
         .arg("demo")
+        .args(args)
         .current_dir(dir)
         .env_clear()
         .env("REDIS_URL", redis_url)
@@ -69,6 +80,46 @@ fn the_demo_builds_every_report_in_an_empty_folder_and_deduplicates_the_repeat()
     if !keys.is_empty() {
         let _: () = redis::cmd("DEL").arg(&keys).query(&mut conn).unwrap();
     }
+}
+
+/// `quire demo --json` prints one JSON object: the API's address and every run as
+/// `quire enqueue --json` shows one, the repeated request answered by the first run.
+#[test]
+fn the_demo_prints_its_runs_as_one_json_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("test-{}", uuid::Uuid::now_v7().simple());
+    let output = demo_with(&["--json"], dir.path(), "redis://127.0.0.1:6379", &prefix);
+    common::delete_prefix("redis://127.0.0.1:6379", &prefix);
+    assert!(output.status.success(), "{output:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        summary["api"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "{summary}"
+    );
+    assert!(summary.get("dashboard").is_none(), "no --serve: {summary}");
+    let runs = summary["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 9, "{summary}");
+    for run in runs {
+        assert_eq!(run["status"], "completed", "{run}");
+        let path = run["file"]["path"].as_str().unwrap();
+        let bytes = std::fs::metadata(dir.path().join(path)).unwrap().len();
+        assert_eq!(run["file"]["bytes"], bytes, "{run}");
+        assert!(
+            run["download_url"]
+                .as_str()
+                .unwrap()
+                .contains("/v1/downloads/")
+        );
+    }
+    let repeated: Vec<_> = runs
+        .iter()
+        .filter(|run| run["deduplicated"] == true)
+        .collect();
+    assert_eq!(repeated.len(), 1, "{summary}");
+    assert_eq!(repeated[0]["id"], runs[0]["id"], "the first click's run");
 }
 
 #[test]

@@ -214,6 +214,86 @@ fn reports_export_writes_the_built_in_definitions_and_never_overwrites() {
     );
 }
 
+/// With `--json`, `migrate`, `reports list` and `reports check` each print one JSON
+/// document saying what their text says: the migrations applied now, the catalog, and
+/// each definition's check with its error.
+#[test]
+fn migrate_and_reports_print_one_json_document_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let quire = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_quire"))
+            .args(args)
+            .env_clear()
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let parsed = |output: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{output:?}"))
+    };
+
+    let first = quire(&["migrate", "--json"]);
+    assert!(first.status.success(), "{first:?}");
+    let first = parsed(&first);
+    assert_eq!(first["database"], "sqlite://quire-data/quire.db");
+    assert_eq!(
+        first["applied"][0],
+        serde_json::json!({ "version": 1, "description": "state" })
+    );
+    let again = parsed(&quire(&["migrate", "--json"]));
+    assert_eq!(again["applied"], serde_json::json!([]), "applied once");
+
+    // A definition whose columns are not its query's, beside the built-in ones.
+    std::fs::create_dir(dir.path().join("reports")).unwrap();
+    std::fs::write(
+        dir.path().join("reports/misnamed.toml"),
+        CUSTOM
+            .replace("\"clients\"\ntitle", "\"misnamed\"\ntitle")
+            .replace("{ name = \"name\"", "{ name = \"nom\""),
+    )
+    .unwrap();
+    let listed = quire(&["reports", "list", "--json"]);
+    let listed = parsed(&listed);
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|report| report["name"].as_str().unwrap())
+        .collect();
+    let text = String::from_utf8(quire(&["reports", "list"]).stdout).unwrap();
+    assert_eq!(names, text.lines().collect::<Vec<_>>());
+    assert!(names.contains(&"misnamed"), "{names:?}");
+    assert_eq!(listed[0]["title"], "Accounts receivable detail", "{listed}");
+
+    let seeded = quire(&["seed", "--tenants", "1", "--invoices", "1"]);
+    assert!(seeded.status.success(), "{seeded:?}");
+    let checked = quire(&["reports", "check", "--json"]);
+    assert_eq!(checked.status.code(), Some(1), "{checked:?}");
+    let checked = parsed(&checked);
+    let checked = checked.as_array().unwrap();
+    assert_eq!(checked.len(), names.len());
+    for (check, name) in checked.iter().zip(&names) {
+        assert_eq!(check["name"], *name);
+        if *name == "misnamed" {
+            assert_eq!(
+                (&check["ok"], &check["error"]),
+                (
+                    &serde_json::json!(false),
+                    &serde_json::json!(
+                        "the query returns columns [name] but the definition declares [nom]"
+                    )
+                )
+            );
+        } else {
+            assert_eq!(
+                (&check["ok"], &check["error"]),
+                (&serde_json::json!(true), &serde_json::Value::Null),
+                "{name}"
+            );
+        }
+    }
+}
+
 /// A subcommand's `--help` lists its own flags first, then the global ones once, under
 /// their heading.
 #[test]

@@ -14,12 +14,13 @@ use quire_client::{Client, ReportOrder, Run};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::enqueue::Answer;
 use crate::app::App;
 use crate::clock::Clock;
 use crate::runs::REPORT_QUEUE;
 use crate::seed::SeedOptions;
 use crate::settings::Settings;
-use crate::store::NewApiKey;
+use crate::store::{NewApiKey, Run as StoredRun};
 use crate::worker::WorkerOptions;
 
 /// Options of `quire demo`.
@@ -35,10 +36,14 @@ pub struct DemoArgs {
 const DEMO_LIMIT: Duration = Duration::from_secs(300);
 
 /// Runs the demo and exits once every report is built (with `--serve`, once stopped).
+/// With `--json` the summary is one JSON object: `api`, the `runs` in the order they
+/// were asked for (each as `quire enqueue --json` prints it, the repeated request
+/// `"deduplicated": true` with the first one's id), and with `--serve` the `dashboard`
+/// sign-in link.
 ///
 /// # Errors
 /// Redis or the database unreachable, or a report that does not complete.
-pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
+pub async fn run(settings: &Settings, args: DemoArgs, json: bool) -> anyhow::Result<()> {
     // Redis first: without it nothing else is worth creating.
     drop(super::open_queue(settings).await?);
     let connected = App::connect(settings).await?;
@@ -69,13 +74,37 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
         shutdown.cancel();
     }
     let finished = outcome?;
-    print_summary(runs, &finished).await?;
+    let stored = stored_runs(runs, &finished).await?;
+    // The key rides in the fragment, which the browser never sends: the sign-in page's
+    // script fills the form with it.
+    let dashboard = args
+        .serve
+        .then(|| format!("{public_url}/dashboard/sign-in#key={key}"));
+    if json {
+        let runs: Vec<_> = stored
+            .iter()
+            .map(|(run, answer)| super::enqueue::run_json(run, &public_url, Some(answer)))
+            .collect();
+        let mut summary = serde_json::json!({ "api": public_url, "runs": runs });
+        if let Some(link) = &dashboard {
+            summary["dashboard"] = link.clone().into();
+        }
+        println!("{summary}");
+    } else {
+        print_summary(&stored);
+        if let Some(link) = &dashboard {
+            println!();
+            println!("dashboard {link}");
+        }
+    }
+    let failures = stored.iter().filter(|(run, _)| run.file.is_none()).count();
+    if failures > 0 {
+        shutdown.cancel();
+        let _ = serving.await;
+        anyhow::bail!("{failures} demo report(s) failed");
+    }
     if args.serve {
-        // The key rides in the fragment, which the browser never sends: the sign-in
-        // page's script fills the form with it.
-        println!();
-        println!("dashboard {public_url}/dashboard/sign-in#key={key}");
-        println!("serving the API and the dashboard until Ctrl-C");
+        eprintln!("serving the API and the dashboard until Ctrl-C");
         super::cancel_on_signal(shutdown).await;
     }
     let _ = serving.await;
@@ -215,32 +244,46 @@ async fn enqueue_and_follow(
         .collect())
 }
 
-/// One paragraph per report: status, rows, size, file path, download URL.
-async fn print_summary(
+/// Each finished run as the database holds it (its file's local path is there), with
+/// how its request was answered.
+async fn stored_runs<'a>(
     runs: &crate::runs::Runs,
-    finished: &[(ReportOrder, Run)],
-) -> anyhow::Result<()> {
-    println!();
-    let mut failures = 0;
-    for (order, run) in finished {
-        let stored = runs
+    finished: &'a [(ReportOrder, Run)],
+) -> anyhow::Result<Vec<(StoredRun, Answer<'a>)>> {
+    let mut stored = Vec::with_capacity(finished.len());
+    for (_, run) in finished {
+        let record = runs
             .store
             .run(&run.id)
             .await?
             .context("a demo run vanished")?;
-        let dedup = if run.deduplicated == Some(true) {
+        let answer = Answer {
+            download_url: run.download_url.as_deref().unwrap_or_default(),
+            deduplicated: run.deduplicated == Some(true),
+            reused: run.reused == Some(true),
+        };
+        stored.push((record, answer));
+    }
+    Ok(stored)
+}
+
+/// One paragraph per report: status, rows, size, file path, download URL.
+fn print_summary(stored: &[(StoredRun, Answer<'_>)]) {
+    println!();
+    for (run, answer) in stored {
+        let dedup = if answer.deduplicated {
             " (deduplicated)"
         } else {
             ""
         };
         println!(
             "{} for {} as {}: {}{dedup}",
-            order.report,
-            order.tenant,
-            order.format,
+            run.report,
+            run.tenant,
+            run.format,
             run.status.as_str()
         );
-        match (&stored.file, &stored.error) {
+        match (&run.file, &run.error) {
             (Some(file), _) => {
                 println!(
                     "  file     {} ({} rows, {} bytes)",
@@ -248,15 +291,10 @@ async fn print_summary(
                 );
             }
             (None, Some(error)) => {
-                failures += 1;
                 println!("  error    {}: {}", error.code, error.message);
             }
             (None, None) => {}
         }
-        if let Some(url) = &run.download_url {
-            println!("  download {url}");
-        }
+        println!("  download {}", answer.download_url);
     }
-    anyhow::ensure!(failures == 0, "{failures} demo report(s) failed");
-    Ok(())
 }

@@ -145,28 +145,36 @@ async fn wait_for(runs: &Runs, run_id: &str) -> anyhow::Result<Run> {
 const NO_WORKER_NOTICE: Duration = Duration::from_secs(3);
 
 /// How an enqueue was answered.
-struct Answer<'a> {
-    download_url: &'a str,
-    deduplicated: bool,
-    reused: bool,
+pub(crate) struct Answer<'a> {
+    pub(crate) download_url: &'a str,
+    pub(crate) deduplicated: bool,
+    pub(crate) reused: bool,
 }
 
-/// Prints `run` (after an enqueue, with its `answer`). `--json` prints the API's shape
-/// (`GET /v1/reports/{id}`, or the answer of `POST /v1/reports`), plus the file's local
-/// `path`.
+/// `run` as `--json` prints it: the API's shape (`GET /v1/reports/{id}`, or with its
+/// `answer` that of `POST /v1/reports`), plus the file's local `path`.
+pub(crate) fn run_json(
+    run: &Run,
+    public_url: &str,
+    answer: Option<&Answer<'_>>,
+) -> serde_json::Value {
+    let mut view = RunView::new(public_url, run);
+    if let Some(answer) = answer {
+        view.download_url = Some(answer.download_url.to_owned());
+        view.deduplicated = Some(answer.deduplicated);
+        view.reused = Some(answer.reused);
+    }
+    let mut value = serde_json::to_value(&view).expect("a run view serializes");
+    if let Some(file) = &run.file {
+        value["file"]["path"] = serde_json::Value::from(file.path.clone());
+    }
+    value
+}
+
+/// Prints `run` (after an enqueue, with its `answer`), with `--json` as [`run_json`].
 fn print_run(run: &Run, public_url: &str, answer: Option<Answer<'_>>, json: bool) {
     if json {
-        let mut view = RunView::new(public_url, run);
-        if let Some(answer) = &answer {
-            view.download_url = Some(answer.download_url.to_owned());
-            view.deduplicated = Some(answer.deduplicated);
-            view.reused = Some(answer.reused);
-        }
-        let mut value = serde_json::to_value(&view).expect("a run view serializes");
-        if let Some(file) = &run.file {
-            value["file"]["path"] = serde_json::Value::from(file.path.clone());
-        }
-        println!("{value}");
+        println!("{}", run_json(run, public_url, answer.as_ref()));
         return;
     }
     let (deduplicated, reused) = answer

@@ -2,13 +2,22 @@
 
 use crate::settings::Settings;
 
-/// Applies every pending migration.
+/// Applies every pending migration and says which (with `--json`, as
+/// `{"database", "applied": [{"version", "description"}]}`).
 ///
 /// # Errors
 /// When the database cannot be reached or a migration fails.
-pub async fn run(settings: &Settings) -> anyhow::Result<()> {
-    let db = super::open_database(settings).await?;
+pub async fn run(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    let (db, applied) = crate::app::migrated_database(settings).await?;
     db.close().await;
-    println!("migrated {}", super::redact(&settings.database_url));
+    let database = super::redact(&settings.database_url);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "database": database, "applied": applied })
+        );
+    } else {
+        println!("migrated {database} ({} applied now)", applied.len());
+    }
     Ok(())
 }

@@ -21,14 +21,16 @@ pub struct ReportsArgs {
 /// What to do with the catalog.
 #[derive(Debug, Subcommand)]
 pub enum ReportsAction {
-    /// One report name a line.
+    /// One report name a line (with `--json`, an array of their names, titles and
+    /// descriptions).
     List,
     /// A report's title, parameters and columns.
     Show {
         /// The report's name.
         name: String,
     },
-    /// Validate every definition against the database.
+    /// Validate every definition against the database (with `--json`, an array of
+    /// `{"name", "ok", "error"}`).
     Check,
     /// Write the built-in definitions into a folder, to read or start from; a file
     /// that exists is never overwritten.
@@ -75,6 +77,19 @@ pub async fn run(settings: &Settings, args: ReportsArgs, json: bool) -> anyhow::
     let catalog = Catalog::load(&settings.reports)?;
     match args.action {
         ReportsAction::Export { dir } => export(&dir, json)?,
+        ReportsAction::List if json => {
+            let listed: Vec<_> = catalog
+                .reports()
+                .map(|report| {
+                    serde_json::json!({
+                        "name": report.name,
+                        "title": report.title,
+                        "description": report.description,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::from(listed));
+        }
         ReportsAction::List => {
             for report in catalog.reports() {
                 println!("{}", report.name);
@@ -95,16 +110,28 @@ pub async fn run(settings: &Settings, args: ReportsArgs, json: bool) -> anyhow::
                 .await
                 .context("opening REPORTS_DATABASE_URL")?;
             let mut failures = 0;
+            let mut checked = Vec::new();
             for report in catalog.reports() {
-                match check(&db, report).await {
-                    Ok(()) => println!("ok      {}", report.name),
-                    Err(problem) => {
-                        failures += 1;
-                        println!("FAILED  {}: {problem}", report.name);
+                let outcome = check(&db, report).await;
+                failures += usize::from(outcome.is_err());
+                if json {
+                    checked.push(serde_json::json!({
+                        "name": report.name,
+                        "ok": outcome.is_ok(),
+                        "error": outcome.err(),
+                    }));
+                } else {
+                    // Each line as soon as its report is checked.
+                    match outcome {
+                        Ok(()) => println!("ok      {}", report.name),
+                        Err(problem) => println!("FAILED  {}: {problem}", report.name),
                     }
                 }
             }
             db.close().await;
+            if json {
+                println!("{}", serde_json::Value::from(checked));
+            }
             if failures > 0 {
                 anyhow::bail!("{failures} report definition(s) do not match the database");
             }

@@ -167,6 +167,15 @@ impl Migrations {
     }
 }
 
+/// A migration a database was just given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AppliedMigration {
+    /// Its version, the number its file name starts with.
+    pub version: i64,
+    /// What it does, from its file name.
+    pub description: String,
+}
+
 /// quire's own tables, all named `quire_*`, with their history in `quire_migrations`.
 static QUIRE_STATE: LazyLock<Migrations> = LazyLock::new(|| {
     Migrations::new(
@@ -332,28 +341,61 @@ impl Db {
         }
     }
 
-    /// Applies every pending migration of quire's own tables.
+    /// Applies every pending migration of quire's own tables; returns those it applied.
     ///
     /// # Errors
     /// When a migration fails or was changed after it was applied.
-    pub async fn migrate(&self) -> Result<(), DbError> {
+    pub async fn migrate(&self) -> Result<Vec<AppliedMigration>, DbError> {
         self.apply(&QUIRE_STATE).await
     }
 
-    /// Applies every pending migration of `migrations`.
+    /// Applies every pending migration of `migrations`; returns those it applied.
     ///
     /// # Errors
     /// When a migration fails or was changed after it was applied.
-    pub async fn apply(&self, migrations: &Migrations) -> Result<(), DbError> {
-        match self {
+    pub async fn apply(&self, migrations: &Migrations) -> Result<Vec<AppliedMigration>, DbError> {
+        let _setup = match self {
+            Db::Sqlite(pool) => Some(lock_beside(pool.connect_options().get_filename()).await?),
+            Db::Postgres(_) | Db::Mysql(_) => None,
+        };
+        // On SQLite read under the setup lock; on a server, two processes migrating at
+        // once may both report a migration that one of them applied.
+        let before = self.migration_versions(migrations.history_table).await?;
+        let migrator = match self {
             Db::Sqlite(pool) => {
-                let _setup = lock_beside(pool.connect_options().get_filename()).await?;
                 migrations.sqlite.run(pool).await?;
+                &migrations.sqlite
             }
-            Db::Postgres(pool) => migrations.postgres.run(pool).await?,
-            Db::Mysql(pool) => migrations.mysql.run(pool).await?,
-        }
-        Ok(())
+            Db::Postgres(pool) => {
+                migrations.postgres.run(pool).await?;
+                &migrations.postgres
+            }
+            Db::Mysql(pool) => {
+                migrations.mysql.run(pool).await?;
+                &migrations.mysql
+            }
+        };
+        Ok(migrator
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration() && !before.contains(&m.version))
+            .map(|m| AppliedMigration {
+                version: m.version,
+                description: m.description.to_string(),
+            })
+            .collect())
+    }
+
+    /// The versions recorded in the history table `table`; none before it exists.
+    async fn migration_versions(&self, table: &str) -> Result<Vec<i64>, DbError> {
+        let read = async {
+            if !self.table_names().await?.iter().any(|name| name == table) {
+                return Ok(Vec::new());
+            }
+            let sql = sqlx::AssertSqlSafe(format!("SELECT version FROM {table}"));
+            on_any_pool!(self, pool => sqlx::query_scalar(sql).fetch_all(pool).await)
+        };
+        read.await
+            .map_err(|error| DbError::Migrate(sqlx::migrate::MigrateError::Execute(error)))
     }
 
     /// The tables of the database (of the current schema, on PostgreSQL), sorted.
