@@ -183,6 +183,8 @@ pub struct QueueView {
     pub top_tenants: Vec<TenantCount>,
     /// Whether workers are kept from taking its jobs (`quire queues pause`).
     pub paused: bool,
+    /// Its jobs running now.
+    pub running: u64,
 }
 
 /// A count for one tenant.
@@ -227,6 +229,7 @@ impl QueuesView {
                     tenants_waiting: load.keys_waiting,
                     top_tenants: tenant_counts(load.top),
                     paused: load.paused,
+                    running: load.running,
                 })
                 .collect(),
             running_by_tenant: tenant_counts(loads.running),

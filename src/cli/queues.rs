@@ -89,10 +89,11 @@ fn table(view: &QueuesView) -> String {
     let mut text = String::new();
     for queue in &view.queues {
         text += &format!(
-            "{:<20} {:>8} ready  {:>6} tenants waiting{}\n",
+            "{:<20} {:>8} ready  {:>6} tenants waiting  {:>6} running{}\n",
             queue.name,
             queue.ready,
             queue.tenants_waiting,
+            queue.running,
             if queue.paused { "  (paused)" } else { "" }
         );
         for tenant in &queue.top_tenants {

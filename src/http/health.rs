@@ -123,6 +123,14 @@ fn queue_gauges(view: &QueuesView) -> String {
             .collect(),
     );
     gauge(
+        "quire_queue_running",
+        "Jobs running now (held under a lease), per queue.",
+        view.queues
+            .iter()
+            .map(|q| (queue(&q.name), q.running))
+            .collect(),
+    );
+    gauge(
         "quire_queue_tenants_waiting",
         "Tenants with ready jobs, per queue; they take turns.",
         view.queues
@@ -150,12 +158,13 @@ fn queue_gauges(view: &QueuesView) -> String {
             .map(|t| (tenant(t), t.count))
             .collect(),
     );
+    // One total each: Redis keeps each of these states as one set across queues, and a
+    // count per queue would read every job in it at every scrape.
     gauge(
         "quire_jobs",
-        "Jobs in all queues by state: delayed (waiting for their time), running, parked (waiting for a lock), dead.",
+        "Jobs in all queues by state: delayed (waiting for their time), parked (waiting for a lock), dead. Running jobs are per queue in quire_queue_running.",
         [
             ("delayed", view.delayed),
-            ("running", view.running),
             ("parked", view.parked),
             ("dead", view.dead),
         ]

@@ -530,7 +530,7 @@ impl Queue {
     /// Redis failing.
     pub async fn loads(&self, top: usize) -> Result<Loads, QueueError> {
         type Reply = (
-            Vec<(String, u64, u64, Vec<(String, u64)>, bool)>,
+            Vec<(String, u64, u64, Vec<(String, u64)>, bool, u64)>,
             Vec<(String, u64)>,
             (u64, u64, u64, u64),
         );
@@ -543,13 +543,16 @@ impl Queue {
         Ok(Loads {
             queues: queues
                 .into_iter()
-                .map(|(queue, ready, keys_waiting, top, paused)| QueueLoad {
-                    queue,
-                    ready,
-                    keys_waiting,
-                    top,
-                    paused,
-                })
+                .map(
+                    |(queue, ready, keys_waiting, top, paused, running)| QueueLoad {
+                        queue,
+                        ready,
+                        keys_waiting,
+                        top,
+                        paused,
+                        running,
+                    },
+                )
                 .collect(),
             running,
             delayed,

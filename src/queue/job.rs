@@ -418,6 +418,8 @@ pub struct QueueLoad {
     pub top: Vec<(String, u64)>,
     /// Whether reservation from it is paused.
     pub paused: bool,
+    /// Its jobs held under a lease.
+    pub running: u64,
 }
 
 /// The queues' loads and the attempts running per fairness key.

@@ -550,7 +550,8 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 /// `quire serve` and `quire work --metrics-bind` both answer `/metrics` in the text
 /// format, every metric with its help and type, report times and sizes as histograms,
-/// attempts and lock waits counted, runs and webhook deliveries read from the database.
+/// attempts and lock waits counted, jobs running per queue and parked, runs and webhook
+/// deliveries read from the database.
 #[tokio::test]
 async fn the_api_and_the_worker_export_metrics_worth_scraping() {
     use crate::lifecycle::{QUICK, SLOW};
@@ -572,7 +573,16 @@ async fn the_api_and_the_worker_export_metrics_worth_scraping() {
         &address,
     ]);
     app.completed_through(&server, "clients", LIMIT).await;
-    // The quick run waits for the slow one's tenant-wide overlap lock.
+    // The slow run's query waits for this lock on its table, so it stays running until
+    // the gauges are read; the quick run waits for its tenant-wide overlap lock.
+    let quire::db::Db::Postgres(pool) = &app.db.db else {
+        unreachable!("a PostgreSQL app")
+    };
+    let mut holding = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE invoices IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *holding)
+        .await
+        .unwrap();
     let (_, slow) = app
         .post_report(&app.acme_key, &body("slow_invoices", json!({})), None)
         .await;
@@ -585,6 +595,26 @@ async fn the_api_and_the_worker_export_metrics_worth_scraping() {
     let (_, quick) = app
         .post_report(&app.acme_key, &body("quick_clients", json!({})), None)
         .await;
+    let api_metrics = format!("{}/metrics", server.base_url);
+    let http = &app.http;
+    let gauges = eventually(LIMIT, "the quick run parks behind the slow one", || {
+        let scraped = http.get(&api_metrics).send();
+        async move {
+            let text = scraped.await.ok()?.text().await.ok()?;
+            (sample(&text, r#"quire_jobs{state="parked"}"#) == Some(1.0)).then_some(text)
+        }
+    })
+    .await;
+    for (series, value) in [
+        (r#"quire_queue_running{queue="reports"}"#, 1.0),
+        (r#"quire_queue_ready{queue="reports"}"#, 0.0),
+        (r#"quire_jobs{state="delayed"}"#, 0.0),
+        (r#"quire_jobs{state="dead"}"#, 0.0),
+        (r#"quire_tenant_running{tenant="acme"}"#, 1.0),
+    ] {
+        assert_eq!(sample(&gauges, series), Some(value), "{series}\n{gauges}");
+    }
+    holding.rollback().await.unwrap();
     for id in [slow_id, quick["id"].as_str().unwrap()] {
         let run = app.finished_run(id, LIMIT).await;
         assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);

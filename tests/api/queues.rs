@@ -48,6 +48,7 @@ async fn the_queues_show_ready_runs_per_tenant_and_runs_building_per_tenant() {
         json!({
             "queues": [{
                 "name": "reports", "ready": 3, "tenants_waiting": 2, "paused": false,
+                "running": 1,
                 "top_tenants": [
                     { "tenant": "acme", "count": 2 },
                     { "tenant": "globex", "count": 1 },
@@ -90,7 +91,8 @@ async fn the_queues_show_ready_runs_per_tenant_and_runs_building_per_tenant() {
         r#"quire_queue_ready_by_tenant{queue="reports",tenant="acme"} 2"#,
         r#"quire_queue_ready_by_tenant{queue="reports",tenant="globex"} 1"#,
         r#"quire_tenant_running{tenant="acme"} 1"#,
-        r#"quire_jobs{state="running"} 1"#,
+        r#"quire_queue_running{queue="reports"} 1"#,
+        r#"quire_jobs{state="parked"} 0"#,
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
     }
