@@ -6,12 +6,13 @@ use std::process::Command;
 mod common;
 
 fn demo(dir: &std::path::Path, redis_url: &str, prefix: &str) -> std::process::Output {
-    demo_with(&[], dir, redis_url, prefix)
+    demo_with(&[], "warn", dir, redis_url, prefix)
 }
 
-/// `quire demo ARGS` in `dir`.
+/// `quire demo ARGS` in `dir`, logging at `log` (QUIRE_LOG) to its piped stderr.
 fn demo_with(
     args: &[&str],
+    log: &str,
     dir: &std::path::Path,
     redis_url: &str,
     prefix: &str,
@@ -24,7 +25,7 @@ fn demo_with(
         .env("REDIS_URL", redis_url)
         .env("QUIRE_PREFIX", prefix)
         .env("QUIRE_BIND", "127.0.0.1:0")
-        .env("QUIRE_LOG", "warn")
+        .env("QUIRE_LOG", log)
         .output()
         .expect("run quire demo")
 }
@@ -84,13 +85,23 @@ fn the_demo_builds_every_report_in_an_empty_folder_and_deduplicates_the_repeat()
 
 /// `quire demo --json` prints one JSON object: the API's address and every run as
 /// `quire enqueue --json` shows one, the repeated request answered by the first run.
+/// Its pretty log, written to a pipe, has no colours: those are for a terminal.
 #[test]
 fn the_demo_prints_its_runs_as_one_json_document() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("test-{}", uuid::Uuid::now_v7().simple());
-    let output = demo_with(&["--json"], dir.path(), "redis://127.0.0.1:6379", &prefix);
+    let output = demo_with(
+        &["--json"],
+        "info",
+        dir.path(),
+        "redis://127.0.0.1:6379",
+        &prefix,
+    );
     common::delete_prefix("redis://127.0.0.1:6379", &prefix);
     assert!(output.status.success(), "{output:?}");
+    let log = String::from_utf8(output.stderr.clone()).unwrap();
+    assert!(log.contains("  INFO quire::app: API listening"), "{log}");
+    assert!(!log.contains('\x1b'), "an escape code in:\n{log}");
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(
         summary["api"]
