@@ -307,6 +307,28 @@ impl QuireProcess {
     }
 }
 
+/// Where a `quire` process runs as on a host of its own: its working folder (also its
+/// TMPDIR), the address it listens on, the command that starts it there, and the
+/// environment that differs there (services reached at other addresses).
+pub(crate) struct Host {
+    pub dir: PathBuf,
+    pub address: std::net::IpAddr,
+    pub launcher: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Host {
+    /// A folder of its own on this machine's network.
+    pub(crate) fn local(dir: &Path) -> Host {
+        Host {
+            dir: dir.to_owned(),
+            address: std::net::Ipv4Addr::LOCALHOST.into(),
+            launcher: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+}
+
 /// Worker options for tests: the report queue, short lease.
 pub(crate) fn worker_options() -> WorkerOptions {
     WorkerOptions {
@@ -321,7 +343,21 @@ impl TestApp {
     /// `quire ARGS` on this app's database, Redis prefix, reports and storage folders,
     /// with the system clock (processes cannot share the app's fixed one).
     pub(crate) fn quire(&self, args: &[&str]) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_quire"));
+        self.quire_through(&[], args)
+    }
+
+    /// [`TestApp::quire`] started by the command `launcher` (`ip netns exec NAME`, say)
+    /// when it is not empty.
+    fn quire_through(&self, launcher: &[String], args: &[&str]) -> tokio::process::Command {
+        let quire = env!("CARGO_BIN_EXE_quire");
+        let mut command = match launcher.split_first() {
+            None => tokio::process::Command::new(quire),
+            Some((program, launcher_args)) => {
+                let mut command = tokio::process::Command::new(program);
+                command.args(launcher_args).arg(quire);
+                command
+            }
+        };
         command
             .args(args)
             .env("DATABASE_URL", &self.db.url)
@@ -350,20 +386,29 @@ impl TestApp {
     /// [`TestApp::spawn_quire`] working in `dir` (its folder and its TMPDIR), as a
     /// process on a host of its own would; its log is kept there.
     pub(crate) fn spawn_quire_in(&self, args: &[&str], dir: &Path) -> QuireProcess {
+        self.spawn_quire_on(&Host::local(dir), args)
+    }
+
+    /// [`TestApp::spawn_quire`] on `host`.
+    pub(crate) fn spawn_quire_on(&self, host: &Host, args: &[&str]) -> QuireProcess {
         let port = free_port();
-        let log = dir.join(format!("quire-{}.log", uuid::Uuid::now_v7().simple()));
+        let log = host
+            .dir
+            .join(format!("quire-{}.log", uuid::Uuid::now_v7().simple()));
+        let bind = std::net::SocketAddr::new(host.address, port);
         let child = self
-            .quire(args)
-            .current_dir(dir)
-            .env("TMPDIR", dir)
-            .env("QUIRE_BIND", format!("127.0.0.1:{port}"))
+            .quire_through(&host.launcher, args)
+            .current_dir(&host.dir)
+            .env("TMPDIR", &host.dir)
+            .env("QUIRE_BIND", bind.to_string())
+            .envs(host.env.iter().map(|(name, value)| (name, value)))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("the quire binary starts");
         QuireProcess {
             child,
-            base_url: format!("http://127.0.0.1:{port}"),
+            base_url: format!("http://{bind}"),
             log,
         }
     }
@@ -376,7 +421,12 @@ impl TestApp {
 
     /// [`TestApp::spawn_server`] working in `dir` (see [`TestApp::spawn_quire_in`]).
     pub(crate) async fn spawn_server_in(&self, args: &[&str], dir: &Path) -> QuireProcess {
-        let mut server = self.spawn_quire_in(args, dir);
+        self.spawn_server_on(&Host::local(dir), args).await
+    }
+
+    /// [`TestApp::spawn_server`] on `host`.
+    pub(crate) async fn spawn_server_on(&self, host: &Host, args: &[&str]) -> QuireProcess {
+        let mut server = self.spawn_quire_on(host, args);
         let readyz = format!("{}/readyz", server.base_url);
         eventually(Duration::from_secs(30), "the server is ready", || {
             if let Ok(Some(status)) = server.child.try_wait() {
