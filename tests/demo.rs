@@ -2,6 +2,9 @@
 //! Redis.
 
 use std::process::Command;
+use std::time::Duration;
+
+use common::wait_until;
 
 mod common;
 
@@ -143,128 +146,102 @@ fn without_redis_the_demo_names_the_url_it_tried_and_exits_1() {
     assert_eq!(stderr.trim().lines().count(), 1, "one sentence: {stderr}");
 }
 
-/// The README's "Running it" section as a newcomer follows it, in an empty folder: its
-/// `quire` setup commands run as written, then `quire run`, then its `curl` request
-/// (the body and headers read from the README itself), then the download. The file
-/// must hold rows: `last_quarter` of freshly seeded data is not empty.
+/// The README's "Running it" section as a newcomer follows it: its lines, as written,
+/// run by bash in an empty folder with the built `quire` first on the PATH (and a Redis
+/// prefix of the test's own). They start `quire run` in the background on the default
+/// port and stop it at the end; the file they save must hold rows: `last_quarter` of
+/// freshly seeded data is not empty. Whatever the lines leave running is stopped.
 #[tokio::test]
 async fn the_readme_running_it_section_works_as_written() {
     let readme = include_str!("../README.md");
     let section = &readme[readme.find("## Running it").expect("the section")..];
-    let block = &section[section.find("```sh").unwrap() + 5..];
+    let block = &section[section.find("```sh\n").unwrap() + 6..];
     let block = &block[..block.find("```").unwrap()];
-    let command = |line: &str| line.split('#').next().unwrap().trim().to_owned();
-    let setup: Vec<String> = block
-        .lines()
-        .map(command)
-        .take_while(|line| !line.starts_with("quire run"))
-        .filter(|line| line.starts_with("quire "))
-        .collect();
-    assert_eq!(setup.len(), 3, "migrate, seed, keys create: {setup:?}");
-    let body = block
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("-d '"))
-        .and_then(|rest| rest.strip_suffix('\''))
-        .expect("the curl body");
-    let idempotency_key = block
-        .split("-H 'Idempotency-Key: ")
-        .nth(1)
-        .and_then(|rest| rest.split('\'').next())
-        .expect("the curl Idempotency-Key");
+    drop(
+        std::net::TcpListener::bind("127.0.0.1:8080")
+            .expect("port 8080 is free for the README's quire run"),
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("test-{}", uuid::Uuid::now_v7().simple());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let quire = |args: &[&str]| {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_quire"));
+    let quire = std::path::Path::new(env!("CARGO_BIN_EXE_quire"));
+    let path = std::env::join_paths(
+        std::iter::once(quire.parent().unwrap().to_owned())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let with_env = |command: &mut tokio::process::Command| {
         command
-            .args(args)
             .current_dir(dir.path())
             .env_clear()
-            .env("REDIS_URL", "redis://127.0.0.1:6379")
+            .env("PATH", &path)
             .env("QUIRE_PREFIX", &prefix)
-            .env("QUIRE_BIND", format!("127.0.0.1:{port}"))
-            .env("QUIRE_LOG", "warn")
-            .kill_on_drop(true);
-        command
+            .env("QUIRE_LOG", "warn");
     };
-    let mut key = String::new();
-    for line in &setup {
-        let args: Vec<&str> = line.split_whitespace().skip(1).collect();
-        let output = quire(&args).output().await.unwrap();
-        assert!(output.status.success(), "{line}: {output:?}");
-        if line.starts_with("quire keys create") {
-            key = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-        }
-    }
-    let run_line = block
-        .lines()
-        .map(command)
-        .find(|l| l.starts_with("quire run"))
+    let mut bash = tokio::process::Command::new("bash");
+    with_env(bash.args(["-eu", "-c", block]));
+    // A group of its own, so that `quire run` is stopped with it whatever happens.
+    let bash = bash
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
         .unwrap();
-    let run_args: Vec<&str> = run_line.split_whitespace().skip(1).collect();
-    let _server = quire(&run_args).spawn().unwrap();
+    let group = i32::try_from(bash.id().unwrap()).unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(120), bash.wait_with_output()).await;
+    // SAFETY: signals the test's own process group; no memory is involved.
+    unsafe { libc::kill(-group, libc::SIGTERM) };
+    wait_until(
+        Duration::from_secs(30),
+        "the README's quire run stopped",
+        || async {
+            tokio::net::TcpStream::connect("127.0.0.1:8080")
+                .await
+                .is_err()
+        },
+    )
+    .await;
+    common::delete_prefix("redis://127.0.0.1:6379", &prefix);
+    let output = output
+        .expect("the README's lines end within 2 minutes")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
 
-    let http = quire::tls::default_client();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut answer = None;
-    for _ in 0..300 {
-        let sent = http
-            .post(format!("{base}/v1/reports"))
-            .bearer_auth(&key)
-            .header("Content-Type", "application/json")
-            .header("Idempotency-Key", idempotency_key)
-            .body(body.to_owned())
-            .send()
-            .await;
-        if let Ok(response) = sent {
-            answer = Some(response);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let answer = answer.expect("quire run answers");
-    assert_eq!(answer.status(), reqwest::StatusCode::ACCEPTED);
-    let run: serde_json::Value = answer.json().await.unwrap();
-    for field in ["id", "status_url", "download_url"] {
-        assert!(run[field].is_string(), "{field} in {run}");
-    }
+    let run: serde_json::Value = stdout
+        .lines()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .expect("the POST's answer is echoed");
     assert_eq!(
         (run["status"].as_str(), run["deduplicated"].as_bool()),
-        (Some("queued"), Some(false))
+        (Some("queued"), Some(false)),
+        "{run}"
     );
-
-    let download = run["download_url"].as_str().unwrap();
-    let mut file = None;
-    for _ in 0..300 {
-        let response = http.get(download).send().await.unwrap();
-        if response.status() == reqwest::StatusCode::OK {
-            file = Some(response.bytes().await.unwrap());
-            break;
-        }
-        assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let file = file.expect("the file is downloadable");
-    assert!(file.starts_with(b"PK"), "an XLSX file");
-    let shown: serde_json::Value = http
-        .get(run["status_url"].as_str().unwrap())
-        .bearer_auth(&key)
-        .send()
-        .await
+    let saved: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name != "quire-data")
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert!(
+        saved[0].starts_with("invoices-acme-") && saved[0].ends_with(".xlsx"),
+        "{saved:?}"
+    );
+    let file = std::fs::read(dir.path().join(&saved[0])).unwrap();
+    assert!(file.starts_with(b"PK"), "an XLSX file");
+
+    let mut status = tokio::process::Command::new(quire);
+    with_env(status.args(["status", "--json", run["id"].as_str().unwrap()]));
+    let shown = status.output().await.unwrap();
+    assert!(shown.status.success(), "{shown:?}");
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["file"]["bytes"], file.len(), "{shown}");
     assert!(
         shown["file"]["rows"].as_i64().unwrap() > 0,
         "last_quarter is not empty: {shown}"
     );
-    common::delete_prefix("redis://127.0.0.1:6379", &prefix);
 }
 
 /// `quire demo --serve` keeps the API and the dashboard up once the reports are built,
