@@ -331,8 +331,12 @@ async fn pause_and_resume(dashboard: &Dashboard<'_>) -> (String, String) {
     let queues = dashboard.rows("Queues").await;
     let reports = queues.iter().find(|q| q["Queue"] == REPORT_QUEUE).unwrap();
     assert_eq!(
-        (reports["State"].as_str(), reports["Ready"].as_str()),
-        ("paused", "2")
+        (
+            reports["State"].as_str(),
+            reports["Ready"].as_str(),
+            reports["Running"].as_str()
+        ),
+        ("paused", "2", "0")
     );
     dashboard.screenshot("queues").await;
 

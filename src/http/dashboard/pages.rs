@@ -228,6 +228,7 @@ pub(super) fn queue_table(session: Option<&Session>, view: &QueuesView) -> Marku
                     th scope="col" { "Queue" }
                     th scope="col" { "State" }
                     th scope="col" { "Ready" }
+                    th scope="col" { "Running" }
                     th scope="col" { "Tenants waiting" }
                     @if session.is_some() { th scope="col" { "Action" } }
                 }
@@ -236,8 +237,9 @@ pub(super) fn queue_table(session: Option<&Session>, view: &QueuesView) -> Marku
                 @for queue in &view.queues {
                     tr {
                         th scope="row" { (queue.name) }
-                        td { @if queue.paused { "paused" } @else { "running" } }
+                        td { @if queue.paused { "paused" } @else { "active" } }
                         td.number { (queue.ready) }
+                        td.number { (queue.running) }
                         td.number { (queue.tenants_waiting) }
                         @if let Some(session) = session {
                             td {
