@@ -1,7 +1,9 @@
 //! The sweep that keeps the database, Redis and the storage folder in step: re-pushes
 //! runs left queued or running with no job in Redis (a crash between commit and push,
 //! or Redis losing its data) or with a job that is done, fails runs whose job died,
-//! applies retention, and removes files no run owns.
+//! applies retention, and removes files no run owns. That last look reads every run's
+//! file and lists the whole folder or bucket prefix, so the deployment takes it in turns:
+//! one look per [`Sweeper::orphan_every`], whichever worker's tick comes first.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -9,11 +11,14 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{Runs, RunsError};
-use crate::queue::{DeathCause, JobRecord, JobState};
+use crate::queue::{DeathCause, JobRecord, JobState, RateLimit};
 use crate::store::{Fence, Run, RunError, RunStatus};
 
 /// Runs examined per sweep.
 const ACTIVE_BATCH: i64 = 1000;
+
+/// The token bucket, under the prefix, that hands out turns of the orphan sweep.
+const ORPHAN_TURNS: &str = "sweep:orphans";
 
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,6 +38,8 @@ pub struct Sweeper {
     /// A file no run owns is removed only once it is this old, so an attempt between
     /// publishing its file and recording it is never robbed.
     pub orphan_grace: Duration,
+    /// How often the whole deployment looks for files no run owns.
+    pub orphan_every: Duration,
 }
 
 /// The error a run gets from its dead job: the code from what killed it, the message
@@ -60,19 +67,22 @@ pub(super) fn dead_run_error(record: &JobRecord) -> RunError {
 }
 
 impl Sweeper {
-    /// A sweeper with a 15-minute grace for unowned files.
+    /// A sweeper with a 15-minute grace for unowned files, looked for every 5 minutes
+    /// (so one lives at most 20).
     pub fn new(runs: Runs) -> Sweeper {
         Sweeper {
             runs,
             orphan_grace: Duration::from_secs(15 * 60),
+            orphan_every: Duration::from_secs(5 * 60),
         }
     }
 
-    /// Sweeps every `interval` until `shutdown`; failures are logged and retried on
-    /// the next tick.
+    /// Sweeps every `interval` until `shutdown`, looking for unowned files only on
+    /// this deployment's turns; failures are logged and retried on the next tick.
     pub async fn run(self, interval: Duration, shutdown: CancellationToken) {
         super::every(interval, &shutdown, || async {
-            match self.sweep_once().await {
+            let orphans = self.take_orphan_turn().await;
+            match self.sweep(orphans).await {
                 Ok(report) if report != SweepReport::default() => tracing::info!(?report, "sweep"),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "sweep failed; retrying later"),
@@ -81,15 +91,38 @@ impl Sweeper {
         .await;
     }
 
-    /// One pass of every check.
+    /// Whether the deployment's next look for unowned files is this sweeper's: at most
+    /// one per [`Sweeper::orphan_every`] among all the workers of the prefix. Without
+    /// Redis, no.
+    pub async fn take_orphan_turn(&self) -> bool {
+        let one_per_period = RateLimit {
+            burst: 1,
+            per_second: 1.0 / self.orphan_every.as_secs_f64(),
+        };
+        matches!(
+            self.runs
+                .queue
+                .take_token(ORPHAN_TURNS, one_per_period)
+                .await,
+            Ok(None)
+        )
+    }
+
+    /// One pass of every check, the look for unowned files included.
     ///
     /// # Errors
     /// When the database or Redis is unavailable.
     pub async fn sweep_once(&self) -> Result<SweepReport, RunsError> {
+        self.sweep(true).await
+    }
+
+    async fn sweep(&self, orphans: bool) -> Result<SweepReport, RunsError> {
         let mut report = SweepReport::default();
         self.reconcile(&mut report).await?;
         self.apply_retention(&mut report).await?;
-        report.files_removed += self.remove_orphans().await?;
+        if orphans {
+            report.files_removed += self.remove_orphans().await?;
+        }
         Ok(report)
     }
 

@@ -475,6 +475,54 @@ async fn the_sweep_revives_the_done_job_of_a_queued_run() {
     app.cleanup().await;
 }
 
+/// The workers of a deployment take turns looking for unowned files, one turn per
+/// `orphan_every` between them: a sweep loop whose turn was taken still pushes again a
+/// run that lost its job, but leaves an unowned file alone; one whose turn comes
+/// removes it.
+#[tokio::test]
+async fn the_workers_take_turns_looking_for_unowned_files() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let (_, run) = app
+        .post_report(&app.acme_key, &body("clients", json!({})), None)
+        .await;
+    let id = run["id"].as_str().unwrap();
+    app.forget_redis_keys().await;
+    let orphan = app.storage.path().join("a-run-gone").join("1.csv");
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, "left behind").unwrap();
+
+    let mut hourly = Sweeper::new(app.runs.clone());
+    hourly.orphan_grace = Duration::ZERO;
+    hourly.orphan_every = Duration::from_secs(3600);
+    assert!(hourly.take_orphan_turn().await, "the period's one turn");
+    assert!(!hourly.clone().take_orphan_turn().await, "taken already");
+
+    let sweep_loop = |sweeper: Sweeper| {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(sweeper.run(Duration::from_millis(20), stop.clone()));
+        (stop, task)
+    };
+    let (stop, task) = sweep_loop(hourly.clone());
+    crate::common::eventually(LIMIT, "the sweep pushed the run again", || async {
+        app.runs.queue.job(id).await.unwrap().map(drop)
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+    assert!(orphan.exists(), "not this loop's turn");
+
+    let mut often = hourly;
+    often.orphan_every = Duration::from_millis(1);
+    let (stop, task) = sweep_loop(often);
+    crate::common::eventually(LIMIT, "the unowned file is removed on a turn", || async {
+        (!orphan.exists()).then_some(())
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+    app.cleanup().await;
+}
+
 /// Holds a report attempt after its handler returned (its failure already written to
 /// the database) until the test lets the worker commit the outcome in Redis.
 struct HeldBeforeCommit {
