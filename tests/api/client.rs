@@ -338,3 +338,105 @@ async fn the_php_client_saves_a_report_under_the_servers_name_and_fails_clearly(
     );
     app.cleanup().await;
 }
+
+/// The folder of the workspace's examples, built as programs: `cargo test
+/// --all-targets` builds them only as tests. With the workspace's features and the
+/// environment the test build had, this only compiles and links the examples.
+async fn built_examples() -> PathBuf {
+    let mut cargo = tokio::process::Command::new(env!("CARGO"));
+    // What cargo tells this test about its package: build scripts that watch these
+    // (ring's does) would otherwise be rebuilt, and all that depends on them.
+    for (name, _) in std::env::vars_os() {
+        let told = name.to_str().is_some_and(|name| {
+            [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+            ]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+                || ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"].contains(&name)
+        });
+        if told {
+            cargo.env_remove(name);
+        }
+    }
+    let built = cargo
+        .args(["build", "--quiet", "--workspace", "--examples"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    let built = tokio::time::timeout(Duration::from_secs(600), built)
+        .await
+        .expect("the examples build within 10 minutes")
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let test_binary = std::env::current_exe().unwrap();
+    let profile_dir = test_binary.parent().and_then(Path::parent).unwrap();
+    profile_dir.join("examples")
+}
+
+/// The Rust client's examples against a live server: `enqueue_report` follows a run to
+/// its end and prints how to download it; `download_report` saves the file under the
+/// server's name; a run that fails gets its reason and exit 1, and no download hint.
+#[tokio::test]
+async fn the_rust_examples_enqueue_follow_and_download_and_a_failed_run_gets_no_download_hint() {
+    let app = spawn_app(Backend::Sqlite, &[("broken.toml", BROKEN)]).await;
+    let server = app.spawn_server(&["serve"]).await;
+    let _worker = app.spawn_quire(&["work", "--queues", "reports"]);
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let examples = built_examples().await;
+    let enqueue = |report: &str| {
+        tokio::process::Command::new(examples.join("enqueue_report"))
+            .args(["acme", report, "csv"])
+            .env("QUIRE_URL", &server.base_url)
+            .env("QUIRE_API_KEY", &app.acme_key)
+            .kill_on_drop(true)
+            .output()
+    };
+
+    let completed = enqueue("clients").await.unwrap();
+    let stdout = text(&completed.stdout);
+    assert!(
+        completed.status.success(),
+        "{stdout}\n{}",
+        text(&completed.stderr)
+    );
+    let id = stdout
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("run "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the run is named first");
+    let hint = stdout
+        .lines()
+        .find(|line| line.starts_with("download it with: "))
+        .unwrap_or_else(|| panic!("a download hint: {stdout}"));
+    let url = hint.rsplit(' ').next().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let downloaded = tokio::process::Command::new(examples.join("download_report"))
+        .arg(url)
+        .arg(out.path())
+        .output()
+        .await
+        .unwrap();
+    let said = text(&downloaded.stdout);
+    assert!(
+        downloaded.status.success(),
+        "{said}\n{}",
+        text(&downloaded.stderr)
+    );
+    let path = PathBuf::from(said.trim_end().strip_prefix("wrote ").unwrap());
+    let run = Client::new(&server.base_url, &app.acme_key)
+        .run(id)
+        .await
+        .unwrap();
+    assert_saved_under_the_servers_name(&path, &run);
+
+    let failed = enqueue("broken_query").await.unwrap();
+    let (stdout, stderr) = (text(&failed.stdout), text(&failed.stderr));
+    assert_eq!(failed.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("ended failed: report_failed"), "{stderr}");
+    assert!(!stdout.contains("download"), "no download hint: {stdout}");
+    app.cleanup().await;
+}
