@@ -150,16 +150,12 @@ impl App {
         }
     }
 
-    /// Reloads the catalog on every SIGHUP until `shutdown`.
-    pub async fn reload_on_hangup(&self, shutdown: CancellationToken) {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hangups = match signal(SignalKind::hangup()) {
-            Ok(hangups) => hangups,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGHUP; the catalog reloads only on restart");
-                return;
-            }
-        };
+    /// Reloads the catalog on every SIGHUP that `hangups` receives until `shutdown`.
+    pub async fn reload_on_hangup(
+        &self,
+        mut hangups: tokio::signal::unix::Signal,
+        shutdown: CancellationToken,
+    ) {
         loop {
             tokio::select! {
                 Some(()) = hangups.recv() => {

@@ -159,30 +159,43 @@ pub fn report_failure(error: &anyhow::Error) -> ExitCode {
 }
 
 /// The shutdown token of a long-running command over `app`: cancelled on SIGTERM or
-/// SIGINT; until then, SIGHUP reloads the report catalog.
+/// SIGINT; until then, SIGHUP reloads the report catalog. The handlers are in place
+/// when this returns, so a signal sent as soon as the command says it has started is
+/// never met by the default action (which would end it on SIGHUP).
 pub(crate) fn stop_and_reload_on_signals(app: &crate::app::App) -> CancellationToken {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let (app, stop) = (app.clone(), shutdown.clone());
-    tokio::spawn(async move { app.reload_on_hangup(stop).await });
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangups) => {
+            let (app, stop) = (app.clone(), shutdown.clone());
+            tokio::spawn(async move { app.reload_on_hangup(hangups, stop).await });
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP; the catalog reloads only on restart");
+        }
+    }
     shutdown
 }
 
-/// Cancels `shutdown` on SIGTERM or SIGINT.
-pub async fn cancel_on_signal(shutdown: CancellationToken) {
+/// Cancels `shutdown` on SIGTERM or SIGINT. The SIGTERM handler is in place once the
+/// returned future exists, before it is first polled.
+pub fn cancel_on_signal(shutdown: CancellationToken) -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        match terminate {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the worker");
+                let _ = tokio::signal::ctrl_c().await;
             }
         }
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the worker");
-            let _ = tokio::signal::ctrl_c().await;
-        }
+        tracing::info!("stop signal received");
+        shutdown.cancel();
     }
-    tracing::info!("stop signal received");
-    shutdown.cancel();
 }
