@@ -1,6 +1,7 @@
-//! The catalog changing under a running `quire run`: SIGHUP reloads it, a malformed
-//! file keeps the last good one, and a restart broadcast restarts the worker in-process
-//! on a reloaded catalog while the API keeps serving.
+//! The catalog changing under a running `quire run`, or under `quire serve` and
+//! `quire work` apart: SIGHUP reloads it, a malformed file keeps the last good one, and
+//! a restart broadcast restarts `quire run`'s worker in-process on a reloaded catalog
+//! while the API keeps serving.
 
 use std::time::Duration;
 
@@ -36,13 +37,18 @@ async fn listed(app: &TestApp, server: &QuireProcess) -> Vec<String> {
         .collect()
 }
 
-fn assert_alive(server: &mut QuireProcess) {
-    let exited = server.child.try_wait().unwrap();
+fn assert_alive(process: &mut QuireProcess) {
+    let exited = process.child.try_wait().unwrap();
     assert!(
         exited.is_none(),
-        "quire run exited: {exited:?}\n{}",
-        server.log()
+        "quire exited: {exited:?}\n{}",
+        process.log()
     );
+}
+
+/// Waits until `process` has logged `line`.
+async fn logged(process: &QuireProcess, line: &str) {
+    wait_until(LIMIT, line, || async move { process.log().contains(line) }).await;
 }
 
 #[tokio::test]
@@ -98,6 +104,55 @@ async fn quire_run_reloads_its_catalog_on_sighup_and_restarts_its_worker_in_proc
     let run = app.completed_through(&server, "clients_again", LIMIT).await;
     assert!(run.file.unwrap().rows > 0);
 
+    assert_eq!(server.terminate().await, 0, "{}", server.log());
+    app.cleanup().await;
+}
+
+/// `quire serve` and `quire work` each reload their own catalog on SIGHUP: the API
+/// takes runs of a report added since it started and the worker builds them; a
+/// malformed file leaves both on their last good catalog, still serving and building.
+#[tokio::test]
+async fn quire_serve_and_quire_work_each_reload_their_catalog_on_sighup() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let mut server = app.spawn_server(&["serve"]).await;
+    let mut worker = app.spawn_quire(&["work", "--queues", "reports"]);
+    logged(&worker, "worker started").await;
+
+    std::fs::write(
+        app.reports_dir.join("copy.toml"),
+        clients_named("clients_copy"),
+    )
+    .unwrap();
+    for process in [&server, &worker] {
+        process.signal("HUP");
+        logged(process, "report catalog reloaded").await;
+    }
+    assert!(listed(&app, &server).await.contains(&"clients_copy".into()));
+    let run = app.completed_through(&server, "clients_copy", LIMIT).await;
+    assert!(run.file.unwrap().rows > 0);
+
+    std::fs::write(app.reports_dir.join("broken.toml"), "name = \n").unwrap();
+    for process in [&server, &worker] {
+        process.signal("HUP");
+        logged(process, "the report catalog did not reload").await;
+    }
+    assert_alive(&mut server);
+    assert_alive(&mut worker);
+    let kept = listed(&app, &server).await;
+    assert!(kept.contains(&"clients_copy".into()), "{kept:?}");
+    let (status, answer) = app
+        .post_report_to(
+            &server.base_url,
+            &app.acme_key,
+            &crate::helpers::body("clients_copy", serde_json::json!({ "columns": ["name"] })),
+            None,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{answer}");
+    app.completed_run(answer["id"].as_str().unwrap(), LIMIT)
+        .await;
+
+    assert_eq!(worker.terminate().await, 0, "{}", worker.log());
     assert_eq!(server.terminate().await, 0, "{}", server.log());
     app.cleanup().await;
 }
