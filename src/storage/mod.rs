@@ -175,18 +175,15 @@ impl Destination {
                 content_type,
                 ..
             } => {
-                let (pending, (bytes, sha256)) = tokio::task::spawn_blocking(move || {
+                let (pending, written) = tokio::task::spawn_blocking(move || {
                     let digest = pending.digest();
                     digest.map(|digest| (pending, digest))
                 })
                 .await
                 .map_err(blocking)??;
-                storage.upload(key, pending.path(), content_type).await?;
-                Ok(StoredFile {
-                    location: storage.location(key),
-                    bytes,
-                    sha256,
-                })
+                storage
+                    .upload(key, pending.path(), content_type, written)
+                    .await
             }
         }
     }

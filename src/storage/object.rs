@@ -1,9 +1,9 @@
 //! Objects in an S3 bucket, through the `object_store` crate, always written with a
 //! multipart upload in parts of [`PART_SIZE`] that is aborted on any error: an object
 //! is visible only once complete. A file written front to back (CSV) is uploaded while
-//! it is written ([`UploadStream`]), holding a few parts in memory whatever its size; an
-//! XLSX workbook needs a seekable file, so it is built in a local scratch folder first
-//! and then uploaded part by part.
+//! it is written ([`UploadStream`]); an XLSX workbook needs a seekable file, so it is
+//! built in a local scratch folder first and then read into the same kind of upload.
+//! Either way an upload holds a few parts in memory, whatever the file's size.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -41,6 +41,9 @@ const PARTS_IN_FLIGHT: usize = 2;
 /// How many of the writer's chunks (its 64 KiB buffers) may wait for the uploader
 /// before the writer blocks.
 const CHUNKS_QUEUED: usize = 32;
+
+/// The chunks a file built before its upload is read in.
+const READ_CHUNK: usize = 1024 * 1024;
 
 /// How long a presigned download URL is valid: the client follows the redirect at once.
 const PRESIGNED_FOR: Duration = Duration::from_secs(5 * 60);
@@ -267,28 +270,20 @@ impl ObjectStorage {
             .map_err(|error| self.bucket_error(error))
     }
 
-    /// Uploads the local file `file` as `key`, in parts of [`PART_SIZE`].
+    /// Uploads the local file `file`, whose size and SHA-256 are `written`, as `key`:
+    /// read in chunks into the same upload as a file being written.
     pub(super) async fn upload(
         &self,
         key: &str,
         file: &Path,
         content_type: &str,
-    ) -> Result<(), StorageError> {
-        let mut upload = self.start(key, content_type).await?;
-        let sent = send_parts(upload.as_mut(), file)
-            .await
-            .map_err(|error| match error {
-                PartError::Io(error) => StorageError::Io(error),
-                PartError::Store(error) => self.bucket_error(error),
-            });
-        if sent.is_err() {
-            // Without the abort, the parts would stay stored (and billed) until the
-            // bucket's lifecycle rule for incomplete uploads removes them.
-            if let Err(error) = upload.abort().await {
-                tracing::warn!(%error, key, "could not abort a failed multipart upload");
-            }
+        written: (u64, String),
+    ) -> Result<StoredFile, StorageError> {
+        let upload = self.upload_while_written(key, content_type);
+        match upload.send_file(file, written).await {
+            Ok(()) => upload.complete().await,
+            Err(error) => Err(upload.abandon().await.unwrap_or(error)),
         }
-        sent
     }
 
     /// Starts uploading `key` while it is written: the writer writes into
@@ -481,6 +476,32 @@ impl PendingUpload {
         }
     }
 
+    /// Sends the local file `file`, whose size and SHA-256 are `written`, as the whole
+    /// file to upload, [`READ_CHUNK`] at a time.
+    async fn send_file(&self, file: &Path, written: (u64, String)) -> Result<(), StorageError> {
+        let stopped = |_| StorageError::Io(upload_stopped());
+        let mut file = tokio::fs::File::open(file).await?;
+        loop {
+            let mut chunk = Vec::with_capacity(READ_CHUNK);
+            (&mut file)
+                .take(READ_CHUNK as u64)
+                .read_to_end(&mut chunk)
+                .await?;
+            if chunk.is_empty() {
+                break;
+            }
+            self.chunks
+                .send(Chunk::Bytes(chunk.into()))
+                .await
+                .map_err(stopped)?;
+        }
+        let (bytes, sha256) = written;
+        self.chunks
+            .send(Chunk::Written { bytes, sha256 })
+            .await
+            .map_err(stopped)
+    }
+
     /// The storage's local scratch folder.
     pub(super) fn scratch(&self) -> &Path {
         &self.scratch
@@ -561,34 +582,4 @@ impl Write for UploadStream {
 
 fn upload_stopped() -> std::io::Error {
     std::io::Error::other("the upload to the object store stopped")
-}
-
-/// Why sending the parts of an upload failed.
-enum PartError {
-    Io(std::io::Error),
-    Store(object_store::Error),
-}
-
-/// Reads `file` part by part into `upload`, then completes it.
-async fn send_parts(upload: &mut dyn MultipartUpload, file: &Path) -> Result<(), PartError> {
-    let mut file = tokio::fs::File::open(file).await.map_err(PartError::Io)?;
-    loop {
-        let mut part = Vec::with_capacity(PART_SIZE as usize);
-        (&mut file)
-            .take(PART_SIZE)
-            .read_to_end(&mut part)
-            .await
-            .map_err(PartError::Io)?;
-        // A short part is the last one; an upload needs at least one, even empty.
-        let last = (part.len() as u64) < PART_SIZE;
-        upload
-            .put_part(part.into())
-            .await
-            .map_err(PartError::Store)?;
-        if last {
-            break;
-        }
-    }
-    upload.complete().await.map_err(PartError::Store)?;
-    Ok(())
 }
