@@ -175,15 +175,12 @@ impl Destination {
                 content_type,
                 ..
             } => {
-                let (pending, written) = tokio::task::spawn_blocking(move || {
-                    let digest = pending.digest();
-                    digest.map(|digest| (pending, digest))
-                })
-                .await
-                .map_err(blocking)??;
-                storage
-                    .upload(key, pending.path(), content_type, written)
-                    .await
+                // `pending` keeps the local file until the upload is done, then removes it.
+                let uploaded = storage
+                    .upload(key, pending.path().to_owned(), content_type)
+                    .await;
+                drop(pending);
+                uploaded
             }
         }
     }

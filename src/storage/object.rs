@@ -24,7 +24,6 @@ use object_store::{
     ObjectStoreExt as _, PutMultipartOptions, RetryConfig, WriteMultipart,
 };
 use sha2::{Digest as _, Sha256};
-use tokio::io::AsyncReadExt as _;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -34,16 +33,18 @@ use super::{Location, StorageError, StoredFile};
 /// upload holds in memory.
 const PART_SIZE: u64 = 8 * 1024 * 1024;
 
-/// How many parts of a streamed upload are sent at once: the upload keeps pace with the
-/// writer without holding more than a few parts in memory.
-const PARTS_IN_FLIGHT: usize = 2;
+/// How many parts of an upload fed by a writer may be in flight while the next fills:
+/// the upload keeps pace with the writer, holding a few parts in memory. A file read from
+/// disk comes faster than any upload, so its parts go one at a time.
+const PARTS_IN_FLIGHT_WHILE_WRITTEN: usize = 2;
 
-/// How many of the writer's chunks (its 64 KiB buffers) may wait for the uploader
-/// before the writer blocks.
+/// How many chunks may wait for the uploader before the writer blocks.
 const CHUNKS_QUEUED: usize = 32;
 
-/// The chunks a file built before its upload is read in.
-const READ_CHUNK: usize = 1024 * 1024;
+/// The chunks a file built before its upload is read in: the size of the CSV writer's
+/// buffer, whose writes are the chunks of a file being written, so that the queue holds
+/// at most 2 MiB either way.
+const READ_CHUNK: usize = 64 * 1024;
 
 /// How long a presigned download URL is valid: the client follows the redirect at once.
 const PRESIGNED_FOR: Duration = Duration::from_secs(5 * 60);
@@ -270,19 +271,29 @@ impl ObjectStorage {
             .map_err(|error| self.bucket_error(error))
     }
 
-    /// Uploads the local file `file`, whose size and SHA-256 are `written`, as `key`:
-    /// read in chunks into the same upload as a file being written.
+    /// Uploads the local file `file` as `key`, read on a blocking thread into the same
+    /// kind of upload as a file being written, and hashed on the way.
     pub(super) async fn upload(
         &self,
         key: &str,
-        file: &Path,
+        file: PathBuf,
         content_type: &str,
-        written: (u64, String),
     ) -> Result<StoredFile, StorageError> {
-        let upload = self.upload_while_written(key, content_type);
-        match upload.send_file(file, written).await {
+        let upload = self.start_upload(key, content_type, 1);
+        let stream = upload.stream();
+        let sent = tokio::task::spawn_blocking(move || {
+            let mut source = std::fs::File::open(&file)?;
+            let mut sink = std::io::BufWriter::with_capacity(READ_CHUNK, stream);
+            std::io::copy(&mut source, &mut sink)?;
+            sink.into_inner()
+                .map_err(|error| error.into_error())?
+                .finish()
+        })
+        .await
+        .map_err(upload_panicked)?;
+        match sent {
             Ok(()) => upload.complete().await,
-            Err(error) => Err(upload.abandon().await.unwrap_or(error)),
+            Err(error) => Err(upload.abandon().await.unwrap_or(StorageError::Io(error))),
         }
     }
 
@@ -290,10 +301,17 @@ impl ObjectStorage {
     /// [`PendingUpload::stream`], and [`PendingUpload::complete`] makes the object
     /// visible. Must be called within the Tokio runtime, which runs the upload.
     pub(super) fn upload_while_written(&self, key: &str, content_type: &str) -> PendingUpload {
+        self.start_upload(key, content_type, PARTS_IN_FLIGHT_WHILE_WRITTEN)
+    }
+
+    /// An upload of `key` fed through [`PendingUpload`], with at most `parts_in_flight`
+    /// parts sent at once.
+    fn start_upload(&self, key: &str, content_type: &str, parts_in_flight: usize) -> PendingUpload {
         let (chunks, received) = mpsc::channel(CHUNKS_QUEUED);
         let uploader = tokio::spawn(self.clone().upload_chunks(
             key.to_owned(),
             content_type.to_owned(),
+            parts_in_flight,
             received,
         ));
         PendingUpload {
@@ -311,6 +329,7 @@ impl ObjectStorage {
         self,
         key: String,
         content_type: String,
+        parts_in_flight: usize,
         mut chunks: mpsc::Receiver<Chunk>,
     ) -> Result<Option<(u64, String)>, StorageError> {
         let mut parts = WriteMultipart::new_with_chunk_size(
@@ -321,7 +340,7 @@ impl ObjectStorage {
         let ended = loop {
             match chunks.recv().await {
                 Some(Chunk::Bytes(bytes)) => {
-                    if let Err(error) = parts.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                    if let Err(error) = parts.wait_for_capacity(parts_in_flight).await {
                         break Err(Some(error));
                     }
                     parts.put(bytes);
@@ -474,32 +493,6 @@ impl PendingUpload {
             hasher: Sha256::new(),
             bytes: 0,
         }
-    }
-
-    /// Sends the local file `file`, whose size and SHA-256 are `written`, as the whole
-    /// file to upload, [`READ_CHUNK`] at a time.
-    async fn send_file(&self, file: &Path, written: (u64, String)) -> Result<(), StorageError> {
-        let stopped = |_| StorageError::Io(upload_stopped());
-        let mut file = tokio::fs::File::open(file).await?;
-        loop {
-            let mut chunk = Vec::with_capacity(READ_CHUNK);
-            (&mut file)
-                .take(READ_CHUNK as u64)
-                .read_to_end(&mut chunk)
-                .await?;
-            if chunk.is_empty() {
-                break;
-            }
-            self.chunks
-                .send(Chunk::Bytes(chunk.into()))
-                .await
-                .map_err(stopped)?;
-        }
-        let (bytes, sha256) = written;
-        self.chunks
-            .send(Chunk::Written { bytes, sha256 })
-            .await
-            .map_err(stopped)
     }
 
     /// The storage's local scratch folder.
