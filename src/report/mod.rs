@@ -513,7 +513,7 @@ impl Reporter {
         let (format, options) = (request.format, request.options.over(report));
         let currency = plan.currency;
         let writer_cancel = cancel.clone();
-        let writer = tokio::task::spawn_blocking(move || -> Result<Option<()>, ReportError> {
+        let writer = tokio::task::spawn_blocking(move || -> Result<(), ReportError> {
             let layout = Layout {
                 title: &title,
                 subject: &subject,
@@ -526,26 +526,23 @@ impl Reporter {
             let mut writer = RowWriter::create(format, output, &layout)?;
             while let Some(batch) = receiver.blocking_recv() {
                 if writer_cancel.is_cancelled() {
-                    return Ok(None);
+                    return Err(ReportError::Cancelled);
                 }
                 for row in &batch {
                     writer.write_row(row)?;
                 }
                 rows_written.fetch_add(batch.len() as u64, Ordering::Relaxed);
             }
-            writer.finish()?;
-            Ok(Some(()))
+            Ok(writer.finish()?)
         });
 
         let query = plan.query(report, dialect, self.copy);
         let streamed = source::stream(&self.source, &query, sender).await;
         // A writer error explains a closed channel better than the reader's view of it,
         // and an upload's own failure explains the writer's.
-        let written = match writer.await.map_err(writer_failure)? {
-            Ok(written) => written,
-            Err(error) => return Err(pending.abandon().await.map_or(error, ReportError::from)),
-        };
-        written.ok_or(ReportError::Cancelled)?;
+        if let Err(error) = writer.await.map_err(writer_failure)? {
+            return Err(pending.abandon().await.map_or(error, ReportError::from));
+        }
         // Published only once every row arrived; dropping `pending` removes the file.
         let streamed = streamed?;
         let file = destination.publish(pending).await?;
