@@ -86,7 +86,7 @@ impl PendingFile {
     ///
     /// # Errors
     /// When the file cannot be read.
-    pub fn digest(&self) -> std::io::Result<(u64, String)> {
+    fn digest(&self) -> std::io::Result<(u64, String)> {
         let mut file = File::open(self.temp.path())?;
         let mut hasher = Sha256::new();
         let mut buffer = vec![0; 256 * 1024];

@@ -160,7 +160,6 @@ impl Destination {
     /// # Errors
     /// When syncing, hashing or uploading fails; nothing is then visible.
     pub async fn publish(&self, pending: Pending) -> Result<StoredFile, StorageError> {
-        let blocking = |error: tokio::task::JoinError| std::io::Error::other(error.to_string());
         let pending = match pending {
             Pending::Upload(upload) => return upload.complete().await,
             Pending::File(pending) => pending,
@@ -168,19 +167,18 @@ impl Destination {
         match self {
             Destination::File(_) => Ok(tokio::task::spawn_blocking(move || pending.publish())
                 .await
-                .map_err(blocking)??),
+                .map_err(|error| std::io::Error::other(error.to_string()))??),
             Destination::Object {
                 storage,
                 key,
                 content_type,
                 ..
             } => {
-                // `pending` keeps the local file until the upload is done, then removes it.
-                let uploaded = storage
+                // `pending` keeps the local file until the upload is done; it is removed
+                // when `pending` goes out of scope.
+                storage
                     .upload(key, pending.path().to_owned(), content_type)
-                    .await;
-                drop(pending);
-                uploaded
+                    .await
             }
         }
     }
