@@ -382,7 +382,10 @@ async fn report(settings: &Settings, mut args: ReportArgs, json: bool) -> anyhow
     if args.storage.is_empty() {
         return Err(UsageError("--storage names at least one storage".into()).into());
     }
-    args.storage.dedup();
+    // Each storage once, in the order named: the first is the one the plain figures
+    // speak of.
+    let mut named = std::collections::HashSet::new();
+    args.storage.retain(|storage| named.insert(*storage));
     if args.storage.contains(&BenchStorage::S3) {
         // Found wrong here, not in every phase: no bucket, a missing one, bad keys.
         phase_bucket(settings, Path::new("."))?;
