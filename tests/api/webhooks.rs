@@ -156,29 +156,18 @@ struct ServerCertificate {
 
 impl ServerCertificate {
     fn new(dir: &std::path::Path) -> ServerCertificate {
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "quire test CA");
-        let ca =
-            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
-                .unwrap();
-        let leaf_key = rcgen::KeyPair::generate().unwrap();
-        let leaf = rcgen::CertificateParams::new(["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &ca)
-            .unwrap();
+        let certificates =
+            crate::common::TestCertificates::new("quire test CA", &["localhost", "127.0.0.1"]);
         let ca_file = dir.join(format!("ca-{}.pem", uuid::Uuid::now_v7().simple()));
-        std::fs::write(&ca_file, ca.pem()).unwrap();
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+        std::fs::write(&ca_file, &certificates.ca_pem).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certificates.key.serialize_der().into());
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone()], key)
+        .with_single_cert(vec![certificates.cert.der().clone()], key)
         .unwrap();
         ServerCertificate {
             config: Arc::new(config),

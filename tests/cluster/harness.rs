@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::common::free_port;
+use crate::common::{TestCertificates, free_port};
 
 /// How long a cluster may take to form or to settle after a failover.
 const SETTLE: Duration = Duration::from_secs(30);
@@ -42,28 +42,16 @@ pub(crate) struct Tls {
 
 impl Tls {
     fn generate(dir: &Path) -> Tls {
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "quire cluster test CA");
-        let ca =
-            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
-                .unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(["127.0.0.1".to_owned()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
+        let certificates = TestCertificates::new("quire cluster test CA", &["127.0.0.1"]);
         let tls = Tls {
             ca_file: dir.join("ca.pem"),
-            ca_pem: ca.pem(),
+            ca_pem: certificates.ca_pem,
             cert_file: dir.join("node.pem"),
             key_file: dir.join("node.key"),
         };
         std::fs::write(&tls.ca_file, &tls.ca_pem).unwrap();
-        std::fs::write(&tls.cert_file, cert.pem()).unwrap();
-        std::fs::write(&tls.key_file, key.serialize_pem()).unwrap();
+        std::fs::write(&tls.cert_file, certificates.cert.pem()).unwrap();
+        std::fs::write(&tls.key_file, certificates.key.serialize_pem()).unwrap();
         tls
     }
 }

@@ -802,3 +802,38 @@ pub(crate) fn number(summary: &quire::bench::Summary, key: &str) -> f64 {
         .parse()
         .unwrap_or_else(|_| panic!("{key} is not a number in {}", summary.line()))
 }
+
+/// A certificate authority made for a test, and a certificate it signed for `names`
+/// (host names or IP addresses), for servers that clients reach over TLS.
+pub(crate) struct TestCertificates {
+    /// The CA's certificate, PEM: what clients are told to trust.
+    pub ca_pem: String,
+    /// The server's certificate.
+    pub cert: rcgen::Certificate,
+    /// Its private key.
+    pub key: rcgen::KeyPair,
+}
+
+impl TestCertificates {
+    pub(crate) fn new(ca_name: &str, names: &[&str]) -> TestCertificates {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, ca_name);
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+        let cert = rcgen::CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        TestCertificates {
+            ca_pem: ca.pem(),
+            cert,
+            key,
+        }
+    }
+}
